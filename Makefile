@@ -1,0 +1,47 @@
+# carecircle: two commands on a fresh machine.
+#   make demo   -> .venv, install, run the demo city, outputs under maps/demo/
+#   make test   -> .venv, install test deps (+ chromium from apt), run every test
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint system-deps bench clean
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing carecircle (with test extras)"
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "carecircle needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,dask]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	@echo "==> running the demo city (outputs in maps/demo/)"
+	$(VENV)/bin/carecircle demo
+
+system-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+		echo "==> chromium and chromedriver present"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> installing chromium and chromium-driver from apt (browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "==> chromium not installed and cannot apt-get: browser tests will be skipped"; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+test: $(STAMP) system-deps
+	@echo "==> ruff"
+	$(VENV)/bin/ruff check src tests benchmarks
+	@echo "==> pytest"
+	$(PY) -m pytest -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) benchmarks/reach.py
+	$(PY) benchmarks/optimize.py
+
+clean:
+	rm -rf $(VENV) maps/demo .pytest_cache
