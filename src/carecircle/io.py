@@ -1,0 +1,639 @@
+"""Readers for every input layer, and the validation that collects every problem.
+
+A layer is read from GeoPackage, GeoJSON, Shapefile, GeoParquet or CSV with lon/lat
+columns; Chinese column names are renamed to the canonical English ones
+(:mod:`carecircle.schema`); GCJ-02 / BD-09 coordinates are converted to WGS-84; then
+every layer is reprojected to one metric CRS.  Validation never stops at the first
+problem: it records each one (file, row, id, column, found, expected) in a
+:class:`~carecircle.errors.ProblemLog`, and the caller decides whether errors stop
+the run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from . import coords as _coords
+from .errors import InputError, Problem, ProblemLog
+from .scenario import LayerSource, Scenario
+from .schema import (
+    ACQUISITION,
+    CANDIDATE_KINDS,
+    COLUMNS,
+    FACILITY_KINDS,
+    GEOMETRY,
+    LAYER_ZH,
+    NUMERIC,
+    OWNERSHIP,
+    REQUIRED,
+    RURAL_WORDS,
+    URBAN_WORDS,
+)
+
+WGS84 = pyproj.CRS.from_epsg(4326)
+_LON_NAMES = ("lon", "lng", "longitude", "经度", "x")
+_LAT_NAMES = ("lat", "latitude", "纬度", "y")
+# How far outside the districts' extent a point may lie before it is an error.
+STUDY_AREA_MARGIN_M = 5000.0
+
+
+@dataclass
+class Inputs:
+    """Every input layer of a scenario, validated, in one metric CRS.
+
+    Attributes
+    ----------
+    crs
+        The metric CRS of every layer.
+    layers
+        Layer name -> GeoDataFrame (``districts``, ``streets``, ``communities``,
+        ``facilities``, ``candidates``, ``population_grid``; absent optional layers
+        are missing from the dict).
+    log
+        Every problem found.
+    conversions
+        Human-readable notes of what was converted (coordinate systems, CRS).
+    assumed
+        Layer name -> statement of how an assumed (not observed) layer was made.
+    """
+
+    crs: pyproj.CRS
+    layers: dict[str, gpd.GeoDataFrame]
+    log: ProblemLog
+    conversions: list[str] = field(default_factory=list)
+    assumed: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> gpd.GeoDataFrame:
+        return self.layers[name]
+
+    def get(self, name: str) -> gpd.GeoDataFrame | None:
+        return self.layers.get(name)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"\s+", "", str(name)).lower()
+
+
+def rename_columns(
+    df: pd.DataFrame, layer: str, explicit: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Rename alias columns (e.g. ``名称``) to the canonical names of ``layer``.
+
+    A canonical name already present wins over an alias.
+    """
+    mapping: dict[str, str] = dict(explicit or {})
+    taken = set(mapping.values())
+    present = {_norm(c): c for c in df.columns if c != "geometry" and c not in mapping}
+    for canon, aliases in COLUMNS.get(layer, {}).items():
+        if canon in taken:
+            continue
+        for name in (canon, *aliases):
+            col = present.get(_norm(name))
+            if col is not None:
+                if col != canon:
+                    mapping[col] = canon
+                taken.add(canon)
+                break
+    return df.rename(columns=mapping)
+
+
+def _find(df: pd.DataFrame, wanted: str | None, candidates: tuple[str, ...]) -> str | None:
+    if wanted:
+        return wanted if wanted in df.columns else None
+    present = {_norm(c): c for c in df.columns}
+    for name in candidates:
+        if _norm(name) in present:
+            return present[_norm(name)]
+    return None
+
+
+def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
+    """Read one file into a GeoDataFrame, with its CRS, without validation.
+
+    Coordinates declared GCJ-02 / BD-09 are converted to WGS-84 here.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, CSV without lon/lat columns, or no CRS.
+    """
+    path = source.path
+    fname = str(path)
+    if not path.exists():
+        raise InputError(Problem("error", fname, f"file not found 文件不存在 ({layer})"))
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            lon = _find(df, source.lon, _LON_NAMES)
+            lat = _find(df, source.lat, _LAT_NAMES)
+            if lon is None or lat is None:
+                raise InputError(Problem(
+                    "error", fname, "no longitude/latitude columns 缺少经纬度列",
+                    column=source.lon if lon is None else source.lat,
+                    found=f"columns {list(df.columns)}",
+                    expected="lon/lat (or lng, longitude, 经度 / latitude, 纬度), or set lon= and lat= in the scenario",
+                ))
+            x = pd.to_numeric(df[lon], errors="coerce")
+            y = pd.to_numeric(df[lat], errors="coerce")
+            geom = gpd.points_from_xy(x, y)
+            geom[(x.isna() | y.isna()).to_numpy()] = None
+            gdf = gpd.GeoDataFrame(df, geometry=geom, crs=source.crs or WGS84)
+        elif suffix == ".parquet":
+            gdf = gpd.read_parquet(path)
+        elif suffix in (".tif", ".tiff"):
+            gdf = read_raster_grid(path)
+        else:
+            kw = {"layer": source.layer} if source.layer else {}
+            gdf = gpd.read_file(path, **kw)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(Problem("error", fname, f"cannot read file 无法读取: {exc}")) from None
+    if gdf.crs is None:
+        if source.crs:
+            gdf = gdf.set_crs(source.crs)
+        else:
+            raise InputError(Problem(
+                "error", fname, "no CRS 缺少坐标参考系",
+                expected="a .prj / embedded CRS, or crs = \"EPSG:4326\" for this layer in the scenario",
+            ))
+    if source.coords != "wgs84":
+        gdf = _convert_chinese(gdf, source.coords, fname)
+    if source.filter:
+        try:
+            gdf = gdf.query(source.filter)
+        except Exception as exc:
+            raise InputError(Problem(
+                "error", fname, f"filter {source.filter!r} failed: {exc}", expected="a pandas query"
+            )) from None
+    return gdf
+
+
+def _convert_chinese(gdf: gpd.GeoDataFrame, system: str, fname: str) -> gpd.GeoDataFrame:
+    if not gdf.crs.is_geographic:
+        raise InputError(Problem(
+            "error", fname, f"coords = {system!r} needs geographic lon/lat",
+            found=str(gdf.crs), expected="EPSG:4326-style degrees",
+        ))
+    gdf = gdf.to_crs(WGS84)
+
+    def convert(x, y, z=None):
+        lon, lat = _coords.to_wgs84(x, y, system)
+        return (lon, lat) if z is None else (lon, lat, z)
+
+    geoms = gdf.geometry.array
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    out = np.array(geoms, dtype=object)
+    out[ok] = shapely.transform(
+        np.asarray(geoms[ok]), lambda xy: np.column_stack(convert(xy[:, 0], xy[:, 1]))
+    )
+    return gdf.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=WGS84))
+
+
+def read_raster_grid(path: Path) -> gpd.GeoDataFrame:
+    """A population GeoTIFF as cell-centre points.
+
+    Band 1 is the total population, band 2 (if present) 60+, band 3 (if present) 0-3.
+    Cells with no data or zero population are dropped.
+    """
+    import rasterio  # local: only grids need it
+
+    with rasterio.open(path) as src:
+        data = src.read(masked=True).astype("float64")
+        rows, cols = np.nonzero(~np.ma.getmaskarray(data[0]) & (data[0].filled(0) > 0))
+        xs, ys = rasterio.transform.xy(src.transform, rows, cols)
+        cols_out = {"population": data[0][rows, cols].filled(0)}
+        for band, name in ((1, "pop_60plus"), (2, "pop_0_3")):
+            if src.count > band:
+                cols_out[name] = data[band][rows, cols].filled(0)
+        return gpd.GeoDataFrame(
+            cols_out, geometry=gpd.points_from_xy(np.asarray(xs), np.asarray(ys)), crs=src.crs
+        )
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _ids(gdf: pd.DataFrame) -> list[str | None]:
+    if "id" in gdf.columns:
+        return [None if pd.isna(v) else str(v) for v in gdf["id"]]
+    if "code" in gdf.columns:
+        return [None if pd.isna(v) else str(v) for v in gdf["code"]]
+    return [None] * len(gdf)
+
+
+def _check_columns(gdf, layer, fname, log) -> bool:
+    missing = [c for c in REQUIRED[layer] if c not in gdf.columns]
+    for col in missing:
+        aliases = ", ".join(COLUMNS[layer].get(col, ()))
+        log.error(fname, "missing column 缺少字段", column=col,
+                  found=f"columns {[c for c in gdf.columns if c != 'geometry']}",
+                  expected=f"'{col}'" + (f" (or {aliases})" if aliases else ""))
+    return not missing
+
+
+def _check_numbers(gdf, layer, fname, log, ids) -> pd.DataFrame:
+    for col, positive in NUMERIC.get(layer, ()):
+        if col not in gdf.columns:
+            continue
+        raw = gdf[col]
+        text = raw.astype("string").str.strip()
+        blank = raw.isna() | (text == "")
+        num = pd.to_numeric(raw.where(~blank), errors="coerce")
+        for i in np.flatnonzero((num.isna() & ~blank).to_numpy()):
+            log.error(fname, "not a number 不是数字", row=int(i), feature_id=ids[i], column=col,
+                      found=repr(raw.iloc[i]), expected="a number")
+        bad = (num <= 0) if positive else (num < 0)
+        for i in np.flatnonzero(bad.fillna(False).to_numpy()):
+            log.error(fname, "must be positive 必须为正数" if positive else "negative 不能为负数",
+                      row=int(i), feature_id=ids[i], column=col, found=str(num.iloc[i]),
+                      expected="> 0" if positive else ">= 0")
+        if col in REQUIRED[layer]:
+            for i in np.flatnonzero(blank.to_numpy()):
+                log.error(fname, "value missing 缺少数值", row=int(i), feature_id=ids[i],
+                          column=col, found="empty", expected="a number")
+        gdf[col] = num.astype("float64")
+    return gdf
+
+
+def _check_ids(gdf, fname, log, col="id") -> None:
+    if col not in gdf.columns:
+        return
+    ids = gdf[col].astype("string")
+    for i in np.flatnonzero((ids.isna() | (ids.str.strip() == "")).to_numpy()):
+        log.error(fname, "empty id 编号为空", row=int(i), column=col, found="empty",
+                  expected="a unique id")
+    dup = ids.duplicated(keep="first") & ids.notna()
+    for i in np.flatnonzero(dup.to_numpy()):
+        first = int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0])
+        log.error(fname, "duplicate id 编号重复", row=int(i), feature_id=str(ids.iloc[i]), column=col,
+                  found=f"same id as row {first + 1}", expected="unique ids")
+
+
+def _check_geometry(gdf, layer, fname, log, ids) -> np.ndarray:
+    """Returns a mask of features whose geometry is usable."""
+    geoms = gdf.geometry.array
+    ok = np.ones(len(gdf), dtype=bool)
+    allowed = GEOMETRY[layer]
+    for i, g in enumerate(geoms):
+        if g is None or g.is_empty:
+            log.error(fname, "empty geometry 几何为空", row=i, feature_id=ids[i], column="geometry",
+                      found="empty", expected=" or ".join(allowed))
+            ok[i] = False
+        elif g.geom_type not in allowed:
+            log.error(fname, "wrong geometry type 几何类型错误", row=i, feature_id=ids[i],
+                      column="geometry", found=g.geom_type, expected=" or ".join(allowed))
+            ok[i] = False
+        elif not g.is_valid:
+            log.error(fname, "invalid geometry 几何无效", row=i, feature_id=ids[i], column="geometry",
+                      found=shapely.is_valid_reason(g), expected="a valid (OGC simple features) geometry")
+            ok[i] = False
+    return ok
+
+
+def _vocab(gdf, col, vocab, fname, log, ids, expected, required=True, default=None) -> pd.Series:
+    out = []
+    for i, v in enumerate(gdf[col] if col in gdf.columns else [None] * len(gdf)):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
+            if required:
+                log.error(fname, "value missing 缺少取值", row=i, feature_id=ids[i], column=col,
+                          found="empty", expected=expected)
+            out.append(default)
+            continue
+        key = str(v).strip()
+        norm = vocab.get(key, vocab.get(key.lower()))
+        if norm is None:
+            log.error(fname, f"unknown {col} 未知取值", row=i, feature_id=ids[i], column=col,
+                      found=repr(key), expected=expected)
+        out.append(norm)
+    return pd.Series(out, index=gdf.index, dtype="object")
+
+
+def parse_urban_rural(value: object) -> str | None:
+    """'urban' / 'rural' from a word or a statistical 3-digit code (1xx / 2xx)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip().lower()
+    if text.endswith(".0"):
+        text = text[:-2]
+    if text in URBAN_WORDS:
+        return "urban"
+    if text in RURAL_WORDS:
+        return "rural"
+    if re.fullmatch(r"\d{3}", text):
+        return {"1": "urban", "2": "rural"}.get(text[0])
+    return None
+
+
+def split_kinds(value: object) -> list[str] | None:
+    """Candidate kinds from ``'elderly;childcare'`` (also ``,``, ``、``, ``|``, ``/``).
+
+    Returns the canonical kinds, ``[]`` for an empty value, or ``None`` when a word is
+    unknown.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    out = []
+    for part in re.split(r"[;,、|/，；\s]+", str(value).strip()):
+        if not part:
+            continue
+        kind = FACILITY_KINDS.get(part, FACILITY_KINDS.get(part.lower()))
+        if kind not in CANDIDATE_KINDS:
+            return None
+        if kind not in out:
+            out.append(kind)
+    return out
+
+
+def _match_district(values: pd.Series, districts: gpd.GeoDataFrame | None) -> pd.Series:
+    if districts is None:
+        return pd.Series([None] * len(values), index=values.index, dtype="object")
+    lookup = {}
+    for code, name in zip(districts["code"].astype(str), districts["name"].astype(str), strict=True):
+        lookup[code] = code
+        lookup[name] = code
+    return values.map(lambda v: None if pd.isna(v) else lookup.get(str(v).strip())).astype("object")
+
+
+def _study_area(districts: gpd.GeoDataFrame | None, crs) -> shapely.Geometry | None:
+    if districts is None or len(districts) == 0:
+        return None
+    hull = shapely.box(*districts.to_crs(crs).total_bounds)
+    return hull.buffer(STUDY_AREA_MARGIN_M)
+
+
+def _check_location(gdf, fname, log, ids, area, crs, ok) -> np.ndarray:
+    """Points far outside the study area are errors; say when lon/lat look swapped."""
+    if area is None:
+        return ok
+    pts = gdf.geometry.array
+    for i in np.flatnonzero(ok):
+        g = pts[i]
+        p = g if g.geom_type == "Point" else g.representative_point()
+        if area.contains(p):
+            continue
+        hint = ""
+        if gdf.crs is not None:
+            wgs = gpd.GeoSeries([p], crs=crs).to_crs(WGS84).iloc[0]
+            swapped = gpd.GeoSeries([shapely.Point(wgs.y, wgs.x)], crs=WGS84).to_crs(crs).iloc[0]
+            if area.contains(swapped):
+                hint = " (longitude and latitude appear swapped 经纬度疑似颠倒)"
+            found = f"lon {wgs.x:.5f}, lat {wgs.y:.5f}"
+        else:  # pragma: no cover
+            found = str(p)
+        log.error(fname, "point far outside the study area 点位远离研究区" + hint, row=int(i),
+                  feature_id=ids[i], column="geometry", found=found,
+                  expected=f"within {STUDY_AREA_MARGIN_M / 1000:.0f} km of the districts' extent")
+        ok[i] = False
+    return ok
+
+
+def _assign_district(gdf, districts, fname, log, ids) -> pd.Series:
+    """District code per point from the district polygons (for layers without one)."""
+    if districts is None:
+        return pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
+    pts = gpd.GeoDataFrame(geometry=gdf.geometry.representative_point(), index=gdf.index)
+    joined = gpd.sjoin(pts, districts[["code", "geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return joined["code"].astype("object").where(joined["code"].notna(), None)
+
+
+def validate_layer(
+    gdf: gpd.GeoDataFrame,
+    layer: str,
+    fname: str,
+    log: ProblemLog,
+    *,
+    crs: pyproj.CRS,
+    districts: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
+    area: shapely.Geometry | None = None,
+) -> gpd.GeoDataFrame:
+    """Check one layer (already renamed) and return it cleaned, in ``crs``.
+
+    Every problem goes to ``log``; features with unusable geometry are kept out of the
+    returned frame only when the log holds an error for them (the run then stops).
+    """
+    if len(gdf) == 0:
+        log.error(fname, f"empty layer 图层为空 ({layer})", found="0 features", expected="at least one feature")
+        return gdf.to_crs(crs)
+    gdf = gdf.reset_index(drop=True)
+    if not _check_columns(gdf, layer, fname, log):
+        return gdf.iloc[0:0].to_crs(crs)
+    ids = _ids(gdf)
+    id_col = "code" if layer in ("districts", "streets") else "id"
+    if layer != "population_grid":
+        _check_ids(gdf, fname, log, id_col)
+        gdf[id_col] = gdf[id_col].astype("string").str.strip().astype("object")
+    gdf = _check_numbers(gdf, layer, fname, log, ids)
+    ok = _check_geometry(gdf, layer, fname, log, ids)
+    gdf = gdf.to_crs(crs)
+    if layer != "districts":
+        ok = _check_location(gdf, fname, log, ids, area, crs, ok)
+
+    if layer == "communities":
+        for col in ("pop_60plus", "pop_0_3"):
+            over = (gdf[col] > gdf["population"]).fillna(False).to_numpy()
+            for i in np.flatnonzero(over):
+                log.error(fname, f"{col} larger than population 分组人口大于总人口", row=int(i),
+                          feature_id=ids[i], column=col,
+                          found=f"{gdf[col].iloc[i]:g} > population {gdf['population'].iloc[i]:g}",
+                          expected=f"{col} <= population")
+        classes = gdf["urban_rural"].map(parse_urban_rural)
+        for i in np.flatnonzero(classes.isna().to_numpy()):
+            log.error(fname, "unknown urban/rural class 城乡分类无效", row=int(i), feature_id=ids[i],
+                      column="urban_rural", found=repr(gdf["urban_rural"].iloc[i]),
+                      expected="urban / rural, 城市 / 农村, or a statistical code 1xx / 2xx")
+        gdf["urban_rural"] = classes
+        _check_refs(gdf, "district", districts, fname, log, ids, "district")
+        if "street" in gdf.columns and streets is not None:
+            _check_refs(gdf, "street", streets, fname, log, ids, "street", required=False)
+        if "households" not in gdf.columns:
+            gdf["households"] = np.nan
+        # A polygon community is served at a point inside it; the polygon is kept for maps.
+        is_poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy() & ok
+        if is_poly.any():
+            gdf["area_geometry"] = gpd.GeoSeries(
+                np.where(is_poly, gdf.geometry.array, None), index=gdf.index, crs=crs
+            ).to_wkb()
+            gdf.loc[is_poly, "geometry"] = gdf.geometry[is_poly].representative_point()
+    elif layer == "streets":
+        _check_refs(gdf, "district", districts, fname, log, ids, "district")
+    elif layer == "facilities":
+        gdf["kind"] = _vocab(gdf, "kind", FACILITY_KINDS, fname, log, ids,
+                             "elderly, childcare, street_centre or institution (养老/托育/综合养老服务中心/养老机构)")
+        gdf["ownership"] = _vocab(gdf, "ownership", OWNERSHIP, fname, log, ids,
+                                  "public, public_private or private (公办/公建民营/民办)",
+                                  required=False, default="private")
+        for col in ("beds", "places"):
+            if col not in gdf.columns:
+                gdf[col] = 0.0
+            gdf[col] = gdf[col].fillna(0.0)
+        _district_or_derive(gdf, districts, fname, log, ids)
+    elif layer == "candidates":
+        kinds = []
+        for i, v in enumerate(gdf["kinds"]):
+            k = split_kinds(v)
+            if k is None:
+                log.error(fname, "unknown kind in kinds 可建类型无效", row=i, feature_id=ids[i],
+                          column="kinds", found=repr(v),
+                          expected="';'-separated elderly, childcare, street_centre (养老;托育;综合中心)")
+                k = []
+            elif not k:
+                log.error(fname, "candidate may host nothing 候选场地无可建类型", row=i,
+                          feature_id=ids[i], column="kinds", found="empty",
+                          expected="at least one of elderly, childcare, street_centre")
+            kinds.append(";".join(k))
+        gdf["kinds"] = kinds
+        gdf["acquisition"] = _vocab(gdf, "acquisition", ACQUISITION, fname, log, ids,
+                                    "new, renovate or lease (新建/改造/租赁)", required=False, default="new")
+        if "cost_yuan" not in gdf.columns:
+            gdf["cost_yuan"] = np.nan
+        _district_or_derive(gdf, districts, fname, log, ids)
+    if "name" not in gdf.columns:
+        gdf["name"] = gdf[id_col] if id_col in gdf.columns else ""
+    gdf["name"] = gdf["name"].fillna("").astype(str)
+    return gdf
+
+
+def _check_refs(gdf, col, ref, fname, log, ids, what, required=True) -> None:
+    if ref is None:
+        return
+    if col not in gdf.columns:
+        return
+    matched = _match_district(gdf[col], ref)
+    for i in np.flatnonzero(matched.isna().to_numpy()):
+        val = gdf[col].iloc[i]
+        if not required and (pd.isna(val) or str(val).strip() == ""):
+            continue
+        log.error(fname, f"unknown {what} 未知{'区县' if what == 'district' else '街道'}", row=int(i),
+                  feature_id=ids[i], column=col, found=repr(val),
+                  expected=f"a {what} code or name of the {what}s layer")
+    gdf[col] = matched.where(matched.notna(), gdf[col])
+
+
+def _district_or_derive(gdf, districts, fname, log, ids) -> None:
+    derived = _assign_district(gdf, districts, fname, log, ids)
+    if "district" in gdf.columns:
+        matched = _match_district(gdf["district"], districts)
+        gdf["district"] = matched.where(matched.notna(), derived)
+    else:
+        gdf["district"] = derived
+    if districts is not None:
+        for i in np.flatnonzero(gdf["district"].isna().to_numpy()):
+            log.warning(fname, "point lies in no district 点位不在任何区县内", row=int(i),
+                        feature_id=ids[i], column="district", found="none",
+                        expected="inside a district polygon")
+
+
+# ---------------------------------------------------------------- the scenario's inputs
+
+
+def study_crs(scenario: Scenario, districts_wgs: gpd.GeoDataFrame | None) -> pyproj.CRS:
+    """The metric CRS of a run: the scenario's, or one chosen from the districts' extent."""
+    if scenario.crs:
+        crs = pyproj.CRS.from_user_input(scenario.crs)
+        if crs.is_geographic:
+            raise InputError(Problem("error", "scenario", "crs must be projected (metres) 坐标系须为投影坐标系",
+                                     column="crs", found=str(scenario.crs), expected="e.g. EPSG:4545"))
+        return crs
+    if districts_wgs is None or len(districts_wgs) == 0:
+        return pyproj.CRS.from_epsg(4545)
+    b = districts_wgs.to_crs(WGS84).total_bounds
+    return _coords.choose_metric_crs(*b)
+
+
+def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
+    """Load and validate every vector layer of a scenario (the network is separate).
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    raise_on_error
+        Raise :class:`~carecircle.errors.ValidationError` when errors were found
+        (after checking every layer).
+
+    Returns
+    -------
+    Inputs
+        All layers in one metric CRS, with every problem found.
+    """
+    log = ProblemLog()
+    raw: dict[str, gpd.GeoDataFrame] = {}
+    conversions: list[str] = []
+    for name in ("districts", "streets", "communities", "facilities", "candidates", "population_grid"):
+        src = scenario.inputs.get(name)
+        if src is None:
+            continue
+        try:
+            gdf = read_table(src, name)
+        except InputError as exc:
+            log.problems.append(exc.problem)
+            continue
+        gdf = rename_columns(gdf, name, src.columns)
+        if src.coords != "wgs84":
+            conversions.append(f"{name}: {src.coords.upper()} -> WGS-84 ({len(gdf)} features)")
+        raw[name] = gdf
+    districts_raw = raw.get("districts")
+    try:
+        crs = study_crs(scenario, districts_raw)
+    except InputError as exc:
+        log.problems.append(exc.problem)
+        crs = pyproj.CRS.from_epsg(4545)
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    fname = {k: str(scenario.inputs[k].path) for k in raw}
+    if districts_raw is not None:
+        layers["districts"] = validate_layer(districts_raw, "districts", fname["districts"], log, crs=crs)
+    districts = layers.get("districts")
+    if districts is not None and len(districts) == 0:
+        districts = None
+    area = _study_area(districts, crs)
+    if "streets" in raw:
+        layers["streets"] = validate_layer(raw["streets"], "streets", fname["streets"], log, crs=crs,
+                                           districts=districts, area=area)
+    streets = layers.get("streets")
+    for name in ("communities", "facilities", "candidates", "population_grid"):
+        if name in raw:
+            layers[name] = validate_layer(raw[name], name, fname[name], log, crs=crs,
+                                          districts=districts, streets=streets, area=area)
+    for name, gdf in raw.items():
+        if gdf.crs is not None and not pyproj.CRS(gdf.crs).equals(crs):
+            conversions.append(f"{name}: {pyproj.CRS(gdf.crs).to_string()} -> {crs.to_string()}")
+    assumed = {k: v.assumed for k, v in scenario.inputs.items() if v.assumed}
+    inputs = Inputs(crs=crs, layers=layers, log=log, conversions=conversions, assumed=assumed)
+    if raise_on_error:
+        log.raise_if_errors()
+    return inputs
+
+
+def summary(inputs: Inputs) -> pd.DataFrame:
+    """Counts per layer and district, bilingual headers."""
+    rows = []
+    districts = inputs.get("districts")
+    names = {}
+    if districts is not None and {"code", "name"} <= set(districts.columns):
+        names = dict(zip(districts["code"], districts["name"], strict=True))
+    for layer, gdf in inputs.layers.items():
+        if layer == "districts":
+            rows.append({"layer": layer, "district": "", "count": len(gdf)})
+            continue
+        rows.append({"layer": layer, "district": "(all 全部)", "count": len(gdf)})
+        if "district" in gdf.columns and layer != "population_grid":
+            for code, n in gdf.groupby(gdf["district"].fillna("?"), sort=True).size().items():
+                rows.append({"layer": layer, "district": f"{names.get(code, code)} ({code})", "count": int(n)})
+    df = pd.DataFrame(rows)
+    df["layer"] = df["layer"].map(lambda x: f"{LAYER_ZH.get(x, x)} {x}")
+    return df.rename(columns={"layer": "图层 Layer", "district": "区县 District", "count": "数量 Count"})
