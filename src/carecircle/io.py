@@ -234,8 +234,12 @@ def _ids(gdf: pd.DataFrame) -> list[str | None]:
     return [None] * len(gdf)
 
 
-def _check_columns(gdf, layer, fname, log) -> bool:
-    missing = [c for c in REQUIRED[layer] if c not in gdf.columns]
+def _required(layer: str, optional: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c for c in REQUIRED[layer] if c not in optional)
+
+
+def _check_columns(gdf, layer, fname, log, optional=()) -> bool:
+    missing = [c for c in _required(layer, optional) if c not in gdf.columns]
     for col in missing:
         aliases = ", ".join(COLUMNS[layer].get(col, ()))
         log.error(fname, "missing column 缺少字段", column=col,
@@ -244,9 +248,11 @@ def _check_columns(gdf, layer, fname, log) -> bool:
     return not missing
 
 
-def _check_numbers(gdf, layer, fname, log, ids) -> pd.DataFrame:
+def _check_numbers(gdf, layer, fname, log, ids, optional=()) -> pd.DataFrame:
     for col, positive in NUMERIC.get(layer, ()):
         if col not in gdf.columns:
+            if col in optional:
+                gdf[col] = np.nan
             continue
         raw = gdf[col]
         text = raw.astype("string").str.strip()
@@ -260,7 +266,7 @@ def _check_numbers(gdf, layer, fname, log, ids) -> pd.DataFrame:
             log.error(fname, "must be positive 必须为正数" if positive else "negative 不能为负数",
                       row=int(i), feature_id=ids[i], column=col, found=str(num.iloc[i]),
                       expected="> 0" if positive else ">= 0")
-        if col in REQUIRED[layer]:
+        if col in _required(layer, optional):
             for i in np.flatnonzero(blank.to_numpy()):
                 log.error(fname, "value missing 缺少数值", row=int(i), feature_id=ids[i],
                           column=col, found="empty", expected="a number")
@@ -420,24 +426,27 @@ def validate_layer(
     districts: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
     area: shapely.Geometry | None = None,
+    optional: tuple[str, ...] = (),
 ) -> gpd.GeoDataFrame:
     """Check one layer (already renamed) and return it cleaned, in ``crs``.
 
     Every problem goes to ``log``; features with unusable geometry are kept out of the
     returned frame only when the log holds an error for them (the run then stops).
+    Columns named in ``optional`` are not required even if the schema requires them
+    (community populations when a population grid supplies them).
     """
     if len(gdf) == 0:
         log.error(fname, f"empty layer 图层为空 ({layer})", found="0 features", expected="at least one feature")
         return gdf.to_crs(crs)
     gdf = gdf.reset_index(drop=True)
-    if not _check_columns(gdf, layer, fname, log):
+    if not _check_columns(gdf, layer, fname, log, optional):
         return gdf.iloc[0:0].to_crs(crs)
     ids = _ids(gdf)
     id_col = "code" if layer in ("districts", "streets") else "id"
     if layer != "population_grid":
         _check_ids(gdf, fname, log, id_col)
         gdf[id_col] = gdf[id_col].astype("string").str.strip().astype("object")
-    gdf = _check_numbers(gdf, layer, fname, log, ids)
+    gdf = _check_numbers(gdf, layer, fname, log, ids, optional)
     ok = _check_geometry(gdf, layer, fname, log, ids)
     gdf = gdf.to_crs(crs)
     if layer != "districts":
@@ -477,10 +486,10 @@ def validate_layer(
         gdf["ownership"] = _vocab(gdf, "ownership", OWNERSHIP, fname, log, ids,
                                   "public, public_private or private (公办/公建民营/民办)",
                                   required=False, default="private")
+        # An absent beds/places column stays NaN: indicators then say "no data", not 0.
         for col in ("beds", "places"):
             if col not in gdf.columns:
-                gdf[col] = 0.0
-            gdf[col] = gdf[col].fillna(0.0)
+                gdf[col] = np.nan
         _district_or_derive(gdf, districts, fname, log, ids)
     elif layer == "candidates":
         kinds = []
@@ -605,10 +614,12 @@ def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
         layers["streets"] = validate_layer(raw["streets"], "streets", fname["streets"], log, crs=crs,
                                            districts=districts, area=area)
     streets = layers.get("streets")
+    grid_pops = ("population", "pop_60plus", "pop_0_3") if "population_grid" in raw else ()
     for name in ("communities", "facilities", "candidates", "population_grid"):
         if name in raw:
             layers[name] = validate_layer(raw[name], name, fname[name], log, crs=crs,
-                                          districts=districts, streets=streets, area=area)
+                                          districts=districts, streets=streets, area=area,
+                                          optional=grid_pops if name == "communities" else ())
     for name, gdf in raw.items():
         if gdf.crs is not None and not pyproj.CRS(gdf.crs).equals(crs):
             conversions.append(f"{name}: {pyproj.CRS(gdf.crs).to_string()} -> {crs.to_string()}")

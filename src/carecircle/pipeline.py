@@ -111,3 +111,104 @@ def run_demo(out_dir: Path | None = None, *, quiet: bool = False) -> RunResult:
 
     summ = write_text_atomic(scen.out_dir / "validation.txt", report.text + "\n")
     return RunResult(report.text + f"\n\nWrote 输出: {path}\n        {summ}", scen.out_dir, [path, summ])
+
+
+# ---------------------------------------------------------------- assessment
+
+
+def cache_dir() -> Path:
+    """Where derived data (networks) is cached: $CARECIRCLE_CACHE or ~/.cache/carecircle."""
+    import os
+
+    return Path(os.environ.get("CARECIRCLE_CACHE", "~/.cache/carecircle")).expanduser()
+
+
+@dataclass
+class Context:
+    """A scenario's loaded inputs and network, reusable across runs and sweeps."""
+
+    scenario: Scenario
+    inputs: Inputs
+    net: object
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
+    """Load and validate the inputs, build (or reuse) the network, apply the grid.
+
+    Raises
+    ------
+    ValidationError
+        When the inputs hold errors.
+    """
+    from .demand import apply_grid, assign_grid
+    from .network import load_network
+
+    scen = _as_scenario(scenario)
+    _say(quiet, f"[1/4] loading inputs 读取数据: {scen.name}")
+    inputs = load_inputs(scen)
+    _say(quiet, "[2/4] walking network 构建步行路网")
+    src = scen.inputs["network"]
+    if not src.path.exists():
+        raise CarecircleError(str(Problem("error", str(src.path), "file not found 文件不存在 (network)")))
+    net = load_network(src.path, crs=inputs.crs, cache_dir=cache_dir(), progress=not quiet)
+    notes = [f"{layer}: assumed 假设数据 — {text}" for layer, text in inputs.assumed.items()]
+    grid = inputs.get("population_grid")
+    if grid is not None and len(grid):
+        limit = scen.walking.limit_m("elderly")
+        ga = assign_grid(inputs["communities"], grid, net=net, limit_m=limit,
+                         max_snap_m=scen.walking.max_snap_m)
+        inputs.layers["communities"] = apply_grid(inputs["communities"], ga)
+        notes.append(ga.summary())
+    return Context(scen, inputs, net, notes)
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        import sys
+
+        print(text, file=sys.stderr, flush=True)
+
+
+def assess_context(ctx: Context):
+    """Today's coverage for a prepared context: a :class:`~carecircle.results.RunOutputs`."""
+    from .coverage import community_status
+    from .indicators import district_indicators
+    from .results import RunOutputs
+
+    scen, inputs = ctx.scenario, ctx.inputs
+    districts = inputs["districts"]
+    names = dict(zip(districts["code"], districts["name"], strict=True))
+    w, st = scen.walking, scen.standards
+    comm = community_status(
+        ctx.net, inputs["communities"], inputs.get("facilities"),
+        minutes=w.minutes, speed_mps=w.speed_mps,
+        min_area_m2={"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
+        max_snap_m=w.max_snap_m, compound_m2_per_100_households=st.compound_m2_per_100_households,
+        district_names=names,
+    )
+    table = district_indicators(comm, inputs.get("facilities"), districts,
+                                streets=inputs.get("streets"), targets=scen.targets)
+    n_unreach = int((comm["status"] == "unreachable").sum())
+    notes = list(ctx.notes)
+    if n_unreach:
+        notes.append(f"{n_unreach} communities are not on the walking network (farther than "
+                     f"{w.max_snap_m:g} m from any road) and are excluded from coverage shares "
+                     f"{n_unreach} 个社区距路网超过 {w.max_snap_m:g} 米, 不计入覆盖率")
+    on = comm["status"] != "unreachable"
+    headline = {
+        "communities": int(len(comm)),
+        "communities_on_network": int(on.sum()),
+        "served_both_before": int((comm["status"] == "both").sum()),
+        "served_elderly_before": int(comm["elderly_served"].sum()),
+        "served_childcare_before": int(comm["childcare_served"].sum()),
+        "unreachable": n_unreach,
+        "crs": inputs.crs.to_string(),
+    }
+    return RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
+                      headline=headline, notes=notes)
+
+
+def assess(scenario: Scenario | str | Path, *, quiet: bool = False):
+    """Load a scenario and assess today's coverage (no outputs written)."""
+    return assess_context(prepare(scenario, quiet=quiet))
