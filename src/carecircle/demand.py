@@ -122,3 +122,103 @@ def apply_grid(communities: gpd.GeoDataFrame, assignment: GridAssignment) -> gpd
         if col.notna().all():
             out[g] = col.to_numpy()
     return out
+
+
+# ---------------------------------------------------------------- projections
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The factors applied to move loaded populations to the demand year."""
+
+    year: int
+    base_year: int
+    factors: pd.DataFrame  # index = district code, columns = GROUPS
+    source: str
+
+    def describe(self) -> str:
+        """One line per district and the rule, for the validation summary and briefing."""
+        if self.year == self.base_year:
+            return f"demand year 需求年份 {self.year}: populations as loaded 按输入人口"
+        lines = [f"demand year 需求年份 {self.year} (from {self.base_year}): {self.source}"]
+        for code, row in self.factors.iterrows():
+            lines.append(
+                f"  {code}: residents x{row['population']:.4f}, 60+ x{row['pop_60plus']:.4f}, "
+                f"0-3 x{row['pop_0_3']:.4f}"
+            )
+        return "\n".join(lines)
+
+
+def _read_projection_table(path: str) -> pd.DataFrame:
+    from .errors import InputError, Problem
+
+    try:
+        df = pd.read_csv(path, encoding="utf-8-sig", dtype={"district": str})
+    except Exception as exc:
+        raise InputError(Problem("error", path, f"cannot read projection table: {exc}")) from None
+    need = {"district", "group", "year", "value"}
+    if not need <= set(df.columns):
+        raise InputError(Problem("error", path, "missing column in projection table 缺少字段",
+                                 column=", ".join(sorted(need - set(df.columns))),
+                                 expected="district, group, year, value"))
+    bad = ~df["group"].isin(GROUPS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(Problem("error", path, "unknown group", row=i, column="group",
+                                 found=repr(df["group"].iloc[i]), expected=" / ".join(GROUPS)))
+    return df
+
+
+def projection_factors(communities: pd.DataFrame, demand) -> Projection:
+    """Per-district factors that scale loaded populations to ``demand.year``.
+
+    Parameters
+    ----------
+    communities
+        Communities with ``district`` and the population columns (as loaded).
+    demand
+        The scenario's :class:`~carecircle.scenario.Demand`.
+
+    Returns
+    -------
+    Projection
+        Factor 1 everywhere when the demand year is the base year.  City-wide factors
+        given for ``factors_year`` are compounded per year:
+        ``f(year) = f ** ((year - base) / (factors_year - base))``.
+    """
+    codes = sorted(communities["district"].astype(str).unique())
+    out = pd.DataFrame(1.0, index=pd.Index(codes, name="district"), columns=list(GROUPS))
+    if demand.year == demand.base_year:
+        return Projection(demand.year, demand.base_year, out, "as loaded")
+    span = demand.factors_year - demand.base_year
+    power = (demand.year - demand.base_year) / span if span else 1.0
+    source = (f"plan's city-wide growth 规划全市增长系数 {demand.base_year}->{demand.factors_year}"
+              + (f", compounded to {demand.year}" if demand.year != demand.factors_year else ""))
+    for g in GROUPS:
+        out[g] = float(demand.factors[g]) ** power
+    for code, fac in demand.district_factors.items():
+        if code in out.index:
+            for g in GROUPS:
+                out.loc[code, g] = float(fac[g]) ** power
+    if demand.district_factors:
+        source += "; per-district factors 分区系数"
+    if demand.projection_table:
+        table = _read_projection_table(demand.projection_table)
+        table = table[table["year"] == demand.year]
+        loaded = communities.groupby(communities["district"].astype(str))[list(GROUPS)].sum()
+        for _, r in table.iterrows():
+            code, g = str(r["district"]), r["group"]
+            if code in out.index and loaded.loc[code, g] > 0:
+                out.loc[code, g] = float(r["value"]) / float(loaded.loc[code, g])
+        source += f"; projection table 预测表 {demand.projection_table}"
+    return Projection(demand.year, demand.base_year, out, source)
+
+
+def apply_projection(communities: gpd.GeoDataFrame, projection: Projection) -> gpd.GeoDataFrame:
+    """Communities with populations scaled by their district's factors (base columns kept as ``*_base``)."""
+    out = communities.copy()
+    d = out["district"].astype(str)
+    for g in GROUPS:
+        out[f"{g}_base"] = out[g]
+        out[g] = out[g] * d.map(projection.factors[g]).fillna(1.0).to_numpy()
+    return out

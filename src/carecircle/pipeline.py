@@ -68,6 +68,14 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
     scen = _as_scenario(scenario)
     inputs = load_inputs(scen, raise_on_error=False)
     log = inputs.log
+    comm = inputs.get("communities")
+    if comm is not None and len(comm) and not log.errors:
+        from .demand import projection_factors
+
+        try:
+            inputs.conversions.append(projection_factors(comm, scen.demand).describe())
+        except CarecircleError as exc:
+            log.error(str(scen.demand.projection_table), str(exc))
     net_src = scen.inputs["network"].path
     if not net_src.exists():
         log.error(str(net_src), "file not found 文件不存在 (network)")
@@ -131,6 +139,7 @@ class Context:
     inputs: Inputs
     net: object
     notes: list[str] = field(default_factory=list)
+    projection: object = None
 
 
 def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
@@ -141,7 +150,7 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
     ValidationError
         When the inputs hold errors.
     """
-    from .demand import apply_grid, assign_grid
+    from .demand import apply_grid, apply_projection, assign_grid, projection_factors
     from .network import load_network
 
     scen = _as_scenario(scenario)
@@ -160,7 +169,10 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
                          max_snap_m=scen.walking.max_snap_m)
         inputs.layers["communities"] = apply_grid(inputs["communities"], ga)
         notes.append(ga.summary())
-    return Context(scen, inputs, net, notes)
+    projection = projection_factors(inputs["communities"], scen.demand)
+    inputs.layers["communities"] = apply_projection(inputs["communities"], projection)
+    notes.append(projection.describe())
+    return Context(scen, inputs, net, notes, projection)
 
 
 def _say(quiet: bool, text: str) -> None:

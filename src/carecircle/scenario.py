@@ -93,6 +93,34 @@ class Targets:
     elderly_area_per_resident_m2: tuple[float, float] = (0.1, 0.3)
 
 
+# The plan's own forecast (section 一(二)): 2020 census -> 2025.
+PLAN_FACTORS_2025 = {
+    "population": 15.0 / 12.9529,
+    "pop_60plus": 3.0 / 2.0753,
+    "pop_0_3": 450.0 / 412.2,
+}
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Which year's demand the run plans for, and how loaded (2020) numbers are projected.
+
+    ``year = 2020`` uses the populations as loaded; any other year scales them. By
+    default the factors are the plan's city-wide growth 2020 -> 2025 (residents
+    12.9529 M -> 15 M, 60+ 2.0753 M -> 3 M, 0-3 412.2 k -> 450 k), compounded per
+    year for years other than 2025.  ``district_factors`` (district code -> group ->
+    factor) override them per district; a ``projection_table`` CSV (district, group,
+    year, value) gives projected district totals instead.
+    """
+
+    year: int = 2025
+    base_year: int = 2020
+    factors: dict[str, float] = field(default_factory=lambda: dict(PLAN_FACTORS_2025))
+    factors_year: int = 2025
+    district_factors: dict[str, dict[str, float]] = field(default_factory=dict)
+    projection_table: str | None = None
+
+
 @dataclass(frozen=True)
 class Plan:
     mode: str = "cover_all"
@@ -123,7 +151,7 @@ class Scenario:
     title: str = ""
     crs: str | None = None
     output_dir: Path | None = None
-    demand_year: int = 2020
+    demand: Demand = field(default_factory=Demand)
     include_major_projects: bool = False
     walking: Walking = field(default_factory=Walking)
     standards: Standards = field(default_factory=Standards)
@@ -249,7 +277,7 @@ def _layer(name: str, value: Any, base: Path, where: str) -> LayerSource:
 
 
 _TOP_KEYS = {
-    "name", "title", "crs", "output_dir", "demand_year", "include_major_projects",
+    "name", "title", "crs", "output_dir", "demand", "include_major_projects",
     "inputs", "walking", "standards", "targets", "plan",
 }
 
@@ -303,9 +331,7 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         raise ScenarioError(f"{where}: plan.mode = 'budget' needs plan.budget_yuan > 0")
     out = data.get("output_dir")
     output_dir = None if out is None else (base_dir / out).resolve()
-    year = data.get("demand_year", 2020)
-    if year not in (2020, 2025) and not (isinstance(year, int) and 2000 <= year <= 2050):
-        raise ScenarioError(f"{where}: demand_year = {year!r}; expected a year such as 2020 or 2025")
+    demand = _demand(data.get("demand", {}), base_dir, where)
     return Scenario(
         name=name,
         title=str(data.get("title", name)),
@@ -313,12 +339,42 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         inputs=inputs,
         crs=data.get("crs"),
         output_dir=output_dir,
-        demand_year=int(year),
+        demand=demand,
         include_major_projects=bool(data.get("include_major_projects", False)),
         walking=walking,
         standards=_build(Standards, "standards", data.get("standards", {}), where),
         targets=targets,
         plan=plan,
+    )
+
+
+def _demand(raw: Any, base: Path, where: str) -> Demand:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: [demand] must be a table")
+    allowed = {f.name for f in fields(Demand)}
+    _check_keys("demand", raw, allowed, where)
+    d = Demand()
+    year = raw.get("year", d.year)
+    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2060:
+        raise ScenarioError(f"{where}: demand.year = {year!r}; expected a year such as 2020 or 2025")
+    factors = _coerce(raw.get("factors", {}), d.factors, "demand.factors", where)
+    dfac = raw.get("district_factors", {})
+    if not isinstance(dfac, dict):
+        raise ScenarioError(f"{where}: demand.district_factors must be a table of tables")
+    district_factors = {
+        str(k): _coerce(v, d.factors, f"demand.district_factors.{k}", where) for k, v in dfac.items()
+    }
+    table = raw.get("projection_table")
+    if table is not None:
+        tp = Path(table)
+        table = str(tp if tp.is_absolute() else (base / tp).resolve())
+    return Demand(
+        year=year,
+        base_year=int(raw.get("base_year", d.base_year)),
+        factors=factors,
+        factors_year=int(raw.get("factors_year", d.factors_year)),
+        district_factors=district_factors,
+        projection_table=table,
     )
 
 
