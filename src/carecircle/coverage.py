@@ -25,17 +25,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .network import WalkNetwork, snap_points
+from .network import WalkNetwork
 from .reach import nearest_site
+from .snapping import snap_points
 
 KIND_SOURCES: dict[str, tuple[str, ...]] = {
     "elderly": ("elderly", "street_centre", "institution"),
     "childcare": ("childcare",),
 }
-
-
-def _empty_snap(net: WalkNetwork, n: int):
-    return snap_points(net, gpd.GeoDataFrame({"id": []}, geometry=gpd.GeoSeries([], crs=net.crs)))
 
 
 def service_status(

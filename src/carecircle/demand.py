@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .network import WalkNetwork, snap_points
+from .network import WalkNetwork
 from .reach import nearest_site
+from .snapping import snap_points
 
 GROUPS = ("population", "pop_60plus", "pop_0_3")
 
