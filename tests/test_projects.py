@@ -238,3 +238,14 @@ def test_bad_values_name_row_and_column(tmp_path):
     assert "id P05" in text and "'beds'" in text and "many" in text
     assert "id P06" in text and "hospital" in text
     assert "id P07" in text and "lon/lat" in text
+
+
+def test_every_output_column_has_a_bilingual_label(projects):
+    from carecircle.costing import to_bilingual
+    from carecircle.projects import COLUMN_LABELS
+
+    add, _ = projects_as_built(projects)
+    for table in (projects, add):
+        assert all(c in COLUMN_LABELS for c in table.columns if c not in ("lon", "lat"))
+    out = to_bilingual(add, COLUMN_LABELS)
+    assert "新增床位 Beds added" in out.columns and "区县 District" in out.columns

@@ -294,6 +294,8 @@ class PlanCost:
         City-wide sums (a Series with the same fields as a ``districts`` row).
     operation_years, operation_level, childcare_demonstration, childcare_inclusive
         The parameters used, recorded for the report.
+    notes
+        The costing decisions (bilingual sentences) the report should print with the tables.
     """
 
     sites: pd.DataFrame
