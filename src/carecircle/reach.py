@@ -1,0 +1,897 @@
+"""Who can walk to what: bounded shortest-path search over the network arrays.
+
+The search is a Dijkstra with a binary heap over the CSR arrays of
+:class:`~carecircle.network.WalkNetwork`, compiled with numba, stopped at the
+walking limit, run from every point of the smaller side (origins or sites) on
+all cores (numba releases the GIL; one Python thread per core).  Memory is the
+per-thread work arrays (O(nodes)) plus the pairs found: never origins x nodes.
+
+Walking distance from origin ``o`` to site ``s`` (both snapped, see
+:mod:`carecircle.snapping`) is::
+
+    o.connector + network path between the two snap points + s.connector
+
+where a snap point at offset ``t`` on edge ``(u, v)`` of length ``L`` reaches
+``u`` after ``t`` metres and ``v`` after ``L - t``, and two points on the same
+edge may also walk directly, ``|t_o - t_s|``.  A pair is within reach when that
+distance is ``<= limit_m`` (a point exactly at the limit is in).  Unsnapped
+points reach nothing.  The distances equal networkx's Dijkstra on the network
+with the snap points inserted as nodes (see the tests).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from carecircle.errors import InputError, Problem
+from carecircle.network import WalkNetwork, load_network
+from carecircle.snapping import Snapped, snap_points, unsnapped_report
+
+__all__ = [
+    "ReachPairs",
+    "nearest_site",
+    "reach_pairs",
+    "reach_table",
+    "read_points",
+    "reached_nodes",
+    "walk_limit_m",
+]
+
+_INF = np.inf
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+@numba.njit(cache=True, nogil=True)
+def _heap_push(hd, hn, hs, d, node):  # pragma: no cover - compiled
+    if hs == hd.shape[0]:
+        nd_ = np.empty(2 * hs, dtype=hd.dtype)
+        nn_ = np.empty(2 * hs, dtype=hn.dtype)
+        nd_[:hs] = hd
+        nn_[:hs] = hn
+        hd, hn = nd_, nn_
+    i = hs
+    hs += 1
+    while i > 0:
+        p = (i - 1) >> 1
+        if hd[p] <= d:
+            break
+        hd[i] = hd[p]
+        hn[i] = hn[p]
+        i = p
+    hd[i] = d
+    hn[i] = node
+    return hd, hn, hs
+
+
+@numba.njit(cache=True, nogil=True)
+def _heap_pop(hd, hn, hs):  # pragma: no cover - compiled
+    d0 = hd[0]
+    n0 = hn[0]
+    hs -= 1
+    if hs > 0:
+        d = hd[hs]
+        node = hn[hs]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= hs:
+                break
+            if c + 1 < hs and hd[c + 1] < hd[c]:
+                c += 1
+            if hd[c] >= d:
+                break
+            hd[i] = hd[c]
+            hn[i] = hn[c]
+            i = c
+        hd[i] = d
+        hn[i] = node
+    return d0, n0, hs
+
+
+@numba.njit(cache=True, nogil=True)
+def _search(
+    indptr, indices, weights, seed_n, seed_d, limit, dist, settled, touched, hd, hn
+):  # pragma: no cover
+    """Bounded Dijkstra from seeded nodes; returns (#touched, heap arrays).
+
+    On return ``touched[:nt]`` lists every node with ``dist <= limit`` (all of
+    them settled); the caller resets ``dist``/``settled`` for those nodes.
+    """
+    nt = 0
+    hs = 0
+    for i in range(seed_n.shape[0]):
+        s = seed_n[i]
+        d = seed_d[i]
+        if d <= limit and d < dist[s]:
+            if dist[s] == np.inf:
+                touched[nt] = s
+                nt += 1
+            dist[s] = d
+            hd, hn, hs = _heap_push(hd, hn, hs, d, s)
+    while hs > 0:
+        d, u, hs = _heap_pop(hd, hn, hs)
+        if settled[u]:
+            continue
+        settled[u] = True
+        for k in range(indptr[u], indptr[u + 1]):
+            v = indices[k]
+            if settled[v]:
+                continue
+            nd = d + weights[k]
+            if nd <= limit and nd < dist[v]:
+                if dist[v] == np.inf:
+                    touched[nt] = v
+                    nt += 1
+                dist[v] = nd
+                hd, hn, hs = _heap_push(hd, hn, hs, nd, v)
+    return nt, hd, hn
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow(a, n):  # pragma: no cover - compiled
+    b = np.empty(max(2 * a.shape[0], n), dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@numba.njit(cache=True, nogil=True)
+def _reach_chunk(
+    indptr,
+    indices,
+    weights,
+    n_nodes,
+    sources,
+    src_u,
+    src_v,
+    src_du,
+    src_dv,
+    src_edge,
+    src_t,
+    src_c,
+    att_ptr,
+    att_tgt,
+    att_off,
+    tgt_c,
+    edge_ptr,
+    edge_tgt,
+    tgt_t,
+    limit,
+    n_targets,
+):  # pragma: no cover - compiled
+    """Pairs (source, target, metres) within ``limit`` for a chunk of sources."""
+    dist = np.full(n_nodes, np.inf)
+    settled = np.zeros(n_nodes, dtype=np.bool_)
+    touched = np.empty(n_nodes, dtype=np.int64)
+    hd = np.empty(1024, dtype=np.float64)
+    hn = np.empty(1024, dtype=np.int64)
+    best = np.full(n_targets, np.inf)
+    hit = np.empty(n_targets, dtype=np.int64)
+    cap = 1024
+    out_s = np.empty(cap, dtype=np.int64)
+    out_t = np.empty(cap, dtype=np.int64)
+    out_d = np.empty(cap, dtype=np.float64)
+    n_out = 0
+    seed_n = np.empty(2, dtype=np.int64)
+    seed_d = np.empty(2, dtype=np.float64)
+    for si in range(sources.shape[0]):
+        s = sources[si]
+        seed_n[0] = src_u[s]
+        seed_n[1] = src_v[s]
+        seed_d[0] = src_du[s]
+        seed_d[1] = src_dv[s]
+        nt, hd, hn = _search(
+            indptr, indices, weights, seed_n, seed_d, limit, dist, settled, touched, hd, hn
+        )
+        nh = 0
+        for j in range(nt):
+            node = touched[j]
+            dn = dist[node]
+            for a in range(att_ptr[node], att_ptr[node + 1]):
+                k = att_tgt[a]
+                cand = (dn + att_off[a]) + tgt_c[k]
+                if cand <= limit and cand < best[k]:
+                    if best[k] == np.inf:
+                        hit[nh] = k
+                        nh += 1
+                    best[k] = cand
+        e = src_edge[s]
+        for a in range(edge_ptr[e], edge_ptr[e + 1]):
+            k = edge_tgt[a]
+            cand = (src_c[s] + abs(src_t[s] - tgt_t[k])) + tgt_c[k]
+            if cand <= limit and cand < best[k]:
+                if best[k] == np.inf:
+                    hit[nh] = k
+                    nh += 1
+                best[k] = cand
+        if n_out + nh > cap:
+            cap = max(2 * cap, n_out + nh)
+            out_s = _grow(out_s, cap)
+            out_t = _grow(out_t, cap)
+            out_d = _grow(out_d, cap)
+        for j in range(nh):
+            k = hit[j]
+            out_s[n_out] = s
+            out_t[n_out] = k
+            out_d[n_out] = best[k]
+            n_out += 1
+            best[k] = np.inf
+        for j in range(nt):
+            node = touched[j]
+            dist[node] = np.inf
+            settled[node] = False
+    return out_s[:n_out].copy(), out_t[:n_out].copy(), out_d[:n_out].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _nodes_chunk(
+    indptr, indices, weights, n_nodes, sources, src_u, src_v, src_du, src_dv, limit
+):  # pragma: no cover - compiled
+    """(source, node, metres) for every node within ``limit`` of each source."""
+    dist = np.full(n_nodes, np.inf)
+    settled = np.zeros(n_nodes, dtype=np.bool_)
+    touched = np.empty(n_nodes, dtype=np.int64)
+    hd = np.empty(1024, dtype=np.float64)
+    hn = np.empty(1024, dtype=np.int64)
+    cap = 1024
+    out_s = np.empty(cap, dtype=np.int64)
+    out_n = np.empty(cap, dtype=np.int64)
+    out_d = np.empty(cap, dtype=np.float64)
+    n_out = 0
+    seed_n = np.empty(2, dtype=np.int64)
+    seed_d = np.empty(2, dtype=np.float64)
+    for si in range(sources.shape[0]):
+        s = sources[si]
+        seed_n[0] = src_u[s]
+        seed_n[1] = src_v[s]
+        seed_d[0] = src_du[s]
+        seed_d[1] = src_dv[s]
+        nt, hd, hn = _search(
+            indptr, indices, weights, seed_n, seed_d, limit, dist, settled, touched, hd, hn
+        )
+        if n_out + nt > cap:
+            cap = max(2 * cap, n_out + nt)
+            out_s = _grow(out_s, cap)
+            out_n = _grow(out_n, cap)
+            out_d = _grow(out_d, cap)
+        for j in range(nt):
+            node = touched[j]
+            out_s[n_out] = s
+            out_n[n_out] = node
+            out_d[n_out] = dist[node]
+            n_out += 1
+            dist[node] = np.inf
+            settled[node] = False
+    return out_s[:n_out].copy(), out_n[:n_out].copy(), out_d[:n_out].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _multi_source(
+    indptr, indices, weights, n_nodes, seed_n, seed_d, seed_lab, limit
+):  # pragma: no cover
+    """Multi-source Dijkstra: per node the nearest seed label and its distance.
+
+    Ties go to the smaller label: the heap orders by (distance, label).
+    """
+    dist = np.full(n_nodes, np.inf)
+    lab = np.full(n_nodes, -1, dtype=np.int64)
+    settled = np.zeros(n_nodes, dtype=np.bool_)
+    cap = max(1024, 2 * seed_n.shape[0])
+    hd = np.empty(cap, dtype=np.float64)
+    hl = np.empty(cap, dtype=np.int64)
+    hn = np.empty(cap, dtype=np.int64)
+    hs = 0
+    for i in range(seed_n.shape[0] + 1):
+        # Entry i < len(seeds) is a seed; pushes from relaxations follow below.
+        if i == seed_n.shape[0]:
+            break
+        s = seed_n[i]
+        d = seed_d[i]
+        lb = seed_lab[i]
+        if d <= limit and (d < dist[s] or (d == dist[s] and lb < lab[s])):
+            dist[s] = d
+            lab[s] = lb
+            # push (d, lb, s)
+            if hs == hd.shape[0]:
+                hd = _grow(hd, 2 * hs)
+                hl = _grow(hl, 2 * hs)
+                hn = _grow(hn, 2 * hs)
+            j = hs
+            hs += 1
+            while j > 0:
+                p = (j - 1) >> 1
+                if hd[p] < d or (hd[p] == d and hl[p] <= lb):
+                    break
+                hd[j] = hd[p]
+                hl[j] = hl[p]
+                hn[j] = hn[p]
+                j = p
+            hd[j] = d
+            hl[j] = lb
+            hn[j] = s
+    while hs > 0:
+        d = hd[0]
+        lb = hl[0]
+        u = hn[0]
+        hs -= 1
+        if hs > 0:
+            dd = hd[hs]
+            ll = hl[hs]
+            nn = hn[hs]
+            j = 0
+            while True:
+                c = 2 * j + 1
+                if c >= hs:
+                    break
+                if c + 1 < hs and (hd[c + 1] < hd[c] or (hd[c + 1] == hd[c] and hl[c + 1] < hl[c])):
+                    c += 1
+                if hd[c] > dd or (hd[c] == dd and hl[c] >= ll):
+                    break
+                hd[j] = hd[c]
+                hl[j] = hl[c]
+                hn[j] = hn[c]
+                j = c
+            hd[j] = dd
+            hl[j] = ll
+            hn[j] = nn
+        if settled[u] or d != dist[u] or lb != lab[u]:
+            continue
+        settled[u] = True
+        for k in range(indptr[u], indptr[u + 1]):
+            v = indices[k]
+            if settled[v]:
+                continue
+            nd = d + weights[k]
+            if nd <= limit and (nd < dist[v] or (nd == dist[v] and lb < lab[v])):
+                dist[v] = nd
+                lab[v] = lb
+                if hs == hd.shape[0]:
+                    hd = _grow(hd, 2 * hs)
+                    hl = _grow(hl, 2 * hs)
+                    hn = _grow(hn, 2 * hs)
+                j = hs
+                hs += 1
+                while j > 0:
+                    p = (j - 1) >> 1
+                    if hd[p] < nd or (hd[p] == nd and hl[p] <= lb):
+                        break
+                    hd[j] = hd[p]
+                    hl[j] = hl[p]
+                    hn[j] = hn[p]
+                    j = p
+                hd[j] = nd
+                hl[j] = lb
+                hn[j] = v
+    return dist, lab
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def walk_limit_m(minutes: float, speed_mps: float) -> float:
+    """Walking limit in metres: ``minutes * 60 * speed_mps``."""
+    if minutes < 0 or speed_mps <= 0:
+        raise ValueError(f"minutes must be >= 0 and speed_mps > 0; got {minutes}, {speed_mps}")
+    return float(minutes) * 60.0 * float(speed_mps)
+
+
+def _threads(threads: int | None) -> int:
+    if threads is not None:
+        return max(1, int(threads))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _check(net: WalkNetwork, pts: Snapped, name: str) -> None:
+    if pts.edge.shape[0] and int(pts.edge.max(initial=-1)) >= net.n_edges:
+        raise ValueError(f"{name} were snapped to a different network (edge index out of range)")
+
+
+def _endpoint_arrays(net: WalkNetwork, pts: Snapped):
+    """Per point: end nodes, seed distances to them, edge, offset, connector."""
+    ok = pts.ok
+    e = np.where(ok, pts.edge, 0)
+    u = net.edge_u[e]
+    v = net.edge_v[e]
+    length = net.edge_length[e]
+    t = np.where(ok, pts.offset, 0.0)
+    c = np.where(ok, pts.connector, 0.0)
+    # Same summation order as networkx on the subdivided graph: connector first.
+    du = c + t
+    dv = c + (length - t)
+    return u.astype(np.int64), v.astype(np.int64), du, dv, e.astype(np.int64), t, c, length
+
+
+def _csr_arrays(net: WalkNetwork):
+    csr = net.csr
+    return (
+        csr.indptr.astype(np.int64),
+        csr.indices.astype(np.int64),
+        csr.data.astype(np.float64),
+    )
+
+
+def _group(keys: np.ndarray, n: int, *values: np.ndarray):
+    """CSR-style grouping: (ptr of length n+1, values sorted by key)."""
+    order = np.argsort(keys, kind="stable")
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=ptr[1:])
+    return (ptr, *(np.ascontiguousarray(v[order]) for v in values))
+
+
+def _run_chunks(
+    func,
+    sources: np.ndarray,
+    args_before: tuple,
+    args_after: tuple,
+    threads: int | None,
+    progress: bool,
+    desc: str,
+):
+    """Run a compiled chunk kernel over sources on several threads."""
+    n_threads = _threads(threads)
+    if sources.size == 0:
+        return None
+    # Many small chunks balance the load (dense areas take longer per source).
+    chunk = int(min(2048, max(16, sources.size // (8 * n_threads) + 1)))
+    chunks = [sources[i : i + chunk] for i in range(0, sources.size, chunk)]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=int(sources.size), desc=desc, unit="src")
+
+    def work(ch: np.ndarray):
+        res = func(*args_before, ch, *args_after)
+        if bar is not None:
+            bar.update(int(ch.size))
+        return res
+
+    try:
+        if n_threads == 1 or len(chunks) == 1:
+            results = [work(ch) for ch in chunks]
+        else:
+            with ThreadPoolExecutor(max_workers=n_threads) as pool:
+                results = list(pool.map(work, chunks))
+    finally:
+        if bar is not None:
+            bar.close()
+    return [np.concatenate([r[i] for r in results]) for i in range(3)]
+
+
+# --------------------------------------------------------------------------- API
+
+
+@dataclass(frozen=True, eq=False)
+class ReachPairs:
+    """Origin-site pairs within the walking limit (sparse, sorted by origin then site).
+
+    Attributes
+    ----------
+    origin
+        ``int64`` index into the origins.
+    site
+        ``int64`` index into the sites.
+    metres
+        Walking metres including both connectors.
+    n_origins, n_sites
+        Sizes of the two point sets (for the sparse matrix shape).
+    limit_m
+        The limit used.
+    """
+
+    origin: np.ndarray
+    site: np.ndarray
+    metres: np.ndarray
+    n_origins: int
+    n_sites: int
+    limit_m: float = np.inf
+
+    def __len__(self) -> int:
+        return int(self.origin.shape[0])
+
+    def to_sparse(self, dtype: Any = np.int8) -> sp.csr_matrix:
+        """Coverage matrix ``(n_origins, n_sites)``: 1 where the pair is within reach.
+
+        Ones are stored (not metres), so a pair at distance 0 is not lost.
+        """
+        data = np.ones(len(self), dtype=dtype)
+        return sp.csr_matrix((data, (self.origin, self.site)), shape=(self.n_origins, self.n_sites))
+
+    def to_frame(
+        self, origin_ids: Any, site_ids: Any, speed_mps: float | None = None
+    ) -> pd.DataFrame:
+        """Pairs as a table: ``origin_id``, ``site_id``, ``metres`` (+ ``minutes``).
+
+        Parameters
+        ----------
+        origin_ids, site_ids
+            Ids of the origins and sites (e.g. ``Snapped.ids``), by index.
+        speed_mps
+            Walking speed; when given a ``minutes`` column is added.
+        """
+        oid = np.asarray(origin_ids, dtype=object)
+        sid = np.asarray(site_ids, dtype=object)
+        if len(oid) != self.n_origins or len(sid) != self.n_sites:
+            raise ValueError(
+                f"expected {self.n_origins} origin ids and {self.n_sites} site ids; "
+                f"got {len(oid)} and {len(sid)}"
+            )
+        out = pd.DataFrame(
+            {
+                "origin_id": pd.Series(oid[self.origin], dtype=object),
+                "site_id": pd.Series(sid[self.site], dtype=object),
+                "metres": self.metres,
+            }
+        )
+        if speed_mps is not None:
+            out["minutes"] = self.metres / (60.0 * float(speed_mps))
+        return out
+
+
+def reach_pairs(
+    net: WalkNetwork,
+    origins: Snapped,
+    sites: Snapped,
+    limit_m: float,
+    *,
+    progress: bool = False,
+    threads: int | None = None,
+) -> ReachPairs:
+    """All (origin, site) pairs within ``limit_m`` walking metres.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    origins, sites
+        Points snapped onto ``net`` (:func:`carecircle.snapping.snap_points`).
+    limit_m
+        Walking limit in metres (inclusive).
+    progress
+        Show a tqdm progress bar.
+    threads
+        Worker threads; default: the CPUs available to this process.
+
+    Returns
+    -------
+    ReachPairs
+        Sorted by origin, then site.  Searches run from the smaller side.
+    """
+    _check(net, origins, "origins")
+    _check(net, sites, "sites")
+    limit = float(limit_m)
+    if not limit >= 0:
+        raise ValueError(f"limit_m must be >= 0, got {limit_m}")
+    from_sites = int(sites.ok.sum()) <= int(origins.ok.sum())
+    src, tgt = (sites, origins) if from_sites else (origins, sites)
+    su, sv, sdu, sdv, se, st, sc, _ = _endpoint_arrays(net, src)
+    tu, tv, _, _, te, tt, tc, tl = _endpoint_arrays(net, tgt)
+    tk = np.flatnonzero(tgt.ok).astype(np.int64)
+    # Each target hangs off both ends of its edge: (node, target, metres to snap point).
+    att_ptr, att_tgt, att_off = _group(
+        np.r_[tu[tk], tv[tk]], net.n_nodes, np.r_[tk, tk], np.r_[tt[tk], tl[tk] - tt[tk]]
+    )
+    edge_ptr, edge_tgt = _group(te[tk], net.n_edges, tk)
+    indptr, indices, weights = _csr_arrays(net)
+    sources = np.flatnonzero(src.ok).astype(np.int64)
+    res = _run_chunks(
+        _reach_chunk,
+        sources,
+        (indptr, indices, weights, net.n_nodes),
+        (
+            su,
+            sv,
+            sdu,
+            sdv,
+            se,
+            st,
+            sc,
+            att_ptr,
+            att_tgt,
+            att_off,
+            tc,
+            edge_ptr,
+            edge_tgt,
+            tt,
+            limit,
+            len(tgt),
+        ),
+        threads,
+        progress,
+        "reach",
+    )
+    if res is None:
+        s_idx = t_idx = np.zeros(0, dtype=np.int64)
+        d = np.zeros(0)
+    else:
+        s_idx, t_idx, d = res
+    o_idx, site_idx = (t_idx, s_idx) if from_sites else (s_idx, t_idx)
+    order = np.lexsort((site_idx, o_idx))
+    return ReachPairs(
+        origin=o_idx[order],
+        site=site_idx[order],
+        metres=d[order],
+        n_origins=len(origins),
+        n_sites=len(sites),
+        limit_m=limit,
+    )
+
+
+def reached_nodes(
+    net: WalkNetwork,
+    sources: Snapped,
+    limit_m: float,
+    *,
+    threads: int | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every network node within ``limit_m`` of each snapped source point.
+
+    Returns
+    -------
+    source, node, metres : numpy.ndarray
+        One row per (source, reached node), grouped by source.  Metres include
+        the source's connector.
+    """
+    _check(net, sources, "sources")
+    su, sv, sdu, sdv, *_ = _endpoint_arrays(net, sources)
+    indptr, indices, weights = _csr_arrays(net)
+    idx = np.flatnonzero(sources.ok).astype(np.int64)
+    res = _run_chunks(
+        _nodes_chunk,
+        idx,
+        (indptr, indices, weights, net.n_nodes),
+        (su, sv, sdu, sdv, float(limit_m)),
+        threads,
+        progress,
+        "reached nodes",
+    )
+    if res is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    s, n, d = res
+    order = np.argsort(s, kind="stable")
+    return s[order], n[order], d[order]
+
+
+def nearest_site(
+    net: WalkNetwork, origins: Snapped, sites: Snapped, limit_m: float = np.inf
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest site of every origin, by one multi-source search from all sites.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    origins, sites
+        Snapped points.
+    limit_m
+        Ignore sites farther than this (inclusive).
+
+    Returns
+    -------
+    site : numpy.ndarray
+        ``int64`` index of the nearest site, ``-1`` if none within the limit
+        (or the origin is unsnapped).  Ties go to the lower site index.
+    metres : numpy.ndarray
+        Walking metres to it, ``inf`` where none.
+    """
+    _check(net, origins, "origins")
+    _check(net, sites, "sites")
+    limit = float(limit_m)
+    su, sv, sdu, sdv, se, st, sc, _ = _endpoint_arrays(net, sites)
+    sk = np.flatnonzero(sites.ok).astype(np.int64)
+    indptr, indices, weights = _csr_arrays(net)
+    dist, lab = _multi_source(
+        indptr,
+        indices,
+        weights,
+        net.n_nodes,
+        np.r_[su[sk], sv[sk]],
+        np.r_[sdu[sk], sdv[sk]],
+        np.r_[sk, sk],
+        limit,
+    )
+    ou, ov, _, _, oe, ot, oc, ol = _endpoint_arrays(net, origins)
+    # (d_node + offset) + connector: the same order as the pairs search.
+    cand_u = (dist[ou] + ot) + oc
+    cand_v = (dist[ov] + (ol - ot)) + oc
+    best_d = np.full(len(origins), np.inf)
+    best_s = np.full(len(origins), -1, dtype=np.int64)
+    for cand, lb in ((cand_u, lab[ou]), (cand_v, lab[ov])):
+        better = (cand < best_d) | ((cand == best_d) & (lb >= 0) & ((best_s < 0) | (lb < best_s)))
+        best_d = np.where(better, cand, best_d)
+        best_s = np.where(better, lb, best_s)
+    # Sites on the origin's own edge may be reached directly along it.
+    ok_o = np.flatnonzero(origins.ok)
+    if sk.size and ok_o.size:
+        on_edge = pd.DataFrame({"edge": se[sk], "site": sk}).merge(
+            pd.DataFrame({"edge": oe[ok_o], "origin": ok_o}), on="edge"
+        )
+        if len(on_edge):
+            o = on_edge["origin"].to_numpy()
+            s = on_edge["site"].to_numpy()
+            cand = (sc[s] + np.abs(st[s] - ot[o])) + oc[o]
+            for oi, si, di in sorted(zip(o.tolist(), s.tolist(), cand.tolist(), strict=True)):
+                if di < best_d[oi] or (di == best_d[oi] and (best_s[oi] < 0 or si < best_s[oi])):
+                    best_d[oi] = di
+                    best_s[oi] = si
+    bad = ~origins.ok | (best_d > limit) | (best_s < 0)
+    best_d[bad] = np.inf
+    best_s[bad] = -1
+    return best_s, best_d
+
+
+# --------------------------------------------------------------------------- tables
+
+_ID_ALIASES = ("id", "编号", "社区代码", "code")
+_LON = ("lon", "lng", "longitude", "经度", "x")
+_LAT = ("lat", "latitude", "纬度", "y")
+
+
+def read_points(source: Any, *, id_column: str = "id") -> Any:
+    """Read points for reach: a GeoDataFrame, a vector file, or CSV with lon/lat (WGS-84).
+
+    A small reader for the ``reach``/``isochrones`` commands; the full
+    validating readers live in :mod:`carecircle.io`.  The id column is
+    matched case-insensitively, with the aliases 编号/社区代码/code.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        With an ``id`` column (str).
+    """
+    import geopandas as gpd
+
+    if isinstance(source, gpd.GeoDataFrame):
+        gdf, label = source.copy(), "points"
+    else:
+        path = Path(source)
+        label = str(path)
+        if not path.exists():
+            raise InputError(Problem("error", label, "points file not found"))
+        if path.suffix.lower() in (".csv", ".txt"):
+            df = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+            lower = {c.strip().lower(): c for c in df.columns}
+            lon = next((lower[c] for c in _LON if c in lower), None)
+            lat = next((lower[c] for c in _LAT if c in lower), None)
+            if lon is None or lat is None:
+                raise InputError(
+                    Problem(
+                        "error",
+                        label,
+                        "CSV has no coordinate columns",
+                        found=", ".join(df.columns),
+                        expected="lon/lng/longitude/经度 and lat/latitude/纬度 (WGS-84)",
+                    )
+                )
+            x = pd.to_numeric(df[lon], errors="coerce")
+            y = pd.to_numeric(df[lat], errors="coerce")
+            bad = x.isna() | y.isna() | ~x.between(-180, 180) | ~y.between(-90, 90)
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise InputError(
+                    Problem(
+                        "error",
+                        label,
+                        "bad coordinates",
+                        row=i,
+                        column=f"{lon}/{lat}",
+                        found=f"{df[lon].iloc[i]}, {df[lat].iloc[i]}",
+                        expected="numbers in degrees (WGS-84)",
+                    )
+                )
+            gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
+        else:
+            try:
+                gdf = gpd.read_file(path)
+            except Exception as exc:  # pyogrio raises several error types
+                raise InputError(
+                    Problem("error", label, "cannot read points file", found=str(exc))
+                ) from exc
+    lower = {str(c).strip().lower(): c for c in gdf.columns}
+    names = (id_column.lower(), *_ID_ALIASES)
+    col = next((lower[n] for n in names if n in lower), None)
+    if col is None:
+        raise InputError(
+            Problem(
+                "error",
+                label,
+                "no id column",
+                column=id_column,
+                found=", ".join(map(str, gdf.columns)),
+                expected="an 'id' column (or 编号)",
+            )
+        )
+    gdf["id"] = gdf[col].astype(str)
+    dup = gdf["id"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(
+            Problem(
+                "error",
+                label,
+                "duplicate id",
+                row=i,
+                column="id",
+                feature_id=gdf["id"].iloc[i],
+                expected="unique ids",
+            )
+        )
+    if gdf.crs is None:
+        raise InputError(Problem("error", label, "points have no CRS", expected="a declared CRS"))
+    return gdf
+
+
+def _label(x: Any, default: str) -> str:
+    return default if not isinstance(x, (str, os.PathLike)) else str(x)
+
+
+def reach_table(
+    network_source: Any,
+    origins_path_or_gdf: Any,
+    sites_path_or_gdf: Any,
+    *,
+    minutes: float = 15,
+    speed_mps: float = 1.0,
+    max_snap_m: float = 300,
+    crs: Any = None,
+    cache_dir: Any = None,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Origin-site pairs within ``minutes`` of walking at ``speed_mps``.
+
+    The library side of ``carecircle reach``.
+
+    Parameters
+    ----------
+    network_source
+        Anything :func:`carecircle.network.load_network` accepts, or a
+        :class:`~carecircle.network.WalkNetwork`.
+    origins_path_or_gdf, sites_path_or_gdf
+        Points with an ``id`` column: GeoDataFrame, vector file, or CSV with
+        lon/lat in WGS-84.
+    minutes, speed_mps
+        The walking limit is ``minutes * 60 * speed_mps`` metres.
+    max_snap_m
+        Points farther than this from the network are reported, not snapped.
+    crs, cache_dir
+        Passed to :func:`~carecircle.network.load_network`.
+    progress
+        Progress bars.
+
+    Returns
+    -------
+    pairs : pandas.DataFrame
+        ``origin_id``, ``site_id``, ``metres``, ``minutes``; sorted by origin
+        then site (input order).
+    unsnapped : pandas.DataFrame
+        ``file``, ``id``, ``distance_m``, ``max_snap_m`` of points not snapped.
+    """
+    net = (
+        network_source
+        if isinstance(network_source, WalkNetwork)
+        else load_network(network_source, crs=crs, cache_dir=cache_dir, progress=progress)
+    )
+    o_label = _label(origins_path_or_gdf, "origins")
+    s_label = _label(sites_path_or_gdf, "sites")
+    o = snap_points(net, read_points(origins_path_or_gdf), max_snap_m=max_snap_m, source=o_label)
+    s = snap_points(net, read_points(sites_path_or_gdf), max_snap_m=max_snap_m, source=s_label)
+    pairs = reach_pairs(net, o, s, walk_limit_m(minutes, speed_mps), progress=progress)
+    table = pairs.to_frame(o.ids, s.ids, speed_mps=speed_mps)
+    unsnapped = pd.concat(
+        [unsnapped_report(o, o_label), unsnapped_report(s, s_label)], ignore_index=True
+    )
+    return table, unsnapped
