@@ -167,17 +167,17 @@ def build_network(rng: random.Random) -> tuple[_Net, dict[str, object]]:
         for m in range(len(rrows)):
             if rng.random() < 0.1:
                 continue  # fields, an orchard, a brickworks: no village here
+            # lanes run away from the field road, beside (not across) the crossing road
             side = -1 if m == len(rrows) - 1 else (1 if m == 0 else rng.choice((-1, 1)))
-            cx = min(4750.0, max(250.0, rcols[k] + rng.uniform(-120, 120)))
-            cy = rrows[m] + side * rng.uniform(80, 140)
-            n_lanes = rng.randint(2, 4)
-            lanes = [cy + 65 * (n - (n_lanes - 1) / 2) for n in range(n_lanes)]
+            sx = 1 if k == 0 else (-1 if k == len(rcols) - 1 else rng.choice((-1, 1)))
+            cx = rcols[k] + sx * rng.uniform(130, 190)
+            n_lanes = 2 if m == len(rrows) - 1 else rng.randint(2, 3)
+            lanes = [rrows[m] + side * (70 + 65 * n) for n in range(n_lanes)]
             spine = []
             for ly in lanes:
                 w, c, e = net.node(cx - 110, ly), net.node(cx, ly), net.node(cx + 110, ly)
                 net.way([w, c, e], highway=rng.choice(("residential", "service", "living_street")))
                 spine.append(c)
-            spine.sort(key=lambda n: abs(net.xy[n][1] - rrows[m]))
             net.way([rgrid[k][m], *spine], highway="residential")
             villages.append((k, m, cx, sum(lanes) / len(lanes)))
 
@@ -244,6 +244,12 @@ class _Walk:
         """Nearest walkable node of each point."""
         return self.nodes[self.tree.query(np.asarray(pts, dtype=float))[1]]
 
+    def roadside(self, rng: random.Random, x: float, y: float) -> tuple[float, float]:
+        """A road-side point 8-15 m from the junction nearest (x, y)."""
+        (nx_, ny_), = self.tree.data[self.tree.query([(x, y)])[1]]
+        ang, r = rng.uniform(0, 2 * math.pi), rng.uniform(8, 15)
+        return float(nx_) + r * math.cos(ang), float(ny_) + r * math.sin(ang)
+
     def dist(self, origins: np.ndarray, limit: float) -> np.ndarray:
         """Network distances (m) from each origin node to every node, inf beyond ``limit``."""
         return dijkstra(self.graph, directed=False, indices=origins, limit=limit)
@@ -265,13 +271,6 @@ def _street_of(x: float, y: float) -> tuple[str, str]:
     return d, f"{d}{(0 if upper else 3) + col + 1:03d}"
 
 
-def _unique(used: set[str], make) -> str:
-    while (name := make()) in used:
-        pass
-    used.add(name)
-    return name
-
-
 def build_communities(rng: random.Random, layout: dict) -> list[dict]:
     """Urban 社区 on every other block column, one 村 per village; ids are statistical codes."""
     used: set[str] = set()
@@ -280,14 +279,18 @@ def build_communities(rng: random.Random, layout: dict) -> list[dict]:
         if i % 2 or rng.random() > 0.78:
             continue
         x, y = bx + rng.uniform(-20, 20), by + rng.uniform(-20, 20)
-        name = _unique(used, lambda: rng.choice(_SYL) + rng.choice(_SUF) + "社区")
+        while (name := rng.choice(_SYL) + rng.choice(_SUF) + "社区") in used:
+            pass
+        used.add(name)
         pop = int(rng.lognormvariate(math.log(2800), 0.35))
         old = rng.uniform(0.14, 0.22) + (0.03 if x < 2000 else 0.0)  # the older west
         out.append({"x": x, "y": y, "name": name, "urban": True, "pop": pop, "old": old,
                     "ur": rng.choice(("111", "111", "112", "121", "urban", "城镇")),
                     "shape": rng.choice("UL") if rng.random() < 0.12 else None})
     for _k, _m, vx, vy in layout["villages"]:
-        name = _unique(used, lambda: rng.choice(_VPRE) + rng.choice(_VCORE) + "村")
+        while (name := rng.choice(_VPRE) + rng.choice(_VCORE) + "村") in used:
+            pass
+        used.add(name)
         out.append({"x": vx + rng.uniform(-25, 25), "y": vy + rng.uniform(-15, 15), "name": name,
                     "urban": False, "pop": int(rng.uniform(700, 2600)),
                     "old": rng.uniform(0.18, 0.25), "ur": rng.choice(("210", "220", "220", "rural", "乡村")),
@@ -318,7 +321,7 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
     out: list[dict] = []
 
     def add(kind: str, c: dict, name: str, area: float, owner: str, beds: int = 0, places: int = 0):
-        x, y = walk_side(rng, walk, c["x"], c["y"])
+        x, y = walk.roadside(rng, c["x"], c["y"])
         out.append({"kind": kind, "name": name, "area": round(area), "owner": owner, "beds": beds,
                     "places": places, "x": x, "y": y, "district": _street_of(x, y)[0]})
 
@@ -329,10 +332,10 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
             area = rng.uniform(120, 280) if small else rng.uniform(320, 900)
             add("elderly", c, c["name"].split("社区")[0] + "社区养老服务站", area,
                 rng.choice(("public", "public_private", "private")))
-    for c in rng.sample(rural, 14):
+    for c in rng.sample(rural, 18):
         area = rng.uniform(100, 280) if rng.random() < 0.35 else rng.uniform(300, 500)
         add("elderly", c, c["name"] + "互助幸福院", area, "public")
-    for n, c in enumerate(rng.sample(urban, 16) + rng.sample(rural, 2)):
+    for n, c in enumerate(rng.sample(urban, 16) + rng.sample(rural, 4)):
         area = rng.uniform(90, 190) if n % 3 == 2 else rng.uniform(220, 700)
         add("childcare", c, c["name"].removesuffix("社区") + "托育园", area,
             "public" if n < 2 else rng.choice(("public_private", "private", "private")),
@@ -343,7 +346,9 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
                    for f in out):
             next(f for f in out if f["kind"] == "childcare" and f["district"] == d)["owner"] = "public"
     for street in ("610113001", "610113004", "610116002"):
-        c = next(c for c in urban if c["street"] == street)
+        mid = shapely.Polygon(_street_rings()[street]).representative_point()
+        c = min((c for c in urban if c["street"] == street),
+                key=lambda c, m=mid: math.hypot(c["x"] - m.x, c["y"] - m.y))
         add("street_centre", c, _street_name(street) + "综合养老服务中心",
             rng.uniform(1200, 2000), "public_private")
     for d, dname in DISTRICTS:
@@ -363,19 +368,6 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
 def _street_name(code: str) -> str:
     d, k = code[:6], int(code[6:]) - 1
     return STREET_NAMES[(d, k < 3)][k % 3]
-
-
-def walk_side(rng: random.Random, walk: _Walk, x: float, y: float) -> tuple[float, float]:
-    """A road-side point 8-15 m from the walkable node nearest (x, y)."""
-    nx_, ny_ = walk_xy(walk, walk.snap([(x, y)])[0])
-    ang = rng.uniform(0, 2 * math.pi)
-    r = rng.uniform(8, 15)
-    return nx_ + r * math.cos(ang), ny_ + r * math.sin(ang)
-
-
-def walk_xy(walk: _Walk, node: int) -> tuple[float, float]:
-    x, y = walk.tree.data[np.searchsorted(walk.nodes, node)]
-    return float(x), float(y)
 
 
 def _capable(c: dict, kind: str) -> bool:
@@ -409,7 +401,7 @@ def build_candidates(rng: random.Random, comms: list[dict], walk: _Walk) -> list
 
     def add(c: dict, acq: str, area: float, kinds: str, name: str) -> None:
         unit = {"new": (6000, 9000), "renovate": (2000, 3500), "lease": (1500, 2500)}[acq]
-        x, y = walk_side(rng, walk, c["x"], c["y"])
+        x, y = walk.roadside(rng, c["x"], c["y"])
         out.append({"x": x, "y": y, "acq": acq, "area": round(area), "kinds": kinds, "name": name,
                     "cost": round(area * rng.uniform(*unit), -3)})
 
@@ -577,13 +569,8 @@ minutes = 15.0
 speed_mps = {{ elderly = {elderly_speed}, childcare = 1.2 }}
 max_snap_m = 300.0
 
-[targets]  # the plan's figures (市政办发〔2023〕1号)
-urban_elderly_coverage = 0.90
-rural_elderly_coverage = 0.80
-street_centre_coverage = 0.70
-childcare_places_per_1000 = 4.8
-public_beds_share_of_60plus = 0.01
-public_childcare_per_district = 1
+# [standards] and [targets]: the plan's figures (市政办发〔2023〕1号), the defaults of
+# docs/scenario.md: urban 90% / rural 80% / street centres 70% / 4.8 places per 1000 ...
 
 [plan]
 mode = "{mode}"
