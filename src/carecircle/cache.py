@@ -43,7 +43,7 @@ def default_cache_dir() -> Path:
 
 
 def files_digest(paths: Iterable[str | os.PathLike[str]]) -> str:
-    """SHA-256 over the names and bytes of several files, in sorted name order.
+    """SHA-256 over the bytes of the files that define an input, in sorted name order.
 
     Parameters
     ----------
@@ -57,8 +57,12 @@ def files_digest(paths: Iterable[str | os.PathLike[str]]) -> str:
         Hex digest.
     """
     h = hashlib.sha256()
-    for p in sorted(Path(p) for p in paths):
-        h.update(p.name.encode("utf-8") + b"\0")
+    members = sorted(Path(p) for p in paths)
+    for p in members:
+        # Names matter only between members (nodes.dbf vs edges.dbf): a single
+        # file copied under another name is the same input.
+        if len(members) > 1:
+            h.update(p.name.encode("utf-8") + b"\0")
         with open(p, "rb") as fh:
             while block := fh.read(_CHUNK):
                 h.update(block)

@@ -183,7 +183,8 @@ def walkable_ways(tags: pd.DataFrame) -> tuple[np.ndarray, pd.Series, list[str]]
 
     def col(key: str) -> pd.Series:
         if key in tags.columns:
-            return tags[key].astype("string")
+            # GIS exports write absent tags as empty strings: treat them as absent.
+            return tags[key].astype("string").str.strip().replace("", pd.NA)
         return pd.Series(pd.NA, index=index, dtype="string")
 
     def has(key: str, pattern: str) -> pd.Series:
@@ -354,18 +355,24 @@ def _read_osm_pbf(path: Path) -> _Ways:
 
 def _ways_to_edges(ways: _Ways, filter_walkable: bool, report: dict) -> tuple:
     """Split ways at shared nodes into edges between intersections/ends."""
-    report["ways_read"] = int(len(ways.tags))
+    # Clipped ways arrive as several pieces: count OSM ways, not pieces.
+    way_id = (
+        ways.tags["osm_way_id"] if "osm_way_id" in ways.tags else pd.Series(range(len(ways.tags)))
+    )
+    first_piece = ~way_id.duplicated().to_numpy()
+    report["ways_read"] = int(first_piece.sum())
     if filter_walkable:
         keep_way, reason, missing = walkable_ways(ways.tags)
         report["ways_dropped_not_walkable"] = {
-            str(k): int(v) for k, v in reason.dropna().value_counts().sort_index().items()
+            str(k): int(v)
+            for k, v in reason[first_piece].dropna().value_counts().sort_index().items()
         }
         report["tags_missing"] = missing
     else:
         keep_way = np.ones(len(ways.tags), dtype=bool)
         report["ways_dropped_not_walkable"] = {}
         report["tags_missing"] = []
-    report["ways_walkable"] = int(keep_way.sum())
+    report["ways_walkable"] = int((keep_way & first_piece).sum())
     sel = keep_way[ways.way] if len(ways.way) else np.zeros(0, bool)
     way, key, lonlat = ways.way[sel], ways.key[sel], ways.lonlat[sel]
     # Drop a vertex repeating the previous one in the same way (zero-length step).
