@@ -1,0 +1,149 @@
+"""Tests for carecircle.isochrones: reached street segments, cut at the limit, buffered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+
+from carecircle.isochrones import isochrone_segments, isochrones, isochrones_for
+from carecircle.network import load_network, network_from_graph, to_networkx
+from carecircle.snapping import snap_points
+
+SHARED = Path(__file__).parents[2] / "shared" / "data"
+XIAN = SHARED / "xian-central" / "roads-osm-2021"
+CRS = "EPSG:32649"
+
+
+def points(xy, crs=CRS):
+    return gpd.GeoDataFrame(
+        {"id": [f"s{i}" for i in range(len(xy))]},
+        geometry=[shapely.Point(p) for p in xy],
+        crs=crs,
+    )
+
+
+@pytest.fixture(scope="module")
+def tee():
+    """A(0,0) - B(100,0) - C(200,0), and B - D(100,100)."""
+    G = nx.Graph(crs=CRS)
+    for n, (x, y) in {"A": (0, 0), "B": (100, 0), "C": (200, 0), "D": (100, 100)}.items():
+        G.add_node(n, x=float(x), y=float(y))
+    G.add_edges_from([("A", "B"), ("B", "C"), ("B", "D")])
+    return network_from_graph(G)
+
+
+def total_length(pieces):
+    return sum(g.length for g in pieces)
+
+
+def test_partial_edges_cut_at_the_limit(tee):
+    # Site on A-B, 50 m from A, connector 0: all of A-B, then 70 m up B-C and B-D.
+    s = snap_points(tee, points([(50, 0)]))
+    (pieces,) = isochrone_segments(tee, s, 120.0)
+    assert total_length(pieces) == pytest.approx(100 + 70 + 70)
+    ends = {tuple(np.round(c, 6)) for g in pieces for c in (g.coords[0], g.coords[-1])}
+    assert (170.0, 0.0) in ends and (100.0, 70.0) in ends
+
+
+def test_connector_counts_and_is_drawn(tee):
+    # Site 20 m north of the middle of B-C: 20 m connector, B and C at 70 m.
+    s = snap_points(tee, points([(150, 20)]))
+    (pieces,) = isochrone_segments(tee, s, 120.0)
+    assert total_length(pieces) == pytest.approx(20 + 100 + 50 + 50)
+    assert any(g.equals(shapely.LineString([(150, 20), (150, 0)])) for g in pieces)
+
+
+def test_polygon_is_buffered_street_space_not_hull(tee):
+    s = snap_points(tee, points([(50, 0)]))
+    iso = isochrones(tee, s, 120.0, buffer_m=10.0)
+    assert list(iso.columns) == ["id", "limit_m", "buffer_m", "snapped", "geometry"]
+    assert iso.crs == tee.crs and iso["id"].tolist() == ["s0"]
+    poly = iso.geometry.iloc[0]
+    assert poly.contains(shapely.Point(100, 79))  # 9 m beyond the cut on B-D
+    assert not poly.contains(shapely.Point(100, 85))  # 15 m beyond it
+    assert not poly.contains(shapely.Point(60, 30))  # inside the hull of reached points
+    hull = shapely.MultiPoint([(0, 0), (170, 0), (100, 70)]).convex_hull
+    assert hull.contains(shapely.Point(60, 30))
+    # area of 240 m of street, 20 m wide, with round caps and joins (polygonal circles)
+    assert poly.area == pytest.approx(240 * 20 + np.pi * 100, rel=0.02)
+
+
+def test_unsnapped_and_too_far_sites_give_empty_polygons(tee):
+    s = snap_points(tee, points([(50, 500), (50, 30)]), max_snap_m=300)
+    iso = isochrones(tee, s, 20.0)
+    assert iso["snapped"].tolist() == [False, True]
+    assert iso.geometry.iloc[0].is_empty  # not on the network
+    assert iso.geometry.iloc[1].is_empty  # 30 m connector > 20 m limit
+    with pytest.raises(ValueError):
+        isochrones(tee, s, 20.0, buffer_m=0)
+
+
+def test_xian_reached_length_matches_networkx():
+    if not XIAN.exists():
+        pytest.skip(f"shared data not found: {XIAN}")
+    net = load_network(XIAN, cache_dir=False)
+    rng = np.random.default_rng(2)
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    s = snap_points(net, points(rng.uniform(lo, hi, size=(12, 2)).tolist(), crs=net.crs))
+    limit = 900.0
+    segs = isochrone_segments(net, s, limit)
+    G = to_networkx(net)
+    for i in np.flatnonzero(s.ok):
+        e, t, c = int(s.edge[i]), float(s.offset[i]), float(s.connector[i])
+        u, v, length = int(net.edge_u[e]), int(net.edge_v[e]), float(net.edge_length[e])
+        H = nx.MultiGraph(G)
+        H.add_edge(u, "snap", length=t)
+        H.add_edge("snap", v, length=length - t)
+        H.add_edge("snap", "site", length=c)
+        d = nx.single_source_dijkstra_path_length(H, "site", weight="length")
+        expect = c
+        for k in range(net.n_edges):
+            a, b, lk = int(net.edge_u[k]), int(net.edge_v[k]), float(net.edge_length[k])
+            ra, rb = limit - d.get(a, np.inf), limit - d.get(b, np.inf)
+            spans = [(0.0, min(ra, lk))] if ra >= 0 else []
+            spans += [(max(lk - rb, 0.0), lk)] if rb >= 0 else []
+            if k == e:
+                spans.append((max(t - (limit - c), 0.0), min(t + (limit - c), lk)))
+            cover = shapely.union_all(
+                [shapely.LineString([(x0, 0), (x1, 0)]) for x0, x1 in spans if x1 > x0]
+            )
+            expect += 0.0 if cover is None or cover.is_empty else cover.length
+        assert total_length(segs[i]) == pytest.approx(expect, abs=1e-6)
+        # every reached node is inside the polygon
+    iso = isochrones(net, s, limit, buffer_m=20.0)
+    for i in np.flatnonzero(s.ok):
+        poly = iso.geometry.iloc[i]
+        assert poly.contains(shapely.Point(s.snap_xy[i]))
+        assert (
+            poly.area
+            < shapely.convex_hull(
+                shapely.multipoints(np.vstack([np.asarray(g.coords) for g in segs[i]]))
+            )
+            .buffer(20.0)
+            .area
+        )
+
+
+def test_isochrones_for_file(tmp_path):
+    if not XIAN.exists():
+        pytest.skip(f"shared data not found: {XIAN}")
+    pts = gpd.GeoDataFrame(
+        {"编号": ["a", "b"]},
+        geometry=[shapely.Point(108.9470, 34.2590), shapely.Point(110.5, 34.2)],
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "sites.geojson"
+    pts.to_file(path)
+    iso = isochrones_for(
+        XIAN, path, minutes=10, speed_mps=1.0, buffer_m=15, cache_dir=tmp_path / "c"
+    )
+    assert iso["id"].tolist() == ["a", "b"]
+    assert iso["limit_m"].tolist() == [600.0, 600.0] and iso["minutes"].tolist() == [10.0, 10.0]
+    assert iso["snapped"].tolist() == [True, False]
+    assert not iso.geometry.iloc[0].is_empty and iso.geometry.iloc[1].is_empty
+    assert iso.crs.to_epsg() == 4545
