@@ -380,28 +380,46 @@ def _study_area(districts: gpd.GeoDataFrame | None, crs) -> shapely.Geometry | N
     return hull.buffer(STUDY_AREA_MARGIN_M)
 
 
-def _check_location(gdf, fname, log, ids, area, crs, ok) -> np.ndarray:
-    """Points far outside the study area are errors; say when lon/lat look swapped."""
-    if area is None:
-        return ok
+def _lonlat(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 lon/lat of each feature's point, taken before projecting to the metric CRS.
+
+    Projecting first would turn a swapped point (latitude > 90) into ``inf`` and lose
+    the numbers the message must show.
+    """
+    geoms = gdf.geometry.array
+    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    pts = np.array([None] * len(gdf), dtype=object)
+    pts[usable] = shapely.point_on_surface(np.asarray(geoms[usable]))
+    series = gpd.GeoSeries(pts, crs=gdf.crs)
+    if gdf.crs is not None and not pyproj.CRS(gdf.crs).equals(WGS84):
+        series = series.to_crs(WGS84)
+    return series.x.to_numpy(), series.y.to_numpy()
+
+
+def _check_location(gdf, fname, log, ids, area, crs, ok, lonlat) -> np.ndarray:
+    """Points far outside the study area are errors; say when lon/lat look swapped.
+
+    ``lonlat`` are the features' WGS-84 coordinates before projection (see :func:`_lonlat`).
+    """
     pts = gdf.geometry.array
+    lon, lat = lonlat
+    to_crs = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
     for i in np.flatnonzero(ok):
         g = pts[i]
         p = g if g.geom_type == "Point" else g.representative_point()
-        if area.contains(p):
+        finite = bool(np.isfinite(shapely.get_coordinates(p)).all())
+        if finite and (area is None or area.contains(p)):
             continue
         hint = ""
-        if gdf.crs is not None:
-            wgs = gpd.GeoSeries([p], crs=crs).to_crs(WGS84).iloc[0]
-            swapped = gpd.GeoSeries([shapely.Point(wgs.y, wgs.x)], crs=WGS84).to_crs(crs).iloc[0]
-            if area.contains(swapped):
-                hint = " (longitude and latitude appear swapped 经纬度疑似颠倒)"
-            found = f"lon {wgs.x:.5f}, lat {wgs.y:.5f}"
-        else:  # pragma: no cover
-            found = str(p)
-        log.error(fname, "point far outside the study area 点位远离研究区" + hint, row=int(i),
-                  feature_id=ids[i], column="geometry", found=found,
-                  expected=f"within {STUDY_AREA_MARGIN_M / 1000:.0f} km of the districts' extent")
+        sx, sy = to_crs.transform(lat[i], lon[i])
+        if area is not None and np.isfinite([sx, sy]).all() and area.contains(shapely.Point(sx, sy)):
+            hint = " (longitude and latitude appear swapped 经纬度疑似颠倒)"
+        message = ("point far outside the study area 点位远离研究区" if area is not None
+                   else "coordinates out of range 坐标超出范围") + hint
+        expected = (f"within {STUDY_AREA_MARGIN_M / 1000:.0f} km of the districts' extent"
+                    if area is not None else "longitude -180..180, latitude -90..90")
+        log.error(fname, message, row=int(i), feature_id=ids[i], column="geometry",
+                  found=f"lon {lon[i]:.5f}, lat {lat[i]:.5f}", expected=expected)
         ok[i] = False
     return ok
 
@@ -448,9 +466,10 @@ def validate_layer(
         gdf[id_col] = gdf[id_col].astype("string").str.strip().astype("object")
     gdf = _check_numbers(gdf, layer, fname, log, ids, optional)
     ok = _check_geometry(gdf, layer, fname, log, ids)
+    lonlat = _lonlat(gdf)
     gdf = gdf.to_crs(crs)
     if layer != "districts":
-        ok = _check_location(gdf, fname, log, ids, area, crs, ok)
+        ok = _check_location(gdf, fname, log, ids, area, crs, ok, lonlat)
 
     if layer == "communities":
         for col in ("pop_60plus", "pop_0_3"):
