@@ -62,7 +62,8 @@ def walk(out: tuple[Path, dict]) -> dict:
     dropped = set()
     for way in ET.parse(path).getroot().iter("way"):
         tags = {t.get("k"): t.get("v") for t in way.iter("tag")}
-        if tags["highway"].startswith("motorway") or tags.get("foot") == "no":
+        if tags["highway"].startswith("motorway") or "no" in (tags.get("foot"), tags.get("access")) \
+                or tags.get("access") == "private":
             dropped.add(int(way.get("id")))
     raw = ox.graph_from_xml(path, simplify=True, retain_all=True)
     g = nx.Graph()
@@ -111,10 +112,12 @@ def test_generator_is_deterministic_and_matches_committed_data(out, tmp_path):
         assert first == (COMMITTED / name).read_bytes(), f"data/demo/{name} is stale: regenerate"
 
 
-def test_other_seed_gives_other_city(tmp_path, out):
-    demo.generate(tmp_path, seed=7)
+def test_other_seed_gives_another_city_with_the_same_design(tmp_path, out):
+    stats = demo.generate(tmp_path, seed=7)  # raises if a community lacks nearby sites
     assert (tmp_path / "communities.geojson").read_bytes() != \
         (out[0] / "communities.geojson").read_bytes()
+    assert min(v for k, v in stats.items() if k.endswith("urban elderly")) < 0.9
+    assert 0 < stats["budget_yuan"] < stats["cover_all_estimate_yuan"]
 
 
 def test_counts_in_required_ranges(layers, walk):
@@ -207,7 +210,11 @@ def test_osm_loads_with_one_big_component_and_an_island(out, walk):
             "motorway", "motorway_link"} <= highways
     root = ET.parse(out[0] / "network.osm").getroot()
     assert any(t.get("k") == "foot" and t.get("v") == "no" for t in root.iter("tag"))
-    assert len(walk["dropped"]) >= 4  # 2 carriageways, 2 links, the foot=no viaduct
+    kinds = [(t.get("k"), t.get("v")) for t in root.iter("tag")]
+    assert kinds.count(("highway", "motorway")) == 2 and kinds.count(("foot", "no")) == 1
+    assert kinds.count(("access", "private")) >= 3
+    # 2 carriageways, 2 links, the foot=no viaduct, gated driveways
+    assert len(walk["dropped"]) == 5 + kinds.count(("access", "private"))
     # after the pedestrian filter: still one big component and the island
     assert [len(c) for c in walk["comps"]][1:] == [sizes[1]]
     for a, b, data in walk["graph"].edges(data=True):

@@ -144,7 +144,9 @@ def build_network(rng: random.Random) -> tuple[_Net, dict[str, object]]:
                 net.way([a, *net.segment(a, b, rng, 1, 8.0), b], highway="footway")
             elif r < 0.22:  # a dead-end driveway into a compound
                 s = net.node(x0 + 35, y0 + 30)
-                net.way([grid[i][j], s, net.node(x0 + 70, y0 + 30)], highway="service")
+                gated = {"access": "private"} if rng.random() < 0.2 else {}  # walk filter drops it
+                net.way([grid[i][j], s, net.node(x0 + 70, y0 + 30)], highway="service",
+                        service="driveway", **gated)
     x49, y49 = net.xy[grid[4][9]]
     net.way([grid[4][9], net.node(x49 + 5, y49 + 40)], highway="steps")
     # an elevated road over an arterial: cars only (foot=no), dropped by the walk filter
@@ -152,7 +154,7 @@ def build_network(rng: random.Random) -> tuple[_Net, dict[str, object]]:
     net.way(elev, highway="trunk", bridge="yes", layer="1", foot="no", name="南三环高架")
 
     # rural field-road grid: 11 x 5 lines ~470 x 460 m, villages next to the crossings
-    rcols = [150 + 470 * k + rng.uniform(-30, 30) for k in range(11)]
+    rcols = [120 + 460 * k + rng.uniform(-20, 20) for k in range(11)]
     rrows = [130 + 460 * m + rng.uniform(-30, 30) for m in range(5)]
     rgrid = [[net.node(x, y) for y in rrows] for x in rcols]
     for k, line in enumerate(rgrid):
@@ -167,15 +169,15 @@ def build_network(rng: random.Random) -> tuple[_Net, dict[str, object]]:
         for m in range(len(rrows)):
             if rng.random() < 0.1:
                 continue  # fields, an orchard, a brickworks: no village here
-            # lanes run away from the field road, beside (not across) the crossing road
-            side = -1 if m == len(rrows) - 1 else (1 if m == 0 else rng.choice((-1, 1)))
-            sx = 1 if k == 0 else (-1 if k == len(rcols) - 1 else rng.choice((-1, 1)))
-            cx = rcols[k] + sx * rng.uniform(130, 190)
+            # north-east of the crossing (south-east on the top row): villages never overlap,
+            # and their lanes run beside the field roads, not across them
+            side = -1 if m == len(rrows) - 1 else 1
+            cx = rcols[k] + rng.uniform(110, 150)
             n_lanes = 2 if m == len(rrows) - 1 else rng.randint(2, 3)
             lanes = [rrows[m] + side * (70 + 65 * n) for n in range(n_lanes)]
             spine = []
             for ly in lanes:
-                w, c, e = net.node(cx - 110, ly), net.node(cx, ly), net.node(cx + 110, ly)
+                w, c, e = net.node(cx - 80, ly), net.node(cx, ly), net.node(cx + 80, ly)
                 net.way([w, c, e], highway=rng.choice(("residential", "service", "living_street")))
                 spine.append(c)
             net.way([rgrid[k][m], *spine], highway="residential")
@@ -205,8 +207,9 @@ def build_network(rng: random.Random) -> tuple[_Net, dict[str, object]]:
 
 
 def _walkable(tags: dict[str, str]) -> bool:
-    """The pedestrian filter's verdict (as osmnx's walk filter: no motor*, no foot=no)."""
-    return not tags["highway"].startswith("motorway") and tags.get("foot") != "no"
+    """The pedestrian filter's verdict (as osmnx's: no motor*, foot=no or access=private)."""
+    return (not tags["highway"].startswith("motorway") and tags.get("foot") != "no"
+            and tags.get("access") != "private")
 
 
 def _walk_graph(net: _Net) -> tuple[csr_matrix, np.ndarray]:
@@ -413,7 +416,9 @@ def build_candidates(rng: random.Random, comms: list[dict], walk: _Walk) -> list
         add(c, "lease", rng.uniform(150, 199), "childcare", c["name"].removesuffix("社区") + "底商")
     streets = sorted({c["street"] for c in comms})
     for st in streets:
-        pool = [c for c in comms if c["street"] == st]
+        edge = shapely.Polygon(_street_rings()[st]).exterior
+        pool = [c for c in comms if c["street"] == st
+                and edge.distance(shapely.Point(c["x"], c["y"])) > 150]  # site stays inside
         for c in rng.sample(pool, min(2, len(pool))):
             add(c, rng.choice(("new", "renovate")), rng.uniform(1000, 2000),
                 rng.choice(("street_centre", "street_centre;elderly")),
@@ -427,9 +432,20 @@ def build_candidates(rng: random.Random, comms: list[dict], walk: _Walk) -> list
             continue
         add(c, "renovate", rng.uniform(500, 900), "elderly;childcare",
             c["name"].removesuffix("社区") + "社区服务中心")
+    far = _farthest_site(comms, out, walk)
+    if max(far.values()) > DESIGN_REACH_M:  # a generator bug, not a data problem
+        raise RuntimeError(f"demo design broken: nearest sites {far}")
     for n, k in enumerate(out, 1):
         k["id"] = f"C{n:04d}"
     return out
+
+
+def _farthest_site(comms: list[dict], cands: list[dict], walk: _Walk) -> dict[str, float]:
+    """Per kind, the largest distance from a community to its nearest capable site."""
+    d = walk.dist(walk.snap([(k["x"], k["y"]) for k in cands]), 2 * DESIGN_REACH_M)
+    d = d[:, walk.snap([(c["x"], c["y"]) for c in comms])]
+    return {kind: float(d[[_capable(k, kind) for k in cands]].min(0).max())
+            for kind in ("elderly", "childcare")}
 
 
 def build_population_grid(comms: list[dict], cell: float = 250.0) -> list[dict]:
