@@ -201,6 +201,17 @@ def test_population_grid_matches_communities(layers):
     assert np.allclose(np.median(nearest), 250, atol=2)
 
 
+def test_every_populated_cell_belongs_to_a_community(layers, walk):
+    """A cell goes to the polygon holding its centre, else to a point community within a walk."""
+    grid, comms = layers["population"], layers["communities"]
+    polys = comms[comms.geom_type == "Polygon"]
+    inside = grid.sjoin(polys, predicate="within")
+    assert inside.index.is_unique and len(inside) == len(polys)  # one cell per polygon
+    rest = grid.drop(index=inside.index)
+    d = _walk_to_nearest(walk, comms[comms.geom_type == "Point"], rest)
+    assert (d <= REACH["elderly"]).all()
+
+
 def test_osm_loads_with_one_big_component_and_an_island(out, walk):
     raw = walk["raw"]
     sizes = sorted((len(c) for c in nx.weakly_connected_components(raw)), reverse=True)

@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 
 SW_LON, SW_LAT = 108.915, 34.155  # south-west corner of the demo box
 SIZE_M = 5000.0
+CELL_M = 250.0  # population grid
 DESIGN_REACH_M = 550.0  # every community has a candidate of each kind this close (node to node)
 _PHI = math.radians(SW_LAT + SIZE_M / 2 / 111_000)
 M_PER_DEG_LAT = 111_132.92 - 559.82 * math.cos(2 * _PHI) + 1.175 * math.cos(4 * _PHI)
@@ -56,7 +57,7 @@ _SYL = ("丈八", "枫林", "锦业", "紫薇", "唐延", "雁南", "科创", "�
 _SUF = ("", "东", "西", "南", "北", "一", "二", "花园", "家园", "新城", "嘉园", "公馆")
 _VPRE = ("", "东", "西", "南", "北", "前", "后", "上", "下", "大", "小", "新")
 _VCORE = ("甘河", "祝", "韦兆", "杜永", "皇子", "羊元坊", "樊家", "何家营", "申店", "高望",
-          "张坡", "周家庄", "贾里", "湖村", "桥头", "寨子", "留村", "南堡", "瓦胡同", "夏殿")
+          "张坡", "周家庄", "贾里", "后湖", "桥头", "寨子", "留", "南堡", "瓦胡同", "夏殿")
 ROAD_NAMES = {"primary": ("锦业路", "丈八东路", "长安南路", "雁环路", "朱雀大街南段"),
               "secondary": ("科技八路", "唐延南路", "电子正街", "西部大道", "郭北路")}
 
@@ -298,11 +299,20 @@ def build_communities(rng: random.Random, layout: dict) -> list[dict]:
                     "urban": False, "pop": int(rng.uniform(700, 2600)),
                     "old": rng.uniform(0.18, 0.25), "ur": rng.choice(("210", "220", "220", "rural", "乡村")),
                     "shape": "L" if rng.random() < 0.08 else None})
+    taken: set[tuple[float, float]] = set()
     for c in out:
-        if c["shape"]:  # the design point of a polygon is its representative point
-            c["ring"] = _shape(c["shape"], c["x"], c["y"], rng.randrange(4))
-            rp = shapely.Polygon(c["ring"]).representative_point()
-            c["x"], c["y"] = rp.x, rp.y
+        # a polygon is moved so that it holds the centre of the grid cell that gets its people
+        # (a cell belongs to the polygon its centre falls in); its point is its representative point
+        cell = ((c["x"] // CELL_M + 0.5) * CELL_M, (c["y"] // CELL_M + 0.5) * CELL_M)
+        if not c["shape"] or cell in taken:
+            c["shape"] = None
+            continue
+        taken.add(cell)
+        ring = _shape(c["shape"], c["x"], c["y"], rng.randrange(4))
+        rp = shapely.Polygon(ring).representative_point()
+        c["ring"] = [(x + cell[0] - rp.x, y + cell[1] - rp.y) for x, y in ring]
+        rp = shapely.Polygon(c["ring"]).representative_point()
+        c["x"], c["y"] = rp.x, rp.y
     # one plausible name that needs HTML escaping on maps
     out[len(out) // 3]["name"] = '丈八"东"社区 & 新区'
     serial: dict[str, int] = {}
@@ -431,7 +441,7 @@ def build_candidates(rng: random.Random, comms: list[dict], walk: _Walk) -> list
                for kind in ("elderly", "childcare")):
             continue
         add(c, "renovate", rng.uniform(500, 900), "elderly;childcare",
-            c["name"].removesuffix("社区") + "社区服务中心")
+            c["name"].removesuffix("社区") + ("社区服务中心" if c["urban"] else "委会活动室"))
     far = _farthest_site(comms, out, walk)
     if max(far.values()) > DESIGN_REACH_M:  # a generator bug, not a data problem
         raise RuntimeError(f"demo design broken: nearest sites {far}")
@@ -448,8 +458,8 @@ def _farthest_site(comms: list[dict], cands: list[dict], walk: _Walk) -> dict[st
             for kind in ("elderly", "childcare")}
 
 
-def build_population_grid(comms: list[dict], cell: float = 250.0) -> list[dict]:
-    """250 m cells holding the communities' people (urban spread to the 4 neighbours).
+def build_population_grid(comms: list[dict], cell: float = CELL_M) -> list[dict]:
+    """250 m cells holding the communities' people (urban points spread to 4 neighbours).
 
     Integer counts split by largest remainder, so the grid sums to the communities exactly.
     """
@@ -458,7 +468,7 @@ def build_population_grid(comms: list[dict], cell: float = 250.0) -> list[dict]:
     for c in comms:
         ci, cj = min(n - 1, int(c["x"] // cell)), min(n - 1, int(c["y"] // cell))
         nb = [(ci, cj, 4.0)]
-        if c["urban"]:
+        if c["urban"] and not c["shape"]:
             nb += [(ci + a, cj + b, 1.0) for a, b in ((1, 0), (-1, 0), (0, 1), (0, -1))
                    if 0 <= ci + a < n and 0 <= cj + b < n]
         tot = sum(w for *_, w in nb)
