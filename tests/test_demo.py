@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "data" / "demo"
 FILES = ("network.osm", "districts.geojson", "streets.geojson", "communities.geojson",
          "facilities.geojson", "candidates.geojson", "population.geojson", "scenario.toml",
-         "scenario-budget.toml", "scenario-slow.toml")
+         "scenario-budget.toml", "scenario-slow.toml", "README.md")
 LAYERS = ("districts", "streets", "communities", "facilities", "candidates", "population")
 # the canonical columns of docs/data.md, in the order the generator writes them
 COLUMNS = {
@@ -161,6 +161,8 @@ def test_layers_follow_the_data_model(layers):
     assert set(k.acquisition) == {"new", "renovate", "lease"}
     assert k.kinds.str.fullmatch(r"(elderly|childcare|street_centre)(;(elderly|childcare|street_centre))*").all()
     assert k.floor_area_m2.between(150, 2000).all() and (k.cost_yuan > 0).all()
+    both = k.kinds.str.contains("elderly") & k.kinds.str.contains("childcare")
+    assert both.sum() > 50 and (k.floor_area_m2[both] >= 500).all()  # shared_min_area_m2
     unit = k.cost_yuan / k.floor_area_m2
     for acq, (lo, hi) in {"new": (6000, 9000), "renovate": (2000, 3500), "lease": (1500, 2500)}.items():
         assert unit[k.acquisition == acq].between(lo * 0.99, hi * 1.01).all(), acq
