@@ -6,6 +6,7 @@ written files back with geopandas and osmnx and measure walking distances with n
 
 from __future__ import annotations
 
+import random
 import re
 import tomllib
 import xml.etree.ElementTree as ET
@@ -317,3 +318,48 @@ def test_local_frame_is_metric():
     assert np.hypot(x[1] - x[0], y[1] - y[0]) == pytest.approx(demo.SIZE_M, abs=10)
     assert np.hypot(x[2] - x[0], y[2] - y[0]) == pytest.approx(demo.SIZE_M, abs=10)
     assert shapely.Point(lon, lat).within(shapely.box(108.9, 34.15, 109.0, 34.25))
+
+
+def test_budget_is_about_half_the_exact_cover_all_cost(out):
+    """The greedy estimate behind the budget scenario, against an exact MILP (HiGHS)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    rng = random.Random(2023)  # rebuild the generator's own objects, same seed
+    net, layout = demo.build_network(rng)
+    demo._drop_fragments(net, layout["island"])
+    walk = demo._Walk(net, layout["island"])
+    comms = demo.build_communities(rng, layout)
+    facs = demo.build_facilities(rng, comms, walk)
+    cands = demo.build_candidates(rng, comms, walk)
+    cn = walk.snap([(c["x"], c["y"]) for c in comms])
+
+    def within(pts: list[dict], limit: float) -> np.ndarray:
+        return walk.dist(walk.snap([(p["x"], p["y"]) for p in pts]), limit)[:, cn] <= limit
+
+    rows, lower = [], []
+    for kind, kinds_now in (("elderly", ("elderly", "street_centre", "institution")),
+                            ("childcare", ("childcare",))):
+        now = [f for f in facs if f["kind"] in kinds_now and f["area"] >= MIN_AREA[kind]]
+        served = within(now, REACH[kind]).any(0)
+        cap = np.array([demo._capable(c, kind) for c in cands])
+        cover = within(cands, REACH[kind]) & cap[:, None]
+        rows += [cover[:, j] for j in np.flatnonzero(~served)]
+        lower += [1] * int((~served).sum())
+    for d, _ in demo.DISTRICTS:
+        need = 4.8 * sum(c["pop"] for c in comms if c["district"] == d) / 1000 - sum(
+            f["places"] for f in facs if f["district"] == d and f["kind"] == "childcare")
+        rows.append([c["area"] / 8 * (demo._capable(c, "childcare")
+                                      and demo._street_of(c["x"], c["y"])[0] == d) for c in cands])
+        lower.append(need)
+    centres = {demo._street_of(f["x"], f["y"])[1] for f in facs if f["kind"] == "street_centre"}
+    for st in sorted({c["street"] for c in comms} - centres):
+        rows.append([("street_centre" in c["kinds"]) * (demo._street_of(c["x"], c["y"])[1] == st)
+                     for c in cands])
+        lower.append(1)
+    cost = np.array([c["cost"] for c in cands], dtype=float)
+    res = milp(cost, constraints=LinearConstraint(np.array(rows, dtype=float), lower, np.inf),
+               integrality=np.ones(len(cands)), bounds=Bounds(0, 1))
+    assert res.status == 0  # feasible: a plan can meet every target
+    estimate = out[1]["cover_all_estimate_yuan"]
+    assert res.fun <= estimate + 1 <= 1.25 * res.fun
+    assert 0.4 <= out[1]["budget_yuan"] / res.fun <= 0.6

@@ -488,6 +488,8 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
     """Today's coverage per district and a greedy cover-all cost (for the budget scenario).
 
     Node-to-node network distances; elderly reach 900 m (1.0 m/s), childcare 1080 m (1.2 m/s).
+    The cost covers every community, 4.8 childcare places per 1000 and a centre in every
+    street lacking one: an upper estimate of the optimal plan's cost.
     """
     reach = {"elderly": 900.0, "childcare": 1080.0}
     cn = walk.snap([(c["x"], c["y"]) for c in comms])
@@ -528,6 +530,19 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
         for kind in reach:
             if _capable(cands[best], kind):
                 todo[kind] &= ~cover[kind][best]
+    # then the cheapest childcare floor area (per m2) up to 4.8 places per 1000 in each district
+    for d, _ in DISTRICTS:
+        in_d = [k for k, c in enumerate(cands) if _capable(c, "childcare")
+                and _street_of(c["x"], c["y"])[0] == d]
+        need = 4.8 * sum(c["pop"] for c in comms if c["district"] == d) / 1000 - sum(
+            f["places"] for f in facs if f["district"] == d and f["kind"] == "childcare") - sum(
+            cands[k]["area"] / 8 for k in in_d if k in chosen)
+        for k in sorted(set(in_d) - chosen, key=lambda k: (cands[k]["cost"] / cands[k]["area"], k)):
+            if need <= 0:
+                break
+            chosen.add(k)
+            total += cands[k]["cost"]
+            need -= cands[k]["area"] / 8
     sc = [c for c in cands if "street_centre" in c["kinds"]]
     for st in sorted({c["street"] for c in comms} - centres):
         total += min((c["cost"] for c in sc if _street_of(c["x"], c["y"])[1] == st), default=0)
