@@ -1,19 +1,50 @@
-"""Folium maps for briefings.
+"""Maps for briefings: one self-contained, offline, bilingual folium map per run.
+
+The interactive map (:func:`write_plan_map`) is a single HTML file that works with no
+internet: Leaflet's JavaScript and CSS are inlined from the vendored copy in
+``carecircle/vendor`` (folium would link them, jQuery and Bootstrap from CDNs), and no
+tile layer is drawn unless asked for (``tiles=``), so vectors draw on a plain
+background.  Only Leaflet features that need nothing else are used: circle markers,
+GeoJSON, popups, tooltips, the layer control and the scale bar.
 
 Every text that comes from input data is HTML-escaped before it reaches a popup or a
-tooltip: a community called ``<script>`` shows as text.
+tooltip, and popup/tooltip content is passed to JavaScript as a JSON string (never
+inside a JavaScript template literal), so a community called
+``<script>alert(1)</script>`` or ``${alert(1)}`` shows as text.
+
+Markers carry a class name per layer (``cc-community``, ``cc-community-after``,
+``cc-facility``, ``cc-substandard``, ``cc-site``) and are drawn as SVG so that a
+browser test can count them.
+
+The static PNG for slides and print is in :mod:`carecircle.staticmap`;
+:func:`write_static_map` is re-exported here.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import json
+import math
+import re
+from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import folium
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.template import Template
 
 from .atomic import write_atomic
 from .io import WGS84, Inputs
+from .results import STATUS_LABELS, RunOutputs
+
+# ---------------------------------------------------------------- style (shared with staticmap)
 
 KIND_COLOURS = {
     "elderly": "#1f77b4",
@@ -27,25 +58,370 @@ KIND_LABELS = {
     "street_centre": "街道综合养老服务中心 Street elderly centre",
     "institution": "养老机构 Elderly institution",
 }
+# Which standard a facility kind is held to (the coverage module's grouping: every
+# elderly-care kind is held to the elderly floor-area standard).
+KIND_STANDARD = {
+    "elderly": "elderly",
+    "street_centre": "elderly",
+    "institution": "elderly",
+    "childcare": "childcare",
+}
+STATUS_COLOURS = {
+    "both": "#1a9850",
+    "elderly_only": "#4575b4",
+    "childcare_only": "#f46d43",
+    "neither": "#d73027",
+    "unreachable": "#969696",
+}
+SITE_COLOURS = {"elderly": "#08519c", "childcare": "#c51b8a", "both": "#6a3d9a"}
+SUBSTANDARD_COLOUR = "#e31a1c"
+OWNERSHIP_LABELS = {
+    "public": "公办 Public",
+    "public_private": "公建民营 Public-built, privately run",
+    "private": "民办 Private",
+}
+ACQUISITION_LABELS = {"new": "新建 New build", "renovate": "改造 Renovation", "lease": "租赁 Lease"}
+SITE_KIND_LABELS = {
+    "elderly": "养老 Elderly care",
+    "childcare": "托育 Childcare",
+    "street_centre": "综合中心 Street centre",
+}
+# District colour classes by the share of indicators (with data) that fail.
+DISTRICT_CLASSES = (
+    (0.0, "#1a9850", "全部达标 All targets met"),
+    (0.25, "#a6d96a", "≤25% 指标未达标 ≤25% of indicators failed"),
+    (0.5, "#fee08b", "≤50% 指标未达标 ≤50% failed"),
+    (0.75, "#fdae61", "≤75% 指标未达标 ≤75% failed"),
+    (1.0, "#d73027", ">75% 指标未达标 >75% failed"),
+)
+NO_DATA_COLOUR = "#bdbdbd"
+NO_DATA_LABEL = "无数据 No data"
+MARK = {"pass": "✓", "fail": "✗", "no data": "无数据 no data"}
+ISOCHRONE_WORDS = {
+    "existing": "现有 Existing",
+    "proposed": "规划 Proposed",
+    "elderly": "养老 elderly care",
+    "childcare": "托育 childcare",
+    "street_centre": "综合中心 street centre",
+}
+# Simplification tolerance (metres, in the metric CRS) for polygons drawn on the map:
+# far below what a reader can see at street zoom, and it keeps the HTML small.
+SIMPLIFY_M = 2.0
 
 
 def esc(value: object) -> str:
-    """HTML-escape any value for a popup or tooltip."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """HTML-escape any value for a popup or tooltip (``None``/NaN -> empty)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if value is pd.NA:
+        return ""
+    return html.escape(str(value), quote=True)
 
 
-def _popup(rows: list[tuple[str, object]]) -> folium.Popup:
-    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    return folium.Popup(f"<table>{body}</table>", max_width=360)
+def fmt_num(value: object, digits: int = 0) -> str:
+    """A number with thousands separators, or ``""`` when missing."""
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
+    if math.isnan(x):
+        return ""
+    return f"{x:,.{digits}f}"
 
 
-def base_map(bounds_wgs: tuple[float, float, float, float], *, tiles: str | None = None) -> folium.Map:
-    """A map with no tile layer by default (works offline), fitted to ``bounds``."""
+def to_wgs(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Reproject to WGS-84 for folium."""
+    return gdf.to_crs(WGS84)
+
+
+def below_standard(facilities: gpd.GeoDataFrame, standards: Any) -> np.ndarray:
+    """Boolean array: facilities whose floor area is below their kind's standard.
+
+    Parameters
+    ----------
+    facilities
+        Facilities with ``kind`` and ``floor_area_m2``.
+    standards
+        A :class:`~carecircle.scenario.Standards` (``elderly_min_area_m2``,
+        ``childcare_min_area_m2``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``True`` where the floor area is known and below the standard.  Kinds with no
+        standard and unknown areas are never marked.
+    """
+    minimum = {
+        "elderly": float(standards.elderly_min_area_m2),
+        "childcare": float(standards.childcare_min_area_m2),
+    }
+    std = facilities["kind"].map(KIND_STANDARD).map(minimum).to_numpy(dtype=float)
+    area = pd.to_numeric(facilities.get("floor_area_m2"), errors="coerce")
+    area = np.full(len(facilities), np.nan) if area is None else area.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(std) | np.isnan(area), False, area < std)
+
+
+def district_scores(table: pd.DataFrame | None) -> pd.DataFrame:
+    """How far each district is from its targets, from a long indicator table.
+
+    Parameters
+    ----------
+    table
+        The ``districts`` table (one row per district x indicator, see
+        :mod:`carecircle.results`); the ``city`` rows are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by district code: ``n_pass``, ``n_fail``, ``n_nodata`` and
+        ``share_failed`` (failed / indicators with data; NaN when none has data).
+    """
+    cols = ["n_pass", "n_fail", "n_nodata", "share_failed"]
+    if table is None or not len(table):
+        return pd.DataFrame(columns=cols)
+    t = table[table["district"].astype(str) != "city"]
+    st = t["status"].astype(str)
+    out = pd.DataFrame({
+        "n_pass": (st == "pass").groupby(t["district"].astype(str), sort=False).sum(),
+        "n_fail": (st == "fail").groupby(t["district"].astype(str), sort=False).sum(),
+        "n_nodata": (st == "no data").groupby(t["district"].astype(str), sort=False).sum(),
+    })
+    with_data = out["n_pass"] + out["n_fail"]
+    out["share_failed"] = np.where(with_data > 0, out["n_fail"] / with_data.where(with_data > 0, 1), np.nan)
+    return out
+
+
+def district_class(share_failed: float) -> tuple[str, str]:
+    """(colour, legend label) of a district's class from its share of failed indicators."""
+    if share_failed is None or (isinstance(share_failed, float) and math.isnan(share_failed)):
+        return NO_DATA_COLOUR, NO_DATA_LABEL
+    for upper, colour, label in DISTRICT_CLASSES:
+        if share_failed <= upper + 1e-12:
+            return colour, label
+    return DISTRICT_CLASSES[-1][1], DISTRICT_CLASSES[-1][2]
+
+
+def site_kind(kinds: object) -> str:
+    """``elderly``, ``childcare`` or ``both`` for a ``;``-joined kinds string."""
+    parts = {k.strip() for k in str(kinds or "").split(";") if k.strip()}
+    elderly = bool(parts & {"elderly", "street_centre"})
+    childcare = "childcare" in parts
+    if elderly and childcare:
+        return "both"
+    return "childcare" if childcare else "elderly"
+
+
+def kinds_text(kinds: object) -> str:
+    """Bilingual text of a ``;``-joined kinds string."""
+    parts = [k.strip() for k in str(kinds or "").split(";") if k.strip()]
+    return "; ".join(SITE_KIND_LABELS.get(k, k) for k in parts)
+
+
+def isochrone_label(name: str) -> str:
+    """Bilingual layer label of an isochrone set such as ``existing_elderly``."""
+    words = [ISOCHRONE_WORDS.get(w, w) for w in re.split(r"[_\s]+", name) if w]
+    zh = "".join(w.split(" ", 1)[0] for w in words)
+    en = " ".join(w.split(" ", 1)[-1] for w in words)
+    return f"步行圈 {zh} — Walk zones: {en}"
+
+
+def community_radius(population: pd.Series) -> np.ndarray:
+    """Marker radius in pixels, 3-12, by the square root of population (area ~ people)."""
+    pop = pd.to_numeric(population, errors="coerce").fillna(0).clip(lower=0).to_numpy(dtype=float)
+    top = pop.max() if len(pop) and pop.max() > 0 else 1.0
+    return np.round(3.0 + 9.0 * np.sqrt(pop / top), 1)
+
+
+# ---------------------------------------------------------------- offline folium
+
+
+def _vendor(name: str) -> bytes:
+    return resources.files("carecircle").joinpath("vendor", *name.split("/")).read_bytes()
+
+
+def _leaflet_inline() -> str:
+    """Leaflet's CSS and JS as inline ``<style>``/``<script>``, images as data URIs."""
+    css = _vendor("leaflet.css").decode("utf-8")
+
+    def data_uri(match: re.Match) -> str:
+        png = base64.b64encode(_vendor(f"images/{match.group(1)}")).decode("ascii")
+        return f"url(data:image/png;base64,{png})"
+
+    css = re.sub(r"url\(images/([\w.-]+\.png)\)", data_uri, css)
+    js = _vendor("leaflet.js").decode("utf-8")
+    # An inline script or style ends at the first closing tag: the vendored files have
+    # none, and this guards a future update that would silently break the page.
+    if "</script" in js.lower() or "</style" in css.lower():
+        raise RuntimeError("vendored Leaflet contains a closing tag; cannot inline it")
+    return f"<style>{css}</style>\n<script>{js}</script>"
+
+
+class OfflineMap(folium.Map):
+    """A :class:`folium.Map` that links nothing: Leaflet is inlined, no jQuery/Bootstrap."""
+
+    default_js: list[tuple[str, str]] = []
+    default_css: list[tuple[str, str]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # Added at construction so Leaflet precedes every script folium renders later.
+        self.get_root().header.add_child(folium.Element(_leaflet_inline()), name="leaflet_inline")
+
+
+def js_string(text: str) -> str:
+    """A JavaScript string literal of ``text`` that is safe inside an HTML ``<script>``.
+
+    JSON with ``<``, ``>``, ``&`` and ``'`` escaped (so no ``</script>`` can close the
+    block), but CJK characters kept as UTF-8: a ``\\uXXXX`` escape per character would
+    double the size of a map of Chinese names.
+    """
+    return (
+        json.dumps(str(text), ensure_ascii=False)
+        .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        .replace("'", "\\u0027").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    )
+
+
+class SafePopup(MacroElement):
+    """A popup whose HTML is handed to Leaflet as a JSON string (no jQuery, no templates).
+
+    ``content`` must already be escaped HTML (build it with :func:`esc`).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.bindPopup({{ this.content_js }}, {{ this.options|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, content: str, max_width: int = 360):
+        super().__init__()
+        self._name = "SafePopup"
+        self.content = content
+        self.content_js = js_string(content)
+        self.options = {"maxWidth": max_width}
+
+
+class SafeTooltip(MacroElement):
+    """A tooltip whose (escaped) HTML is handed to Leaflet as a JSON string."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.bindTooltip({{ this.content_js }}, {{ this.options|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, content: str, sticky: bool = True):
+        super().__init__()
+        self._name = "SafeTooltip"
+        self.content = content
+        self.content_js = js_string(content)
+        self.options = {"sticky": sticky}
+
+
+class MetricScale(MacroElement):
+    """Leaflet's scale bar in metres only (planners in China do not read feet)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.control.scale({"metric": true, "imperial": false, "maxWidth": 150})
+                .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
+def popup_table(rows: Iterable[tuple[str, object]], title: object = None) -> str:
+    """Escaped HTML of a popup: an optional bold title and a two-column table.
+
+    Rows whose value is empty are left out.
+    """
+    body = "".join(
+        f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows if esc(v) != ""
+    )
+    head = f"<b>{esc(title)}</b>" if title is not None and esc(title) else ""
+    return f'<div class="cc-popup">{head}<table>{body}</table></div>'
+
+
+def _popup(rows: list[tuple[str, object]]) -> SafePopup:
+    return SafePopup(popup_table(rows))
+
+
+_PAGE_CSS = """
+<style>
+  .leaflet-container { background: #f4f3ef; font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei",
+    "Microsoft YaHei", "PingFang SC", sans-serif; }
+  .cc-popup table { border-collapse: collapse; font-size: 12px; }
+  .cc-popup th { text-align: left; padding: 1px 8px 1px 0; color: #555; font-weight: normal;
+    vertical-align: top; }
+  .cc-popup td { padding: 1px 0; }
+  .cc-panel { position: fixed; z-index: 1000; background: rgba(255,255,255,0.93);
+    border: 1px solid #bbb; border-radius: 4px; padding: 6px 9px; font: 12px/1.35 sans-serif;
+    box-shadow: 0 1px 4px rgba(0,0,0,0.2); }
+  .cc-legend { bottom: 24px; right: 10px; max-height: 60vh; overflow-y: auto; }
+  .cc-legend h4 { margin: 6px 0 2px 0; font-size: 12px; }
+  .cc-legend .sw { display: inline-block; width: 12px; height: 12px; margin-right: 5px;
+    vertical-align: middle; border: 1px solid #555; }
+  .cc-legend .dot { border-radius: 50%; }
+  .cc-title { top: 10px; left: 60px; max-width: 46vw; }
+  .cc-title b { font-size: 14px; }
+  .cc-legend summary { cursor: pointer; font-weight: bold; }
+  .leaflet-control-layers { font-size: 12px; line-height: 1.4; }
+  @media print { .leaflet-control-layers { display: none; } }
+</style>
+"""
+
+
+def base_map(
+    bounds_wgs: tuple[float, float, float, float],
+    *,
+    tiles: Any = None,
+    prefer_canvas: bool = False,
+) -> folium.Map:
+    """An offline map fitted to ``bounds`` (west, south, east, north).
+
+    Parameters
+    ----------
+    bounds_wgs
+        Extent in WGS-84 degrees.
+    tiles
+        ``None`` (default): no tile layer, vectors on a plain background, works
+        offline.  Otherwise anything :class:`folium.Map` accepts as ``tiles`` (a name
+        such as ``"OpenStreetMap"``, a URL template, a :class:`folium.TileLayer`).
+    prefer_canvas
+        Draw vectors on a canvas (faster for very many markers, but markers can then
+        not be counted or styled by class name).
+    """
     w, s, e, n = bounds_wgs
-    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], tiles=tiles, control_scale=True,
-                   zoom_start=13, prefer_canvas=True)
+    m = OfflineMap(location=[(s + n) / 2, (w + e) / 2], tiles=tiles, control_scale=False,
+                   zoom_start=13, prefer_canvas=prefer_canvas)
+    MetricScale().add_to(m)
     m.fit_bounds([[s, w], [n, e]])
+    m.get_root().header.add_child(folium.Element(_PAGE_CSS), name="cc_css")
     return m
+
+
+def _geometry_json(geom: Any) -> dict:
+    """GeoJSON of one geometry with coordinates rounded to ~0.1 m (6 decimals)."""
+    geom = shapely.set_precision(geom, 1e-6) if geom is not None else geom
+    return shapely.geometry.mapping(geom)
+
+
+def _point_latlon(geom: Any) -> list[float] | None:
+    if geom is None or geom.is_empty:
+        return None
+    p = geom if geom.geom_type == "Point" else geom.representative_point()
+    return [round(p.y, 6), round(p.x, 6)]
 
 
 def write_layer_map(inputs: Inputs, path: str | Path, *, title: str = "") -> Path:
@@ -53,25 +429,25 @@ def write_layer_map(inputs: Inputs, path: str | Path, *, title: str = "") -> Pat
     layers = {k: v.to_crs(WGS84) for k, v in inputs.layers.items()}
     districts = layers.get("districts")
     bounds = tuple((districts if districts is not None else layers["communities"]).total_bounds)
-    m = base_map(bounds)
+    m = base_map(bounds, prefer_canvas=True)
     if districts is not None:
         fg = folium.FeatureGroup(name="区县 Districts")
         for _, d in districts.iterrows():
-            folium.GeoJson(
-                d.geometry.__geo_interface__,
+            gj = folium.GeoJson(
+                _geometry_json(d.geometry),
                 style_function=lambda _f: {"color": "#444", "weight": 2, "fillOpacity": 0.03},
-                tooltip=folium.Tooltip(esc(f"{d['name']} ({d['code']})")),
-            ).add_to(fg)
+            )
+            gj.add_child(SafeTooltip(esc(f"{d['name']} ({d['code']})")))
+            gj.add_to(fg)
         fg.add_to(m)
     comm = layers.get("communities")
     if comm is not None:
         fg = folium.FeatureGroup(name="社区/村 Communities")
         for _, c in comm.iterrows():
             folium.CircleMarker(
-                [c.geometry.y, c.geometry.x], radius=4, color="#555", fill=True, fill_opacity=0.7,
-                popup=_popup([("社区 Community", c["name"]), ("编号 ID", c["id"]),
-                              ("人口 Population", f"{c['population']:.0f}")]),
-            ).add_to(fg)
+                _point_latlon(c.geometry), radius=4, color="#555", fill=True, fill_opacity=0.7,
+            ).add_child(_popup([("社区 Community", c["name"]), ("编号 ID", c["id"]),
+                                ("人口 Population", fmt_num(c["population"]))])).add_to(fg)
         fg.add_to(m)
     for layer, label in (("facilities", "现有设施 Facilities"), ("candidates", "候选场地 Candidates")):
         gdf = layers.get(layer)
@@ -81,19 +457,290 @@ def write_layer_map(inputs: Inputs, path: str | Path, *, title: str = "") -> Pat
         for _, f in gdf.iterrows():
             kind = f.get("kind", str(f.get("kinds", "")).split(";")[0])
             folium.CircleMarker(
-                [f.geometry.y, f.geometry.x], radius=5 if layer == "facilities" else 3,
+                _point_latlon(f.geometry), radius=5 if layer == "facilities" else 3,
                 color=KIND_COLOURS.get(kind, "#999"), fill=True, fill_opacity=0.9,
-                popup=_popup([("名称 Name", f.get("name", "")), ("编号 ID", f["id"]),
-                              ("类型 Kind", f.get("kind", f.get("kinds", ""))),
-                              ("面积 Floor area m²", f"{f['floor_area_m2']:.0f}")]),
-            ).add_to(fg)
+            ).add_child(_popup([("名称 Name", f.get("name", "")), ("编号 ID", f["id"]),
+                                ("类型 Kind", f.get("kind", f.get("kinds", ""))),
+                                ("面积 Floor area m²", fmt_num(f.get("floor_area_m2")))])).add_to(fg)
         fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     if title:
-        m.get_root().html.add_child(folium.Element(f"<title>{esc(title)}</title>"))
+        m.get_root().header.add_child(folium.Element(f"<title>{esc(title)}</title>"), name="title")
     return write_atomic(path, lambda p: m.save(str(p)))
 
 
-def to_wgs(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Reproject to WGS-84 for folium."""
-    return gdf.to_crs(WGS84)
+# ---------------------------------------------------------------- the plan map
+
+
+def _district_layer(
+    districts: gpd.GeoDataFrame, table: pd.DataFrame, name: str, show: bool
+) -> folium.FeatureGroup:
+    scores = district_scores(table)
+    fg = folium.FeatureGroup(name=name, show=show)
+    geoms = districts.geometry.simplify(SIMPLIFY_M, preserve_topology=True).to_crs(WGS84)
+    for (_, d), geom in zip(districts.iterrows(), geoms, strict=True):
+        code = str(d.get("code", ""))
+        share = scores["share_failed"].get(code, np.nan) if len(scores) else np.nan
+        colour, cls = district_class(share)
+        gj = folium.GeoJson(
+            _geometry_json(geom),
+            style_function=lambda _f, c=colour: {
+                "color": "#333", "weight": 2, "fillColor": c, "fillOpacity": 0.35,
+            },
+        )
+        rows = table[table["district"].astype(str) == code] if len(table) else table
+        n_fail = int(scores["n_fail"].get(code, 0)) if len(scores) else 0
+        n_data = n_fail + (int(scores["n_pass"].get(code, 0)) if len(scores) else 0)
+        head = (f"<b>{esc(d.get('name', code))}</b> ({esc(code)})<br>"
+                f"未达标指标 Indicators failed: {n_fail}/{n_data}<br>{esc(cls)}")
+        body = "".join(
+            f"<tr><th>{esc(r['label'])}</th><td>{esc(_indicator_value(r))}</td>"
+            f"<td>{esc(r.get('target_text', ''))}</td><td>{esc(MARK.get(str(r['status']), r['status']))}</td></tr>"
+            for _, r in rows.iterrows()
+        )
+        gj.add_child(SafePopup(f'<div class="cc-popup">{head}<table>{body}</table></div>', max_width=480))
+        gj.add_child(SafeTooltip(esc(f"{d.get('name', code)}: {n_fail}/{n_data} 未达标 failed")))
+        gj.add_to(fg)
+    return fg
+
+
+def _indicator_value(row: pd.Series) -> str:
+    """An indicator's value as text in its unit (shares as percent)."""
+    v = row.get("value")
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if row.get("unit") == "%":
+        return f"{100 * float(v):.1f}%"
+    if row.get("unit") in ("beds", "count"):
+        return fmt_num(v)
+    return f"{float(v):.2f}"
+
+
+def _community_layer(
+    comm_wgs: gpd.GeoDataFrame, status_col: str, name: str, css: str, show: bool
+) -> folium.FeatureGroup:
+    fg = folium.FeatureGroup(name=name, show=show)
+    radius = community_radius(comm_wgs["population"]) if "population" in comm_wgs else np.full(len(comm_wgs), 5.0)
+    after = "status_after" in comm_wgs.columns
+    for (_, c), r in zip(comm_wgs.iterrows(), radius, strict=True):
+        loc = _point_latlon(c.geometry)
+        if loc is None:
+            continue
+        status = str(c.get(status_col, ""))
+        rows: list[tuple[str, object]] = [
+            ("编号 ID", c.get("id")),
+            ("区县 District", c.get("district_name", c.get("district"))),
+            ("街道 Street", c.get("street")),
+            ("人口 Population", fmt_num(c.get("population"))),
+            ("60岁以上 Aged 60+", fmt_num(c.get("pop_60plus"))),
+            ("0-3岁 Aged 0-3", fmt_num(c.get("pop_0_3"))),
+            ("至养老设施步行(分钟) Walk to elderly care (min)", fmt_num(c.get("elderly_min"), 1)),
+            ("至托育设施步行(分钟) Walk to childcare (min)", fmt_num(c.get("childcare_min"), 1)),
+            ("现状 Status today", STATUS_LABELS.get(str(c.get("status")), c.get("status"))),
+        ]
+        if after:
+            rows.append(("规划后 Status after plan",
+                         STATUS_LABELS.get(str(c.get("status_after")), c.get("status_after"))))
+        sub = [k for k in ("elderly", "childcare") if bool(c.get(f"{k}_substandard", False) is True)]
+        if sub:
+            rows.append(("面积不达标设施在步行范围内 Facility within reach is below standard",
+                         "; ".join(SITE_KIND_LABELS[k] for k in sub)))
+        marker = folium.CircleMarker(
+            loc, radius=float(r), color="#333", weight=1, fill=True,
+            fill_color=STATUS_COLOURS.get(status, "#969696"), fill_opacity=0.85, class_name=css,
+        )
+        marker.add_child(SafePopup(popup_table(rows, title=c.get("name"))))
+        marker.add_child(SafeTooltip(f"{esc(c.get('name'))} — {esc(STATUS_LABELS.get(status, status))}"))
+        marker.add_to(fg)
+    return fg
+
+
+def _facility_layer(fac_wgs: gpd.GeoDataFrame, low: np.ndarray, standards: Any) -> folium.FeatureGroup:
+    fg = folium.FeatureGroup(name="现有设施 Existing facilities", show=True)
+    for (_, f), is_low in zip(fac_wgs.iterrows(), low, strict=True):
+        loc = _point_latlon(f.geometry)
+        if loc is None:
+            continue
+        kind = str(f.get("kind", ""))
+        rows: list[tuple[str, object]] = [
+            ("编号 ID", f.get("id")),
+            ("类型 Kind", KIND_LABELS.get(kind, kind)),
+            ("建筑面积(平方米) Floor area (m²)", fmt_num(f.get("floor_area_m2"))),
+            ("床位 Beds", fmt_num(f.get("beds"))),
+            ("托位 Childcare places", fmt_num(f.get("places"))),
+            ("性质 Ownership", OWNERSHIP_LABELS.get(str(f.get("ownership", "")), f.get("ownership"))),
+        ]
+        css = "cc-facility"
+        style: dict[str, Any] = {"color": "#222", "weight": 1}
+        if is_low:
+            std = standards.min_area(KIND_STANDARD[kind])
+            rows.append(("面积不达标 Below floor-area standard", f"< {std:g} m²"))
+            css += " cc-substandard"
+            # Why a thick red dashed ring: it reads as "flagged" in any fill colour.
+            style = {"color": SUBSTANDARD_COLOUR, "weight": 3, "dash_array": "3 3"}
+        marker = folium.CircleMarker(
+            loc, radius=6, fill=True, fill_color=KIND_COLOURS.get(kind, "#999"), fill_opacity=0.95,
+            class_name=css, **style,
+        )
+        marker.add_child(SafePopup(popup_table(rows, title=f.get("name"))))
+        marker.add_child(SafeTooltip(f"{esc(f.get('name'))} — {esc(KIND_LABELS.get(kind, kind))}"
+                                     + (" — 面积不达标 below standard" if is_low else "")))
+        marker.add_to(fg)
+    return fg
+
+
+def _site_layer(sites_wgs: gpd.GeoDataFrame) -> folium.FeatureGroup:
+    fg = folium.FeatureGroup(name="规划场地 Proposed sites", show=True)
+    for _, s in sites_wgs.iterrows():
+        loc = _point_latlon(s.geometry)
+        if loc is None:
+            continue
+        rows: list[tuple[str, object]] = [
+            ("编号 ID", s.get("id")),
+            ("区县 District", s.get("district")),
+            ("建设类型 Kinds", kinds_text(s.get("kinds"))),
+            ("建筑面积(平方米) Floor area (m²)", fmt_num(s.get("floor_area_m2"))),
+            ("取得方式 Acquisition", ACQUISITION_LABELS.get(str(s.get("acquisition", "")), s.get("acquisition"))),
+            ("费用(元) Cost (yuan)", fmt_num(s.get("cost_yuan"))),
+            ("新增托位 New childcare places", fmt_num(s.get("places_added"))),
+            ("新覆盖社区 Communities newly served", fmt_num(s.get("communities_newly_served"))),
+            ("新覆盖人口 Residents newly served", fmt_num(s.get("residents_newly_served"))),
+        ]
+        marker = folium.CircleMarker(
+            loc, radius=9, color="#000", weight=3, fill=True,
+            fill_color=SITE_COLOURS[site_kind(s.get("kinds"))], fill_opacity=0.95, class_name="cc-site",
+        )
+        marker.add_child(SafePopup(popup_table(rows, title=s.get("name"))))
+        marker.add_child(SafeTooltip(f"{esc(s.get('name'))} — 规划场地 proposed site"))
+        marker.add_to(fg)
+    return fg
+
+
+def _isochrone_layer(name: str, gdf: gpd.GeoDataFrame) -> folium.FeatureGroup:
+    fg = folium.FeatureGroup(name=isochrone_label(name), show=False)
+    if gdf is None or not len(gdf):
+        return fg
+    kind = "childcare" if "childcare" in name else "elderly" if "elderly" in name else "both"
+    colour = SITE_COLOURS[kind]
+    geoms = gdf.geometry.simplify(SIMPLIFY_M, preserve_topology=True).to_crs(WGS84)
+    features = [{"type": "Feature", "properties": {}, "geometry": _geometry_json(g)}
+                for g in geoms if g is not None and not g.is_empty]
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=lambda _f: {"color": colour, "weight": 1, "fillColor": colour,
+                                   "fillOpacity": 0.12},
+    ).add_to(fg)
+    return fg
+
+
+def _legend_html(has_after: bool, has_facilities: bool, has_sites: bool) -> str:
+    def row(colour: str, label: str, dot: bool = False, extra: str = "") -> str:
+        cls = "sw dot" if dot else "sw"
+        return f'<div><span class="{cls}" style="background:{colour};{extra}"></span>{esc(label)}</div>'
+
+    parts = ['<div class="cc-panel cc-legend" id="cc-legend"><details open><summary>图例 Legend</summary>']
+    parts.append("<h4>区县 (未达标指标比例) Districts (share of indicators failed)</h4>")
+    parts += [row(c, lab) for _, c, lab in DISTRICT_CLASSES]
+    parts.append(row(NO_DATA_COLOUR, NO_DATA_LABEL))
+    parts.append("<h4>社区服务状态 Community status" + (" (现状/规划后 today/after plan)" if has_after else "")
+                 + "</h4>")
+    parts += [row(STATUS_COLOURS[s], STATUS_LABELS[s], dot=True) for s in STATUS_COLOURS]
+    parts.append("<div>圆大小 = 人口 Circle size = population</div>")
+    if has_facilities:
+        parts.append("<h4>现有设施 Existing facilities</h4>")
+        parts += [row(KIND_COLOURS[k], KIND_LABELS[k], dot=True) for k in KIND_COLOURS]
+        parts.append(row("#fff", "面积低于标准 Below floor-area standard", dot=True,
+                         extra=f"border:2px dashed {SUBSTANDARD_COLOUR};"))
+    if has_sites:
+        parts.append("<h4>规划场地 Proposed sites</h4>")
+        parts += [row(SITE_COLOURS[k], lab, dot=True, extra="border:2px solid #000;")
+                  for k, lab in (("elderly", "养老 Elderly care"), ("childcare", "托育 Childcare"),
+                                 ("both", "养老+托育 Both"))]
+    parts.append("</details></div>")
+    return "".join(parts)
+
+
+def _title_html(run: RunOutputs) -> str:
+    scen = run.scenario
+    title = getattr(scen, "title", "") or getattr(scen, "name", "")
+    minutes = getattr(getattr(scen, "walking", None), "minutes", 15)
+    return (
+        f'<div class="cc-panel cc-title" id="cc-title"><b>{esc(title)}</b><br>'
+        f"{esc(f'{minutes:g}')}分钟步行养老托育服务圈 {esc(f'{minutes:g}')}-minute walk to elderly care "
+        f'and childcare · <a href="briefing.html">简报 Briefing</a></div>'
+    )
+
+
+def plan_bounds(run: RunOutputs) -> tuple[float, float, float, float]:
+    """WGS-84 extent of the run: the districts, else the communities."""
+    districts = run.inputs.layers.get("districts") if run.inputs is not None else None
+    base = districts if districts is not None and len(districts) else run.communities
+    return tuple(float(v) for v in base.to_crs(WGS84).total_bounds)  # type: ignore[return-value]
+
+
+def plan_map(run: RunOutputs, *, tiles: Any = None) -> folium.Map:
+    """The interactive plan map as a :class:`folium.Map` (see :func:`write_plan_map`)."""
+    layers = run.inputs.layers if run.inputs is not None else {}
+    m = base_map(plan_bounds(run), tiles=tiles)
+    districts = layers.get("districts")
+    has_after_table = run.districts_after is not None and len(run.districts_after)
+    if districts is not None and len(districts):
+        _district_layer(districts, run.districts_before, "区县达标情况(现状) Districts vs targets, today",
+                        show=not has_after_table).add_to(m)
+        if has_after_table:
+            _district_layer(districts, run.districts_after,
+                            "区县达标情况(规划后) Districts vs targets, after plan", show=True).add_to(m)
+    for name in sorted(run.isochrones):
+        _isochrone_layer(name, run.isochrones[name]).add_to(m)
+    comm = to_wgs(run.communities)
+    has_after = "status_after" in comm.columns
+    _community_layer(comm, "status", "社区服务状态(现状) Communities, status today", "cc-community",
+                     show=not has_after).add_to(m)
+    if has_after:
+        _community_layer(comm, "status_after", "社区服务状态(规划后) Communities, status after plan",
+                         "cc-community-after", show=True).add_to(m)
+    fac = layers.get("facilities")
+    if fac is not None and len(fac):
+        low = below_standard(fac, run.scenario.standards)
+        _facility_layer(to_wgs(fac), low, run.scenario.standards).add_to(m)
+    if run.sites is not None and len(run.sites):
+        _site_layer(to_wgs(run.sites)).add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    root = m.get_root()
+    title = getattr(run.scenario, "title", "") or getattr(run.scenario, "name", "carecircle")
+    root.header.add_child(folium.Element(f"<title>{esc(title)} — 地图 Map</title>"), name="title")
+    root.html.add_child(folium.Element(_title_html(run)), name="cc_title")
+    root.html.add_child(folium.Element(_legend_html(
+        has_after, fac is not None and len(fac) > 0, run.sites is not None and len(run.sites) > 0)),
+        name="cc_legend")
+    return m
+
+
+def write_plan_map(run: RunOutputs, path: str | Path, *, tiles: Any = None) -> Path:
+    """Write the interactive plan map: one self-contained HTML file that works offline.
+
+    Parameters
+    ----------
+    run
+        The run's outputs (:class:`~carecircle.results.RunOutputs`); layers in a metric
+        CRS, reprojected to WGS-84 here.
+    path
+        The ``.html`` file to write (atomically).
+    tiles
+        Optional tile layer (see :func:`base_map`); default none, so the map needs no
+        internet.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    m = plan_map(run, tiles=tiles)
+    return write_atomic(path, lambda p: m.save(str(p)))
+
+
+def write_static_map(run: RunOutputs, path: str | Path, **kwargs: Any) -> Path:
+    """Write the static PNG of the plan (see :func:`carecircle.staticmap.write_static_map`)."""
+    from .staticmap import write_static_map as _write
+
+    return _write(run, path, **kwargs)

@@ -1,0 +1,76 @@
+"""Shared fixtures.
+
+Browser fixtures (``cc_chrome``, ``cc_serve``) drive Debian's headless Chromium through
+``/usr/bin/chromedriver`` (Selenium Manager is never used, so nothing is downloaded)
+over a local ``http.server`` on 127.0.0.1.  Tests that use them skip with a reason when
+Chromium, chromedriver or selenium are absent.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--window-size=1280,900",
+)
+
+
+@pytest.fixture(scope="session")
+def cc_chrome() -> Iterator[object]:
+    """A headless Chromium WebDriver with browser console logging enabled."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("selenium is not installed (pip install selenium)")
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None or not Path(CHROMEDRIVER).exists():
+        pytest.skip("Chromium or chromedriver is absent: apt-get install chromium chromium-driver "
+                    "(make system-deps)")
+    profile = tempfile.mkdtemp(prefix="cc-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for flag in CHROMIUM_FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument(f"--user-data-dir={profile}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def cc_serve() -> Iterator[Callable[[Path], str]]:
+    """Serve a folder from 127.0.0.1 on a free port; returns the base URL (ends in /)."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def serve(folder: Path) -> str:
+        handler = functools.partial(_QuietHandler, directory=str(folder))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
