@@ -85,12 +85,18 @@ def _norm(name: str) -> str:
     return re.sub(r"\s+", "", str(name)).lower()
 
 
+# A shapefile's DBF keeps at most 10 characters of a column name (urban_rural -> urban_rura).
+_DBF_NAME_LEN = 10
+
+
 def rename_columns(
-    df: pd.DataFrame, layer: str, explicit: dict[str, str] | None = None
+    df: pd.DataFrame, layer: str, explicit: dict[str, str] | None = None, *, truncated: bool = False
 ) -> pd.DataFrame:
     """Rename alias columns (e.g. ``名称``) to the canonical names of ``layer``.
 
-    A canonical name already present wins over an alias.
+    A canonical name already present wins over an alias.  With ``truncated`` (a
+    shapefile), a column named by the first 10 characters of a longer canonical or
+    alias name (``urban_rura``, ``acquisitio``) matches it too, after exact matches.
     """
     mapping: dict[str, str] = dict(explicit or {})
     taken = set(mapping.values())
@@ -98,9 +104,12 @@ def rename_columns(
     for canon, aliases in COLUMNS.get(layer, {}).items():
         if canon in taken:
             continue
-        for name in (canon, *aliases):
-            col = present.get(_norm(name))
-            if col is not None:
+        names = [_norm(n) for n in (canon, *aliases)]
+        if truncated:
+            names += [n[:_DBF_NAME_LEN] for n in names if n.isascii() and len(n) > _DBF_NAME_LEN]
+        for name in names:
+            col = present.get(name)
+            if col is not None and col not in mapping:
                 if col != canon:
                     mapping[col] = canon
                 taken.add(canon)
@@ -611,7 +620,7 @@ def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
         except InputError as exc:
             log.problems.append(exc.problem)
             continue
-        gdf = rename_columns(gdf, name, src.columns)
+        gdf = rename_columns(gdf, name, src.columns, truncated=src.path.suffix.lower() == ".shp")
         if src.coords != "wgs84":
             conversions.append(f"{name}: {src.coords.upper()} -> WGS-84 ({len(gdf)} features)")
         raw[name] = gdf
