@@ -32,6 +32,52 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace, *, plan: bool = True) -> int:
+    from .pipeline import run_scenario
+
+    result = run_scenario(args.scenario, quiet=args.quiet, plan=plan)
+    print(result.text)
+    return 0
+
+
+def _cmd_reach(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .reach import reach_table
+
+    pairs, unsnapped = reach_table(
+        args.network, args.origins, args.sites, minutes=args.minutes, speed_mps=args.speed_mps,
+        max_snap_m=args.max_snap_m, crs=args.crs, progress=not args.quiet,
+    )
+    out: Path = args.output
+    if out.suffix.lower() == ".parquet":
+        write_atomic(out, lambda p: pairs.to_parquet(p, index=False))
+    else:
+        write_atomic(out, lambda p: pairs.to_csv(p, index=False, encoding="utf-8-sig"))
+    print(f"{len(pairs)} origin-site pairs within {args.minutes:g} min at {args.speed_mps:g} m/s "
+          f"({args.minutes * 60 * args.speed_mps:.0f} m) 步行可达对 -> {out}")
+    if len(unsnapped):
+        print(f"{len(unsnapped)} point(s) farther than {args.max_snap_m:g} m from the network "
+              "距路网过远, unreachable 不可达:")
+        print(unsnapped.to_string(index=False))
+    return 0
+
+
+def _cmd_isochrones(args: argparse.Namespace) -> int:
+    from .atomic import write_atomic
+    from .isochrones import isochrones_for
+
+    gdf = isochrones_for(
+        args.network, args.sites, minutes=args.minutes, speed_mps=args.speed_mps,
+        buffer_m=args.buffer_m, max_snap_m=args.max_snap_m, crs=args.crs, progress=not args.quiet,
+    )
+    out: Path = args.output
+    driver = "GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON"
+    gdf = gdf.to_crs(4326) if driver == "GeoJSON" else gdf
+    write_atomic(out, lambda p: gdf.to_file(p, driver=driver))
+    print(f"{len(gdf)} isochrone(s) 等时圈 -> {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(
@@ -46,6 +92,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="load and check every input 校验输入数据")
     p.add_argument("scenario", type=Path)
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("assess", help="coverage today vs targets 现状覆盖评估")
+    p.add_argument("scenario", type=Path)
+    p.set_defaults(func=lambda a: _cmd_run(a, plan=False))
+
+    for name, text in (("plan", "siting plan 选址规划"), ("run", "validate, assess, plan, brief 全流程")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("scenario", type=Path)
+        p.set_defaults(func=_cmd_run)
+
+    def walk_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--network", required=True, help="walk network file (.osm, .osm.pbf, .graphml, .gpkg, .shp)")
+        p.add_argument("--minutes", type=float, default=15.0)
+        p.add_argument("--speed-mps", type=float, default=1.0)
+        p.add_argument("--max-snap-m", type=float, default=300.0)
+        p.add_argument("--crs", default=None, help="metric CRS (default: chosen for the area)")
+        p.add_argument("-o", "--output", type=Path, required=True)
+
+    p = sub.add_parser("reach", help="origin-site walking pairs 步行可达对")
+    walk_args(p)
+    p.add_argument("--from", dest="origins", required=True, help="origin points (id column)")
+    p.add_argument("--to", dest="sites", required=True, help="site points (id column)")
+    p.set_defaults(func=_cmd_reach)
+
+    p = sub.add_parser("isochrones", help="walking isochrone polygons 步行等时圈")
+    walk_args(p)
+    p.add_argument("--sites", required=True, help="site points (id column)")
+    p.add_argument("--buffer-m", type=float, default=25.0)
+    p.set_defaults(func=_cmd_isochrones)
 
     p = sub.add_parser("demo", help="run the bundled demo city 运行示范城区")
     p.add_argument("--out", type=Path, default=None, help="output folder (default maps/demo)")

@@ -109,16 +109,50 @@ def run_demo(out_dir: Path | None = None, *, quiet: bool = False) -> RunResult:
     scen = load_scenario(demo_scenario_path())
     if out_dir is not None:
         scen = scen.replace(output_dir=Path(out_dir).resolve())
+    return run_scenario(scen, quiet=quiet)
+
+
+def run_scenario(scenario: Scenario | str | Path, *, quiet: bool = False, plan: bool = True) -> RunResult:
+    """validate -> assess -> plan -> outputs for one scenario.
+
+    Parameters
+    ----------
+    scenario
+        The scenario or its TOML path.
+    quiet
+        No progress output.
+    plan
+        Also run the siting optimizer (``False``: an assessment only).
+    """
+    from .atomic import write_text_atomic
+    from .indicators import wide
+
+    scen = _as_scenario(scenario)
     report = validate(scen)
     if report.errors:
         raise CarecircleError(report.text)
-    from .maps import write_layer_map
+    _say(quiet, report.text)
+    ctx = prepare(scen, quiet=quiet)
+    _say(quiet, "[3/4] coverage today 现状覆盖评估")
+    run = assess_context(ctx)
+    if plan:
+        from .planning import plan_context
 
-    path = write_layer_map(report.inputs, scen.out_dir / "layers.html", title=scen.title)
-    from .atomic import write_text_atomic
-
-    summ = write_text_atomic(scen.out_dir / "validation.txt", report.text + "\n")
-    return RunResult(report.text + f"\n\nWrote 输出: {path}\n        {summ}", scen.out_dir, [path, summ])
+        _say(quiet, "[4/4] siting plan 选址优化")
+        run = plan_context(ctx, run, quiet=quiet)
+    files = write_outputs(run, quiet=quiet)
+    files.append(write_text_atomic(scen.out_dir / "validation.txt", report.text + "\n"))
+    table = run.districts_after if run.districts_after is not None else run.districts_before
+    text = "\n".join([
+        "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
+        wide(table).to_string(index=False),
+        "",
+        *run.notes,
+        "",
+        "Wrote 输出:",
+        *[f"  {p}" for p in files],
+    ])
+    return RunResult(text, scen.out_dir, files)
 
 
 # ---------------------------------------------------------------- assessment
@@ -217,8 +251,40 @@ def assess_context(ctx: Context):
         "unreachable": n_unreach,
         "crs": inputs.crs.to_string(),
     }
-    return RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
-                      headline=headline, notes=notes)
+    run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
+                     headline=headline, notes=notes)
+    run.isochrones.update(existing_isochrones(ctx))
+    return run
+
+
+def existing_isochrones(ctx: Context) -> dict:
+    """Walking isochrones of today's qualifying facilities, per kind."""
+    from .coverage import KIND_SOURCES
+    from .isochrones import isochrones
+    from .snapping import snap_points
+
+    fac = ctx.inputs.get("facilities")
+    out = {}
+    if fac is None or not len(fac):
+        return out
+    w, st = ctx.scenario.walking, ctx.scenario.standards
+    for kind in ("elderly", "childcare"):
+        sel = fac[fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))]
+        if not len(sel):
+            continue
+        snapped = snap_points(ctx.net, sel, max_snap_m=w.max_snap_m, source="facilities")
+        iso = isochrones(ctx.net, snapped, w.limit_m(kind), buffer_m=w.isochrone_buffer_m,
+                         ids=sel["id"].to_numpy())
+        out[f"existing_{kind}"] = iso
+    return out
+
+
+def write_outputs(run, *, quiet: bool = False) -> list[Path]:
+    """Write maps, tables and the briefing of a run into its folder (all or nothing)."""
+    from .report import write_run
+
+    _say(quiet, f"writing outputs 写出结果 -> {run.scenario.out_dir}")
+    return write_run(run, run.scenario.out_dir)
 
 
 def assess(scenario: Scenario | str | Path, *, quiet: bool = False):
