@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import pyproj
 
 from .errors import ScenarioError
 
@@ -43,6 +46,10 @@ class LayerSource:
         Optional pandas query applied after reading (e.g. select POI types).
     columns
         Explicit mapping of file column -> canonical column.
+    defaults
+        Values for columns the file lacks (e.g. an assumed population per
+        compound); ``district = "auto"`` takes the district from the district
+        polygons.  A layer with defaults should also say ``assumed``.
     """
 
     path: Path
@@ -54,6 +61,7 @@ class LayerSource:
     assumed: str | None = None
     filter: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,8 @@ class Scenario:
         for name in sorted(self.inputs):
             src = self.inputs[name]
             h.update(name.encode())
-            h.update(repr((src.coords, src.crs, src.lon, src.lat, src.layer, src.filter)).encode())
+            h.update(repr((src.coords, src.crs, src.lon, src.lat, src.layer, src.filter,
+                           sorted(src.columns.items()), sorted(src.defaults.items()))).encode())
             p = src.path
             files = sorted(p.parent.glob(p.stem + ".*")) if p.suffix == ".shp" else [p]
             for f in files:
@@ -193,6 +202,8 @@ def _check_keys(section: str, data: dict, allowed: set[str], where: str) -> None
 
 
 def _build(cls, section: str, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{where}: [{section}] = {data!r} 参数无效; expected a table")
     allowed = {f.name for f in fields(cls)}
     _check_keys(section, data, allowed, where)
     defaults = cls()
@@ -220,9 +231,11 @@ def _coerce(value: Any, default: Any, key: str, where: str) -> Any:
     if isinstance(default, (int, float)) and not isinstance(default, bool):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad("a number")
-        if value < 0:
+        if value != value or value < 0:  # NaN compares unequal to itself
             raise bad("a number >= 0")
-        return type(default)(value) if isinstance(default, float) else value
+        if isinstance(default, int) and not (math.isfinite(value) and value == int(value)):
+            raise bad("an integer")
+        return float(value) if isinstance(default, float) else int(value)
     if isinstance(default, dict):
         if not isinstance(value, dict):
             raise bad("a table, e.g. { elderly = 1.0, childcare = 1.2 }")
@@ -236,7 +249,11 @@ def _coerce(value: Any, default: Any, key: str, where: str) -> Any:
     if isinstance(default, tuple):
         if not isinstance(value, list):
             raise bad("a list")
-        return tuple(value)
+        # elements are typed like the default's (numbers), or are ids (strings)
+        sample = default[0] if default else ""
+        if default and len(value) != len(default):
+            raise bad(f"a list of {len(default)} values")
+        return tuple(_coerce(v, sample, f"{key}[{i}]", where) for i, v in enumerate(value))
     if isinstance(default, str):
         if not isinstance(value, str):
             raise bad("a string")
@@ -255,6 +272,21 @@ def _layer(name: str, value: Any, base: Path, where: str) -> LayerSource:
             f"{where}: inputs.{name} must be a path or a table with 'path' 输入文件路径缺失"
         )
     _check_keys(f"inputs.{name}", value, _LAYER_KEYS, where)
+    for key in ("path", "coords", "crs", "lon", "lat", "layer", "assumed", "filter"):
+        if key in value and not isinstance(value[key], str):
+            raise ScenarioError(
+                f"{where}: inputs.{name}.{key} = {value[key]!r} 参数无效; expected a string"
+            )
+    columns = value.get("columns", {})
+    if not isinstance(columns, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+    ):
+        raise ScenarioError(
+            f"{where}: inputs.{name}.columns = {columns!r} 参数无效; "
+            "expected a table of file column = canonical column, each a string"
+        )
+    if value.get("crs") is not None:
+        _parse_crs(value["crs"], f"inputs.{name}.crs", where)
     coords = str(value.get("coords", "wgs84")).lower().replace("-", "")
     if coords not in ("wgs84", "gcj02", "bd09"):
         raise ScenarioError(
@@ -272,8 +304,26 @@ def _layer(name: str, value: Any, base: Path, where: str) -> LayerSource:
         layer=value.get("layer"),
         assumed=value.get("assumed"),
         filter=value.get("filter"),
-        columns=dict(value.get("columns", {})),
+        columns=dict(columns),
+        defaults=dict(value.get("defaults", {})),
     )
+
+
+def _parse_crs(value: Any, key: str, where: str, *, projected: bool = False) -> pyproj.CRS:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ScenarioError(f"{where}: {key} = {value!r} 参数无效; expected a CRS such as \"EPSG:4545\"")
+    try:
+        crs = pyproj.CRS.from_user_input(value)
+    except pyproj.exceptions.CRSError:
+        raise ScenarioError(
+            f"{where}: {key} = {value!r} 坐标系无效; expected a CRS such as \"EPSG:4545\""
+        ) from None
+    if projected and not crs.is_projected:
+        raise ScenarioError(
+            f"{where}: {key} = {value!r} must be projected (metres) 须为投影坐标系; "
+            "expected e.g. \"EPSG:4545\""
+        )
+    return crs
 
 
 _TOP_KEYS = {
@@ -330,7 +380,14 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
     if plan.mode == "budget" and plan.budget_yuan <= 0:
         raise ScenarioError(f"{where}: plan.mode = 'budget' needs plan.budget_yuan > 0")
     out = data.get("output_dir")
+    if out is not None and not isinstance(out, str):
+        raise ScenarioError(f"{where}: output_dir = {out!r} 参数无效; expected a folder path string")
     output_dir = None if out is None else (base_dir / out).resolve()
+    if data.get("crs") is not None:
+        _parse_crs(data["crs"], "crs", where, projected=True)
+    major = data.get("include_major_projects", False)
+    if not isinstance(major, bool):
+        raise ScenarioError(f"{where}: include_major_projects = {major!r} 参数无效; expected true or false")
     demand = _demand(data.get("demand", {}), base_dir, where)
     return Scenario(
         name=name,
@@ -340,7 +397,7 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         crs=data.get("crs"),
         output_dir=output_dir,
         demand=demand,
-        include_major_projects=bool(data.get("include_major_projects", False)),
+        include_major_projects=major,
         walking=walking,
         standards=_build(Standards, "standards", data.get("standards", {}), where),
         targets=targets,
@@ -364,15 +421,23 @@ def _demand(raw: Any, base: Path, where: str) -> Demand:
     district_factors = {
         str(k): _coerce(v, d.factors, f"demand.district_factors.{k}", where) for k, v in dfac.items()
     }
+    years = {}
+    for key in ("base_year", "factors_year"):
+        value = raw.get(key, getattr(d, key))
+        if isinstance(value, bool) or not isinstance(value, int) or not 1950 <= value <= 2100:
+            raise ScenarioError(f"{where}: demand.{key} = {value!r}; expected a year such as 2020")
+        years[key] = value
     table = raw.get("projection_table")
+    if table is not None and not isinstance(table, str):
+        raise ScenarioError(f"{where}: demand.projection_table = {table!r}; expected a CSV path string")
     if table is not None:
         tp = Path(table)
         table = str(tp if tp.is_absolute() else (base / tp).resolve())
     return Demand(
         year=year,
-        base_year=int(raw.get("base_year", d.base_year)),
+        base_year=years["base_year"],
         factors=factors,
-        factors_year=int(raw.get("factors_year", d.factors_year)),
+        factors_year=years["factors_year"],
         district_factors=district_factors,
         projection_table=table,
     )
