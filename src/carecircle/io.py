@@ -182,7 +182,8 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
         gdf = _convert_chinese(gdf, source.coords, fname)
     if source.filter:
         try:
-            gdf = gdf.query(source.filter)
+            # The python engine allows string methods, e.g. 类型名.str.contains('住宅').
+            gdf = gdf.query(source.filter, engine="python")
         except Exception as exc:
             raise InputError(Problem(
                 "error", fname, f"filter {source.filter!r} failed: {exc}", expected="a pandas query"
@@ -561,6 +562,19 @@ def _check_refs(gdf, col, ref, fname, log, ids, what, required=True) -> None:
     gdf[col] = matched.where(matched.notna(), gdf[col])
 
 
+def _auto_district(gdf: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> pd.Series:
+    """District codes from the polygons, for a layer declared ``district = "auto"``."""
+    if districts is None:
+        return pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
+    ok = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
+    out = pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
+    if ok.any():
+        projected = gdf[ok].to_crs(districts.crs)
+        codes = _assign_district(projected, districts, "", None, [])
+        out[ok] = codes.to_numpy()
+    return out
+
+
 def _district_or_derive(gdf, districts, fname, log, ids) -> None:
     derived = _assign_district(gdf, districts, fname, log, ids)
     if "district" in gdf.columns:
@@ -621,6 +635,10 @@ def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
             log.problems.append(exc.problem)
             continue
         gdf = rename_columns(gdf, name, src.columns, truncated=src.path.suffix.lower() == ".shp")
+        for col, value in src.defaults.items():
+            if col not in gdf.columns and value != "auto":
+                gdf[col] = value
+                conversions.append(f"{name}: column '{col}' missing, set to {value!r} (assumed 假设)")
         if src.coords != "wgs84":
             conversions.append(f"{name}: {src.coords.upper()} -> WGS-84 ({len(gdf)} features)")
         raw[name] = gdf
@@ -644,6 +662,10 @@ def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
     streets = layers.get("streets")
     grid_pops = ("population", "pop_60plus", "pop_0_3") if "population_grid" in raw else ()
     for name in ("communities", "facilities", "candidates", "population_grid"):
+        src = scenario.inputs.get(name)
+        if name in raw and src.defaults.get("district") == "auto" and "district" not in raw[name]:
+            raw[name]["district"] = _auto_district(raw[name], districts)
+            conversions.append(f"{name}: district taken from the district polygons 区县按空间位置确定")
         if name in raw:
             layers[name] = validate_layer(raw[name], name, fname[name], log, crs=crs,
                                           districts=districts, streets=streets, area=area,
