@@ -39,6 +39,7 @@ from carecircle.errors import InputError, NetworkError, Problem
 __all__ = [
     "WalkNetwork",
     "load_network",
+    "network_from_edges",
     "network_from_graph",
     "to_networkx",
     "walkable_ways",
@@ -769,6 +770,58 @@ def network_from_graph(
         filter_walkable,
         report,
     )
+
+
+def network_from_edges(
+    node_xy: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    *,
+    crs: Any,
+    node_ids: np.ndarray | None = None,
+    edge_geometry: np.ndarray | None = None,
+    source: str = "arrays",
+) -> WalkNetwork:
+    """Build a :class:`WalkNetwork` from plain node/edge arrays (synthetic cities, benchmarks).
+
+    Parameters
+    ----------
+    node_xy
+        ``(n, 2)`` node coordinates in ``crs``.
+    edge_u, edge_v
+        Node indices (``0..n-1``) of each undirected edge.
+    crs
+        CRS of the coordinates; a geographic CRS is projected as in
+        :func:`load_network`.
+    node_ids
+        Node ids (default ``0..n-1``).
+    edge_geometry
+        LineStrings from ``edge_u`` to ``edge_v``; straight lines if omitted.
+    source
+        Label for the report.
+
+    Returns
+    -------
+    WalkNetwork
+        Duplicates merged and the largest component kept, as for files.
+    """
+    node_xy = np.asarray(node_xy, dtype=np.float64)
+    eu = np.asarray(edge_u, dtype=np.int64)
+    ev = np.asarray(edge_v, dtype=np.int64)
+    ids = (
+        np.arange(len(node_xy), dtype=np.int64)
+        if node_ids is None
+        else np.asarray(node_ids, np.int64)
+    )
+    if edge_geometry is None:
+        geoms = shapely.linestrings(np.stack([node_xy[eu], node_xy[ev]], axis=1))
+    else:
+        geoms = np.asarray(edge_geometry, dtype=object)
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    report: dict[str, Any] = {"source": source, "format": "arrays", "node_ids": "given"}
+    return _finalize(ids[order], node_xy[order], rank[eu], rank[ev], geoms, crs, None, report)
 
 
 def to_networkx(net: WalkNetwork) -> Any:

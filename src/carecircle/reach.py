@@ -52,90 +52,82 @@ _INF = np.inf
 # --------------------------------------------------------------------------- kernels
 
 
-@numba.njit(cache=True, nogil=True)
-def _heap_push(hd, hn, hs, d, node):  # pragma: no cover - compiled
-    if hs == hd.shape[0]:
-        nd_ = np.empty(2 * hs, dtype=hd.dtype)
-        nn_ = np.empty(2 * hs, dtype=hn.dtype)
-        nd_[:hs] = hd
-        nn_[:hs] = hn
-        hd, hn = nd_, nn_
-    i = hs
-    hs += 1
-    while i > 0:
-        p = (i - 1) >> 1
+@numba.njit(cache=True, nogil=True, inline="always")
+def _push(hd, hn, hs, d, v):  # pragma: no cover - compiled
+    """Sift (d, v) up into the binary min-heap of size hs; returns the new size."""
+    j = hs
+    while j > 0:
+        p = (j - 1) >> 1
         if hd[p] <= d:
             break
-        hd[i] = hd[p]
-        hn[i] = hn[p]
-        i = p
-    hd[i] = d
-    hn[i] = node
-    return hd, hn, hs
-
-
-@numba.njit(cache=True, nogil=True)
-def _heap_pop(hd, hn, hs):  # pragma: no cover - compiled
-    d0 = hd[0]
-    n0 = hn[0]
-    hs -= 1
-    if hs > 0:
-        d = hd[hs]
-        node = hn[hs]
-        i = 0
-        while True:
-            c = 2 * i + 1
-            if c >= hs:
-                break
-            if c + 1 < hs and hd[c + 1] < hd[c]:
-                c += 1
-            if hd[c] >= d:
-                break
-            hd[i] = hd[c]
-            hn[i] = hn[c]
-            i = c
-        hd[i] = d
-        hn[i] = node
-    return d0, n0, hs
+        hd[j] = hd[p]
+        hn[j] = hn[p]
+        j = p
+    hd[j] = d
+    hn[j] = v
+    return hs + 1
 
 
 @numba.njit(cache=True, nogil=True)
 def _search(
-    indptr, indices, weights, seed_n, seed_d, limit, dist, settled, touched, hd, hn
+    indptr, indices, weights, su, sv, du, dv, limit, dist, touched, hd, hn
 ):  # pragma: no cover
-    """Bounded Dijkstra from seeded nodes; returns (#touched, heap arrays).
+    """Bounded Dijkstra from two seeded nodes (the ends of a point's edge).
 
-    On return ``touched[:nt]`` lists every node with ``dist <= limit`` (all of
-    them settled); the caller resets ``dist``/``settled`` for those nodes.
+    A binary heap with lazy deletion; an entry is stale when its distance is
+    above the node's current one.  With non-negative weights a node is
+    expanded once, so the heap never holds more than ``nnz + 2`` entries: the
+    caller preallocates that and no growth check is needed.  No ``settled``
+    array either: a settled node never passes ``nd < dist[v]`` again.
+    Returns ``nt``: ``touched[:nt]`` lists every node with ``dist <= limit``;
+    the caller resets ``dist`` for them.
     """
     nt = 0
     hs = 0
-    for i in range(seed_n.shape[0]):
-        s = seed_n[i]
-        d = seed_d[i]
-        if d <= limit and d < dist[s]:
-            if dist[s] == np.inf:
-                touched[nt] = s
-                nt += 1
-            dist[s] = d
-            hd, hn, hs = _heap_push(hd, hn, hs, d, s)
+    if du <= limit:
+        dist[su] = du
+        touched[nt] = su
+        nt += 1
+        hs = _push(hd, hn, hs, du, su)
+    if dv <= limit and dv < dist[sv]:
+        if dist[sv] == np.inf:
+            touched[nt] = sv
+            nt += 1
+        dist[sv] = dv
+        hs = _push(hd, hn, hs, dv, sv)
     while hs > 0:
-        d, u, hs = _heap_pop(hd, hn, hs)
-        if settled[u]:
+        d = hd[0]
+        u = hn[0]
+        hs -= 1
+        if hs > 0:
+            dd = hd[hs]
+            nn = hn[hs]
+            j = 0
+            while True:
+                c = 2 * j + 1
+                if c >= hs:
+                    break
+                if c + 1 < hs and hd[c + 1] < hd[c]:
+                    c += 1
+                if hd[c] >= dd:
+                    break
+                hd[j] = hd[c]
+                hn[j] = hn[c]
+                j = c
+            hd[j] = dd
+            hn[j] = nn
+        if d > dist[u]:
             continue
-        settled[u] = True
         for k in range(indptr[u], indptr[u + 1]):
             v = indices[k]
-            if settled[v]:
-                continue
             nd = d + weights[k]
             if nd <= limit and nd < dist[v]:
                 if dist[v] == np.inf:
                     touched[nt] = v
                     nt += 1
                 dist[v] = nd
-                hd, hn, hs = _heap_push(hd, hn, hs, nd, v)
-    return nt, hd, hn
+                hs = _push(hd, hn, hs, nd, v)
+    return nt
 
 
 @numba.njit(cache=True, nogil=True)
@@ -171,10 +163,9 @@ def _reach_chunk(
 ):  # pragma: no cover - compiled
     """Pairs (source, target, metres) within ``limit`` for a chunk of sources."""
     dist = np.full(n_nodes, np.inf)
-    settled = np.zeros(n_nodes, dtype=np.bool_)
     touched = np.empty(n_nodes, dtype=np.int64)
-    hd = np.empty(1024, dtype=np.float64)
-    hn = np.empty(1024, dtype=np.int64)
+    hd = np.empty(indices.shape[0] + 2, dtype=np.float64)
+    hn = np.empty(indices.shape[0] + 2, dtype=np.int64)
     best = np.full(n_targets, np.inf)
     hit = np.empty(n_targets, dtype=np.int64)
     cap = 1024
@@ -182,16 +173,21 @@ def _reach_chunk(
     out_t = np.empty(cap, dtype=np.int64)
     out_d = np.empty(cap, dtype=np.float64)
     n_out = 0
-    seed_n = np.empty(2, dtype=np.int64)
-    seed_d = np.empty(2, dtype=np.float64)
     for si in range(sources.shape[0]):
         s = sources[si]
-        seed_n[0] = src_u[s]
-        seed_n[1] = src_v[s]
-        seed_d[0] = src_du[s]
-        seed_d[1] = src_dv[s]
-        nt, hd, hn = _search(
-            indptr, indices, weights, seed_n, seed_d, limit, dist, settled, touched, hd, hn
+        nt = _search(
+            indptr,
+            indices,
+            weights,
+            src_u[s],
+            src_v[s],
+            src_du[s],
+            src_dv[s],
+            limit,
+            dist,
+            touched,
+            hd,
+            hn,
         )
         nh = 0
         for j in range(nt):
@@ -227,9 +223,7 @@ def _reach_chunk(
             n_out += 1
             best[k] = np.inf
         for j in range(nt):
-            node = touched[j]
-            dist[node] = np.inf
-            settled[node] = False
+            dist[touched[j]] = np.inf
     return out_s[:n_out].copy(), out_t[:n_out].copy(), out_d[:n_out].copy()
 
 
@@ -239,25 +233,29 @@ def _nodes_chunk(
 ):  # pragma: no cover - compiled
     """(source, node, metres) for every node within ``limit`` of each source."""
     dist = np.full(n_nodes, np.inf)
-    settled = np.zeros(n_nodes, dtype=np.bool_)
     touched = np.empty(n_nodes, dtype=np.int64)
-    hd = np.empty(1024, dtype=np.float64)
-    hn = np.empty(1024, dtype=np.int64)
+    hd = np.empty(indices.shape[0] + 2, dtype=np.float64)
+    hn = np.empty(indices.shape[0] + 2, dtype=np.int64)
     cap = 1024
     out_s = np.empty(cap, dtype=np.int64)
     out_n = np.empty(cap, dtype=np.int64)
     out_d = np.empty(cap, dtype=np.float64)
     n_out = 0
-    seed_n = np.empty(2, dtype=np.int64)
-    seed_d = np.empty(2, dtype=np.float64)
     for si in range(sources.shape[0]):
         s = sources[si]
-        seed_n[0] = src_u[s]
-        seed_n[1] = src_v[s]
-        seed_d[0] = src_du[s]
-        seed_d[1] = src_dv[s]
-        nt, hd, hn = _search(
-            indptr, indices, weights, seed_n, seed_d, limit, dist, settled, touched, hd, hn
+        nt = _search(
+            indptr,
+            indices,
+            weights,
+            src_u[s],
+            src_v[s],
+            src_du[s],
+            src_dv[s],
+            limit,
+            dist,
+            touched,
+            hd,
+            hn,
         )
         if n_out + nt > cap:
             cap = max(2 * cap, n_out + nt)
@@ -271,8 +269,12 @@ def _nodes_chunk(
             out_d[n_out] = dist[node]
             n_out += 1
             dist[node] = np.inf
-            settled[node] = False
     return out_s[:n_out].copy(), out_n[:n_out].copy(), out_d[:n_out].copy()
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _before(d1, l1, d2, l2):  # pragma: no cover - compiled
+    return d1 < d2 or (d1 == d2 and l1 < l2)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -281,44 +283,38 @@ def _multi_source(
 ):  # pragma: no cover
     """Multi-source Dijkstra: per node the nearest seed label and its distance.
 
-    Ties go to the smaller label: the heap orders by (distance, label).
+    The heap orders by (distance, label), so ties go to the smaller label.
+    Each (node, label) improvement pushes once; a node is expanded once, so
+    the heap holds at most ``nnz + seeds`` entries.
     """
     dist = np.full(n_nodes, np.inf)
     lab = np.full(n_nodes, -1, dtype=np.int64)
-    settled = np.zeros(n_nodes, dtype=np.bool_)
-    cap = max(1024, 2 * seed_n.shape[0])
+    cap = indices.shape[0] + seed_n.shape[0] + 1
     hd = np.empty(cap, dtype=np.float64)
     hl = np.empty(cap, dtype=np.int64)
     hn = np.empty(cap, dtype=np.int64)
     hs = 0
-    for i in range(seed_n.shape[0] + 1):
-        # Entry i < len(seeds) is a seed; pushes from relaxations follow below.
-        if i == seed_n.shape[0]:
-            break
-        s = seed_n[i]
+    for i in range(seed_n.shape[0]):
+        u = seed_n[i]
         d = seed_d[i]
         lb = seed_lab[i]
-        if d <= limit and (d < dist[s] or (d == dist[s] and lb < lab[s])):
-            dist[s] = d
-            lab[s] = lb
-            # push (d, lb, s)
-            if hs == hd.shape[0]:
-                hd = _grow(hd, 2 * hs)
-                hl = _grow(hl, 2 * hs)
-                hn = _grow(hn, 2 * hs)
-            j = hs
-            hs += 1
-            while j > 0:
-                p = (j - 1) >> 1
-                if hd[p] < d or (hd[p] == d and hl[p] <= lb):
-                    break
-                hd[j] = hd[p]
-                hl[j] = hl[p]
-                hn[j] = hn[p]
-                j = p
-            hd[j] = d
-            hl[j] = lb
-            hn[j] = s
+        if not (d <= limit and _before(d, lb, dist[u], lab[u])):
+            continue
+        dist[u] = d
+        lab[u] = lb
+        j = hs
+        hs += 1
+        while j > 0:
+            p = (j - 1) >> 1
+            if not _before(d, lb, hd[p], hl[p]):
+                break
+            hd[j] = hd[p]
+            hl[j] = hl[p]
+            hn[j] = hn[p]
+            j = p
+        hd[j] = d
+        hl[j] = lb
+        hn[j] = u
     while hs > 0:
         d = hd[0]
         lb = hl[0]
@@ -333,9 +329,9 @@ def _multi_source(
                 c = 2 * j + 1
                 if c >= hs:
                     break
-                if c + 1 < hs and (hd[c + 1] < hd[c] or (hd[c + 1] == hd[c] and hl[c + 1] < hl[c])):
+                if c + 1 < hs and _before(hd[c + 1], hl[c + 1], hd[c], hl[c]):
                     c += 1
-                if hd[c] > dd or (hd[c] == dd and hl[c] >= ll):
+                if not _before(hd[c], hl[c], dd, ll):
                     break
                 hd[j] = hd[c]
                 hl[j] = hl[c]
@@ -344,26 +340,19 @@ def _multi_source(
             hd[j] = dd
             hl[j] = ll
             hn[j] = nn
-        if settled[u] or d != dist[u] or lb != lab[u]:
-            continue
-        settled[u] = True
+        if d != dist[u] or lb != lab[u]:
+            continue  # stale
         for k in range(indptr[u], indptr[u + 1]):
             v = indices[k]
-            if settled[v]:
-                continue
             nd = d + weights[k]
-            if nd <= limit and (nd < dist[v] or (nd == dist[v] and lb < lab[v])):
+            if nd <= limit and _before(nd, lb, dist[v], lab[v]):
                 dist[v] = nd
                 lab[v] = lb
-                if hs == hd.shape[0]:
-                    hd = _grow(hd, 2 * hs)
-                    hl = _grow(hl, 2 * hs)
-                    hn = _grow(hn, 2 * hs)
                 j = hs
                 hs += 1
                 while j > 0:
                     p = (j - 1) >> 1
-                    if hd[p] < nd or (hd[p] == nd and hl[p] <= lb):
+                    if not _before(nd, lb, hd[p], hl[p]):
                         break
                     hd[j] = hd[p]
                     hl[j] = hl[p]
@@ -661,9 +650,9 @@ def reached_nodes(
     )
     if res is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    s, n, d = res
-    order = np.argsort(s, kind="stable")
-    return s[order], n[order], d[order]
+    # Chunks are consecutive slices of the sorted sources and come back in
+    # order, so the rows are already grouped by source.
+    return res[0], res[1], res[2]
 
 
 def nearest_site(

@@ -64,8 +64,8 @@ class Snapped:
         return int(self.ids.shape[0])
 
     def subset(self, mask_or_index: Any) -> Snapped:
-        """The snapped points selected by a boolean mask or an index array."""
-        sel = np.asarray(mask_or_index)
+        """The snapped points selected by a boolean mask, an index array or a slice."""
+        sel = mask_or_index if isinstance(mask_or_index, slice) else np.asarray(mask_or_index)
         return Snapped(
             ids=self.ids[sel],
             edge=self.edge[sel],
