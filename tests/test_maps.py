@@ -212,7 +212,8 @@ def test_plan_map_is_self_contained(run, tmp_path):
     html = _html(run, tmp_path)
     # Nothing is fetched: no script or stylesheet link at all, let alone from a CDN.
     assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.I)
-    assert not re.search(r"<link\b", html, re.I)
+    links = re.findall(r"<link\b[^>]*>", html, re.I)
+    assert links == ['<link rel="icon" href="data:,">']
     # Outside Leaflet itself (whose attribution links to leafletjs.com), no URL at all
     # is a src or href.
     ours = re.sub(r"<script>/\* @preserve\n \* Leaflet.*?</script>", "", html, flags=re.S)
@@ -401,7 +402,8 @@ def test_static_map_png(run, tmp_path):
     from PIL import Image
 
     with Image.open(a) as im:
-        assert im.size == (1800, 1200)
+        w, h = im.size
+        assert 1000 < w <= 1900 and 300 < h <= 1300
         # The districts' fills are drawn: the "all met" green appears in the picture.
         colours = {c for _, c in im.convert("RGB").getcolors(maxcolors=1 << 20)}
     assert len(colours) > 50

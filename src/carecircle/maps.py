@@ -341,6 +341,28 @@ class MetricScale(MacroElement):
         self._name = "MetricScale"
 
 
+class FitNow(MacroElement):
+    """Fit the map to bounds at once: no zoom animation from ``zoom_start`` on load.
+
+    (folium's ``fit_bounds`` animates, so for a moment after load the markers are
+    drawn mid-zoom: a screenshot or a reader's first glance catches a wrong scale.)
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.fitBounds({{ this.bounds|tojson }},
+                {"animate": false, "padding": [12, 12]});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: list[list[float]]):
+        super().__init__()
+        self._name = "FitNow"
+        self.bounds = bounds
+
+
 def popup_table(rows: Iterable[tuple[str, object]], title: object = None) -> str:
     """Escaped HTML of a popup: an optional bold title and a two-column table.
 
@@ -357,7 +379,10 @@ def _popup(rows: list[tuple[str, object]]) -> SafePopup:
     return SafePopup(popup_table(rows))
 
 
+# The empty data: icon stops the browser asking the server for /favicon.ico (a 404
+# that would show as a console error when the folder is served).
 _PAGE_CSS = """
+<link rel="icon" href="data:,">
 <style>
   .leaflet-container { background: #f4f3ef; font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei",
     "Microsoft YaHei", "PingFang SC", sans-serif; }
@@ -406,7 +431,7 @@ def base_map(
     m = OfflineMap(location=[(s + n) / 2, (w + e) / 2], tiles=tiles, control_scale=False,
                    zoom_start=13, prefer_canvas=prefer_canvas)
     MetricScale().add_to(m)
-    m.fit_bounds([[s, w], [n, e]])
+    FitNow([[s, w], [n, e]]).add_to(m)
     m.get_root().header.add_child(folium.Element(_PAGE_CSS), name="cc_css")
     return m
 

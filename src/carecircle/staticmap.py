@@ -257,7 +257,8 @@ def write_static_map(run: RunOutputs, path: str | Path, *, dpi: int = 150,
     path
         The ``.png`` file to write (atomically).
     dpi, figsize
-        Resolution and size in inches (default 1800 x 1200 pixels).
+        Resolution and size in inches (default at most 1800 x 1200 pixels; the blank
+        margin around the drawing is cropped).
 
     Returns
     -------
@@ -295,8 +296,8 @@ def write_static_map(run: RunOutputs, path: str | Path, *, dpi: int = 150,
              fontproperties=fonts.prop(10), va="center", color="#444", parse_math=False)
     crs = getattr(run.communities, "crs", None)
     if crs is not None:
-        fig.text(0.01, 0.015, fonts.label(f"坐标系 CRS: {crs.to_string()}"), fontproperties=fonts.prop(7),
-                 color="#666", parse_math=False)
+        ax.text(1.0, -0.01, fonts.label(f"坐标系 CRS: {crs.to_string()}"), transform=ax.transAxes,
+                ha="right", va="top", fontproperties=fonts.prop(7), color="#666", parse_math=False)
     if handles:
         leg = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.665, 0.95),
                          frameon=True, prop=fonts.prop(8), title=fonts.label("图例 Legend"),
@@ -310,6 +311,8 @@ def write_static_map(run: RunOutputs, path: str | Path, *, dpi: int = 150,
                 # Warned once above; not once per missing glyph of a data label.
                 warnings.filterwarnings("ignore", message="Glyph .* missing from font")
             # No software/date metadata: the same plan gives the same bytes.
-            fig.savefig(p, format="png", metadata={"Software": None})
+            # "tight" crops the blank a wide or tall study area leaves around the map.
+            fig.savefig(p, format="png", metadata={"Software": None}, bbox_inches="tight",
+                        pad_inches=0.2)
 
     return write_atomic(path, save)
