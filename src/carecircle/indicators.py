@@ -260,3 +260,42 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
     keys = list(dict.fromkeys(table["district"]))
     out = out.set_index("district").loc[keys].reset_index()
     return out.rename(columns={"district": "区县代码 Code", "district_name": "区县 District"})
+
+
+SHORT = {
+    "urban_elderly": "城市养老覆盖 Urban elderly",
+    "rural_elderly": "农村养老覆盖 Rural elderly",
+    "street_centre": "街道中心覆盖 Street centres",
+    "compliance": "配建达标率 Both facilities",
+    "childcare_places": "千人托位 Places/1,000",
+    "public_beds": "公办床位 Public beds",
+    "public_childcare": "公办托育 Public childcare",
+    "elderly_area": "人均养老面积 Elderly m²/res.",
+}
+
+
+def _cell_text(r: pd.Series) -> str:
+    if r["status"] == "no data":
+        return "no data"
+    v = r["value"]
+    if r["unit"] == "%":
+        txt = f"{v:.0%}"
+    elif r["unit"] in ("per 1,000", "m²/person"):
+        txt = f"{v:.2f}"
+    else:
+        txt = f"{v:,.0f}"
+    return f"{txt} {'ok' if r['status'] == 'pass' else 'X'}"
+
+
+def terminal_table(table: pd.DataFrame) -> str:
+    """A compact text table for the terminal: indicators down, districts across."""
+    t = table.assign(cell=table.apply(_cell_text, axis=1))
+    cols = list(dict.fromkeys(t["district_name"]))
+    out = t.pivot(index="indicator", columns="district_name", values="cell")[cols]
+    out = out.loc[[k for k in SHORT if k in out.index]]
+    targets = t.drop_duplicates("indicator").set_index("indicator")["target_text"]
+    out.insert(0, "目标 Target", targets.reindex(out.index).str.replace(r" \(.*\)", "", regex=True))
+    out.index = [SHORT[k] for k in out.index]
+    out.index.name = "指标 Indicator"
+    out.columns.name = None
+    return out.to_string()

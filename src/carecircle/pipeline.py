@@ -125,7 +125,7 @@ def run_scenario(scenario: Scenario | str | Path, *, quiet: bool = False, plan: 
         Also run the siting optimizer (``False``: an assessment only).
     """
     from .atomic import write_text_atomic
-    from .indicators import wide
+    from .indicators import terminal_table
 
     scen = _as_scenario(scenario)
     report = validate(scen)
@@ -145,7 +145,7 @@ def run_scenario(scenario: Scenario | str | Path, *, quiet: bool = False, plan: 
     table = run.districts_after if run.districts_after is not None else run.districts_before
     text = "\n".join([
         "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
-        wide(table).to_string(index=False),
+        terminal_table(table),
         "",
         *run.notes,
         "",
