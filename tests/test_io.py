@@ -9,6 +9,7 @@ through :func:`carecircle.io.load_inputs`; ids, values and projected coordinates
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -446,3 +447,62 @@ def test_summary_counts_per_layer_and_district(tmp_path: Path) -> None:
     assert rows[("社区/村 communities", "雁塔区 (610113)")] == 2
     assert rows[("现有设施 facilities", "碑林区 (610103)")] == 2
     assert rows[("候选场地 candidates", "雁塔区 (610113)")] == 1
+
+
+# ---------------------------------------------------------------- spreadsheets as planners have them
+
+
+def test_gbk_csv_from_chinese_excel(tmp_path: Path) -> None:
+    path, _ = write_layer("communities", "csv_zh", tmp_path)
+    text = path.read_text(encoding="utf-8-sig")
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(text.encode("gbk"))
+    inputs = load(tmp_path, communities="gbk.csv")
+    assert not inputs.log.problems, [str(p) for p in inputs.log.problems]
+    assert_canonical(inputs["communities"], "communities")
+    assert inputs["communities"]["name"].tolist()[0] == "甲社区"
+
+
+def test_codes_in_a_number_column_with_blanks(tmp_path: Path) -> None:
+    # a district code column holding a blank becomes float (610113.0): still matched
+    gdf = _frame("communities")
+    gdf["district"] = [610113.0, None, 610103.0, 610103.0]
+    gdf.to_file(tmp_path / "c.gpkg", driver="GPKG")
+    d = DISTRICTS.copy()
+    d["code"] = d["code"].astype(float)
+    d.to_file(tmp_path / "districts.geojson", driver="GeoJSON")
+    inputs = load(tmp_path, communities="c.gpkg")
+    assert inputs["districts"]["code"].tolist() == ["610113", "610103"]
+    comm = inputs["communities"]
+    assert comm["district"].tolist()[::2] == ["610113", "610103"]
+    problems = [str(p) for p in inputs.log.problems]
+    # only the blank one is reported
+    assert len(problems) == 1 and "row 2" in problems[0] and "district" in problems[0]
+
+
+def test_every_documented_chinese_value_is_accepted() -> None:
+    # the vocabularies of docs/data.md, in parentheses after each canonical value
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`"): line for line in doc.splitlines()
+            if line.startswith("| `")}
+    from carecircle.schema import ACQUISITION, FACILITY_KINDS, OWNERSHIP
+
+    for col, vocab in (("kind", FACILITY_KINDS), ("ownership", OWNERSHIP),
+                       ("acquisition", ACQUISITION), ("kinds", FACILITY_KINDS)):
+        pairs = re.findall(r"`(\w+)` \(([^)]+)\)", rows[col])
+        if col == "kinds":  # "... `street_centre` (`养老`, `托育`, `综合中心`)"
+            words = re.findall(r"`([^`]+)`", rows[col].split("(", 1)[1])
+            assert io.split_kinds(";".join(words)) == ["elderly", "childcare", "street_centre"]
+            continue
+        assert pairs, col
+        for canon, words in pairs:
+            for word in re.split(r"[/,]\s*", words):
+                assert vocab.get(word.strip()) == canon, (col, word)
+    for word in re.findall(r"`([^`]+)`", rows["urban_rural"].split("|")[4]):
+        expected = {"u": "urban", "r": "rural"}.get(word[0].lower())
+        if word in ("城市", "城镇", "1xx"):
+            expected = "urban"
+        if word in ("农村", "乡村", "2xx"):
+            expected = "rural"
+        sample = word.replace("xx", "11")
+        assert io.parse_urban_rural(sample) == expected, word

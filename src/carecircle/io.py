@@ -144,7 +144,11 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            try:
+                df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            except UnicodeDecodeError:
+                # spreadsheets saved by Chinese Excel are GBK; GB18030 is its superset
+                df = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False)
             lon = _find(df, source.lon, _LON_NAMES)
             lat = _find(df, source.lat, _LAT_NAMES)
             if lon is None or lat is None:
@@ -373,14 +377,20 @@ def split_kinds(value: object) -> list[str] | None:
     return out
 
 
+def _code_text(value: object) -> str:
+    """A code as text: 610113.0 (a number column that also holds blanks) -> '610113'."""
+    text = str(value).strip()
+    return text[:-2] if re.fullmatch(r"\d+\.0", text) else text
+
+
 def _match_district(values: pd.Series, districts: gpd.GeoDataFrame | None) -> pd.Series:
     if districts is None:
         return pd.Series([None] * len(values), index=values.index, dtype="object")
     lookup = {}
     for code, name in zip(districts["code"].astype(str), districts["name"].astype(str), strict=True):
-        lookup[code] = code
-        lookup[name] = code
-    return values.map(lambda v: None if pd.isna(v) else lookup.get(str(v).strip())).astype("object")
+        lookup[_code_text(code)] = code
+        lookup[name.strip()] = code
+    return values.map(lambda v: None if pd.isna(v) else lookup.get(_code_text(v))).astype("object")
 
 
 def _study_area(districts: gpd.GeoDataFrame | None, crs) -> shapely.Geometry | None:
@@ -473,7 +483,7 @@ def validate_layer(
     id_col = "code" if layer in ("districts", "streets") else "id"
     if layer != "population_grid":
         _check_ids(gdf, fname, log, id_col)
-        gdf[id_col] = gdf[id_col].astype("string").str.strip().astype("object")
+        gdf[id_col] = gdf[id_col].map(lambda v: None if pd.isna(v) else _code_text(v)).astype("object")
     gdf = _check_numbers(gdf, layer, fname, log, ids, optional)
     ok = _check_geometry(gdf, layer, fname, log, ids)
     lonlat = _lonlat(gdf)

@@ -99,14 +99,14 @@ FACILITY_KINDS: dict[str, str] = {
     "childcare": "childcare", "托育": "childcare", "托育机构": "childcare",
     "street_centre": "street_centre", "street_center": "street_centre",
     "综合养老服务中心": "street_centre", "街道综合养老服务中心": "street_centre",
-    "镇(街道)综合养老服务中心": "street_centre",
+    "镇(街道)综合养老服务中心": "street_centre", "综合中心": "street_centre",
     "institution": "institution", "养老机构": "institution", "养老院": "institution",
 }
 CANDIDATE_KINDS = ("elderly", "childcare", "street_centre")
 
 ACQUISITION: dict[str, str] = {
     "new": "new", "新建": "new", "renovate": "renovate", "改造": "renovate",
-    "存量改造": "renovate", "lease": "lease", "租赁": "lease",
+    "存量改造": "renovate", "改造存量": "renovate", "lease": "lease", "租赁": "lease",
 }
 
 OWNERSHIP: dict[str, str] = {
