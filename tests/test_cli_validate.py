@@ -506,3 +506,20 @@ def test_every_problem_is_reported_in_one_run(case: Case, capsys) -> None:
         line_with(out, "ERROR", *needles)
     assert len(error_lines(out)) == len(expected), out
     assert f"{len(expected)} error(s)" in out
+
+
+def test_missing_column_does_not_hide_other_problems(case: Case, capsys) -> None:
+    comm = case.layers["communities"]
+    for props, _ in comm:
+        del props["urban_rural"]
+    comm[1][0]["population"] = "abc"
+    comm[3][0]["id"] = "C1"
+    comm[2] = (comm[2][0], (34.245, 108.953))  # swapped
+    code, out = run(capsys, case.write())
+    assert code == 1
+    line_with(out, "ERROR", "communities.geojson", "column 'urban_rural'", "missing column")
+    line_with(out, "ERROR", "communities.geojson", "id C2", "column 'population'", "not a number")
+    line_with(out, "ERROR", "communities.geojson", "row 4", "id C1", "duplicate id")
+    line_with(out, "ERROR", "communities.geojson", "id C3", "appear swapped")
+    # nothing is reported about the missing column row by row
+    assert len(error_lines(out)) == 4, out

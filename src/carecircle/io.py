@@ -478,6 +478,14 @@ def validate_layer(
         return gdf.to_crs(crs)
     gdf = gdf.reset_index(drop=True)
     if not _check_columns(gdf, layer, fname, log, optional):
+        # Still check everything else, so one run reports every problem: validate a copy
+        # with the missing columns blank, keeping only problems of the columns present.
+        missing = {c for c in _required(layer, optional) if c not in gdf.columns}
+        rest = ProblemLog()
+        filled = gdf.assign(**{c: None for c in missing})
+        validate_layer(filled, layer, fname, rest, crs=crs, districts=districts, streets=streets,
+                       area=area, optional=optional)
+        log.problems.extend(p for p in rest.problems if p.column not in missing)
         return gdf.iloc[0:0].to_crs(crs)
     ids = _ids(gdf)
     id_col = "code" if layer in ("districts", "streets") else "id"
