@@ -313,3 +313,15 @@ def test_demand_defaults_and_table_path(tmp_path: Path) -> None:
     assert scen.demand.district_factors["610113"]["pop_0_3"] == 0.9
     # other groups of the district keep the city factor
     assert scen.demand.district_factors["610113"]["population"] == Demand().factors["population"]
+
+
+def test_unreadable_scenario_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, BASE)
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    with pytest.raises(ScenarioError, match="cannot read") as exc:
+        load_scenario(path)
+    assert str(path) in str(exc.value)

@@ -467,5 +467,7 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid TOML 情景文件格式错误: {exc}") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario file 无法读取情景文件: {exc}") from None
     scen = scenario_from_dict(data, path.resolve().parent, where=str(path))
     return dataclasses.replace(scen, source=path.resolve())
