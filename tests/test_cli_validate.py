@@ -523,3 +523,19 @@ def test_missing_column_does_not_hide_other_problems(case: Case, capsys) -> None
     line_with(out, "ERROR", "communities.geojson", "id C3", "appear swapped")
     # nothing is reported about the missing column row by row
     assert len(error_lines(out)) == 4, out
+
+
+def test_summary_says_what_was_converted(case: Case, capsys) -> None:
+    from carecircle.coords import wgs84_to_gcj02
+
+    rows = ["编号,名称,类型,建筑面积,经度,纬度"]
+    for props, (lon, lat) in FACILITIES:
+        glon, glat = wgs84_to_gcj02(lon, lat)
+        rows.append(f"{props['id']},{props['name']},{props['kind']},{props['floor_area_m2']},"
+                    f"{float(glon)!r},{float(glat)!r}")
+    (case.folder / "amap.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    case.inputs["facilities"] = {"path": "amap.csv", "coords": "gcj02"}
+    code, out = run(capsys, case.write())
+    assert code == 0, out
+    line_with(out, "Converted", "facilities: GCJ02 -> WGS-84 (3 features)")
+    assert line_with(out, "facilities", "碑林区 (610103)").split()[-1] == "2"
