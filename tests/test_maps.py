@@ -200,9 +200,31 @@ def _html(run: RunOutputs, tmp_path: Path, **kw) -> str:
     return maps.write_plan_map(run, tmp_path / "map.html", **kw).read_text(encoding="utf-8")
 
 
+def _layers(html: str) -> list[tuple[dict, list[dict]]]:
+    """(config, items) of every MarkerLayer in the page."""
+    found = re.findall(r"var layer = (\{.*?\});\s*var items = (\[\n.*?\n\]);", html, flags=re.S)
+    return [(json.loads(c), json.loads(i)) for c, i in found]
+
+
+def _items(html: str) -> list[dict]:
+    return [it for _, items in _layers(html) for it in items]
+
+
+def _classes(config: dict, item: dict) -> list[str]:
+    return (item.get("cls") or config.get("style", {}).get("className", "")).split()
+
+
 def _class_count(html: str, css: str) -> int:
-    """Markers whose Leaflet className is exactly ``css`` or starts with ``css ``."""
-    return len(re.findall(r'"className": "' + re.escape(css) + r'[" ]', html))
+    """Markers that will carry the class ``css``."""
+    return sum(css in _classes(c, it) for c, items in _layers(html) for it in items)
+
+
+def _popup_html(config: dict, item: dict) -> str:
+    """The popup the page's JavaScript builds (same rule: empty values left out)."""
+    rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in zip(config["labels"], item["v"],
+                                                                           strict=True) if v != "")
+    title = f"<b>{item['t']}</b>" if item["t"] else ""
+    return f'<div class="cc-popup">{title}<table>{rows}</table></div>'
 
 
 # ---------------------------------------------------------------- offline, self-contained
@@ -254,7 +276,7 @@ def test_marker_counts_per_layer(run, tmp_path):
     assert _class_count(html, "cc-community") == len(COMMUNITIES)
     assert _class_count(html, "cc-community-after") == len(COMMUNITIES)
     assert _class_count(html, "cc-facility") == len(FACILITIES)
-    assert html.count("cc-facility cc-substandard") == N_SUBSTANDARD
+    assert _class_count(html, "cc-substandard") == N_SUBSTANDARD
     assert _class_count(html, "cc-site") == len(SITES)
     # SVG, not canvas: markers must be countable (and styled) by class name.
     assert '"preferCanvas": false' in html
@@ -284,8 +306,10 @@ def test_layers_are_bilingual_and_toggleable(run, tmp_path):
 
 
 def _js_strings(html: str) -> list[str]:
-    """The decoded content of every bindPopup/bindTooltip call."""
-    return [json.loads(m) for m in re.findall(r'\.bind(?:Popup|Tooltip)\(("(?:[^"\\]|\\.)*")', html)]
+    """The decoded popup and tooltip content of every marker and district."""
+    bound = [json.loads(m) for m in re.findall(r'\.bind(?:Popup|Tooltip)\(("(?:[^"\\]|\\.)*")', html)]
+    return bound + [s for c, items in _layers(html) for it in items
+                     for s in (_popup_html(c, it), it["tip"])]
 
 
 def test_input_text_is_escaped(run, tmp_path):
@@ -304,6 +328,7 @@ def test_input_text_is_escaped(run, tmp_path):
     assert all("${alert(2)}`" in c for c in contents if "alert(2)" in c)
     assert "`${alert(2)}" not in html
     stripped = re.sub(r'\.bind(?:Popup|Tooltip)\("(?:[^"\\]|\\.)*"', "", html)
+    stripped = re.sub(r"var items = \[\n.*?\n\];", "", stripped, flags=re.S)
     assert "alert(" not in stripped
     # The scenario title is escaped in <title> and the title panel.
     assert "Synthetic &lt;test&gt; &amp; run" in html
@@ -323,10 +348,10 @@ def test_popups_hold_the_facts(run, tmp_path):
 
 def test_coordinates_are_wgs84(run, tmp_path):
     html = _html(run, tmp_path)
-    locs = re.findall(r"L\.circleMarker\(\s*\[([-\d.]+), ([-\d.]+)\]", html)
+    locs = [it["ll"] for it in _items(html)]
     assert len(locs) == 2 * len(COMMUNITIES) + len(FACILITIES) + len(SITES)
     expected = run.communities.to_crs("EPSG:4326").geometry.iloc[0]
-    lat, lon = map(float, locs[0])
+    lat, lon = locs[0]
     assert lat == pytest.approx(expected.y, abs=1e-6) and lon == pytest.approx(expected.x, abs=1e-6)
     assert all(34.0 < float(a) < 34.5 and 107.8 < float(b) < 108.2 for a, b in locs)
 

@@ -276,8 +276,13 @@ def js_string(text: str) -> str:
     block), but CJK characters kept as UTF-8: a ``\\uXXXX`` escape per character would
     double the size of a map of Chinese names.
     """
+    return js_json(str(text))
+
+
+def js_json(value: Any) -> str:
+    """JSON of ``value`` that is safe inside an HTML ``<script>`` (see :func:`js_string`)."""
     return (
-        json.dumps(str(text), ensure_ascii=False)
+        json.dumps(value, ensure_ascii=False)
         .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         .replace("'", "\\u0027").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     )
@@ -322,6 +327,82 @@ class SafeTooltip(MacroElement):
         self.content = content
         self.content_js = js_string(content)
         self.options = {"sticky": sticky}
+
+
+def shape_icon(class_name: str, size: int, html: str = "") -> dict[str, Any]:
+    """Options of a ``L.divIcon`` drawn with CSS only: squares and stars, no image.
+
+    Circles are communities; facilities are squares and proposed sites stars, as on
+    the static map, so the three never read as one another.  ``class_name`` is the
+    element's class list (used by the CSS and to count markers).
+    """
+    half = size / 2
+    return {"className": class_name, "html": html, "iconSize": [size, size],
+            "iconAnchor": [half, half], "popupAnchor": [0, -half], "tooltipAnchor": [half, 0]}
+
+
+class MarkerLayer(MacroElement):
+    """Many markers from one JSON array, added to the parent layer by a short loop.
+
+    ``config`` is shared by the layer's markers: ``labels`` (the popup's row labels,
+    escaped HTML) and either ``style`` (options of ``L.circleMarker``) or ``icon``
+    (options of ``L.divIcon``, see :func:`shape_icon`).  Each item is
+    ``{"ll": [lat, lon], "t": title, "v": [one value per label], "tip": tooltip}``
+    plus, for circles, ``"r"`` (radius) and ``"c"`` (fill colour), or, for icons,
+    ``"cls"`` (class list).  Every text is escaped HTML already; a popup row whose
+    value is empty is left out.  The popup is built when first opened.
+
+    One array instead of one folium element (and popup) per marker keeps a city-size
+    map a few MB and quick to write.  Icons are given to ``L.marker`` at creation, so
+    Leaflet's default image icon is never made (it would be fetched).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function () {
+                var group = {{ this._parent.get_name() }};
+                var layer = {{ this.config_js }};
+                var items = {{ this.items_js }};
+                function popup(it) {
+                    var h = '<div class="cc-popup">' + (it.t ? '<b>' + it.t + '</b>' : '') + '<table>';
+                    for (var j = 0; j < layer.labels.length; j++) {
+                        if (it.v[j] !== "") {
+                            h += '<tr><th>' + layer.labels[j] + '</th><td>' + it.v[j] + '</td></tr>';
+                        }
+                    }
+                    return h + '</table></div>';
+                }
+                items.forEach(function (it) {
+                    var m = layer.icon
+                        ? L.marker(it.ll, {"icon": L.divIcon(Object.assign({}, layer.icon, {"className": it.cls})),
+                                           "riseOnHover": true})
+                        : L.circleMarker(it.ll, Object.assign({}, layer.style, {"radius": it.r, "fillColor": it.c}));
+                    m.bindPopup(function () { return popup(it); }, {"maxWidth": 360});
+                    m.bindTooltip(it.tip, {"sticky": true});
+                    m.addTo(group);
+                });
+            })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: dict[str, Any], items: list[dict[str, Any]]):
+        super().__init__()
+        self._name = "MarkerLayer"
+        self.config = config
+        self.items = items
+        self.config_js = js_json(config)
+        # One item per line: readable, and diffs of two maps line up.
+        self.items_js = "[\n" + ",\n".join(js_json(it) for it in items) + "\n]"
+
+
+def _values(rows: list[tuple[str, object]]) -> tuple[list[str], list[str]]:
+    """(escaped labels, escaped values) of popup rows."""
+    return [esc(k) for k, _ in rows], [esc(v) for _, v in rows]
+
+
+STAR_HTML = '<div class="cc-star-o"></div><div class="cc-star-i"></div>'
 
 
 class MetricScale(MacroElement):
@@ -401,10 +482,29 @@ _PAGE_CSS = """
   .cc-title { top: 10px; left: 60px; max-width: 46vw; }
   .cc-title b { font-size: 14px; }
   .cc-legend summary { cursor: pointer; font-weight: bold; }
+  .cc-fac { box-sizing: border-box; border: 1.5px solid #222; border-radius: 1px; }
+  .cc-kind-other { background: #999999; }
+  /* Why a red dashed outline: it reads as "flagged" in any fill colour. */
+  .cc-flag { outline: 2.5px dashed SUBSTANDARD; outline-offset: 1.5px; }
+  .cc-star .cc-star-o, .cc-star .cc-star-i { position: absolute;
+    clip-path: polygon(50% 0%, 61% 35%, 98% 35%, 68% 57%, 79% 91%, 50% 70%, 21% 91%, 32% 57%,
+                       2% 35%, 39% 35%); }
+  .cc-star .cc-star-o { left: 0; top: 0; width: 100%; height: 100%; background: #000; }
+  .cc-star .cc-star-i { left: 18%; top: 20%; width: 64%; height: 64%; }
+  .cc-legend .cc-fac, .cc-legend .cc-star { display: inline-block; position: relative; width: 12px;
+    height: 12px; margin: 0 6px 0 1px; vertical-align: middle; }
+  .cc-legend .cc-star { width: 16px; height: 16px; margin: 0 3px 0 0; }
   .leaflet-control-layers { font-size: 12px; line-height: 1.4; }
   @media print { .leaflet-control-layers { display: none; } }
 </style>
 """
+
+
+# Colours of the CSS-drawn shapes come from the same tables as the static map's.
+_PAGE_CSS = _PAGE_CSS.replace("SUBSTANDARD", SUBSTANDARD_COLOUR).replace("</style>", "".join(
+    [f"  .cc-kind-{k} {{ background: {c}; }}\n" for k, c in KIND_COLOURS.items()]
+    + [f"  .cc-sk-{k} .cc-star-i {{ background: {c}; }}\n" for k, c in SITE_COLOURS.items()]
+) + "</style>")
 
 
 def base_map(
@@ -541,17 +641,29 @@ def _indicator_value(row: pd.Series) -> str:
     return f"{float(v):.2f}"
 
 
+def _truthy(value: object) -> bool:
+    """True for True / np.True_ / 1; False for False, None, NA and NaN."""
+    if value is None or value is pd.NA:
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return bool(value)
+
+
 def _community_layer(
     comm_wgs: gpd.GeoDataFrame, status_col: str, name: str, css: str, show: bool
 ) -> folium.FeatureGroup:
     fg = folium.FeatureGroup(name=name, show=show)
     radius = community_radius(comm_wgs["population"]) if "population" in comm_wgs else np.full(len(comm_wgs), 5.0)
     after = "status_after" in comm_wgs.columns
+    labels: list[str] = []
+    items = []
     for (_, c), r in zip(comm_wgs.iterrows(), radius, strict=True):
         loc = _point_latlon(c.geometry)
         if loc is None:
             continue
         status = str(c.get(status_col, ""))
+        sub = [k for k in ("elderly", "childcare") if _truthy(c.get(f"{k}_substandard"))]
         rows: list[tuple[str, object]] = [
             ("编号 ID", c.get("id")),
             ("区县 District", c.get("district_name", c.get("district"))),
@@ -562,31 +674,34 @@ def _community_layer(
             ("至养老设施步行(分钟) Walk to elderly care (min)", fmt_num(c.get("elderly_min"), 1)),
             ("至托育设施步行(分钟) Walk to childcare (min)", fmt_num(c.get("childcare_min"), 1)),
             ("现状 Status today", STATUS_LABELS.get(str(c.get("status")), c.get("status"))),
+            ("规划后 Status after plan",
+             STATUS_LABELS.get(str(c.get("status_after")), c.get("status_after")) if after else ""),
+            ("步行范围内有面积不达标设施 A facility within reach is below standard",
+             "; ".join(SITE_KIND_LABELS[k] for k in sub)),
         ]
-        if after:
-            rows.append(("规划后 Status after plan",
-                         STATUS_LABELS.get(str(c.get("status_after")), c.get("status_after"))))
-        sub = [k for k in ("elderly", "childcare") if bool(c.get(f"{k}_substandard", False) is True)]
-        if sub:
-            rows.append(("面积不达标设施在步行范围内 Facility within reach is below standard",
-                         "; ".join(SITE_KIND_LABELS[k] for k in sub)))
-        marker = folium.CircleMarker(
-            loc, radius=float(r), color="#333", weight=1, fill=True,
-            fill_color=STATUS_COLOURS.get(status, "#969696"), fill_opacity=0.85, class_name=css,
-        )
-        marker.add_child(SafePopup(popup_table(rows, title=c.get("name"))))
-        marker.add_child(SafeTooltip(f"{esc(c.get('name'))} — {esc(STATUS_LABELS.get(status, status))}"))
-        marker.add_to(fg)
+        labels, vals = _values(rows)
+        items.append({
+            "ll": loc, "r": float(r), "c": STATUS_COLOURS.get(status, "#969696"),
+            "t": esc(c.get("name")), "v": vals,
+            "tip": f"{esc(c.get('name'))} — {esc(STATUS_LABELS.get(status, status))}",
+        })
+    style = {"color": "#333", "weight": 1, "fill": True, "fillOpacity": 0.85, "className": css}
+    MarkerLayer({"labels": labels, "style": style}, items).add_to(fg)
     return fg
 
 
 def _facility_layer(fac_wgs: gpd.GeoDataFrame, low: np.ndarray, standards: Any) -> folium.FeatureGroup:
     fg = folium.FeatureGroup(name="现有设施 Existing facilities", show=True)
+    labels: list[str] = []
+    items = []
     for (_, f), is_low in zip(fac_wgs.iterrows(), low, strict=True):
         loc = _point_latlon(f.geometry)
         if loc is None:
             continue
         kind = str(f.get("kind", ""))
+        css = f"cc-facility cc-fac cc-kind-{kind if kind in KIND_COLOURS else 'other'}"
+        if is_low:
+            css += " cc-substandard cc-flag"
         rows: list[tuple[str, object]] = [
             ("编号 ID", f.get("id")),
             ("类型 Kind", KIND_LABELS.get(kind, kind)),
@@ -594,28 +709,23 @@ def _facility_layer(fac_wgs: gpd.GeoDataFrame, low: np.ndarray, standards: Any) 
             ("床位 Beds", fmt_num(f.get("beds"))),
             ("托位 Childcare places", fmt_num(f.get("places"))),
             ("性质 Ownership", OWNERSHIP_LABELS.get(str(f.get("ownership", "")), f.get("ownership"))),
+            ("面积不达标 Below floor-area standard",
+             f"< {standards.min_area(KIND_STANDARD[kind]):g} m²" if is_low else ""),
         ]
-        css = "cc-facility"
-        style: dict[str, Any] = {"color": "#222", "weight": 1}
-        if is_low:
-            std = standards.min_area(KIND_STANDARD[kind])
-            rows.append(("面积不达标 Below floor-area standard", f"< {std:g} m²"))
-            css += " cc-substandard"
-            # Why a thick red dashed ring: it reads as "flagged" in any fill colour.
-            style = {"color": SUBSTANDARD_COLOUR, "weight": 3, "dash_array": "3 3"}
-        marker = folium.CircleMarker(
-            loc, radius=6, fill=True, fill_color=KIND_COLOURS.get(kind, "#999"), fill_opacity=0.95,
-            class_name=css, **style,
-        )
-        marker.add_child(SafePopup(popup_table(rows, title=f.get("name"))))
-        marker.add_child(SafeTooltip(f"{esc(f.get('name'))} — {esc(KIND_LABELS.get(kind, kind))}"
-                                     + (" — 面积不达标 below standard" if is_low else "")))
-        marker.add_to(fg)
+        labels, vals = _values(rows)
+        items.append({
+            "ll": loc, "cls": css, "t": esc(f.get("name")), "v": vals,
+            "tip": f"{esc(f.get('name'))} — {esc(KIND_LABELS.get(kind, kind))}"
+                   + (" — 面积不达标 below standard" if is_low else ""),
+        })
+    MarkerLayer({"labels": labels, "icon": shape_icon("", 12)}, items).add_to(fg)
     return fg
 
 
 def _site_layer(sites_wgs: gpd.GeoDataFrame) -> folium.FeatureGroup:
     fg = folium.FeatureGroup(name="规划场地 Proposed sites", show=True)
+    labels: list[str] = []
+    items = []
     for _, s in sites_wgs.iterrows():
         loc = _point_latlon(s.geometry)
         if loc is None:
@@ -631,13 +741,13 @@ def _site_layer(sites_wgs: gpd.GeoDataFrame) -> folium.FeatureGroup:
             ("新覆盖社区 Communities newly served", fmt_num(s.get("communities_newly_served"))),
             ("新覆盖人口 Residents newly served", fmt_num(s.get("residents_newly_served"))),
         ]
-        marker = folium.CircleMarker(
-            loc, radius=9, color="#000", weight=3, fill=True,
-            fill_color=SITE_COLOURS[site_kind(s.get("kinds"))], fill_opacity=0.95, class_name="cc-site",
-        )
-        marker.add_child(SafePopup(popup_table(rows, title=s.get("name"))))
-        marker.add_child(SafeTooltip(f"{esc(s.get('name'))} — 规划场地 proposed site"))
-        marker.add_to(fg)
+        labels, vals = _values(rows)
+        items.append({
+            "ll": loc, "cls": f"cc-site cc-star cc-sk-{site_kind(s.get('kinds'))}",
+            "t": esc(s.get("name")), "v": vals,
+            "tip": f"{esc(s.get('name'))} — 规划场地 proposed site",
+        })
+    MarkerLayer({"labels": labels, "icon": shape_icon("", 28, STAR_HTML)}, items).add_to(fg)
     return fg
 
 
@@ -659,9 +769,9 @@ def _isochrone_layer(name: str, gdf: gpd.GeoDataFrame) -> folium.FeatureGroup:
 
 
 def _legend_html(has_after: bool, has_facilities: bool, has_sites: bool) -> str:
-    def row(colour: str, label: str, dot: bool = False, extra: str = "") -> str:
+    def row(colour: str, label: str, dot: bool = False) -> str:
         cls = "sw dot" if dot else "sw"
-        return f'<div><span class="{cls}" style="background:{colour};{extra}"></span>{esc(label)}</div>'
+        return f'<div><span class="{cls}" style="background:{colour}"></span>{esc(label)}</div>'
 
     parts = ['<div class="cc-panel cc-legend" id="cc-legend"><details open><summary>图例 Legend</summary>']
     parts.append("<h4>区县 (未达标指标比例) Districts (share of indicators failed)</h4>")
@@ -673,12 +783,13 @@ def _legend_html(has_after: bool, has_facilities: bool, has_sites: bool) -> str:
     parts.append("<div>圆大小 = 人口 Circle size = population</div>")
     if has_facilities:
         parts.append("<h4>现有设施 Existing facilities</h4>")
-        parts += [row(KIND_COLOURS[k], KIND_LABELS[k], dot=True) for k in KIND_COLOURS]
-        parts.append(row("#fff", "面积低于标准 Below floor-area standard", dot=True,
-                         extra=f"border:2px dashed {SUBSTANDARD_COLOUR};"))
+        parts += [f'<div><span class="cc-fac cc-kind-{k}"></span>{esc(KIND_LABELS[k])}</div>'
+                  for k in KIND_COLOURS]
+        parts.append('<div><span class="cc-fac cc-flag" style="background:#fff"></span>'
+                     f'{esc("面积低于标准 Below floor-area standard")}</div>')
     if has_sites:
         parts.append("<h4>规划场地 Proposed sites</h4>")
-        parts += [row(SITE_COLOURS[k], lab, dot=True, extra="border:2px solid #000;")
+        parts += [f'<div><span class="cc-star cc-sk-{k}">{STAR_HTML}</span>{esc(lab)}</div>'
                   for k, lab in (("elderly", "养老 Elderly care"), ("childcare", "托育 Childcare"),
                                  ("both", "养老+托育 Both"))]
     parts.append("</details></div>")

@@ -44,6 +44,7 @@ import jinja2
 import numpy as np
 import openpyxl
 import pandas as pd
+import shapely
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -67,6 +68,12 @@ EXTRA_LABELS = {
     "lon": "经度(WGS-84) Longitude",
     "lat": "纬度(WGS-84) Latitude",
     "elderly_any_area": "最近养老设施面积(平方米) Nearest elderly facility floor area (m²)",
+    "childcare_any_area": "最近托育设施面积(平方米) Nearest childcare facility floor area (m²)",
+    "elderly_facility_area": "服务的养老设施面积(平方米) Serving elderly facility floor area (m²)",
+    "childcare_facility_area": "服务的托育设施面积(平方米) Serving childcare facility floor area (m²)",
+    "population_base": "基年人口 Population, base year",
+    "pop_60plus_base": "基年60岁以上 Aged 60+, base year",
+    "pop_0_3_base": "基年0-3岁 Aged 0-3, base year",
 }
 TABLE_TITLES = {
     "communities": "社区 Communities",
@@ -108,6 +115,18 @@ CSV_DECIMALS = 6
 # ---------------------------------------------------------------- tables
 
 
+def _is_geometry_column(col: pd.Series) -> bool:
+    """A geometry column, typed or not (e.g. ``area_geometry`` holding shapely objects)."""
+    if isinstance(col.dtype, gpd.array.GeometryDtype):
+        return True
+    if col.dtype != object:
+        return False
+    values = col.dropna()
+    if len(values):
+        return isinstance(values.iloc[0], shapely.Geometry)
+    return str(col.name).endswith("geometry")
+
+
 def _drop_geometry(gdf: pd.DataFrame) -> pd.DataFrame:
     """A plain DataFrame: geometry columns removed, WGS-84 lon/lat of points added."""
     df = pd.DataFrame(gdf).copy()
@@ -118,8 +137,7 @@ def _drop_geometry(gdf: pd.DataFrame) -> pd.DataFrame:
         pts = geom.representative_point()
         df["lon"] = np.round(pts.x.to_numpy(dtype=float), 6)
         df["lat"] = np.round(pts.y.to_numpy(dtype=float), 6)
-    geo_cols = [c for c in df.columns if isinstance(df[c].dtype, gpd.array.GeometryDtype)
-                or c == "geometry"]
+    geo_cols = [c for c in df.columns if _is_geometry_column(df[c]) or c == "geometry"]
     return df.drop(columns=geo_cols)
 
 
