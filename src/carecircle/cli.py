@@ -137,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CarecircleError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except (OSError, MemoryError) as exc:
+        print(f"error 错误: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted 已中断", file=sys.stderr)
         return 130

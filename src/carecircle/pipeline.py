@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CarecircleError, Problem, ProblemLog, ScenarioError
+from .errors import CarecircleError, InputError, Problem, ProblemLog, ScenarioError
 from .io import Inputs, load_inputs, summary
 from .scenario import Scenario, load_scenario
 
@@ -79,6 +79,20 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
     net_src = scen.inputs["network"].path
     if not net_src.exists():
         log.error(str(net_src), "file not found 文件不存在 (network)")
+    elif not log.errors:
+        # Reading the network here (it is cached for the run) catches an unreadable file now.
+        from .errors import NetworkError
+        from .network import load_network
+
+        try:
+            net = load_network(net_src, crs=inputs.crs, cache_dir=cache_dir())
+            inputs.conversions.append(
+                f"network 步行路网: {len(net.node_ids):,} nodes, {len(net.edge_u):,} edges (largest component)"
+            )
+        except InputError as exc:
+            log.problems.append(exc.problem)
+        except (NetworkError, CarecircleError) as exc:
+            log.error(str(net_src), f"cannot build the walking network 无法构建步行路网: {exc}")
     return ValidationReport(format_validation(scen, inputs, log), list(log.problems), inputs)
 
 
