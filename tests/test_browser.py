@@ -172,3 +172,20 @@ def test_briefing_in_browser(cc_chrome, served_run):
     cc_chrome.find_element("id", "map-link").click()
     _wait(cc_chrome, ".cc-site", len(SITES))
     assert cc_chrome.current_url == served_run + "map.html"
+
+
+def test_briefing_prints_on_a4(cc_chrome, served_run):
+    import base64
+    import re
+
+    cc_chrome.get(served_run + "briefing.html")
+    _wait(cc_chrome, "#district-table")
+    pdf = base64.b64decode(cc_chrome.execute_cdp_cmd(
+        "Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True})["data"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "briefing.pdf").write_bytes(pdf)
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    assert boxes, "no page in the PDF"
+    for w, h in boxes:  # A4 is 595.3 x 841.9 points (the page's @page rule, not Letter)
+        assert abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2
+    assert len(boxes) <= 4

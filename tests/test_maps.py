@@ -253,6 +253,11 @@ def test_plan_map_is_self_contained(run, tmp_path):
     assert "$(`" not in html
 
 
+def test_briefing_link(run, tmp_path):
+    assert 'href="briefing.html"' in _html(run, tmp_path)
+    assert "briefing.html" not in _html(run, tmp_path, briefing_name=None)
+
+
 def test_tiles_are_an_option(run, tmp_path):
     html = _html(run, tmp_path, tiles="OpenStreetMap")
     assert "L.tileLayer" in html and "tile.openstreetmap.org" in html

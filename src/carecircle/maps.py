@@ -796,14 +796,16 @@ def _legend_html(has_after: bool, has_facilities: bool, has_sites: bool) -> str:
     return "".join(parts)
 
 
-def _title_html(run: RunOutputs) -> str:
+def _title_html(run: RunOutputs, briefing_name: str | None) -> str:
     scen = run.scenario
     title = getattr(scen, "title", "") or getattr(scen, "name", "")
     minutes = getattr(getattr(scen, "walking", None), "minutes", 15)
     return (
         f'<div class="cc-panel cc-title" id="cc-title"><b>{esc(title)}</b><br>'
         f"{esc(f'{minutes:g}')}分钟步行养老托育服务圈 {esc(f'{minutes:g}')}-minute walk to elderly care "
-        f'and childcare · <a href="briefing.html">简报 Briefing</a></div>'
+        "and childcare"
+        + (f' · <a href="{esc(briefing_name)}">简报 Briefing</a>' if briefing_name else "")
+        + "</div>"
     )
 
 
@@ -814,7 +816,8 @@ def plan_bounds(run: RunOutputs) -> tuple[float, float, float, float]:
     return tuple(float(v) for v in base.to_crs(WGS84).total_bounds)  # type: ignore[return-value]
 
 
-def plan_map(run: RunOutputs, *, tiles: Any = None) -> folium.Map:
+def plan_map(run: RunOutputs, *, tiles: Any = None,
+             briefing_name: str | None = "briefing.html") -> folium.Map:
     """The interactive plan map as a :class:`folium.Map` (see :func:`write_plan_map`)."""
     layers = run.inputs.layers if run.inputs is not None else {}
     m = base_map(plan_bounds(run), tiles=tiles)
@@ -845,14 +848,15 @@ def plan_map(run: RunOutputs, *, tiles: Any = None) -> folium.Map:
     root = m.get_root()
     title = getattr(run.scenario, "title", "") or getattr(run.scenario, "name", "carecircle")
     root.header.add_child(folium.Element(f"<title>{esc(title)} — 地图 Map</title>"), name="title")
-    root.html.add_child(folium.Element(_title_html(run)), name="cc_title")
+    root.html.add_child(folium.Element(_title_html(run, briefing_name)), name="cc_title")
     root.html.add_child(folium.Element(_legend_html(
         has_after, fac is not None and len(fac) > 0, run.sites is not None and len(run.sites) > 0)),
         name="cc_legend")
     return m
 
 
-def write_plan_map(run: RunOutputs, path: str | Path, *, tiles: Any = None) -> Path:
+def write_plan_map(run: RunOutputs, path: str | Path, *, tiles: Any = None,
+                   briefing_name: str | None = "briefing.html") -> Path:
     """Write the interactive plan map: one self-contained HTML file that works offline.
 
     Parameters
@@ -865,13 +869,16 @@ def write_plan_map(run: RunOutputs, path: str | Path, *, tiles: Any = None) -> P
     tiles
         Optional tile layer (see :func:`base_map`); default none, so the map needs no
         internet.
+    briefing_name
+        The briefing page in the same folder, linked from the map's title panel
+        (``None``: no link).
 
     Returns
     -------
     Path
         ``path``.
     """
-    m = plan_map(run, tiles=tiles)
+    m = plan_map(run, tiles=tiles, briefing_name=briefing_name)
     return write_atomic(path, lambda p: m.save(str(p)))
 
 
