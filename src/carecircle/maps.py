@@ -245,7 +245,12 @@ def _leaflet_inline() -> str:
     css = _vendor("leaflet.css").decode("utf-8")
 
     def data_uri(match: re.Match) -> str:
-        png = base64.b64encode(_vendor(f"images/{match.group(1)}")).decode("ascii")
+        try:
+            png = base64.b64encode(_vendor(f"images/{match.group(1)}")).decode("ascii")
+        except FileNotFoundError:
+            # An install without vendor/images: lose the layer-control icon, never
+            # ask a server for it.
+            return "none"
         return f"url(data:image/png;base64,{png})"
 
     css = re.sub(r"url\(images/([\w.-]+\.png)\)", data_uri, css)
