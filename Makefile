@@ -21,11 +21,11 @@ demo: $(STAMP)
 	$(VENV)/bin/carecircle demo
 
 system-deps:
-	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
-		echo "==> chromium and chromedriver present"; \
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then \
+		echo "==> chromium, chromedriver and a CJK font present"; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "==> installing chromium and chromium-driver from apt (browser tests)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		echo "==> installing chromium, chromium-driver and fonts-wqy-microhei from apt (browser tests, Chinese labels)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null; \
 	else \
 		echo "==> chromium not installed and cannot apt-get: browser tests will be skipped"; \
 	fi

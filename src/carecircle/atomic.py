@@ -39,6 +39,10 @@ def write_atomic(path: str | Path, writer: Callable[[Path], object]) -> Path:
     tmp_path = Path(tmp)
     try:
         writer(tmp_path)
+        # mkstemp creates 0600; give outputs the usual permissions (umask applied).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
