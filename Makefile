@@ -31,11 +31,11 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests $(wildcard benchmarks examples)
 
 test: $(STAMP) system-deps
 	@echo "==> ruff"
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests $(wildcard benchmarks examples)
 	@echo "==> pytest"
 	$(PY) -m pytest -p no:cacheprovider
 
