@@ -1,0 +1,221 @@
+"""A thin, honest wrapper around HiGHS (``highspy``) for the siting models.
+
+The models are built as sparse arrays (objective, constraint matrix, bounds,
+integrality) and handed to HiGHS in one call; no per-variable Python objects.
+The wrapper maps HiGHS's status to the three states the rest of the package
+speaks ("optimal", "time_limit", "infeasible"), keeps the best bound and the
+gap, and can keep one model alive across several solves (the cost-coverage
+frontier changes the budget row and warm-starts from the previous plan).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+INF = highspy.kHighsInf
+
+
+@dataclass
+class MilpModel:
+    """A mixed-integer linear program ``min/max c.x + offset``.
+
+    Subject to ``row_lower <= A x <= row_upper`` and ``col_lower <= x <= col_upper``,
+    with ``x[integrality]`` integer.  Infinite bounds are ``np.inf``.
+    """
+
+    c: np.ndarray
+    A: sp.csr_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray
+    maximize: bool = False
+    offset: float = 0.0
+
+    @property
+    def n_cols(self) -> int:
+        return int(self.c.shape[0])
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.A.shape[0])
+
+    @property
+    def nnz(self) -> int:
+        return int(self.A.nnz)
+
+
+@dataclass
+class MilpSolution:
+    """What HiGHS returned, in the package's own words.
+
+    ``x`` is ``None`` when no feasible point is known (infeasible, or a time limit
+    reached before the first feasible point).  ``bound`` is the best proven bound
+    on the objective (a lower bound when minimising); ``gap`` the relative gap
+    ``|objective - bound| / max(|objective|, 1e-9)`` (``inf`` without a solution).
+    """
+
+    status: str
+    x: np.ndarray | None
+    objective: float
+    bound: float
+    gap: float
+    seconds: float
+    nodes: int = 0
+    highs_status: str = ""
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    # HiGHS reads any value beyond kHighsInf (which is +inf) as infinite.
+    return np.asarray(a, dtype=float)
+
+
+def build(model: MilpModel, *, threads: int | None = None) -> highspy.Highs:
+    """Pass *model* to a fresh, silent HiGHS instance (one call, column-wise)."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    if threads is not None:
+        h.setOptionValue("threads", int(threads))
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_cols
+    lp.num_row_ = model.n_rows
+    lp.col_cost_ = np.asarray(model.c, dtype=float)
+    lp.col_lower_ = _finite(model.col_lower)
+    lp.col_upper_ = _finite(model.col_upper)
+    lp.row_lower_ = _finite(model.row_lower)
+    lp.row_upper_ = _finite(model.row_upper)
+    lp.offset_ = float(model.offset)
+    lp.sense_ = highspy.ObjSense.kMaximize if model.maximize else highspy.ObjSense.kMinimize
+    A = sp.csc_matrix(model.A, dtype=float)
+    A.sort_indices()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = model.n_cols
+    lp.a_matrix_.num_row_ = model.n_rows
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(float)
+    integ = np.asarray(model.integrality, dtype=bool)
+    if integ.any():
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous for b in integ
+        ]
+    status = h.passModel(lp)
+    if status == highspy.HighsStatus.kError:  # pragma: no cover - a bug in the model builder
+        raise RuntimeError("HiGHS rejected the model (passModel returned an error)")
+    return h
+
+
+def run(
+    h: highspy.Highs,
+    model: MilpModel,
+    *,
+    time_limit: float | None = None,
+    mip_gap: float | None = None,
+    warm_start: np.ndarray | None = None,
+) -> MilpSolution:
+    """Solve the model held by *h* and translate the outcome.
+
+    Parameters
+    ----------
+    h
+        A HiGHS instance made by :func:`build` (possibly modified since).
+    model
+        The model it holds (for sizes, sense and the integrality mask).
+    time_limit
+        Wall-clock seconds; ``None`` for no limit.
+    mip_gap
+        Relative gap at which HiGHS may stop and call the plan optimal; ``None``
+        or 0 means solve exactly (HiGHS's absolute gap tolerance, 1e-6, remains).
+    warm_start
+        A feasible point offered to HiGHS as its first incumbent.
+    """
+    h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else INF)
+    h.setOptionValue("mip_rel_gap", float(mip_gap) if mip_gap else 0.0)
+    if warm_start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = np.asarray(warm_start, dtype=float)
+        sol.value_valid = True
+        h.setSolution(sol)
+    t0 = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - t0
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    integer = bool(np.any(model.integrality))
+    MS = highspy.HighsModelStatus
+    if ms == MS.kOptimal:
+        status = "optimal"
+    elif ms in (MS.kInfeasible, MS.kUnboundedOrInfeasible):
+        status = "infeasible"
+        has_x = False
+    elif ms in (MS.kTimeLimit, MS.kInterrupt, MS.kIterationLimit, MS.kSolutionLimit):
+        status = "time_limit"
+    elif ms == MS.kModelEmpty:
+        status = "optimal"
+    else:  # pragma: no cover - memory limit, solver errors
+        raise RuntimeError(f"HiGHS stopped with status {h.modelStatusToString(ms)}")
+    x = None
+    objective = math.nan
+    if has_x:
+        x = np.asarray(h.getSolution().col_value, dtype=float)
+        if integer:
+            # Integer variables are within tolerance of an integer; snap them so that
+            # the plan reported is exactly the plan HiGHS found.
+            mask = np.asarray(model.integrality, dtype=bool)
+            x[mask] = np.round(x[mask])
+        objective = float(info.objective_function_value)
+    if integer and status != "infeasible":
+        bound = float(info.mip_dual_bound)
+        if not math.isfinite(bound):
+            # No bound proven yet: the trivial one.
+            bound = math.inf if model.maximize else -math.inf
+    else:
+        bound = objective
+    if x is None:
+        gap = math.inf
+    elif status == "optimal" and not integer:
+        gap = 0.0
+    else:
+        gap = abs(objective - bound) / max(abs(objective), 1e-9)
+    nodes = int(info.mip_node_count) if integer else 0
+    return MilpSolution(
+        status=status,
+        x=x,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        seconds=seconds,
+        nodes=nodes,
+        highs_status=h.modelStatusToString(ms),
+    )
+
+
+def solve(
+    model: MilpModel,
+    *,
+    time_limit: float | None = None,
+    mip_gap: float | None = None,
+    warm_start: np.ndarray | None = None,
+) -> MilpSolution:
+    """Build and solve *model* once; an empty model is answered without HiGHS."""
+    if model.n_cols == 0:
+        ok = bool(np.all(model.row_lower <= 1e-9) and np.all(model.row_upper >= -1e-9))
+        return MilpSolution(
+            status="optimal" if ok else "infeasible",
+            x=np.zeros(0) if ok else None,
+            objective=float(model.offset) if ok else math.nan,
+            bound=float(model.offset) if ok else math.nan,
+            gap=0.0 if ok else math.inf,
+            seconds=0.0,
+            highs_status="empty model",
+        )
+    h = build(model)
+    return run(h, model, time_limit=time_limit, mip_gap=mip_gap, warm_start=warm_start)
