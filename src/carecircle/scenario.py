@@ -138,6 +138,8 @@ class Plan:
     required: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
     district_targets: bool = True
+    allow_uncoverable: bool = True
+    operation_years: int = 1
     weights: dict[str, str] = field(
         default_factory=lambda: {"elderly": "pop_60plus", "childcare": "pop_0_3"}
     )
