@@ -74,3 +74,18 @@ def cc_serve() -> Iterator[Callable[[Path], str]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cc_isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Network caches of the test run go to a fresh folder, never the user's cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("carecircle-cache")
+    old = os.environ.get("CARECIRCLE_CACHE_DIR")
+    os.environ["CARECIRCLE_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("CARECIRCLE_CACHE_DIR", None)
+    else:
+        os.environ["CARECIRCLE_CACHE_DIR"] = old

@@ -72,6 +72,36 @@ def _toml_value(value: str | dict) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+TINY_OSM = """<?xml version='1.0' encoding='UTF-8'?>
+<osm version='0.6'>
+  <node id='1' lat='34.244' lon='108.944'/>
+  <node id='2' lat='34.248' lon='108.944'/>
+  <node id='3' lat='34.252' lon='108.944'/>
+  <node id='4' lat='34.256' lon='108.944'/>
+  <node id='5' lat='34.244' lon='108.948'/>
+  <node id='6' lat='34.248' lon='108.948'/>
+  <node id='7' lat='34.252' lon='108.948'/>
+  <node id='8' lat='34.256' lon='108.948'/>
+  <node id='9' lat='34.244' lon='108.952'/>
+  <node id='10' lat='34.248' lon='108.952'/>
+  <node id='11' lat='34.252' lon='108.952'/>
+  <node id='12' lat='34.256' lon='108.952'/>
+  <node id='13' lat='34.244' lon='108.956'/>
+  <node id='14' lat='34.248' lon='108.956'/>
+  <node id='15' lat='34.252' lon='108.956'/>
+  <node id='16' lat='34.256' lon='108.956'/>
+  <way id='100'><nd ref='1'/><nd ref='2'/><nd ref='3'/><nd ref='4'/><tag k='highway' v='residential'/></way>
+  <way id='101'><nd ref='5'/><nd ref='6'/><nd ref='7'/><nd ref='8'/><tag k='highway' v='residential'/></way>
+  <way id='102'><nd ref='9'/><nd ref='10'/><nd ref='11'/><nd ref='12'/><tag k='highway' v='residential'/></way>
+  <way id='103'><nd ref='13'/><nd ref='14'/><nd ref='15'/><nd ref='16'/><tag k='highway' v='residential'/></way>
+  <way id='104'><nd ref='1'/><nd ref='5'/><nd ref='9'/><nd ref='13'/><tag k='highway' v='residential'/></way>
+  <way id='105'><nd ref='2'/><nd ref='6'/><nd ref='10'/><nd ref='14'/><tag k='highway' v='residential'/></way>
+  <way id='106'><nd ref='3'/><nd ref='7'/><nd ref='11'/><nd ref='15'/><tag k='highway' v='residential'/></way>
+  <way id='107'><nd ref='4'/><nd ref='8'/><nd ref='12'/><nd ref='16'/><tag k='highway' v='residential'/></way>
+</osm>
+"""
+
+
 class Case:
     """A scenario folder whose layers a test may corrupt before writing."""
 
@@ -83,12 +113,9 @@ class Case:
             "facilities": copy.deepcopy(FACILITIES),
             "candidates": copy.deepcopy(CANDIDATES),
         }
-        # validate only needs the network file to exist; its content is the network
-        # module's business
+        # validate builds the network too: a tiny walkable street grid inside the districts
         self.inputs = {"network": "network.osm"}
-        (folder / "network.osm").write_text(
-            "<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'></osm>\n", encoding="utf-8"
-        )
+        (folder / "network.osm").write_text(TINY_OSM, encoding="utf-8")
         self.extra_toml = ""
 
     def path(self, layer: str) -> Path:
@@ -539,3 +566,12 @@ def test_summary_says_what_was_converted(case: Case, capsys) -> None:
     assert code == 0, out
     line_with(out, "Converted", "facilities: GCJ02 -> WGS-84 (3 features)")
     assert line_with(out, "facilities", "碑林区 (610103)").split()[-1] == "2"
+
+
+def test_unreadable_network_is_an_error(case: Case, capsys) -> None:
+    toml = case.write()
+    (case.folder / "network.osm").write_text("garbage, not xml", encoding="utf-8")
+    code, out = run(capsys, toml)
+    assert code == 1
+    line = line_with(out, "ERROR", "network.osm")
+    assert "OpenStreetMap" in line or "network" in line

@@ -173,10 +173,10 @@ def run_scenario(scenario: Scenario | str | Path, *, quiet: bool = False, plan: 
 
 
 def cache_dir() -> Path:
-    """Where derived data (networks) is cached: $CARECIRCLE_CACHE or ~/.cache/carecircle."""
-    import os
+    """Where derived data (networks) is cached: see :func:`carecircle.cache.default_cache_dir`."""
+    from .cache import default_cache_dir
 
-    return Path(os.environ.get("CARECIRCLE_CACHE", "~/.cache/carecircle")).expanduser()
+    return default_cache_dir()
 
 
 @dataclass
