@@ -100,6 +100,9 @@ HEADLINE_LABELS = {
     "places_added": "新增托位 New childcare places",
     "crs": "坐标系 CRS",
     "solver_status": "求解状态 Solver status",
+    "subsidy_city_yuan": "其中市级补助 Of which city subsidy",
+    "gap": "最优性差距 Optimality gap",
+    "mode": "规划模式 Plan mode",
 }
 PLAN_MODES = {
     "cover_all": "全覆盖最小费用 Cover every community at least cost",
