@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "data" / "demo"
 FILES = ("network.osm", "districts.geojson", "streets.geojson", "communities.geojson",
          "facilities.geojson", "candidates.geojson", "population.geojson", "scenario.toml",
-         "scenario-budget.toml", "scenario-slow.toml", "README.md")
+         "scenario-budget.toml", "scenario-slow.toml", "scenario-2020.toml", "README.md")
 LAYERS = ("districts", "streets", "communities", "facilities", "candidates", "population")
 # the canonical columns of docs/data.md, in the order the generator writes them
 COLUMNS = {

@@ -589,7 +589,11 @@ def _write_osm(path: Path, net: _Net) -> None:
 
 
 def _scenario_text(name: str, title: str, mode: str = "cover_all", budget: float = 0,
-                   elderly_speed: float = 1.0) -> str:
+                   elderly_speed: float = 1.0, demand_year: int | None = None) -> str:
+    demand = "" if demand_year is None else f"""
+[demand]
+year = {demand_year}   # populations as loaded (2020 census base), not the plan's 2025 forecast
+"""
     return f'''# Demo city scenario, written by `python -m carecircle.demo` (do not edit by hand)
 name = "{name}"
 title = "{title}"
@@ -616,7 +620,7 @@ max_snap_m = 300.0
 [plan]
 mode = "{mode}"
 budget_yuan = {budget:.0f}
-'''
+{demand}'''
 
 
 def _district_rings() -> dict[str, list[tuple[float, float]]]:
@@ -696,6 +700,9 @@ def generate(out_dir: str | Path, seed: int = 2023) -> dict[str, float]:
     (out / "scenario-slow.toml").write_text(
         _scenario_text("demo-slow", title + ", elderly walk 0.8 m/s 老人步速0.8", elderly_speed=0.8),
         encoding="utf-8")
+    (out / "scenario-2020.toml").write_text(
+        _scenario_text("demo-2020", title + ", 2020 demand 2020年需求", demand_year=2020),
+        encoding="utf-8")
     counts = {"nodes": len({n for w, _ in net.ways for n in w}), "ways": len(net.ways),
               "communities": len(comms), "facilities": len(facs), "candidates": len(cands),
               "grid_cells": len(grid), "budget_yuan": budget}
@@ -719,7 +726,7 @@ regenerate. **Synthetic**: real Xi'an coordinates (WGS-84, 108.915-108.970 E,
 | `facilities.geojson` | {facilities} existing facilities, some below the floor-area standard |
 | `candidates.geojson` | {candidates} candidate sites with floor area, acquisition and cost |
 | `population.geojson` | {grid_cells} cells of a 250 m grid, summing to the communities' totals |
-| `scenario*.toml` | cover-all; budget {budget_yuan:,.0f} yuan (about half the cover-all cost); elderly walking at 0.8 m/s |
+| `scenario*.toml` | cover-all; budget {budget_yuan:,.0f} yuan (about half the cover-all cost); elderly walking at 0.8 m/s; 2020 demand (no growth to 2025) |
 
 Designed so that today misses the plan's targets. Urban elderly coverage: 雁塔区
 {610113_urban_elderly:.0%}, 长安区 {610116_urban_elderly:.0%} (target 90%); rural {610116_rural_elderly:.0%} (80%);
