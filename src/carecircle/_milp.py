@@ -134,15 +134,13 @@ def run(
         Relative gap at which HiGHS may stop and call the plan optimal; ``None``
         or 0 means solve exactly (HiGHS's absolute gap tolerance, 1e-6, remains).
     warm_start
-        A feasible point offered to HiGHS as its first incumbent.
+        A feasible point (e.g. a greedy plan).  It is *not* passed to HiGHS: with
+        presolve on, HiGHS 1.16 can report the optimum's objective yet hand back
+        the user's starting point as the solution.  It is the fallback plan
+        instead: returned when HiGHS stops without a plan, or with a worse one.
     """
     h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else INF)
     h.setOptionValue("mip_rel_gap", float(mip_gap) if mip_gap else 0.0)
-    if warm_start is not None:
-        sol = highspy.HighsSolution()
-        sol.col_value = np.asarray(warm_start, dtype=float)
-        sol.value_valid = True
-        h.setSolution(sol)
     t0 = time.perf_counter()
     h.run()
     seconds = time.perf_counter() - t0
@@ -171,7 +169,19 @@ def run(
             # the plan reported is exactly the plan HiGHS found.
             mask = np.asarray(model.integrality, dtype=bool)
             x[mask] = np.round(x[mask])
-        objective = float(info.objective_function_value)
+    if status != "infeasible" and warm_start is not None:
+        ws = np.asarray(warm_start, dtype=float)
+        ws_obj = float(model.c @ ws + model.offset)
+        better = x is None or (
+            ws_obj > float(model.c @ x) + model.offset
+            if model.maximize
+            else ws_obj < float(model.c @ x) + model.offset
+        )
+        if better:
+            x = ws.copy()
+    if x is not None:
+        # The objective of the plan actually returned (not HiGHS's own figure).
+        objective = float(model.c @ x + model.offset)
     if integer and status != "infeasible":
         bound = float(info.mip_dual_bound)
         if not math.isfinite(bound):

@@ -169,6 +169,9 @@ def reduce_set_cover(
 ) -> Reduced:
     """Reduce ``min cost.x s.t. A x >= 1`` keeping the optimal cost.
 
+    With ``dominance=False`` nothing is reduced (only rows that required columns
+    cover are dropped, and uncoverable rows still reported): the reference model.
+
     Parameters
     ----------
     A
@@ -178,7 +181,7 @@ def reduce_set_cover(
     required, excluded
         Column indices forced in / out.
     dominance
-        Also drop duplicate/dominated rows and dominated columns (the expensive part).
+        Apply the reductions (``False``: hand the full model to the solver).
     max_rounds
         Reduction rounds (each may enable the next); the loop stops earlier when a
         round removes nothing.
@@ -213,10 +216,16 @@ def reduce_set_cover(
             report=rep,
         )
     cost = np.asarray(cost, dtype=float)
-    # Zero-cost columns are free: opening them never hurts the objective.
-    zero = col_on & (cost <= 0)
-    fixed |= zero
-    col_on &= ~zero
+    if not dominance:
+        # No reduction at all: only rows that required columns already cover leave.
+        row_on &= ~((A @ fixed.astype(np.int32)) > 0)
+        rep.rows_covered_by_fixed = int(m - row_on.sum())
+        max_rounds = 0
+    else:
+        # Zero-cost columns are free: opening them never hurts the objective.
+        zero = col_on & (cost <= 0)
+        fixed |= zero
+        col_on &= ~zero
 
     for _ in range(max_rounds):
         rep.rounds += 1
@@ -333,19 +342,22 @@ def reduce_max_cover(
         fixed[req] = True
         col_on[req] = False
     c = None if cost is None else np.asarray(cost, dtype=float)
-    if budget is not None and p is None and c is not None:
+    if dominance and budget is not None and p is None and c is not None:
         zero = col_on & (c <= 0)
         fixed |= zero
         col_on &= ~zero
     C = A.tocsc()
     allowed = col_on | fixed
     uncoverable = np.flatnonzero((A @ allowed.astype(np.int32)) == 0)
-    # Rows no allowed column covers can never count; report and drop them.
-    row_on[uncoverable] = False
-    rep.rows_uncoverable = len(uncoverable)
-    zw = row_on & (w <= 0)
-    rep.rows_zero_weight = int(zw.sum())
-    row_on &= ~zw
+    if dominance:
+        # Rows no allowed column covers can never count; report and drop them.
+        row_on[uncoverable] = False
+        rep.rows_uncoverable = len(uncoverable)
+        zw = row_on & (w <= 0)
+        rep.rows_zero_weight = int(zw.sum())
+        row_on &= ~zw
+    else:
+        max_rounds = 0
     covered = (A @ fixed.astype(np.int32)) > 0
     constant = float(w[covered].sum())
     rep.rows_covered_by_fixed = int((row_on & covered).sum())

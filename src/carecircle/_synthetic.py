@@ -36,13 +36,15 @@ def random_siting_problem(
     districts: int = 2,
     streets_per_district: int = 4,
     existing_share: float = 0.3,
-    street_centre_share: float = 0.1,
+    street_centre_share: float = 0.7,
     targets: bool = True,
 ) -> SitingProblem:
     """A random two-type instance; about *per_community* candidates in elderly reach.
 
     ``districts`` is the number of district blocks per side (``districts**2``
-    districts), ``streets_per_district`` the streets per district side.
+    districts), ``streets_per_district`` the streets per district side;
+    ``street_centre_share`` the share of large (>= 800 m2) candidates that may
+    host a street centre.
     """
     rng = np.random.default_rng(seed)
     P = rng.random((n_communities, 2)) * side
@@ -71,7 +73,7 @@ def random_siting_problem(
     unit = rng.choice([7500.0, 2800.0, 2000.0], n_candidates, p=[0.3, 0.4, 0.3])
     can_e = area >= 300
     can_c = area >= 200
-    can_s = (area >= 1000) & (rng.random(n_candidates) < street_centre_share * 5)
+    can_s = (area >= 800) & (rng.random(n_candidates) < street_centre_share)
     cost_e = unit * np.minimum(area, 600)
     cost_c = unit * np.minimum(area, 400)
     cost_s = unit * area

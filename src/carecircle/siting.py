@@ -559,6 +559,17 @@ class _Model:
     eps: float = 0.0
 
 
+def _districts(P: SitingProblem) -> np.ndarray:
+    """Every district: of communities, of candidates and of the targets table.
+
+    A target for a district with no candidate is still a target (and unmeetable).
+    """
+    parts = [P.district, P.candidate_district]
+    if P.district_targets is not None:
+        parts.append(np.asarray(P.district_targets.index, dtype=object))
+    return pd.unique(np.concatenate([np.asarray(p, dtype=object) for p in parts]))
+
+
 def _active(targets, name: str) -> bool:
     return targets is None or name in targets
 
@@ -645,7 +656,7 @@ def _build(
         pre.messages.append("a site is both required and excluded 场地同时为必选与排除")
 
     dt = P.district_targets
-    districts = pd.unique(np.concatenate([P.district, P.candidate_district]))
+    districts = _districts(P)
 
     # Over-budget columns (a kind alone, or shared, dearer than the whole budget).
     if mode == "budget" and budget is not None:
@@ -778,6 +789,12 @@ def _build(
             if len(rows):
                 hit = np.asarray(M[rows].sum(axis=0)).ravel() > 0
             useful = hit | role[k]
+            if k in KINDS:
+                # Odd but possible data: a shared building cheaper than the other kind
+                # alone makes this kind worth adding for free.
+                other = "childcare" if k == "elderly" else "elderly"
+                with np.errstate(invalid="ignore"):
+                    useful |= share_ok & (P.cost_shared < P.cost[other])
             red.columns_unused[k] = int((allowed[k] & ~useful).sum())
             cols = cols[useful[cols]]
         keep_cols[k] = cols
@@ -955,7 +972,7 @@ def _build(
         )
         rows.block(M, np.concatenate([pos["elderly"][es], pos["street_centre"][es]]), -np.inf, 1.0)
     cs = np.intersect1d(var["childcare"], var["street_centre"])
-    cs = cs[~share_ok[cs]]
+    cs = cs[~np.isfinite(P.cost_shared[cs])]
     if len(cs):
         k_ = len(cs)
         M = sp.csr_matrix(
@@ -1271,7 +1288,7 @@ def _sites_table(P, opened, before) -> pd.DataFrame:
 
 def _district_table(P, opened, before, after) -> pd.DataFrame:
     """Per district: coverage before/after, street centres, places per 1,000, new sites, cost."""
-    districts = pd.unique(np.concatenate([P.district, P.candidate_district]))
+    districts = _districts(P)
     dt = P.district_targets
     cost = plan_cost(P, opened)
     has = set(P.streets_with_centre.tolist())
