@@ -126,3 +126,22 @@ def test_demo_map_and_briefing_in_chromium(demo_out, library_run, cc_chrome, cc_
     check_map(cc_chrome, base, communities=len(planned.communities), facilities=len(fac),
               sites=len(planned.sites), shot="demo-map.png")
     check_briefing(cc_chrome, base, districts=len(planned.inputs["districts"]))
+
+
+def test_major_projects_counted_as_built_change_district_beds(library_run):
+    today, _ = library_run
+    scen = load_scenario(DEMO).replace(include_major_projects=True)
+    with_projects = assess_context(prepare(scen, quiet=True))
+
+    def beds(run, district):
+        t = run.districts_before
+        return float(t[(t["district"] == district) & (t["indicator"] == "public_beds")]["value"].iloc[0])
+
+    # Attachment 2 has one project in 雁塔区 (610113) with 500 beds, none in 长安区 with beds.
+    from carecircle.projects import load_major_projects
+
+    p = load_major_projects()
+    yanta = p[p["district"] == "雁塔区"]["beds"].fillna(0).sum()
+    assert yanta > 0
+    assert beds(with_projects, "610113") == pytest.approx(beds(today, "610113") + yanta)
+    assert any("major projects" in n for n in with_projects.notes)

@@ -188,6 +188,7 @@ class Context:
     net: object
     notes: list[str] = field(default_factory=list)
     projection: object = None
+    extra: dict = field(default_factory=dict)
 
 
 def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
@@ -217,10 +218,51 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
                          max_snap_m=scen.walking.max_snap_m)
         inputs.layers["communities"] = apply_grid(inputs["communities"], ga)
         notes.append(ga.summary())
+    extra: dict = {}
+    if scen.include_major_projects:
+        extra = _major_projects(scen, inputs, notes)
     projection = projection_factors(inputs["communities"], scen.demand)
     inputs.layers["communities"] = apply_projection(inputs["communities"], projection)
     notes.append(projection.describe())
-    return Context(scen, inputs, net, notes, projection)
+    return Context(scen, inputs, net, notes, projection, extra)
+
+
+def _major_projects(scen: Scenario, inputs: Inputs, notes: list[str]) -> dict:
+    """The plan's attachment-2 projects counted as built: district additions (and
+    facilities, for projects with coordinates)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from .projects import load_major_projects, projects_as_built
+
+    src = scen.inputs.get("major_projects")
+    projects = load_major_projects(src.path if src is not None else None,
+                                   check_totals=src is None)
+    additions, facilities = projects_as_built(projects, inputs["districts"], crs=inputs.crs)
+    inside = additions[additions["in_study_area"].astype(bool) & additions["district_code"].notna()]
+    extra = {
+        "beds": dict(zip(inside["district_code"], inside["public_beds_added"].astype(float), strict=True)),
+        "places": dict(zip(inside["district_code"], inside["places_added"].astype(float), strict=True)),
+        "area": dict(zip(inside["district_code"], inside["floor_area_elderly_added"].astype(float),
+                         strict=True)),
+    }
+    if len(facilities):
+        fac = inputs.get("facilities")
+        cols = list(facilities.columns)
+        merged = facilities if fac is None else pd.concat([fac, facilities[cols]], ignore_index=True)
+        inputs.layers["facilities"] = gpd.GeoDataFrame(merged, geometry="geometry", crs=inputs.crs)
+        # Projects placed on the map are facilities: not added again as district totals.
+        placed = set(facilities["district"].astype(str))
+        for key in extra:
+            extra[key] = {d: v for d, v in extra[key].items() if d not in placed}
+    n_in = int(inside["n_projects"].sum()) if len(inside) else 0
+    notes.append(
+        f"major projects (plan attachment 2) counted as built 重大项目按建成计: {n_in} in the study "
+        f"area add {sum(extra['beds'].values()):,.0f} public beds and "
+        f"{sum(extra['places'].values()):,.0f} childcare places"
+        + (f"; {len(facilities)} placed on the map" if len(facilities) else "")
+    )
+    return extra
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -247,8 +289,11 @@ def assess_context(ctx: Context):
         max_snap_m=w.max_snap_m, compound_m2_per_100_households=st.compound_m2_per_100_households,
         district_names=names,
     )
+    extra = ctx.extra or {}
     table = district_indicators(comm, inputs.get("facilities"), districts,
-                                streets=inputs.get("streets"), targets=scen.targets)
+                                streets=inputs.get("streets"), targets=scen.targets,
+                                extra_beds=extra.get("beds"), extra_places=extra.get("places"),
+                                extra_area=extra.get("area"))
     n_unreach = int((comm["status"] == "unreachable").sum())
     notes = list(ctx.notes)
     if n_unreach:

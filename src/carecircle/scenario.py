@@ -18,7 +18,8 @@ import pyproj
 
 from .errors import ScenarioError
 
-LAYERS = ("network", "districts", "streets", "communities", "facilities", "candidates", "population_grid")
+LAYERS = ("network", "districts", "streets", "communities", "facilities", "candidates",
+          "population_grid", "major_projects")
 REQUIRED_LAYERS = ("network", "districts", "communities")
 KINDS = ("elderly", "childcare")
 
