@@ -40,6 +40,7 @@ from ._reduce import (
     reduce_set_cover,
 )
 from .errors import InputError, Problem
+from .frontier import frontier
 from .siting import (
     Explanation,
     SitingProblem,
@@ -59,6 +60,7 @@ __all__ = [
     "SitingReduction",
     "SitingResult",
     "TargetIssue",
+    "frontier",
     "make_district_targets",
     "plan_cost",
     "solve_max_cover",
