@@ -242,6 +242,75 @@ def test_plan_serves_every_reachable_community(run, communities):
     assert 'id="sites"' in html
 
 
+def _walk_from_sites(net, sites, comm, limit_m):
+    """Walking metres from the nearest site to each community, by networkx (exact splits).
+
+    Each point joins its edge's two end nodes at its offsets; points on one edge are also
+    joined directly; connectors count at both ends; a super source carries the sites'.
+    """
+    import networkx as nx
+
+    from carecircle.network import to_networkx
+    from carecircle.snapping import snap_points
+
+    G = to_networkx(net)
+    pts = {}
+    for tag, gdf in (("s", sites), ("c", comm)):
+        sn = snap_points(net, gdf, max_snap_m=300.0)
+        assert sn.ok.all()
+        for i in range(len(gdf)):
+            e, t = int(sn.edge[i]), float(sn.offset[i])
+            node = (tag, i)
+            G.add_edge(node, int(net.edge_u[e]), length=t)
+            G.add_edge(node, int(net.edge_v[e]), length=float(net.edge_length[e]) - t)
+            pts[node] = (e, t, float(sn.connector[i]))
+    by_edge = {}
+    for node, (e, t, _c) in pts.items():
+        by_edge.setdefault(e, []).append((node, t))
+    for group in by_edge.values():
+        for a, ta in group:
+            for b, tb in group:
+                if a < b:
+                    G.add_edge(a, b, length=abs(ta - tb))
+    for node, (_e, _t, conn) in pts.items():
+        if node[0] == "s":
+            G.add_edge("src", node, length=conn)
+    dist = nx.single_source_dijkstra_path_length(G, "src", cutoff=limit_m + 300.0, weight="length")
+    return np.array([dist.get(("c", i), np.inf) + pts[("c", i)][2] for i in range(len(comm))])
+
+
+@pytest.mark.skipif(
+    not HAS_PLANNING, reason="carecircle.planning (the siting plan) is not there yet"
+)
+def test_plan_cover_checked_with_networkx(run, scenario, communities):
+    """Independent of the tool's reach code: every reachable community walks to a site."""
+    from carecircle.network import load_network
+
+    net = load_network(scenario.inputs["network"].path, crs=scenario.crs, cache_dir=False)
+    sites = pd.read_csv(run.out_dir / "sites.csv", encoding="utf-8-sig")
+    kinds = sites["建设类型 Kinds"].str.split(";")
+    on = communities[communities["接入路网 On network"].astype(str) == "True"]
+    comm = gpd.GeoDataFrame(
+        {"id": on["编号 ID"].to_numpy()},
+        geometry=gpd.points_from_xy(on["经度(WGS-84) Longitude"], on["纬度(WGS-84) Latitude"]),
+        crs=4326,
+    )
+    for kind, speed in scenario.walking.speed_mps.items():
+        limit = scenario.walking.minutes * 60.0 * speed
+        sel = sites[kinds.map(lambda k, kind=kind: kind in k)]
+        assert len(sel), kind
+        pts = gpd.GeoDataFrame(
+            {"id": sel["编号 ID"].to_numpy()},
+            geometry=gpd.points_from_xy(
+                sel["经度(WGS-84) Longitude"], sel["纬度(WGS-84) Latitude"]
+            ),
+            crs=4326,
+        )
+        d = _walk_from_sites(net, pts, comm, limit)
+        # 0.5 m: the tables round lon/lat to 1e-6 degree (about 0.1 m) before we re-snap
+        assert (d <= limit + 0.5).all(), (kind, np.sort(d)[-5:])
+
+
 def test_briefing_opens_in_the_browser(run, cc_chrome, cc_serve):
     base = cc_serve(run.out_dir)
     cc_chrome.get(base + "briefing.html")
