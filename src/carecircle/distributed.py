@@ -1,0 +1,774 @@
+"""The same run on a Dask cluster: partitions with a halo, one task per partition.
+
+A city fits on one machine; a province does not.  :func:`run_distributed` runs a
+scenario on an existing Dask scheduler (``dask.distributed``) and returns the same
+:class:`~carecircle.results.RunOutputs` as the single-machine pipeline, so
+:func:`carecircle.report.write_run` writes byte-identical tables.
+
+How the work is cut (see :mod:`carecircle.partition` for the proof that the halo
+loses nothing):
+
+1. The communities are split into cores (by district, or into equal-count pieces
+   along a Hilbert curve); every facility and candidate site is given to the
+   partition of its nearest community, for its isochrone.
+2. The whole network is sent once to every worker (``Client.scatter``); one task
+   per partition extracts the sub-network within the halo (walking limit + 2 x
+   snap limit) of the partition's extent and keeps it in the worker's memory.
+   Later tasks of that partition run where it lives.
+3. Per partition, as tasks: snapping, today's service status of the core
+   communities (nearest qualifying facility among the facilities within the
+   walking limit of the core), the isochrones of the sites it owns, and the
+   reach pairs core community x candidate.  The driver puts the pieces back in
+   the order of the inputs.
+4. The optimiser.  District targets couple every community of a district and a
+   city budget couples everything, and reach crosses partition borders, so the
+   siting model does not split into independent blocks in general; and where it
+   does, solving blocks apart may pick a different one of several equally cheap
+   plans.  So the reach matrix is computed distributed and assembled, and the
+   model (small after its reductions: thousands of rows, not millions) is solved
+   once on the driver, exactly as on one machine.  The city-wide budget is thus
+   coordinated, not split.  :func:`independent_blocks` reports how far the
+   coverage structure separates.
+5. The status after the plan (recomputed from scratch with the new facilities)
+   and the proposed isochrones run as tasks again.
+
+What runs on the driver: reading the inputs and the network (from its cache), the
+population grid, the district table, the siting model, writing the outputs.
+
+With ``scheduler=None`` the single-machine path runs unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+
+from carecircle.coverage import KIND_SOURCES, community_status
+from carecircle.errors import CarecircleError
+from carecircle.network import WalkNetwork
+from carecircle.partition import (
+    Partition,
+    PartitionBy,
+    extract_subnetwork,
+    halo_m,
+    make_partitions,
+    null_network,
+    representative_points,
+    sites_within,
+)
+from carecircle.snapping import snap_points
+
+__all__ = [
+    "PartitionedNetwork",
+    "assess_partitioned",
+    "connect",
+    "independent_blocks",
+    "plan_partitioned",
+    "run_distributed",
+    "run_scenario_distributed",
+]
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+@contextmanager
+def connect(scheduler: Any) -> Iterator[Any]:
+    """A ``distributed.Client`` for a scheduler given as an address, a client or ``local[:N]``.
+
+    Parameters
+    ----------
+    scheduler
+        A ``distributed.Client`` (used as is, not closed), a scheduler address
+        (``tcp://host:8786``; connected and closed afterwards), or ``"local"`` /
+        ``"local:N"``: a ``LocalCluster`` of N worker processes (one thread each)
+        started here and stopped afterwards.
+
+    Raises
+    ------
+    CarecircleError
+        When the scheduler cannot be reached.
+    """
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    text = str(scheduler).strip()
+    if text == "local" or text.startswith("local:"):
+        n = int(text.split(":", 1)[1]) if ":" in text else None
+        with (
+            LocalCluster(n_workers=n, processes=True, threads_per_worker=1,
+                         dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    try:
+        client = Client(text, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CarecircleError(
+            f"cannot connect to the Dask scheduler {text!r} 无法连接 Dask 调度器: {exc}; expected "
+            "an address such as tcp://host:8786 (start one with `dask scheduler`) or local:N"
+        ) from exc
+    with client:
+        yield client
+
+
+# --------------------------------------------------------------------------- tasks
+# Module-level functions: the workers unpickle them by name.
+
+
+def _status_task(net: WalkNetwork, communities, facilities, kwargs: dict):
+    return community_status(net, communities, facilities, **kwargs)
+
+
+def _snap_ok_task(net: WalkNetwork, layers: list, max_snap_m: float) -> list[np.ndarray]:
+    return [snap_points(net, g, max_snap_m=max_snap_m, source=s).ok for g, s in layers]
+
+
+def _directed_pairs(net: WalkNetwork, origins, sites, limit: float, from_sites: bool):
+    """:func:`carecircle.reach.reach_pairs` with the search direction given.
+
+    Searching from the sites or from the origins sums the same route in a
+    different order; the single-machine run chooses the direction by the counts
+    of the *whole* layers, so a partition must use that choice, not its own.
+    """
+    from carecircle import reach as R
+
+    src, tgt = (sites, origins) if from_sites else (origins, sites)
+    su, sv, sdu, sdv, se, st, sc, _ = R._endpoint_arrays(net, src)
+    tu, tv, _, _, te, tt, tc, tl = R._endpoint_arrays(net, tgt)
+    tk = np.flatnonzero(tgt.ok).astype(np.int64)
+    att_ptr, att_tgt, att_off = R._group(
+        np.r_[tu[tk], tv[tk]], net.n_nodes, np.r_[tk, tk], np.r_[tt[tk], tl[tk] - tt[tk]]
+    )
+    edge_ptr, edge_tgt = R._group(te[tk], net.n_edges, tk)
+    indptr, indices, weights = R._csr_arrays(net)
+    sources = np.flatnonzero(src.ok).astype(np.int64)
+    res = R._run_chunks(
+        R._reach_chunk, sources, (indptr, indices, weights, net.n_nodes),
+        (su, sv, sdu, sdv, se, st, sc, att_ptr, att_tgt, att_off, tc, edge_ptr, edge_tgt, tt,
+         float(limit), len(tgt)),
+        1, False, "reach",
+    )
+    if res is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    s_idx, t_idx, _ = res
+    return (t_idx, s_idx) if from_sites else (s_idx, t_idx)
+
+
+def _pairs_task(net: WalkNetwork, origins, sites, limits: dict, max_snap_m: float,
+                from_sites: bool) -> dict:
+    os_ = snap_points(net, origins, max_snap_m=max_snap_m, source="communities")
+    ss = snap_points(net, sites, max_snap_m=max_snap_m, source="candidates")
+    return {k: _directed_pairs(net, os_, ss, lim, from_sites) for k, lim in limits.items()}
+
+
+def _iso_task(net: WalkNetwork, points, limit_m: float, buffer_m: float, max_snap_m: float,
+              source: str, ids):
+    from carecircle.isochrones import isochrones
+
+    snapped = snap_points(net, points, max_snap_m=max_snap_m, source=source)
+    return isochrones(net, snapped, limit_m, buffer_m=buffer_m, ids=ids, threads=1)
+
+
+def _size_task(net: WalkNetwork) -> dict:
+    return dict(net.report.get("partition", {"nodes": 0, "edges": 0}))
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class PartitionedNetwork:
+    """A walking network cut into partitions that live on the workers of a Dask cluster.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+    net
+        The whole walking network (sent once to every worker).
+    communities
+        The community layer whose rows are split into cores; every method that
+        takes communities takes these rows (or a subset by position).
+    reach_m
+        The largest walking limit any call will use (metres).
+    max_snap_m
+        The snap limit.
+    sites
+        Layers of sites (``{"facilities": gdf, "candidates": gdf}``) whose
+        isochrones will be drawn: each widens its owner partition's extent.
+    by, n_partitions
+        How to cut: see :func:`carecircle.partition.assign_communities`.
+
+    Attributes
+    ----------
+    partitions
+        The :class:`~carecircle.partition.Partition` list.
+    subnets
+        One future per partition: its sub-network, held on a worker.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        net: WalkNetwork,
+        communities: gpd.GeoDataFrame,
+        *,
+        reach_m: float,
+        max_snap_m: float,
+        sites: Mapping[str, gpd.GeoDataFrame | None] | None = None,
+        by: PartitionBy = "auto",
+        n_partitions: int | None = None,
+    ) -> None:
+        self.client = client
+        self.crs = net.crs
+        self.reach_m = float(reach_m)
+        self.max_snap_m = float(max_snap_m)
+        self.halo_m = halo_m(reach_m, max_snap_m)
+        self.n_communities = len(communities)
+        self.partitions: list[Partition] = make_partitions(
+            communities, reach_m=self.reach_m, halo=self.halo_m, sites=sites, by=by,
+            n_partitions=n_partitions, crs=net.crs,
+        )
+        net_f = client.scatter(net, broadcast=True, hash=False)
+        self.subnets = [
+            client.submit(extract_subnetwork, net_f, p.extent, p.halo_m, pure=False)
+            for p in self.partitions
+        ]
+        self._net_future = net_f
+        self._extents = shapely.STRtree(
+            [p.extent if not shapely.is_empty(p.extent) else shapely.Point(np.inf, np.inf)
+             for p in self.partitions]
+        )
+
+    # -- bookkeeping
+
+    def summary(self) -> pd.DataFrame:
+        """One row per partition: label, core communities, sub-network nodes and edges."""
+        sizes = self.client.gather([self.client.submit(_size_task, s, pure=False)
+                                    for s in self.subnets])
+        return pd.DataFrame({
+            "partition": [p.label for p in self.partitions],
+            "communities": [p.n_core for p in self.partitions],
+            "nodes": [s.get("nodes", 0) for s in sizes],
+            "edges": [s.get("edges", 0) for s in sizes],
+        })
+
+    def close(self) -> None:
+        """Release the sub-networks held on the workers."""
+        for f in [*self.subnets, self._net_future]:
+            f.release()
+        self.subnets = []
+
+    def _check_limit(self, limit_m: float) -> None:
+        if limit_m > self.reach_m + 1e-9:
+            raise ValueError(f"walking limit {limit_m} m exceeds the partitions' reach "
+                             f"{self.reach_m} m: rebuild PartitionedNetwork with a larger reach_m")
+
+    def _check_communities(self, communities) -> None:
+        if len(communities) != self.n_communities:
+            raise ValueError(f"expected the {self.n_communities} partitioned communities, "
+                             f"got {len(communities)}")
+
+    def owners(self, points: Any) -> np.ndarray:
+        """For each feature, the partition whose extent is nearest (ties: lowest index).
+
+        Raises ``ValueError`` for a feature too far from every extent for its
+        isochrone to lie inside that partition's sub-network.
+        """
+        pts = representative_points(points, self.crs)
+        owner = np.zeros(len(pts), dtype=np.int64)
+        ok = np.flatnonzero([p is not None for p in pts])
+        if len(ok):
+            (qi, ti), d = self._extents.query_nearest(pts[ok], all_matches=True, return_distance=True)
+            order = np.lexsort((ti, qi))
+            qi, ti, d = qi[order], ti[order], d[order]
+            first = np.r_[True, qi[1:] != qi[:-1]]
+            owner[ok[qi[first]]] = ti[first]
+            worst = float(d[first].max(initial=0.0))
+            if worst + max(self.reach_m, self.max_snap_m) > self.halo_m + 1e-9:
+                raise ValueError(f"a point lies {worst:.0f} m from every partition: its isochrone "
+                                 "would cross the halo; pass it in `sites` when partitioning")
+        return owner
+
+    # -- work
+
+    def community_status(self, communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
+                         **kwargs: Any) -> gpd.GeoDataFrame:
+        """:func:`carecircle.coverage.community_status`, one task per partition.
+
+        ``communities`` are the partitioned rows (any extra columns); keyword
+        arguments are those of the single-machine function.  The result has the
+        same rows, order, index, columns and values.
+        """
+        self._check_communities(communities)
+        speed = kwargs.get("speed_mps") or {"elderly": 1.0, "childcare": 1.2}
+        self._check_limit(kwargs.get("minutes", 15.0) * 60.0 * max(speed.values()))
+        futs = []
+        for p, sub in zip(self.partitions, self.subnets, strict=True):
+            fac = None
+            if facilities is not None:
+                fac = facilities.iloc[sites_within(p, facilities, crs=self.crs)]
+            futs.append(self.client.submit(_status_task, sub, communities.iloc[p.core], fac,
+                                           kwargs, pure=False))
+        parts = self.client.gather(futs)
+        return _reassemble(parts, [p.core for p in self.partitions])
+
+    def snapped_ok(self, layers: Mapping[str, gpd.GeoDataFrame], *,
+                   max_snap_m: float | None = None) -> dict[str, np.ndarray]:
+        """Whether each feature snaps, computed by its owner partition."""
+        snap = self.max_snap_m if max_snap_m is None else float(max_snap_m)
+        owners = {name: self.owners(g) for name, g in layers.items()}
+        futs = []
+        for i, sub in enumerate(self.subnets):
+            lay = [(g.iloc[np.flatnonzero(owners[n] == i)], n) for n, g in layers.items()]
+            futs.append(self.client.submit(_snap_ok_task, sub, lay, snap, pure=False))
+        res = self.client.gather(futs)
+        out = {}
+        for k, (name, g) in enumerate(layers.items()):
+            ok = np.zeros(len(g), dtype=bool)
+            for i, r in enumerate(res):
+                ok[owners[name] == i] = r[k]
+            out[name] = ok
+        return out
+
+    def cover(self, origin_positions: np.ndarray, communities: gpd.GeoDataFrame,
+              sites: gpd.GeoDataFrame, limits: Mapping[str, float]) -> dict[str, sp.csr_matrix]:
+        """Coverage matrices origins x sites per limit, as ``reach_pairs(...).to_sparse().tocsr()``.
+
+        Parameters
+        ----------
+        origin_positions
+            Positions (in the partitioned communities) of the origins, in the
+            matrix's row order (increasing).
+        communities
+            The partitioned communities.
+        sites
+            The sites (all of them; each partition takes those within the limit).
+        limits
+            Name -> walking limit in metres.
+        """
+        self._check_communities(communities)
+        for lim in limits.values():
+            self._check_limit(lim)
+        origin_positions = np.asarray(origin_positions, dtype=np.int64)
+        if np.any(np.diff(origin_positions) <= 0):
+            raise ValueError("origin_positions must be strictly increasing")
+        row_of = np.full(self.n_communities, -1, dtype=np.int64)
+        row_of[origin_positions] = np.arange(len(origin_positions))
+        # The single-machine search direction depends on the counts of the whole layers.
+        in_origins = np.zeros(self.n_communities, dtype=bool)
+        in_origins[origin_positions] = True
+        ok = self.snapped_ok({"communities": communities, "sites": sites})
+        from_sites = int(ok["sites"].sum()) <= int((ok["communities"] & in_origins).sum())
+        futs, metas = [], []
+        for p, sub in zip(self.partitions, self.subnets, strict=True):
+            core = p.core[in_origins[p.core]]
+            spos = sites_within(p, sites, max(limits.values()), crs=self.crs)
+            if not len(core) or not len(spos):
+                continue
+            metas.append((row_of[core], spos))
+            futs.append(self.client.submit(
+                _pairs_task, sub, communities.iloc[core], sites.iloc[spos], dict(limits),
+                self.max_snap_m, from_sites, pure=False))
+        res = self.client.gather(futs)
+        shape = (len(origin_positions), len(sites))
+        out = {}
+        for name in limits:
+            rows = [m[0][r[name][0]] for m, r in zip(metas, res, strict=True)]
+            cols = [m[1][r[name][1]] for m, r in zip(metas, res, strict=True)]
+            o = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+            s = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+            order = np.lexsort((s, o))
+            data = np.ones(len(o), dtype=np.int8)
+            out[name] = sp.csr_matrix((data, (o[order], s[order])), shape=shape).tocsr()
+        return out
+
+    def isochrones(self, points: gpd.GeoDataFrame, limit_m: float, *, buffer_m: float,
+                   max_snap_m: float | None = None, source: str = "", ids: Any = None
+                   ) -> gpd.GeoDataFrame:
+        """:func:`carecircle.isochrones.isochrones` of snapped ``points``, by owner partition."""
+        self._check_limit(limit_m)
+        snap = self.max_snap_m if max_snap_m is None else float(max_snap_m)
+        ids = np.asarray(points["id"].to_numpy() if ids is None else ids, dtype=object)
+        owner = self.owners(points)
+        futs, pos = [], []
+        for i, sub in enumerate(self.subnets):
+            mine = np.flatnonzero(owner == i)
+            if not len(mine):
+                continue
+            pos.append(mine)
+            futs.append(self.client.submit(_iso_task, sub, points.iloc[mine], float(limit_m),
+                                           float(buffer_m), snap, source, ids[mine], pure=False))
+        parts = self.client.gather(futs)
+        out = _reassemble(parts, pos)
+        return out.reset_index(drop=True)
+
+
+def _reassemble(parts: list, positions: list[np.ndarray]):
+    """Concatenate per-partition frames and restore the input order by position."""
+    pos = np.concatenate(positions) if positions else np.zeros(0, np.int64)
+    whole = pd.concat(parts) if parts else pd.DataFrame()
+    if len(pos) != len(whole):
+        raise RuntimeError("a partition returned the wrong number of rows")
+    order = np.argsort(pos, kind="stable")
+    if np.any(pos[order] != np.arange(len(pos))):
+        raise RuntimeError("partitions do not cover every row exactly once")
+    return whole.iloc[order]
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def _engine_for(ctx, client, *, by: PartitionBy, n_partitions: int | None) -> PartitionedNetwork:
+    w = ctx.scenario.walking
+    reach = max(w.limit_m(k) for k in ("elderly", "childcare"))
+    inputs = ctx.inputs
+    return PartitionedNetwork(
+        client, ctx.net, inputs["communities"], reach_m=reach, max_snap_m=w.max_snap_m,
+        sites={"facilities": inputs.get("facilities"), "candidates": inputs.get("candidates")},
+        by=by, n_partitions=n_partitions,
+    )
+
+
+def _status_kwargs(scen) -> dict:
+    w, st = scen.walking, scen.standards
+    return dict(
+        minutes=w.minutes, speed_mps=w.speed_mps,
+        min_area_m2={"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
+        max_snap_m=w.max_snap_m, compound_m2_per_100_households=st.compound_m2_per_100_households,
+    )
+
+
+def assess_partitioned(ctx, engine: PartitionedNetwork):
+    """:func:`carecircle.pipeline.assess_context` with the network work on the cluster."""
+    from carecircle.indicators import district_indicators
+    from carecircle.results import RunOutputs
+
+    scen, inputs = ctx.scenario, ctx.inputs
+    districts = inputs["districts"]
+    names = dict(zip(districts["code"], districts["name"], strict=True))
+    w = scen.walking
+    comm = engine.community_status(inputs["communities"], inputs.get("facilities"),
+                                   district_names=names, **_status_kwargs(scen))
+    extra = getattr(ctx, "extra", None) or {}
+    table = district_indicators(comm, inputs.get("facilities"), districts,
+                                streets=inputs.get("streets"), targets=scen.targets,
+                                extra_beds=extra.get("beds"), extra_places=extra.get("places"),
+                                extra_area=extra.get("area"))
+    n_unreach = int((comm["status"] == "unreachable").sum())
+    notes = list(ctx.notes)
+    if n_unreach:
+        notes.append(f"{n_unreach} communities are not on the walking network (farther than "
+                     f"{w.max_snap_m:g} m from any road) and are excluded from coverage shares "
+                     f"{n_unreach} 个社区距路网超过 {w.max_snap_m:g} 米, 不计入覆盖率")
+    on = comm["status"] != "unreachable"
+    headline = {
+        "communities": int(len(comm)),
+        "communities_on_network": int(on.sum()),
+        "served_both_before": int((comm["status"] == "both").sum()),
+        "served_elderly_before": int(comm["elderly_served"].sum()),
+        "served_childcare_before": int(comm["childcare_served"].sum()),
+        "unreachable": n_unreach,
+        "crs": inputs.crs.to_string(),
+    }
+    run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
+                     headline=headline, notes=notes)
+    fac = inputs.get("facilities")
+    if fac is not None and len(fac):
+        st = scen.standards
+        for kind in ("elderly", "childcare"):
+            sel = fac[fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))]
+            if not len(sel):
+                continue
+            run.isochrones[f"existing_{kind}"] = engine.isochrones(
+                sel, w.limit_m(kind), buffer_m=w.isochrone_buffer_m, source="facilities",
+                ids=sel["id"].to_numpy())
+    return run
+
+
+def _problem(ctx, run, engine: PartitionedNetwork):
+    """:func:`carecircle.planning.build_problem` with the reach matrix from the cluster.
+
+    ``build_problem``'s only use of the network is the reach (snapping and
+    ``reach_pairs``).  It is called with a network that reaches nothing, and its
+    (empty) coverage is replaced by the one assembled from the partitions; the
+    rest of the model (costs, districts, streets, targets) is built by the same code.
+    """
+    from dataclasses import replace
+
+    from carecircle.planning import build_problem
+
+    scen = ctx.scenario
+    problem, aux = build_problem(replace(ctx, net=null_network(ctx.net.crs)), run)
+    on_net = np.flatnonzero(run.communities["snapped"].to_numpy(dtype=bool))
+    cand = aux["candidates"]
+    limits = {k: scen.walking.limit_m(k) for k in ("elderly", "childcare")}
+    cover = engine.cover(on_net, ctx.inputs["communities"], cand, limits)
+    return problem.with_changes(cover=cover), aux
+
+
+def plan_partitioned(ctx, run, engine: PartitionedNetwork, *, quiet: bool = False):
+    """:func:`carecircle.planning.plan_context` with the network work on the cluster.
+
+    The siting model is solved once on the driver (see the module docstring).
+    """
+    from carecircle.costing import cost_plan
+    from carecircle.indicators import district_indicators
+    from carecircle.planning import proposed_facilities
+    from carecircle.results import RunOutputs
+    from carecircle.siting import solve_siting
+
+    scen, inputs = ctx.scenario, ctx.inputs
+    problem, aux = _problem(ctx, run, engine)
+    p = scen.plan
+    result = solve_siting(
+        problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
+        time_limit=p.time_limit_s, mip_gap=p.mip_gap, allow_uncoverable=p.allow_uncoverable,
+    )
+    notes = list(run.notes)
+    notes.append(f"solver 求解器 HiGHS: status {result.status}, objective {result.objective:,.2f}, "
+                 f"bound {result.bound:,.2f}, gap {result.gap:.4%}, {result.seconds:.1f} s")
+    notes.append(f"problem reduction 问题约简: {result.reduction}")
+    if result.status == "infeasible" or not result.has_solution:
+        from carecircle.errors import InfeasibleError
+
+        raise InfeasibleError(
+            "no siting plan meets the scenario 无可行方案:\n"
+            + (str(result.explanation) if result.explanation else result.message)
+        )
+    if result.status == "time_limit":
+        notes.append("the solver stopped at its time limit: this is the best plan found, not proven "
+                     "optimal 达到求解时间上限, 为当前最优方案")
+    for kind in ("elderly", "childcare"):
+        reach = problem.cover[kind].getnnz(axis=1) > 0
+        if kind == "elderly":
+            reach |= problem.cover["street_centre"].getnnz(axis=1) > 0
+        idx = np.flatnonzero(~reach & ~problem.existing_served[kind])
+        if len(idx):
+            ids = [str(i) for i in problem.community_ids[idx[:20]]]
+            notes.append(f"{len(idx)} communities cannot be reached by any {kind} candidate site within "
+                         f"the walk and stay unserved 无候选场地可达 ({kind}): {', '.join(ids)}"
+                         + (" ..." if len(idx) > 20 else ""))
+    sites, new_fac = proposed_facilities(result, aux["candidates"], aux["places_new"], scen.standards)
+    fac = inputs.get("facilities")
+    all_fac = new_fac if fac is None else pd.concat([fac[new_fac.columns.tolist()], new_fac],
+                                                    ignore_index=True)
+    all_fac = gpd.GeoDataFrame(all_fac, geometry="geometry", crs=inputs.crs)
+    w = scen.walking
+    districts = inputs["districts"]
+    after = engine.community_status(inputs["communities"], all_fac, **_status_kwargs(scen))
+    comm = run.communities.copy()
+    for k in ("elderly", "childcare"):
+        comm[f"{k}_served_after"] = after[f"{k}_served"].to_numpy()
+        comm[f"{k}_facility_after"] = after[f"{k}_facility"].to_numpy()
+    comm["status_after"] = after["status"].to_numpy()
+    claimed = result.served
+    mismatch = []
+    for k in ("elderly", "childcare"):
+        col = f"{k}_after"
+        if col in claimed.columns:
+            model = claimed[col].reindex(comm["id"].astype(str)).fillna(False).to_numpy(dtype=bool)
+            bad = model & ~comm[f"{k}_served_after"].to_numpy(dtype=bool)
+            mismatch += list(comm["id"].to_numpy()[bad])
+    if mismatch:
+        notes.append(f"WARNING: {len(mismatch)} communities the model counts as served are not served "
+                     f"on recomputation: {mismatch[:10]}")
+    extra = getattr(ctx, "extra", {}) or {}
+    table_after = district_indicators(
+        comm, all_fac, districts, streets=inputs.get("streets"), targets=scen.targets,
+        served_col="served_after", extra_beds=extra.get("beds"), extra_places=extra.get("places"),
+        extra_area=extra.get("area"), extra_public_childcare=extra.get("public_childcare"),
+    )
+    costs = None
+    if len(sites):
+        cost_in = sites.drop(columns="geometry").rename(columns={"places_added": "places"})
+        plan_cost = cost_plan(cost_in, unit_costs=scen.plan.unit_costs,
+                              operation_years=scen.plan.operation_years)
+        costs = plan_cost.tables()
+        notes += [f"costing 费用测算: {n}" for n in plan_cost.notes[:3]]
+    iso = dict(run.isochrones)
+    for kind in ("elderly", "childcare"):
+        sel = new_fac[new_fac["kind"].isin(KIND_SOURCES[kind])]
+        if len(sel):
+            iso[f"proposed_{kind}"] = engine.isochrones(
+                sel, w.limit_m(kind), buffer_m=w.isochrone_buffer_m, source="proposed",
+                ids=sel["id"].to_numpy())
+    headline = dict(run.headline)
+    headline.update({
+        "served_both_after": int((comm["status_after"] == "both").sum()),
+        "served_elderly_after": int(comm["elderly_served_after"].sum()),
+        "served_childcare_after": int(comm["childcare_served_after"].sum()),
+        "sites": int(len(sites)),
+        "cost_yuan": float(sites["cost_yuan"].sum()) if len(sites) else 0.0,
+        "solver_status": result.status,
+        "gap": float(result.gap),
+        "mode": p.mode,
+    })
+    if costs is not None:
+        tot = costs["total"].iloc[0]
+        headline["subsidy_yuan"] = float(tot.get("subsidy_total_yuan", np.nan))
+        headline["subsidy_city_yuan"] = float(tot.get("city_yuan", np.nan))
+    if p.mode == "budget":
+        headline["budget_yuan"] = float(p.budget_yuan)
+    return RunOutputs(
+        scenario=scen, inputs=inputs, communities=comm, districts_before=run.districts_before,
+        districts_after=table_after, sites=sites, costs=costs, isochrones=iso, headline=headline,
+        notes=notes,
+    )
+
+
+def independent_blocks(cover: Mapping[str, sp.spmatrix], community_district: np.ndarray | None = None
+                       ) -> tuple[int, np.ndarray]:
+    """How far a siting model separates: connected blocks of communities and candidates.
+
+    Two communities are in one block when a candidate can serve both, and (when
+    ``community_district`` is given, for district targets) when they share a
+    district.  A city budget joins everything into one block.
+
+    Returns
+    -------
+    n_blocks : int
+    community_block : numpy.ndarray
+        Block label per community.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    mats = [sp.csr_matrix(m) for m in cover.values()]
+    n, j = mats[0].shape
+    pattern = sum((m != 0).astype(np.int8) for m in mats)
+    # Bipartite graph communities (0..n-1) + candidates (n..n+j-1), plus district hubs.
+    blocks = [[sp.csr_matrix((n, n)), pattern], [pattern.T, sp.csr_matrix((j, j))]]
+    g = sp.bmat(blocks, format="csr")
+    if community_district is not None:
+        codes, d = np.unique(np.asarray(community_district).astype(str), return_inverse=True)
+        hub = sp.csr_matrix((np.ones(n), (np.arange(n), d)), shape=(n, len(codes)))
+        g = sp.bmat([[g, sp.vstack([hub, sp.csr_matrix((j, len(codes)))])],
+                     [None, sp.csr_matrix((len(codes), len(codes)))]], format="csr")
+    k, labels = connected_components(g, directed=False)
+    lab = labels[:n]
+    _, lab = np.unique(lab, return_inverse=True)
+    return int(lab.max(initial=-1) + 1), lab
+
+
+def run_distributed(
+    scenario: Any,
+    scheduler: Any = None,
+    *,
+    n_partitions: int | None = None,
+    partition_by: PartitionBy = "auto",
+    plan: bool = True,
+    quiet: bool = False,
+):
+    """Assess (and plan) a scenario on a Dask cluster; the same result as on one machine.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`~carecircle.scenario.Scenario` or the path of its TOML file.
+    scheduler
+        ``None``: the single-machine path (:func:`carecircle.pipeline.assess_context`
+        and :func:`carecircle.planning.plan_context`), unchanged.  Otherwise a
+        ``distributed.Client``, a scheduler address (``tcp://host:8786``) or
+        ``"local[:N]"`` (see :func:`connect`).
+    n_partitions
+        Number of pieces (see :func:`carecircle.partition.assign_communities`);
+        default: one per district when there are several, else 4 tiles.
+    partition_by
+        ``"auto"``, ``"district"`` or ``"tiles"``.
+    plan
+        Also solve the siting plan.
+    quiet
+        No progress output.
+
+    Returns
+    -------
+    RunOutputs
+        Write it with :func:`carecircle.pipeline.write_outputs` (``report.write_run``).
+    """
+    from carecircle.pipeline import _as_scenario, assess_context, prepare
+
+    scen = _as_scenario(scenario)
+    if scheduler is None:
+        ctx = prepare(scen, quiet=quiet)
+        run = assess_context(ctx)
+        if plan:
+            from carecircle.planning import plan_context
+
+            run = plan_context(ctx, run, quiet=quiet)
+        return run
+    with connect(scheduler) as client:
+        ctx = prepare(scen, quiet=quiet)
+        engine = _engine_for(ctx, client, by=partition_by, n_partitions=n_partitions)
+        try:
+            if not quiet:
+                info = engine.summary()
+                _say(quiet, f"Dask: {len(engine.partitions)} partitions 分区 on "
+                            f"{len(client.scheduler_info().get('workers', {}))} workers, halo 缓冲 "
+                            f"{engine.halo_m:g} m\n{info.to_string(index=False)}")
+            _say(quiet, "[3/4] coverage today 现状覆盖评估 (distributed 分布式)")
+            run = assess_partitioned(ctx, engine)
+            if plan:
+                _say(quiet, "[4/4] siting plan 选址优化 (reach distributed, model on the driver)")
+                run = plan_partitioned(ctx, run, engine, quiet=quiet)
+        finally:
+            engine.close()
+    return run
+
+
+def run_scenario_distributed(
+    scenario: Any,
+    scheduler: Any = None,
+    *,
+    n_partitions: int | None = None,
+    partition_by: PartitionBy = "auto",
+    plan: bool = True,
+    quiet: bool = False,
+):
+    """validate -> run on the cluster -> write, as :func:`carecircle.pipeline.run_scenario`.
+
+    With ``scheduler=None`` this *is* ``run_scenario``.  Returns a
+    :class:`~carecircle.pipeline.RunResult`.
+    """
+    from carecircle.atomic import write_text_atomic
+    from carecircle.indicators import terminal_table
+    from carecircle.pipeline import RunResult, _as_scenario, run_scenario, validate, write_outputs
+
+    scen = _as_scenario(scenario)
+    if scheduler is None:
+        return run_scenario(scen, quiet=quiet, plan=plan)
+    report = validate(scen)
+    if report.errors:
+        raise CarecircleError(report.text)
+    _say(quiet, report.text)
+    run = run_distributed(scen, scheduler, n_partitions=n_partitions, partition_by=partition_by,
+                          plan=plan, quiet=quiet)
+    files = write_outputs(run, quiet=quiet)
+    files.append(write_text_atomic(scen.out_dir / "validation.txt", report.text + "\n"))
+    table = run.districts_after if run.districts_after is not None else run.districts_before
+    text = "\n".join([
+        "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
+        terminal_table(table),
+        "",
+        *run.notes,
+        "",
+        "Wrote 输出:",
+        *[f"  {p}" for p in files],
+    ])
+    return RunResult(text, Path(scen.out_dir), files)
