@@ -87,7 +87,7 @@ def _say(quiet: bool, text: str) -> None:
 
 
 @contextmanager
-def connect(scheduler: Any) -> Iterator[Any]:
+def connect(scheduler: Any, *, timeout: str = "20s") -> Iterator[Any]:
     """A ``distributed.Client`` for a scheduler given as an address, a client or ``local[:N]``.
 
     Parameters
@@ -97,6 +97,8 @@ def connect(scheduler: Any) -> Iterator[Any]:
         (``tcp://host:8786``; connected and closed afterwards), or ``"local"`` /
         ``"local:N"``: a ``LocalCluster`` of N worker processes (one thread each)
         started here and stopped afterwards.
+    timeout
+        How long to try to reach a scheduler address.
 
     Raises
     ------
@@ -112,14 +114,15 @@ def connect(scheduler: Any) -> Iterator[Any]:
     if text == "local" or text.startswith("local:"):
         n = int(text.split(":", 1)[1]) if ":" in text else None
         with (
-            LocalCluster(n_workers=n, processes=True, threads_per_worker=1,
-                         dashboard_address=None) as cluster,
+            LocalCluster(
+                n_workers=n, processes=True, threads_per_worker=1, dashboard_address=None
+            ) as cluster,
             Client(cluster) as client,
         ):
             yield client
         return
     try:
-        client = Client(text, timeout="20s")
+        client = Client(text, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
         raise CarecircleError(
             f"cannot connect to the Dask scheduler {text!r} 无法连接 Dask 调度器: {exc}; expected "
@@ -161,10 +164,30 @@ def _directed_pairs(net: WalkNetwork, origins, sites, limit: float, from_sites: 
     indptr, indices, weights = R._csr_arrays(net)
     sources = np.flatnonzero(src.ok).astype(np.int64)
     res = R._run_chunks(
-        R._reach_chunk, sources, (indptr, indices, weights, net.n_nodes),
-        (su, sv, sdu, sdv, se, st, sc, att_ptr, att_tgt, att_off, tc, edge_ptr, edge_tgt, tt,
-         float(limit), len(tgt)),
-        1, False, "reach",
+        R._reach_chunk,
+        sources,
+        (indptr, indices, weights, net.n_nodes),
+        (
+            su,
+            sv,
+            sdu,
+            sdv,
+            se,
+            st,
+            sc,
+            att_ptr,
+            att_tgt,
+            att_off,
+            tc,
+            edge_ptr,
+            edge_tgt,
+            tt,
+            float(limit),
+            len(tgt),
+        ),
+        1,
+        False,
+        "reach",
     )
     if res is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -172,15 +195,17 @@ def _directed_pairs(net: WalkNetwork, origins, sites, limit: float, from_sites: 
     return (t_idx, s_idx) if from_sites else (s_idx, t_idx)
 
 
-def _pairs_task(net: WalkNetwork, origins, sites, limits: dict, max_snap_m: float,
-                from_sites: bool) -> dict:
+def _pairs_task(
+    net: WalkNetwork, origins, sites, limits: dict, max_snap_m: float, from_sites: bool
+) -> dict:
     os_ = snap_points(net, origins, max_snap_m=max_snap_m, source="communities")
     ss = snap_points(net, sites, max_snap_m=max_snap_m, source="candidates")
     return {k: _directed_pairs(net, os_, ss, lim, from_sites) for k, lim in limits.items()}
 
 
-def _iso_task(net: WalkNetwork, points, limit_m: float, buffer_m: float, max_snap_m: float,
-              source: str, ids):
+def _iso_task(
+    net: WalkNetwork, points, limit_m: float, buffer_m: float, max_snap_m: float, source: str, ids
+):
     from carecircle.isochrones import isochrones
 
     snapped = snap_points(net, points, max_snap_m=max_snap_m, source=source)
@@ -243,8 +268,13 @@ class PartitionedNetwork:
         self.halo_m = halo_m(reach_m, max_snap_m)
         self.n_communities = len(communities)
         self.partitions: list[Partition] = make_partitions(
-            communities, reach_m=self.reach_m, halo=self.halo_m, sites=sites, by=by,
-            n_partitions=n_partitions, crs=net.crs,
+            communities,
+            reach_m=self.reach_m,
+            halo=self.halo_m,
+            sites=sites,
+            by=by,
+            n_partitions=n_partitions,
+            crs=net.crs,
         )
         net_f = client.scatter(net, broadcast=True, hash=False)
         self.subnets = [
@@ -253,22 +283,27 @@ class PartitionedNetwork:
         ]
         self._net_future = net_f
         self._extents = shapely.STRtree(
-            [p.extent if not shapely.is_empty(p.extent) else shapely.Point(np.inf, np.inf)
-             for p in self.partitions]
+            [
+                p.extent if not shapely.is_empty(p.extent) else shapely.Point(np.inf, np.inf)
+                for p in self.partitions
+            ]
         )
 
     # -- bookkeeping
 
     def summary(self) -> pd.DataFrame:
         """One row per partition: label, core communities, sub-network nodes and edges."""
-        sizes = self.client.gather([self.client.submit(_size_task, s, pure=False)
-                                    for s in self.subnets])
-        return pd.DataFrame({
-            "partition": [p.label for p in self.partitions],
-            "communities": [p.n_core for p in self.partitions],
-            "nodes": [s.get("nodes", 0) for s in sizes],
-            "edges": [s.get("edges", 0) for s in sizes],
-        })
+        sizes = self.client.gather(
+            [self.client.submit(_size_task, s, pure=False) for s in self.subnets]
+        )
+        return pd.DataFrame(
+            {
+                "partition": [p.label for p in self.partitions],
+                "communities": [p.n_core for p in self.partitions],
+                "nodes": [s.get("nodes", 0) for s in sizes],
+                "edges": [s.get("edges", 0) for s in sizes],
+            }
+        )
 
     def close(self) -> None:
         """Release the sub-networks held on the workers."""
@@ -278,13 +313,16 @@ class PartitionedNetwork:
 
     def _check_limit(self, limit_m: float) -> None:
         if limit_m > self.reach_m + 1e-9:
-            raise ValueError(f"walking limit {limit_m} m exceeds the partitions' reach "
-                             f"{self.reach_m} m: rebuild PartitionedNetwork with a larger reach_m")
+            raise ValueError(
+                f"walking limit {limit_m} m exceeds the partitions' reach "
+                f"{self.reach_m} m: rebuild PartitionedNetwork with a larger reach_m"
+            )
 
     def _check_communities(self, communities) -> None:
         if len(communities) != self.n_communities:
-            raise ValueError(f"expected the {self.n_communities} partitioned communities, "
-                             f"got {len(communities)}")
+            raise ValueError(
+                f"expected the {self.n_communities} partitioned communities, got {len(communities)}"
+            )
 
     def owners(self, points: Any) -> np.ndarray:
         """For each feature, the partition whose extent is nearest (ties: lowest index).
@@ -296,21 +334,26 @@ class PartitionedNetwork:
         owner = np.zeros(len(pts), dtype=np.int64)
         ok = np.flatnonzero([p is not None for p in pts])
         if len(ok):
-            (qi, ti), d = self._extents.query_nearest(pts[ok], all_matches=True, return_distance=True)
+            (qi, ti), d = self._extents.query_nearest(
+                pts[ok], all_matches=True, return_distance=True
+            )
             order = np.lexsort((ti, qi))
             qi, ti, d = qi[order], ti[order], d[order]
             first = np.r_[True, qi[1:] != qi[:-1]]
             owner[ok[qi[first]]] = ti[first]
             worst = float(d[first].max(initial=0.0))
             if worst + max(self.reach_m, self.max_snap_m) > self.halo_m + 1e-9:
-                raise ValueError(f"a point lies {worst:.0f} m from every partition: its isochrone "
-                                 "would cross the halo; pass it in `sites` when partitioning")
+                raise ValueError(
+                    f"a point lies {worst:.0f} m from every partition: its isochrone "
+                    "would cross the halo; pass it in `sites` when partitioning"
+                )
         return owner
 
     # -- work
 
-    def community_status(self, communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
-                         **kwargs: Any) -> gpd.GeoDataFrame:
+    def community_status(
+        self, communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None, **kwargs: Any
+    ) -> gpd.GeoDataFrame:
         """:func:`carecircle.coverage.community_status`, one task per partition.
 
         ``communities`` are the partitioned rows (any extra columns); keyword
@@ -325,13 +368,17 @@ class PartitionedNetwork:
             fac = None
             if facilities is not None:
                 fac = facilities.iloc[sites_within(p, facilities, crs=self.crs)]
-            futs.append(self.client.submit(_status_task, sub, communities.iloc[p.core], fac,
-                                           kwargs, pure=False))
+            futs.append(
+                self.client.submit(
+                    _status_task, sub, communities.iloc[p.core], fac, kwargs, pure=False
+                )
+            )
         parts = self.client.gather(futs)
         return _reassemble(parts, [p.core for p in self.partitions])
 
-    def snapped_ok(self, layers: Mapping[str, gpd.GeoDataFrame], *,
-                   max_snap_m: float | None = None) -> dict[str, np.ndarray]:
+    def snapped_ok(
+        self, layers: Mapping[str, gpd.GeoDataFrame], *, max_snap_m: float | None = None
+    ) -> dict[str, np.ndarray]:
         """Whether each feature snaps, computed by its owner partition."""
         snap = self.max_snap_m if max_snap_m is None else float(max_snap_m)
         owners = {name: self.owners(g) for name, g in layers.items()}
@@ -348,8 +395,13 @@ class PartitionedNetwork:
             out[name] = ok
         return out
 
-    def cover(self, origin_positions: np.ndarray, communities: gpd.GeoDataFrame,
-              sites: gpd.GeoDataFrame, limits: Mapping[str, float]) -> dict[str, sp.csr_matrix]:
+    def cover(
+        self,
+        origin_positions: np.ndarray,
+        communities: gpd.GeoDataFrame,
+        sites: gpd.GeoDataFrame,
+        limits: Mapping[str, float],
+    ) -> dict[str, sp.csr_matrix]:
         """Coverage matrices origins x sites per limit, as ``reach_pairs(...).to_sparse().tocsr()``.
 
         Parameters
@@ -384,9 +436,18 @@ class PartitionedNetwork:
             if not len(core) or not len(spos):
                 continue
             metas.append((row_of[core], spos))
-            futs.append(self.client.submit(
-                _pairs_task, sub, communities.iloc[core], sites.iloc[spos], dict(limits),
-                self.max_snap_m, from_sites, pure=False))
+            futs.append(
+                self.client.submit(
+                    _pairs_task,
+                    sub,
+                    communities.iloc[core],
+                    sites.iloc[spos],
+                    dict(limits),
+                    self.max_snap_m,
+                    from_sites,
+                    pure=False,
+                )
+            )
         res = self.client.gather(futs)
         shape = (len(origin_positions), len(sites))
         out = {}
@@ -400,9 +461,16 @@ class PartitionedNetwork:
             out[name] = sp.csr_matrix((data, (o[order], s[order])), shape=shape).tocsr()
         return out
 
-    def isochrones(self, points: gpd.GeoDataFrame, limit_m: float, *, buffer_m: float,
-                   max_snap_m: float | None = None, source: str = "", ids: Any = None
-                   ) -> gpd.GeoDataFrame:
+    def isochrones(
+        self,
+        points: gpd.GeoDataFrame,
+        limit_m: float,
+        *,
+        buffer_m: float,
+        max_snap_m: float | None = None,
+        source: str = "",
+        ids: Any = None,
+    ) -> gpd.GeoDataFrame:
         """:func:`carecircle.isochrones.isochrones` of snapped ``points``, by owner partition."""
         self._check_limit(limit_m)
         snap = self.max_snap_m if max_snap_m is None else float(max_snap_m)
@@ -414,8 +482,19 @@ class PartitionedNetwork:
             if not len(mine):
                 continue
             pos.append(mine)
-            futs.append(self.client.submit(_iso_task, sub, points.iloc[mine], float(limit_m),
-                                           float(buffer_m), snap, source, ids[mine], pure=False))
+            futs.append(
+                self.client.submit(
+                    _iso_task,
+                    sub,
+                    points.iloc[mine],
+                    float(limit_m),
+                    float(buffer_m),
+                    snap,
+                    source,
+                    ids[mine],
+                    pure=False,
+                )
+            )
         parts = self.client.gather(futs)
         out = _reassemble(parts, pos)
         return out.reset_index(drop=True)
@@ -441,18 +520,25 @@ def _engine_for(ctx, client, *, by: PartitionBy, n_partitions: int | None) -> Pa
     reach = max(w.limit_m(k) for k in ("elderly", "childcare"))
     inputs = ctx.inputs
     return PartitionedNetwork(
-        client, ctx.net, inputs["communities"], reach_m=reach, max_snap_m=w.max_snap_m,
+        client,
+        ctx.net,
+        inputs["communities"],
+        reach_m=reach,
+        max_snap_m=w.max_snap_m,
         sites={"facilities": inputs.get("facilities"), "candidates": inputs.get("candidates")},
-        by=by, n_partitions=n_partitions,
+        by=by,
+        n_partitions=n_partitions,
     )
 
 
 def _status_kwargs(scen) -> dict:
     w, st = scen.walking, scen.standards
     return dict(
-        minutes=w.minutes, speed_mps=w.speed_mps,
+        minutes=w.minutes,
+        speed_mps=w.speed_mps,
         min_area_m2={"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
-        max_snap_m=w.max_snap_m, compound_m2_per_100_households=st.compound_m2_per_100_households,
+        max_snap_m=w.max_snap_m,
+        compound_m2_per_100_households=st.compound_m2_per_100_households,
     )
 
 
@@ -465,19 +551,31 @@ def assess_partitioned(ctx, engine: PartitionedNetwork):
     districts = inputs["districts"]
     names = dict(zip(districts["code"], districts["name"], strict=True))
     w = scen.walking
-    comm = engine.community_status(inputs["communities"], inputs.get("facilities"),
-                                   district_names=names, **_status_kwargs(scen))
+    comm = engine.community_status(
+        inputs["communities"],
+        inputs.get("facilities"),
+        district_names=names,
+        **_status_kwargs(scen),
+    )
     extra = getattr(ctx, "extra", None) or {}
-    table = district_indicators(comm, inputs.get("facilities"), districts,
-                                streets=inputs.get("streets"), targets=scen.targets,
-                                extra_beds=extra.get("beds"), extra_places=extra.get("places"),
-                                extra_area=extra.get("area"))
+    table = district_indicators(
+        comm,
+        inputs.get("facilities"),
+        districts,
+        streets=inputs.get("streets"),
+        targets=scen.targets,
+        extra_beds=extra.get("beds"),
+        extra_places=extra.get("places"),
+        extra_area=extra.get("area"),
+    )
     n_unreach = int((comm["status"] == "unreachable").sum())
     notes = list(ctx.notes)
     if n_unreach:
-        notes.append(f"{n_unreach} communities are not on the walking network (farther than "
-                     f"{w.max_snap_m:g} m from any road) and are excluded from coverage shares "
-                     f"{n_unreach} 个社区距路网超过 {w.max_snap_m:g} 米, 不计入覆盖率")
+        notes.append(
+            f"{n_unreach} communities are not on the walking network (farther than "
+            f"{w.max_snap_m:g} m from any road) and are excluded from coverage shares "
+            f"{n_unreach} 个社区距路网超过 {w.max_snap_m:g} 米, 不计入覆盖率"
+        )
     on = comm["status"] != "unreachable"
     headline = {
         "communities": int(len(comm)),
@@ -488,18 +586,30 @@ def assess_partitioned(ctx, engine: PartitionedNetwork):
         "unreachable": n_unreach,
         "crs": inputs.crs.to_string(),
     }
-    run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
-                     headline=headline, notes=notes)
+    run = RunOutputs(
+        scenario=scen,
+        inputs=inputs,
+        communities=comm,
+        districts_before=table,
+        headline=headline,
+        notes=notes,
+    )
     fac = inputs.get("facilities")
     if fac is not None and len(fac):
         st = scen.standards
         for kind in ("elderly", "childcare"):
-            sel = fac[fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))]
+            sel = fac[
+                fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))
+            ]
             if not len(sel):
                 continue
             run.isochrones[f"existing_{kind}"] = engine.isochrones(
-                sel, w.limit_m(kind), buffer_m=w.isochrone_buffer_m, source="facilities",
-                ids=sel["id"].to_numpy())
+                sel,
+                w.limit_m(kind),
+                buffer_m=w.isochrone_buffer_m,
+                source="facilities",
+                ids=sel["id"].to_numpy(),
+            )
     return run
 
 
@@ -539,12 +649,18 @@ def plan_partitioned(ctx, run, engine: PartitionedNetwork, *, quiet: bool = Fals
     problem, aux = _problem(ctx, run, engine)
     p = scen.plan
     result = solve_siting(
-        problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
-        time_limit=p.time_limit_s, mip_gap=p.mip_gap, allow_uncoverable=p.allow_uncoverable,
+        problem,
+        mode=p.mode,
+        budget=p.budget_yuan if p.mode == "budget" else None,
+        time_limit=p.time_limit_s,
+        mip_gap=p.mip_gap,
+        allow_uncoverable=p.allow_uncoverable,
     )
     notes = list(run.notes)
-    notes.append(f"solver 求解器 HiGHS: status {result.status}, objective {result.objective:,.2f}, "
-                 f"bound {result.bound:,.2f}, gap {result.gap:.4%}, {result.seconds:.1f} s")
+    notes.append(
+        f"solver 求解器 HiGHS: status {result.status}, objective {result.objective:,.2f}, "
+        f"bound {result.bound:,.2f}, gap {result.gap:.4%}, {result.seconds:.1f} s"
+    )
     notes.append(f"problem reduction 问题约简: {result.reduction}")
     if result.status == "infeasible" or not result.has_solution:
         from carecircle.errors import InfeasibleError
@@ -554,8 +670,10 @@ def plan_partitioned(ctx, run, engine: PartitionedNetwork, *, quiet: bool = Fals
             + (str(result.explanation) if result.explanation else result.message)
         )
     if result.status == "time_limit":
-        notes.append("the solver stopped at its time limit: this is the best plan found, not proven "
-                     "optimal 达到求解时间上限, 为当前最优方案")
+        notes.append(
+            "the solver stopped at its time limit: this is the best plan found, not proven "
+            "optimal 达到求解时间上限, 为当前最优方案"
+        )
     for kind in ("elderly", "childcare"):
         reach = problem.cover[kind].getnnz(axis=1) > 0
         if kind == "elderly":
@@ -563,13 +681,20 @@ def plan_partitioned(ctx, run, engine: PartitionedNetwork, *, quiet: bool = Fals
         idx = np.flatnonzero(~reach & ~problem.existing_served[kind])
         if len(idx):
             ids = [str(i) for i in problem.community_ids[idx[:20]]]
-            notes.append(f"{len(idx)} communities cannot be reached by any {kind} candidate site within "
-                         f"the walk and stay unserved 无候选场地可达 ({kind}): {', '.join(ids)}"
-                         + (" ..." if len(idx) > 20 else ""))
-    sites, new_fac = proposed_facilities(result, aux["candidates"], aux["places_new"], scen.standards)
+            notes.append(
+                f"{len(idx)} communities cannot be reached by any {kind} candidate site within "
+                f"the walk and stay unserved 无候选场地可达 ({kind}): {', '.join(ids)}"
+                + (" ..." if len(idx) > 20 else "")
+            )
+    sites, new_fac = proposed_facilities(
+        result, aux["candidates"], aux["places_new"], scen.standards
+    )
     fac = inputs.get("facilities")
-    all_fac = new_fac if fac is None else pd.concat([fac[new_fac.columns.tolist()], new_fac],
-                                                    ignore_index=True)
+    all_fac = (
+        new_fac
+        if fac is None
+        else pd.concat([fac[new_fac.columns.tolist()], new_fac], ignore_index=True)
+    )
     all_fac = gpd.GeoDataFrame(all_fac, geometry="geometry", crs=inputs.crs)
     w = scen.walking
     districts = inputs["districts"]
@@ -588,19 +713,29 @@ def plan_partitioned(ctx, run, engine: PartitionedNetwork, *, quiet: bool = Fals
             bad = model & ~comm[f"{k}_served_after"].to_numpy(dtype=bool)
             mismatch += list(comm["id"].to_numpy()[bad])
     if mismatch:
-        notes.append(f"WARNING: {len(mismatch)} communities the model counts as served are not served "
-                     f"on recomputation: {mismatch[:10]}")
+        notes.append(
+            f"WARNING: {len(mismatch)} communities the model counts as served are not served "
+            f"on recomputation: {mismatch[:10]}"
+        )
     extra = getattr(ctx, "extra", {}) or {}
     table_after = district_indicators(
-        comm, all_fac, districts, streets=inputs.get("streets"), targets=scen.targets,
-        served_col="served_after", extra_beds=extra.get("beds"), extra_places=extra.get("places"),
-        extra_area=extra.get("area"), extra_public_childcare=extra.get("public_childcare"),
+        comm,
+        all_fac,
+        districts,
+        streets=inputs.get("streets"),
+        targets=scen.targets,
+        served_col="served_after",
+        extra_beds=extra.get("beds"),
+        extra_places=extra.get("places"),
+        extra_area=extra.get("area"),
+        extra_public_childcare=extra.get("public_childcare"),
     )
     costs = None
     if len(sites):
         cost_in = sites.drop(columns="geometry").rename(columns={"places_added": "places"})
-        plan_cost = cost_plan(cost_in, unit_costs=scen.plan.unit_costs,
-                              operation_years=scen.plan.operation_years)
+        plan_cost = cost_plan(
+            cost_in, unit_costs=scen.plan.unit_costs, operation_years=scen.plan.operation_years
+        )
         costs = plan_cost.tables()
         notes += [f"costing 费用测算: {n}" for n in plan_cost.notes[:3]]
     iso = dict(run.isochrones)
@@ -608,19 +743,25 @@ def plan_partitioned(ctx, run, engine: PartitionedNetwork, *, quiet: bool = Fals
         sel = new_fac[new_fac["kind"].isin(KIND_SOURCES[kind])]
         if len(sel):
             iso[f"proposed_{kind}"] = engine.isochrones(
-                sel, w.limit_m(kind), buffer_m=w.isochrone_buffer_m, source="proposed",
-                ids=sel["id"].to_numpy())
+                sel,
+                w.limit_m(kind),
+                buffer_m=w.isochrone_buffer_m,
+                source="proposed",
+                ids=sel["id"].to_numpy(),
+            )
     headline = dict(run.headline)
-    headline.update({
-        "served_both_after": int((comm["status_after"] == "both").sum()),
-        "served_elderly_after": int(comm["elderly_served_after"].sum()),
-        "served_childcare_after": int(comm["childcare_served_after"].sum()),
-        "sites": int(len(sites)),
-        "cost_yuan": float(sites["cost_yuan"].sum()) if len(sites) else 0.0,
-        "solver_status": result.status,
-        "gap": float(result.gap),
-        "mode": p.mode,
-    })
+    headline.update(
+        {
+            "served_both_after": int((comm["status_after"] == "both").sum()),
+            "served_elderly_after": int(comm["elderly_served_after"].sum()),
+            "served_childcare_after": int(comm["childcare_served_after"].sum()),
+            "sites": int(len(sites)),
+            "cost_yuan": float(sites["cost_yuan"].sum()) if len(sites) else 0.0,
+            "solver_status": result.status,
+            "gap": float(result.gap),
+            "mode": p.mode,
+        }
+    )
     if costs is not None:
         tot = costs["total"].iloc[0]
         headline["subsidy_yuan"] = float(tot.get("subsidy_total_yuan", np.nan))
@@ -628,14 +769,22 @@ def plan_partitioned(ctx, run, engine: PartitionedNetwork, *, quiet: bool = Fals
     if p.mode == "budget":
         headline["budget_yuan"] = float(p.budget_yuan)
     return RunOutputs(
-        scenario=scen, inputs=inputs, communities=comm, districts_before=run.districts_before,
-        districts_after=table_after, sites=sites, costs=costs, isochrones=iso, headline=headline,
+        scenario=scen,
+        inputs=inputs,
+        communities=comm,
+        districts_before=run.districts_before,
+        districts_after=table_after,
+        sites=sites,
+        costs=costs,
+        isochrones=iso,
+        headline=headline,
         notes=notes,
     )
 
 
-def independent_blocks(cover: Mapping[str, sp.spmatrix], community_district: np.ndarray | None = None
-                       ) -> tuple[int, np.ndarray]:
+def independent_blocks(
+    cover: Mapping[str, sp.spmatrix], community_district: np.ndarray | None = None
+) -> tuple[int, np.ndarray]:
     """How far a siting model separates: connected blocks of communities and candidates.
 
     Two communities are in one block when a candidate can serve both, and (when
@@ -659,8 +808,13 @@ def independent_blocks(cover: Mapping[str, sp.spmatrix], community_district: np.
     if community_district is not None:
         codes, d = np.unique(np.asarray(community_district).astype(str), return_inverse=True)
         hub = sp.csr_matrix((np.ones(n), (np.arange(n), d)), shape=(n, len(codes)))
-        g = sp.bmat([[g, sp.vstack([hub, sp.csr_matrix((j, len(codes)))])],
-                     [None, sp.csr_matrix((len(codes), len(codes)))]], format="csr")
+        g = sp.bmat(
+            [
+                [g, sp.vstack([hub, sp.csr_matrix((j, len(codes)))])],
+                [None, sp.csr_matrix((len(codes), len(codes)))],
+            ],
+            format="csr",
+        )
     k, labels = connected_components(g, directed=False)
     lab = labels[:n]
     _, lab = np.unique(lab, return_inverse=True)
@@ -719,9 +873,12 @@ def run_distributed(
         try:
             if not quiet:
                 info = engine.summary()
-                _say(quiet, f"Dask: {len(engine.partitions)} partitions 分区 on "
-                            f"{len(client.scheduler_info().get('workers', {}))} workers, halo 缓冲 "
-                            f"{engine.halo_m:g} m\n{info.to_string(index=False)}")
+                _say(
+                    quiet,
+                    f"Dask: {len(engine.partitions)} partitions 分区 on "
+                    f"{len(client.scheduler_info().get('workers', {}))} workers, halo 缓冲 "
+                    f"{engine.halo_m:g} m\n{info.to_string(index=False)}",
+                )
             _say(quiet, "[3/4] coverage today 现状覆盖评估 (distributed 分布式)")
             run = assess_partitioned(ctx, engine)
             if plan:
@@ -757,18 +914,26 @@ def run_scenario_distributed(
     if report.errors:
         raise CarecircleError(report.text)
     _say(quiet, report.text)
-    run = run_distributed(scen, scheduler, n_partitions=n_partitions, partition_by=partition_by,
-                          plan=plan, quiet=quiet)
+    run = run_distributed(
+        scen,
+        scheduler,
+        n_partitions=n_partitions,
+        partition_by=partition_by,
+        plan=plan,
+        quiet=quiet,
+    )
     files = write_outputs(run, quiet=quiet)
     files.append(write_text_atomic(scen.out_dir / "validation.txt", report.text + "\n"))
     table = run.districts_after if run.districts_after is not None else run.districts_before
-    text = "\n".join([
-        "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
-        terminal_table(table),
-        "",
-        *run.notes,
-        "",
-        "Wrote 输出:",
-        *[f"  {p}" for p in files],
-    ])
+    text = "\n".join(
+        [
+            "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
+            terminal_table(table),
+            "",
+            *run.notes,
+            "",
+            "Wrote 输出:",
+            *[f"  {p}" for p in files],
+        ]
+    )
     return RunResult(text, Path(scen.out_dir), files)

@@ -95,7 +95,11 @@ def representative_points(layer: Any, crs: Any = None) -> np.ndarray:
         Shapely points; ``None`` for missing or empty geometries.
     """
     geo = layer.geometry if hasattr(layer, "geometry") else layer
-    if crs is not None and geo.crs is not None and not pyproj.CRS.from_user_input(crs).equals(geo.crs):
+    if (
+        crs is not None
+        and geo.crs is not None
+        and not pyproj.CRS.from_user_input(crs).equals(geo.crs)
+    ):
         geo = geo.to_crs(crs)
     geoms = np.asarray(geo.values, dtype=object)
     out = np.full(len(geoms), None, dtype=object)
@@ -317,7 +321,9 @@ def make_partitions(
     return parts
 
 
-def sites_within(part: Partition, layer: Any, distance: float | None = None, crs: Any = None) -> np.ndarray:
+def sites_within(
+    part: Partition, layer: Any, distance: float | None = None, crs: Any = None
+) -> np.ndarray:
     """Positions (sorted) of the features within ``distance`` (default ``reach_m``) of the core hull.
 
     The test is exact (``shapely.dwithin`` on the features' geometries), never a
@@ -327,7 +333,11 @@ def sites_within(part: Partition, layer: Any, distance: float | None = None, crs
         return np.zeros(0, dtype=np.int64)
     d = part.reach_m if distance is None else float(distance)
     geo = layer.geometry
-    if crs is not None and geo.crs is not None and not pyproj.CRS.from_user_input(crs).equals(geo.crs):
+    if (
+        crs is not None
+        and geo.crs is not None
+        and not pyproj.CRS.from_user_input(crs).equals(geo.crs)
+    ):
         geo = geo.to_crs(crs)
     geoms = np.asarray(geo.values, dtype=object)
     if shapely.is_empty(part.hull):
@@ -422,8 +432,13 @@ def extract_subnetwork(net: WalkNetwork, area: Any, distance: float) -> WalkNetw
     )
     report = {
         "source": f"{net.report.get('source', 'network')} (partition)",
-        "partition": {"nodes": int(len(nodes)), "edges": int(len(edges)), "of_nodes": net.n_nodes,
-                      "of_edges": net.n_edges, "halo_m": float(distance)},
+        "partition": {
+            "nodes": int(len(nodes)),
+            "edges": int(len(edges)),
+            "of_nodes": net.n_nodes,
+            "of_edges": net.n_edges,
+            "halo_m": float(distance),
+        },
         "node_index": nodes,
         "edge_index": edges,
     }
