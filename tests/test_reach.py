@@ -121,7 +121,7 @@ def line():
 
 
 def edge_between(net, a, b):
-    ia, ib = np.searchsorted(net.node_ids, [a, b])
+    ia, ib = (int(np.flatnonzero(net.node_ids == x)[0]) for x in (a, b))
     hit = np.flatnonzero(
         ((net.edge_u == ia) & (net.edge_v == ib)) | ((net.edge_u == ib) & (net.edge_v == ia))
     )

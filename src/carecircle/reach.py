@@ -420,6 +420,16 @@ def _group(keys: np.ndarray, n: int, *values: np.ndarray):
     return (ptr, *(np.ascontiguousarray(v[order]) for v in values))
 
 
+def _spatial_order(points: np.ndarray, node: np.ndarray) -> np.ndarray:
+    """Points sorted by the index of their edge's end node.
+
+    Nodes are numbered along a Z-order curve, so consecutive searches start
+    near each other and reuse cached parts of the arrays.
+    """
+    points = points.astype(np.int64)
+    return points[np.lexsort((points, node[points]))]
+
+
 def _run_chunks(
     func,
     sources: np.ndarray,
@@ -575,7 +585,7 @@ def reach_pairs(
     )
     edge_ptr, edge_tgt = _group(te[tk], net.n_edges, tk)
     indptr, indices, weights = _csr_arrays(net)
-    sources = np.flatnonzero(src.ok).astype(np.int64)
+    sources = _spatial_order(np.flatnonzero(src.ok), su)
     res = _run_chunks(
         _reach_chunk,
         sources,
