@@ -141,9 +141,12 @@ def test_nearest_matches_networkx_on_a_grid():
     fac = gpd.GeoDataFrame({"id": [f"f{i}" for i in range(4)]}, geometry=pts[8:], crs=CRS)
     cs, fs = snap_points(net, comm), snap_points(net, fac)
     idx, dist = nearest_site(net, cs, fs, 10_000.0)
+    # The reference graph is built from the network's own arrays (node order is the
+    # network's business), each block 100 m long.
+    assert np.allclose(net.edge_length, 100.0)
     G = nx.Graph()
-    for a, b in zip(u, v, strict=True):
-        G.add_edge(a, b, length=100.0)
+    for a, b, length in zip(net.edge_u, net.edge_v, net.edge_length, strict=True):
+        G.add_edge(int(a), int(b), length=float(length))
 
     def attach(G, name, snapped, i):
         e = snapped.edge[i]

@@ -27,7 +27,6 @@ from carecircle.distributed import (
     PartitionedNetwork,
     independent_blocks,
     run_distributed,
-    run_scenario_distributed,
 )
 from carecircle.isochrones import isochrones
 from carecircle.network import network_from_edges
@@ -38,7 +37,7 @@ from carecircle.partition import (
     make_partitions,
     sites_within,
 )
-from carecircle.pipeline import demo_scenario_path, run_scenario
+from carecircle.pipeline import assess, demo_scenario_path, run_scenario
 from carecircle.reach import reach_pairs
 from carecircle.scenario import load_scenario
 from carecircle.snapping import snap_points
@@ -345,9 +344,9 @@ def _compare_folders(one: Path, two: Path) -> list[str]:
 def test_demo_on_a_local_cluster_is_byte_identical(client, tmp_path):
     scen = load_scenario(demo_scenario_path())
     one = run_scenario(scen.replace(output_dir=tmp_path / "one"), quiet=True)
-    two = run_scenario_distributed(
+    two = run_scenario(
         scen.replace(output_dir=tmp_path / "two"),
-        client,
+        scheduler=client,
         n_partitions=4,
         partition_by="tiles",
         quiet=True,
@@ -356,6 +355,14 @@ def test_demo_on_a_local_cluster_is_byte_identical(client, tmp_path):
     assert "cost_sites.csv" in csvs and len(csvs) >= 7
     comm = pd.read_csv(two.out_dir / "communities.csv", encoding="utf-8-sig")
     assert len(comm) == 245
+    # the library call (no outputs written) gives the same assessment
+    run = run_distributed(scen, client, n_partitions=3, partition_by="tiles", plan=False,
+                          quiet=True)
+    assert run.districts_after is None and run.sites is None
+    here = assess(scen)
+    assert run.communities["status"].tolist() == here.communities["status"].tolist()
+    assert run.communities["elderly_m"].equals(here.communities["elderly_m"])
+    assert (run.communities["status"] == "both").sum() < len(comm)  # the plan is not a no-op
 
 
 @pytest.mark.slow
@@ -364,16 +371,11 @@ def test_central_xian_by_district_is_byte_identical(client, tmp_path):
         pytest.skip(f"central Xi'an data absent ({XIAN_DATA}); see /work/shared/data/README")
     scen = load_scenario(XIAN)
     one = run_scenario(scen.replace(output_dir=tmp_path / "one"), quiet=True)
-    run = run_distributed(
-        scen.replace(output_dir=tmp_path / "two"), client, partition_by="district", quiet=True
-    )
-    from carecircle.pipeline import write_outputs
-
-    write_outputs(run, quiet=True)
-    (tmp_path / "two" / "validation.txt").write_bytes((one.out_dir / "validation.txt").read_bytes())
-    _compare_folders(one.out_dir, tmp_path / "two")
-    assert run.headline["communities"] == 1500
-    assert run.communities["district"].nunique() >= 3
+    two = run_scenario(scen.replace(output_dir=tmp_path / "two"), scheduler=client,
+                       partition_by="district", quiet=True)
+    _compare_folders(one.out_dir, two.out_dir)
+    comm = pd.read_csv(two.out_dir / "communities.csv", encoding="utf-8-sig")
+    assert len(comm) == 1500 and comm["区县代码 District code"].nunique() >= 3
 
 
 def test_an_unreachable_scheduler_is_a_clear_error():

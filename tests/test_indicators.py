@@ -144,3 +144,19 @@ def test_wide_table_marks(table):
     cell = w.loc[w["区县代码 Code"] == "D2"].filter(like="Rural").iloc[0, 0]
     assert "no data" in cell
     assert "✗" in w.loc[w["区县代码 Code"] == "D1"].filter(like="Urban community").iloc[0, 0]
+
+
+def test_district_without_communities_is_no_data_everywhere():
+    districts = pd.concat([DISTRICTS, pd.DataFrame({"code": ["D3"], "name": ["三区"]})])
+    t = district_indicators(_communities(), _facilities(), districts, streets=STREETS)
+    assert set(t[t["district"] == "D3"]["status"]) == {"no data"}
+    # the city still needs one public childcare per assessed district only (D1, D2)
+    assert _get(t, "city", "public_childcare")["target"] == 2
+
+
+def test_unknown_stock_is_no_data_even_with_new_facilities():
+    t = district_indicators(_communities(), _facilities(), DISTRICTS, streets=STREETS,
+                            stock_known=False)
+    for key in ("childcare_places", "public_beds", "public_childcare", "elderly_area"):
+        assert set(t[t["indicator"] == key]["status"]) == {"no data"}, key
+    assert _get(t, "D1", "urban_elderly")["status"] == "fail"

@@ -37,7 +37,7 @@ HAS_PLANNING = importlib.util.find_spec("carecircle.planning") is not None
 TYPE_COUNTS = {"120302": 1318, "120300": 89, "120303": 86, "120304": 7}
 # Measured on this data (lon 108.922-109.009, lat 34.207-34.280 road extent).
 IN_EXTENT = 57  # converted POIs inside the roads' bounding box
-ON_NETWORK = 65  # within the 300 m snap limit (the 57, plus 8 just beyond the extent's edge)
+ON_NETWORK = 57  # inside the road network's extent and within the 300 m snap limit
 
 
 @pytest.fixture(scope="module")
@@ -152,17 +152,21 @@ def test_pois_on_roads_and_the_rest_reported(run, communities):
     inside = lon.between(108.9219629, 109.0093459) & lat.between(34.2073723, 34.2797823)
     assert int(inside.sum()) == IN_EXTENT
     assert on[inside].all()
-    # the outside ones that did snap lie within 300 m of the extent's edge (not kilometres away)
+    # none outside the box is on the network: the 8 within 300 m of its edge roads are
+    # flagged as outside the network's extent (the streets beyond the edge are missing)
+    assert not on[~inside].any()
+    outside = communities["超出路网范围 Outside the network's extent"].astype(str) == "True"
+    assert not outside[inside].any()
     edge = shapely.box(108.9219629, 34.2073723, 109.0093459, 34.2797823)
-    beyond = gpd.GeoSeries(gpd.points_from_xy(lon[on & ~inside], lat[on & ~inside]), crs=4326)
+    near = gpd.GeoSeries(gpd.points_from_xy(lon[~inside], lat[~inside]), crs=4326).to_crs(4545)
     box_m = gpd.GeoSeries([edge], crs=4326).to_crs(4545).iloc[0]
-    assert beyond.to_crs(4545).distance(box_m).max() < 300.0
+    assert int((near.distance(box_m) < 300.0).sum()) >= 8
     # the count is in the notes and the briefing; the list is communities.csv
     assert f"{unreachable} communities are not on the walking network" in run.text
     html = (run.out_dir / "briefing.html").read_text("utf-8")
     notes = html[html.index('id="notes"') : html.index('id="headline"')]
     assert f"{unreachable} communities are not on the walking network" in notes
-    assert re.search(r"1,435\s*</div>\s*<div class=\"l\">不在路网上", html)
+    assert re.search(r"1,443\s*</div>\s*<div class=\"l\">不在路网上", html)
 
 
 def test_unreachable_left_out_of_coverage_shares(run):
@@ -179,7 +183,7 @@ def test_unreachable_left_out_of_coverage_shares(run):
     assert off_only
     for code in off_only:
         assert table.loc[(code, "urban_elderly"), "现状达标情况 Status today"] == "no data"
-    if HAS_PLANNING:  # after the plan: 100% where 0% would be far below if the 1,435 counted
+    if HAS_PLANNING:  # after the plan: 100% where 0% would be far below if the 1,443 counted
         for code in with_on:
             assert float(table.loc[(code, "urban_elderly"), "规划后值 Value after plan"]) == 1.0
 
@@ -320,7 +324,7 @@ def test_briefing_opens_in_the_browser(run, cc_chrome, cc_serve):
     assert "西安中心城区" in title
     notes = cc_chrome.find_element(By.ID, "notes").text
     assert notes.count("assumed 假设数据") == 3
-    assert "1435" in notes
+    assert "1443" in notes
     img = cc_chrome.find_element(By.CSS_SELECTOR, "#map img")
     assert cc_chrome.execute_script("return arguments[0].naturalWidth", img) > 100
     severe = [e for e in cc_chrome.get_log("browser") if e.get("level") == "SEVERE"]

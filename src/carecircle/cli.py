@@ -34,10 +34,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace, *, plan: bool = True) -> int:
     from .pipeline import run_scenario
+    from .scenario import load_scenario
 
-    result = run_scenario(args.scenario, quiet=args.quiet, plan=plan)
+    scen = load_scenario(args.scenario)
+    if args.out is not None:
+        scen = scen.replace(output_dir=args.out.resolve())
+    result = run_scenario(scen, quiet=args.quiet, plan=plan, scheduler=args.scheduler,
+                          partition_by=args.partition_by, n_partitions=args.partitions)
     print(result.text)
     return 0
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: the scenario's output_dir, or maps/<name>)")
+    p.add_argument("--scheduler", default=None,
+                   help="run the network work on a Dask cluster: tcp://host:8786, or local[:N] "
+                   "for N local worker processes (needs the `dask` extra) 分布式计算")
+    p.add_argument("--partition-by", choices=("auto", "district", "tiles"), default="auto",
+                   help="how the communities are cut for the cluster")
+    p.add_argument("--partitions", type=int, default=None, help="number of tiles")
 
 
 def _cmd_reach(args: argparse.Namespace) -> int:
@@ -94,12 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("assess", help="coverage today vs targets 现状覆盖评估")
-    p.add_argument("scenario", type=Path)
+    _run_args(p)
     p.set_defaults(func=lambda a: _cmd_run(a, plan=False))
 
     for name, text in (("plan", "siting plan 选址规划"), ("run", "validate, assess, plan, brief 全流程")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("scenario", type=Path)
+        _run_args(p)
         p.set_defaults(func=_cmd_run)
 
     def walk_args(p: argparse.ArgumentParser) -> None:

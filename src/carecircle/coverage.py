@@ -12,7 +12,9 @@ Decisions
   comprehensive centres (``street_centre``) and institutions (``institution``): any
   of them with the standard floor area serves a community.  Childcare only by
   ``childcare`` facilities.
-- A community that does not join the network within the snap limit is
+- A community that does not join the network within the snap limit, or lies
+  outside the network's extent (the convex hull of its nodes: beyond it the
+  streets are simply not in the data, so a walk cannot be trusted), is
   ``unreachable``: it is listed, and excluded from coverage percentages.
 - Compound rule (task 5): where households are known, the elderly floor area a
   compound needs is 20 m² per 100 households; what serves it is the floor area of
@@ -20,6 +22,8 @@ Decisions
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import geopandas as gpd
 import numpy as np
@@ -114,6 +118,41 @@ def service_status(
     return out
 
 
+def network_extent(net: WalkNetwork):
+    """The network's extent: convex hull of its nodes plus 1 m (``None`` if degenerate)."""
+    import shapely
+
+    hull = shapely.MultiPoint(net.node_xy).convex_hull
+    if hull.area == 0:  # a line or a point: no meaningful extent to test
+        return None
+    return hull.buffer(1.0)
+
+
+def outside_extent(net: WalkNetwork, points: gpd.GeoDataFrame, extent=None) -> np.ndarray:
+    """True for points outside ``extent`` (default :func:`network_extent` of ``net``).
+
+    A run split into sub-networks passes the whole network's extent, so that a
+    community is judged against the same boundary on every machine.
+    """
+    import shapely
+
+    extent = network_extent(net) if extent is None else extent
+    if extent is None or extent is False:  # False: the caller found no usable extent
+        return np.zeros(len(points), dtype=bool)
+    pts = points.to_crs(net.crs).geometry.representative_point()
+    return ~shapely.contains(extent, pts.values)
+
+
+def status_kwargs(scen) -> dict:
+    """The scenario's parameters of :func:`carecircle.coverage.community_status`."""
+    w, st = scen.walking, scen.standards
+    return dict(
+        minutes=w.minutes, speed_mps=w.speed_mps,
+        min_area_m2={"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
+        max_snap_m=w.max_snap_m, compound_m2_per_100_households=st.compound_m2_per_100_households,
+    )
+
+
 def status_label(elderly: np.ndarray, childcare: np.ndarray, snapped: np.ndarray) -> np.ndarray:
     """``both`` / ``elderly_only`` / ``childcare_only`` / ``neither`` / ``unreachable``."""
     lab = np.where(elderly & childcare, "both",
@@ -132,6 +171,7 @@ def community_status(
     max_snap_m: float = 300.0,
     compound_m2_per_100_households: float = 20.0,
     district_names: dict[str, str] | None = None,
+    extent=None,
 ) -> gpd.GeoDataFrame:
     """The service status of every community for both kinds.
 
@@ -153,6 +193,9 @@ def community_status(
         The compound rule's floor area per 100 households.
     district_names
         District code -> name, to add ``district_name``.
+    extent
+        The study network's extent (shapely polygon); default: that of ``net``.
+        Communities outside it are ``unreachable``.
 
     Returns
     -------
@@ -163,6 +206,10 @@ def community_status(
     min_area_m2 = min_area_m2 or {"elderly": 300.0, "childcare": 200.0}
     comm = communities.copy()
     cs = snap_points(net, comm, max_snap_m=max_snap_m, source="communities")
+    outside = outside_extent(net, comm, extent)
+    if outside.any():
+        cs = dataclasses.replace(cs, ok=cs.ok & ~outside, edge=np.where(outside, -1, cs.edge))
+    comm["outside_extent"] = outside
     comm["snapped"] = cs.ok
     comm["snap_m"] = np.where(cs.ok, cs.connector, np.nan)
     for kind in ("elderly", "childcare"):

@@ -43,7 +43,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -52,7 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 
-from carecircle.coverage import KIND_SOURCES, community_status
+from carecircle.coverage import community_status, network_extent
 from carecircle.errors import CarecircleError
 from carecircle.network import WalkNetwork
 from carecircle.partition import (
@@ -61,7 +60,6 @@ from carecircle.partition import (
     extract_subnetwork,
     halo_m,
     make_partitions,
-    null_network,
     representative_points,
     sites_within,
 )
@@ -69,12 +67,10 @@ from carecircle.snapping import snap_points
 
 __all__ = [
     "PartitionedNetwork",
-    "assess_partitioned",
     "connect",
     "independent_blocks",
-    "plan_partitioned",
+    "partitioned_engine",
     "run_distributed",
-    "run_scenario_distributed",
 ]
 
 
@@ -282,6 +278,8 @@ class PartitionedNetwork:
             for p in self.partitions
         ]
         self._net_future = net_f
+        # Communities are judged against the whole network's extent, not a piece's.
+        self.extent = network_extent(net) or False
         self._extents = shapely.STRtree(
             [
                 p.extent if not shapely.is_empty(p.extent) else shapely.Point(np.inf, np.inf)
@@ -304,6 +302,12 @@ class PartitionedNetwork:
                 "edges": [s.get("edges", 0) for s in sizes],
             }
         )
+
+    def describe(self) -> str:
+        """A progress line and the per-partition table (bilingual)."""
+        workers = len(self.client.scheduler_info().get("workers", {}))
+        return (f"Dask: {len(self.partitions)} partitions 分区 on {workers} workers, "
+                f"halo 缓冲 {self.halo_m:g} m\n{self.summary().to_string(index=False)}")
 
     def close(self) -> None:
         """Release the sub-networks held on the workers."""
@@ -361,6 +365,7 @@ class PartitionedNetwork:
         same rows, order, index, columns and values.
         """
         self._check_communities(communities)
+        kwargs = {**kwargs, "extent": self.extent}
         speed = kwargs.get("speed_mps") or {"elderly": 1.0, "childcare": 1.2}
         self._check_limit(kwargs.get("minutes", 15.0) * 60.0 * max(speed.values()))
         futs = []
@@ -515,7 +520,13 @@ def _reassemble(parts: list, positions: list[np.ndarray]):
 # --------------------------------------------------------------------------- pipeline
 
 
-def _engine_for(ctx, client, *, by: PartitionBy, n_partitions: int | None) -> PartitionedNetwork:
+def partitioned_engine(
+    ctx, client, *, by: PartitionBy = "auto", n_partitions: int | None = None
+) -> PartitionedNetwork:
+    """The network engine of a prepared run (:class:`~carecircle.pipeline.Context`) on ``client``.
+
+    Every layer whose isochrones or reach will be asked for widens the partitions.
+    """
     w = ctx.scenario.walking
     reach = max(w.limit_m(k) for k in ("elderly", "childcare"))
     inputs = ctx.inputs
@@ -528,257 +539,6 @@ def _engine_for(ctx, client, *, by: PartitionBy, n_partitions: int | None) -> Pa
         sites={"facilities": inputs.get("facilities"), "candidates": inputs.get("candidates")},
         by=by,
         n_partitions=n_partitions,
-    )
-
-
-def _status_kwargs(scen) -> dict:
-    w, st = scen.walking, scen.standards
-    return dict(
-        minutes=w.minutes,
-        speed_mps=w.speed_mps,
-        min_area_m2={"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
-        max_snap_m=w.max_snap_m,
-        compound_m2_per_100_households=st.compound_m2_per_100_households,
-    )
-
-
-def assess_partitioned(ctx, engine: PartitionedNetwork):
-    """:func:`carecircle.pipeline.assess_context` with the network work on the cluster."""
-    from carecircle.indicators import district_indicators
-    from carecircle.results import RunOutputs
-
-    scen, inputs = ctx.scenario, ctx.inputs
-    districts = inputs["districts"]
-    names = dict(zip(districts["code"], districts["name"], strict=True))
-    w = scen.walking
-    comm = engine.community_status(
-        inputs["communities"],
-        inputs.get("facilities"),
-        district_names=names,
-        **_status_kwargs(scen),
-    )
-    extra = getattr(ctx, "extra", None) or {}
-    table = district_indicators(
-        comm,
-        inputs.get("facilities"),
-        districts,
-        streets=inputs.get("streets"),
-        targets=scen.targets,
-        extra_beds=extra.get("beds"),
-        extra_places=extra.get("places"),
-        extra_area=extra.get("area"),
-    )
-    n_unreach = int((comm["status"] == "unreachable").sum())
-    notes = list(ctx.notes)
-    if n_unreach:
-        notes.append(
-            f"{n_unreach} communities are not on the walking network (farther than "
-            f"{w.max_snap_m:g} m from any road) and are excluded from coverage shares "
-            f"{n_unreach} 个社区距路网超过 {w.max_snap_m:g} 米, 不计入覆盖率"
-        )
-    on = comm["status"] != "unreachable"
-    headline = {
-        "communities": int(len(comm)),
-        "communities_on_network": int(on.sum()),
-        "served_both_before": int((comm["status"] == "both").sum()),
-        "served_elderly_before": int(comm["elderly_served"].sum()),
-        "served_childcare_before": int(comm["childcare_served"].sum()),
-        "unreachable": n_unreach,
-        "crs": inputs.crs.to_string(),
-    }
-    run = RunOutputs(
-        scenario=scen,
-        inputs=inputs,
-        communities=comm,
-        districts_before=table,
-        headline=headline,
-        notes=notes,
-    )
-    fac = inputs.get("facilities")
-    if fac is not None and len(fac):
-        st = scen.standards
-        for kind in ("elderly", "childcare"):
-            sel = fac[
-                fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))
-            ]
-            if not len(sel):
-                continue
-            run.isochrones[f"existing_{kind}"] = engine.isochrones(
-                sel,
-                w.limit_m(kind),
-                buffer_m=w.isochrone_buffer_m,
-                source="facilities",
-                ids=sel["id"].to_numpy(),
-            )
-    return run
-
-
-def _problem(ctx, run, engine: PartitionedNetwork):
-    """:func:`carecircle.planning.build_problem` with the reach matrix from the cluster.
-
-    ``build_problem``'s only use of the network is the reach (snapping and
-    ``reach_pairs``).  It is called with a network that reaches nothing, and its
-    (empty) coverage is replaced by the one assembled from the partitions; the
-    rest of the model (costs, districts, streets, targets) is built by the same code.
-    """
-    from dataclasses import replace
-
-    from carecircle.planning import build_problem
-
-    scen = ctx.scenario
-    problem, aux = build_problem(replace(ctx, net=null_network(ctx.net.crs)), run)
-    on_net = np.flatnonzero(run.communities["snapped"].to_numpy(dtype=bool))
-    cand = aux["candidates"]
-    limits = {k: scen.walking.limit_m(k) for k in ("elderly", "childcare")}
-    cover = engine.cover(on_net, ctx.inputs["communities"], cand, limits)
-    return problem.with_changes(cover=cover), aux
-
-
-def plan_partitioned(ctx, run, engine: PartitionedNetwork, *, quiet: bool = False):
-    """:func:`carecircle.planning.plan_context` with the network work on the cluster.
-
-    The siting model is solved once on the driver (see the module docstring).
-    """
-    from carecircle.costing import cost_plan
-    from carecircle.indicators import district_indicators
-    from carecircle.planning import proposed_facilities
-    from carecircle.results import RunOutputs
-    from carecircle.siting import solve_siting
-
-    scen, inputs = ctx.scenario, ctx.inputs
-    problem, aux = _problem(ctx, run, engine)
-    p = scen.plan
-    result = solve_siting(
-        problem,
-        mode=p.mode,
-        budget=p.budget_yuan if p.mode == "budget" else None,
-        time_limit=p.time_limit_s,
-        mip_gap=p.mip_gap,
-        allow_uncoverable=p.allow_uncoverable,
-    )
-    notes = list(run.notes)
-    notes.append(
-        f"solver 求解器 HiGHS: status {result.status}, objective {result.objective:,.2f}, "
-        f"bound {result.bound:,.2f}, gap {result.gap:.4%}, {result.seconds:.1f} s"
-    )
-    notes.append(f"problem reduction 问题约简: {result.reduction}")
-    if result.status == "infeasible" or not result.has_solution:
-        from carecircle.errors import InfeasibleError
-
-        raise InfeasibleError(
-            "no siting plan meets the scenario 无可行方案:\n"
-            + (str(result.explanation) if result.explanation else result.message)
-        )
-    if result.status == "time_limit":
-        notes.append(
-            "the solver stopped at its time limit: this is the best plan found, not proven "
-            "optimal 达到求解时间上限, 为当前最优方案"
-        )
-    for kind in ("elderly", "childcare"):
-        reach = problem.cover[kind].getnnz(axis=1) > 0
-        if kind == "elderly":
-            reach |= problem.cover["street_centre"].getnnz(axis=1) > 0
-        idx = np.flatnonzero(~reach & ~problem.existing_served[kind])
-        if len(idx):
-            ids = [str(i) for i in problem.community_ids[idx[:20]]]
-            notes.append(
-                f"{len(idx)} communities cannot be reached by any {kind} candidate site within "
-                f"the walk and stay unserved 无候选场地可达 ({kind}): {', '.join(ids)}"
-                + (" ..." if len(idx) > 20 else "")
-            )
-    sites, new_fac = proposed_facilities(
-        result, aux["candidates"], aux["places_new"], scen.standards
-    )
-    fac = inputs.get("facilities")
-    all_fac = (
-        new_fac
-        if fac is None
-        else pd.concat([fac[new_fac.columns.tolist()], new_fac], ignore_index=True)
-    )
-    all_fac = gpd.GeoDataFrame(all_fac, geometry="geometry", crs=inputs.crs)
-    w = scen.walking
-    districts = inputs["districts"]
-    after = engine.community_status(inputs["communities"], all_fac, **_status_kwargs(scen))
-    comm = run.communities.copy()
-    for k in ("elderly", "childcare"):
-        comm[f"{k}_served_after"] = after[f"{k}_served"].to_numpy()
-        comm[f"{k}_facility_after"] = after[f"{k}_facility"].to_numpy()
-    comm["status_after"] = after["status"].to_numpy()
-    claimed = result.served
-    mismatch = []
-    for k in ("elderly", "childcare"):
-        col = f"{k}_after"
-        if col in claimed.columns:
-            model = claimed[col].reindex(comm["id"].astype(str)).fillna(False).to_numpy(dtype=bool)
-            bad = model & ~comm[f"{k}_served_after"].to_numpy(dtype=bool)
-            mismatch += list(comm["id"].to_numpy()[bad])
-    if mismatch:
-        notes.append(
-            f"WARNING: {len(mismatch)} communities the model counts as served are not served "
-            f"on recomputation: {mismatch[:10]}"
-        )
-    extra = getattr(ctx, "extra", {}) or {}
-    table_after = district_indicators(
-        comm,
-        all_fac,
-        districts,
-        streets=inputs.get("streets"),
-        targets=scen.targets,
-        served_col="served_after",
-        extra_beds=extra.get("beds"),
-        extra_places=extra.get("places"),
-        extra_area=extra.get("area"),
-        extra_public_childcare=extra.get("public_childcare"),
-    )
-    costs = None
-    if len(sites):
-        cost_in = sites.drop(columns="geometry").rename(columns={"places_added": "places"})
-        plan_cost = cost_plan(
-            cost_in, unit_costs=scen.plan.unit_costs, operation_years=scen.plan.operation_years
-        )
-        costs = plan_cost.tables()
-        notes += [f"costing 费用测算: {n}" for n in plan_cost.notes[:3]]
-    iso = dict(run.isochrones)
-    for kind in ("elderly", "childcare"):
-        sel = new_fac[new_fac["kind"].isin(KIND_SOURCES[kind])]
-        if len(sel):
-            iso[f"proposed_{kind}"] = engine.isochrones(
-                sel,
-                w.limit_m(kind),
-                buffer_m=w.isochrone_buffer_m,
-                source="proposed",
-                ids=sel["id"].to_numpy(),
-            )
-    headline = dict(run.headline)
-    headline.update(
-        {
-            "served_both_after": int((comm["status_after"] == "both").sum()),
-            "served_elderly_after": int(comm["elderly_served_after"].sum()),
-            "served_childcare_after": int(comm["childcare_served_after"].sum()),
-            "sites": int(len(sites)),
-            "cost_yuan": float(sites["cost_yuan"].sum()) if len(sites) else 0.0,
-            "solver_status": result.status,
-            "gap": float(result.gap),
-            "mode": p.mode,
-        }
-    )
-    if costs is not None:
-        tot = costs["total"].iloc[0]
-        headline["subsidy_yuan"] = float(tot.get("subsidy_total_yuan", np.nan))
-        headline["subsidy_city_yuan"] = float(tot.get("city_yuan", np.nan))
-    if p.mode == "budget":
-        headline["budget_yuan"] = float(p.budget_yuan)
-    return RunOutputs(
-        scenario=scen,
-        inputs=inputs,
-        communities=comm,
-        districts_before=run.districts_before,
-        districts_after=table_after,
-        sites=sites,
-        costs=costs,
-        isochrones=iso,
-        headline=headline,
-        notes=notes,
     )
 
 
@@ -832,15 +592,17 @@ def run_distributed(
 ):
     """Assess (and plan) a scenario on a Dask cluster; the same result as on one machine.
 
+    The steps are those of :func:`carecircle.pipeline.run_scenario` (the same
+    functions, given a :class:`PartitionedNetwork` as their network engine),
+    without writing the outputs.
+
     Parameters
     ----------
     scenario
         A :class:`~carecircle.scenario.Scenario` or the path of its TOML file.
     scheduler
-        ``None``: the single-machine path (:func:`carecircle.pipeline.assess_context`
-        and :func:`carecircle.planning.plan_context`), unchanged.  Otherwise a
-        ``distributed.Client``, a scheduler address (``tcp://host:8786``) or
-        ``"local[:N]"`` (see :func:`connect`).
+        ``None``: the single-machine path.  Otherwise a ``distributed.Client``, a
+        scheduler address (``tcp://host:8786``) or ``"local[:N]"`` (see :func:`connect`).
     n_partitions
         Number of pieces (see :func:`carecircle.partition.assign_communities`);
         default: one per district when there are several, else 4 tiles.
@@ -854,86 +616,13 @@ def run_distributed(
     Returns
     -------
     RunOutputs
-        Write it with :func:`carecircle.pipeline.write_outputs` (``report.write_run``).
+        Write it with :func:`carecircle.pipeline.write_outputs`.
     """
-    from carecircle.pipeline import _as_scenario, assess_context, prepare
+    from carecircle.pipeline import _as_scenario, _engine, assess_context, prepare
+    from carecircle.planning import plan_context
 
-    scen = _as_scenario(scenario)
-    if scheduler is None:
-        ctx = prepare(scen, quiet=quiet)
+    ctx = prepare(_as_scenario(scenario), quiet=quiet)
+    with _engine(ctx, scheduler, partition_by=partition_by, n_partitions=n_partitions,
+                 quiet=quiet) as ctx:
         run = assess_context(ctx)
-        if plan:
-            from carecircle.planning import plan_context
-
-            run = plan_context(ctx, run, quiet=quiet)
-        return run
-    with connect(scheduler) as client:
-        ctx = prepare(scen, quiet=quiet)
-        engine = _engine_for(ctx, client, by=partition_by, n_partitions=n_partitions)
-        try:
-            if not quiet:
-                info = engine.summary()
-                _say(
-                    quiet,
-                    f"Dask: {len(engine.partitions)} partitions 分区 on "
-                    f"{len(client.scheduler_info().get('workers', {}))} workers, halo 缓冲 "
-                    f"{engine.halo_m:g} m\n{info.to_string(index=False)}",
-                )
-            _say(quiet, "[3/4] coverage today 现状覆盖评估 (distributed 分布式)")
-            run = assess_partitioned(ctx, engine)
-            if plan:
-                _say(quiet, "[4/4] siting plan 选址优化 (reach distributed, model on the driver)")
-                run = plan_partitioned(ctx, run, engine, quiet=quiet)
-        finally:
-            engine.close()
-    return run
-
-
-def run_scenario_distributed(
-    scenario: Any,
-    scheduler: Any = None,
-    *,
-    n_partitions: int | None = None,
-    partition_by: PartitionBy = "auto",
-    plan: bool = True,
-    quiet: bool = False,
-):
-    """validate -> run on the cluster -> write, as :func:`carecircle.pipeline.run_scenario`.
-
-    With ``scheduler=None`` this *is* ``run_scenario``.  Returns a
-    :class:`~carecircle.pipeline.RunResult`.
-    """
-    from carecircle.atomic import write_text_atomic
-    from carecircle.indicators import terminal_table
-    from carecircle.pipeline import RunResult, _as_scenario, run_scenario, validate, write_outputs
-
-    scen = _as_scenario(scenario)
-    if scheduler is None:
-        return run_scenario(scen, quiet=quiet, plan=plan)
-    report = validate(scen)
-    if report.errors:
-        raise CarecircleError(report.text)
-    _say(quiet, report.text)
-    run = run_distributed(
-        scen,
-        scheduler,
-        n_partitions=n_partitions,
-        partition_by=partition_by,
-        plan=plan,
-        quiet=quiet,
-    )
-    files = write_outputs(run, quiet=quiet)
-    files.append(write_text_atomic(scen.out_dir / "validation.txt", report.text + "\n"))
-    table = run.districts_after if run.districts_after is not None else run.districts_before
-    text = "\n".join(
-        [
-            "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
-            terminal_table(table),
-            "",
-            *run.notes,
-            "",
-            "Wrote 输出:",
-            *[f"  {p}" for p in files],
-        ]
-    )
-    return RunResult(text, Path(scen.out_dir), files)
+        return plan_context(ctx, run, quiet=quiet) if plan else run

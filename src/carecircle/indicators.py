@@ -102,6 +102,7 @@ def district_indicators(
     extra_places: dict[str, float] | None = None,
     extra_area: dict[str, float] | None = None,
     extra_public_childcare: dict[str, float] | None = None,
+    stock_known: bool = True,
 ) -> pd.DataFrame:
     """The district table (long format) with a city total.
 
@@ -125,6 +126,13 @@ def district_indicators(
     extra_beds, extra_places, extra_area, extra_public_childcare
         Additions per district code that have no coordinates (e.g. the plan's major
         projects counted as built).
+    stock_known
+        ``False`` when today's facilities are unknown (no facilities layer): the
+        indicators that count the stock (places, beds, public childcare, floor area)
+        are ``no data`` even after new facilities are added.
+
+    A district with no community in the study area has ``no data`` for every
+    indicator: nothing in it was assessed.
 
     Returns
     -------
@@ -213,6 +221,11 @@ def district_indicators(
         mask_d = np.isin(cdist, dcodes)
         fmask = np.isin(fdist, dcodes) if fac is not None else None
         p = parts(mask_d, fmask, dcodes)
+        if not mask_d.any():
+            p = {k: _Part(None, None) for k in p}
+        elif not stock_known:
+            for k in ("childcare_places", "public_beds", "public_childcare", "elderly_area"):
+                p[k] = _Part(None, None)
         for key, target in (("urban_elderly", t.urban_elderly_coverage),
                             ("rural_elderly", t.rural_elderly_coverage),
                             ("street_centre", t.street_centre_coverage),
@@ -231,7 +244,9 @@ def district_indicators(
             rows.append(_row(code, name, "public_beds", pb.num, pb.den,
                              f">= {t.public_beds_share_of_60plus:.0%} of 60+ ({pb.den:.0f})", s))
         pc = p["public_childcare"]
-        need = t.public_childcare_per_district * (len(dcodes) if code == "city" else 1)
+        # The city needs one per district that was assessed (has communities).
+        n_assessed = sum(1 for d in dcodes if (cdist == d).any())
+        need = t.public_childcare_per_district * (n_assessed if code == "city" else 1)
         if pc.num is None:
             rows.append(_row(code, name, "public_childcare", None, need, f">= {need}", "no data"))
         else:
@@ -290,7 +305,10 @@ def _cell_text(r: pd.Series) -> str:
 def terminal_table(table: pd.DataFrame) -> str:
     """A compact text table for the terminal: indicators down, districts across."""
     t = table.assign(cell=table.apply(_cell_text, axis=1))
-    cols = list(dict.fromkeys(t["district_name"]))
+    # Districts where nothing was assessed (every indicator no data) are left out.
+    assessed = t.groupby("district_name")["status"].apply(lambda s: (s != "no data").any())
+    cols = [c for c in dict.fromkeys(t["district_name"]) if assessed.get(c, False)]
+    cols = cols or list(dict.fromkeys(t["district_name"]))
     out = t.pivot(index="indicator", columns="district_name", values="cell")[cols]
     out = out.loc[[k for k in SHORT if k in out.index]]
     targets = t.drop_duplicates("indicator").set_index("indicator")["target_text"]

@@ -814,8 +814,40 @@ def _title_html(run: RunOutputs, briefing_name: str | None) -> str:
     )
 
 
+def study_bounds(run: RunOutputs) -> tuple[float, float, float, float] | None:
+    """Extent (in the run's metric CRS) of what was assessed and planned.
+
+    The communities on the walking network, the facilities and the proposed sites,
+    padded by the longest walking limit; ``None`` when nothing is on the network.  A
+    study area smaller than its districts (a city centre inside 13 districts) is then
+    shown at a readable scale.
+    """
+    comm = run.communities
+    parts = []
+    if comm is not None and len(comm):
+        on = comm[comm["snapped"]] if "snapped" in comm else comm
+        if len(on):
+            parts.append(on.total_bounds)
+    if run.sites is not None and len(run.sites):
+        parts.append(run.sites.total_bounds)
+    if not parts:
+        return None
+    b = np.vstack(parts)
+    pad = 900.0
+    if run.scenario is not None:
+        w = run.scenario.walking
+        pad = max(w.limit_m(k) for k in w.speed_mps)
+    return (float(b[:, 0].min() - pad), float(b[:, 1].min() - pad),
+            float(b[:, 2].max() + pad), float(b[:, 3].max() + pad))
+
+
 def plan_bounds(run: RunOutputs) -> tuple[float, float, float, float]:
-    """WGS-84 extent of the run: the districts, else the communities."""
+    """WGS-84 extent of the run: :func:`study_bounds`, else the districts, else the communities."""
+    b = study_bounds(run)
+    if b is not None:
+        crs = run.communities.crs
+        box = gpd.GeoSeries([shapely.box(*b)], crs=crs).to_crs(WGS84)
+        return tuple(float(v) for v in box.total_bounds)  # type: ignore[return-value]
     districts = run.inputs.layers.get("districts") if run.inputs is not None else None
     base = districts if districts is not None and len(districts) else run.communities
     return tuple(float(v) for v in base.to_crs(WGS84).total_bounds)  # type: ignore[return-value]

@@ -6,8 +6,11 @@ library-level tables so a notebook can use them too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .errors import CarecircleError, InputError, Problem, ProblemLog, ScenarioError
 from .io import Inputs, load_inputs, summary
@@ -126,7 +129,15 @@ def run_demo(out_dir: Path | None = None, *, quiet: bool = False) -> RunResult:
     return run_scenario(scen, quiet=quiet)
 
 
-def run_scenario(scenario: Scenario | str | Path, *, quiet: bool = False, plan: bool = True) -> RunResult:
+def run_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    quiet: bool = False,
+    plan: bool = True,
+    scheduler: Any = None,
+    partition_by: str = "auto",
+    n_partitions: int | None = None,
+) -> RunResult:
     """validate -> assess -> plan -> outputs for one scenario.
 
     Parameters
@@ -137,6 +148,14 @@ def run_scenario(scenario: Scenario | str | Path, *, quiet: bool = False, plan: 
         No progress output.
     plan
         Also run the siting optimizer (``False``: an assessment only).
+    scheduler
+        ``None``: everything on this machine.  Otherwise a Dask scheduler
+        (``distributed.Client``, ``tcp://host:8786`` or ``"local[:N]"``): the
+        network work runs there, partitioned (see :mod:`carecircle.distributed`);
+        the outputs are the same.
+    partition_by, n_partitions
+        How the communities are cut for the cluster (``"auto"``, ``"district"``,
+        ``"tiles"``); ignored without a scheduler.
     """
     from .atomic import write_text_atomic
     from .indicators import terminal_table
@@ -147,15 +166,23 @@ def run_scenario(scenario: Scenario | str | Path, *, quiet: bool = False, plan: 
         raise CarecircleError(report.text)
     _say(quiet, report.text)
     ctx = prepare(scen, quiet=quiet)
-    _say(quiet, "[3/4] coverage today 现状覆盖评估")
-    run = assess_context(ctx)
-    if plan:
-        from .planning import plan_context
+    with _engine(ctx, scheduler, partition_by=partition_by, n_partitions=n_partitions,
+                 quiet=quiet) as ctx:
+        where = "" if scheduler is None else " (on the cluster 分布式)"
+        _say(quiet, f"[3/4] coverage today 现状覆盖评估{where}")
+        run = assess_context(ctx)
+        if plan:
+            from .planning import plan_context
 
-        _say(quiet, "[4/4] siting plan 选址优化")
-        run = plan_context(ctx, run, quiet=quiet)
+            _say(quiet, f"[4/4] siting plan 选址优化{where}")
+            run = plan_context(ctx, run, quiet=quiet)
     files = write_outputs(run, quiet=quiet)
-    files.append(write_text_atomic(scen.out_dir / "validation.txt", report.text + "\n"))
+    log = [report.text, ""]
+    if run.unreachable is not None and len(run.unreachable):
+        log += [f"Not on the walking network, excluded from coverage shares 不在路网上 "
+                f"({len(run.unreachable)}):", run.unreachable.to_string(index=False), ""]
+    log += ["Notes 说明:", *run.notes, "", "Details 技术细节:", *run.details, ""]
+    files.append(write_text_atomic(scen.out_dir / "validation.txt", "\n".join(log)))
     table = run.districts_after if run.districts_after is not None else run.districts_before
     text = "\n".join([
         "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
@@ -167,6 +194,25 @@ def run_scenario(scenario: Scenario | str | Path, *, quiet: bool = False, plan: 
         *[f"  {p}" for p in files],
     ])
     return RunResult(text, scen.out_dir, files)
+
+
+@contextmanager
+def _engine(ctx: Context, scheduler: Any, *, partition_by: str, n_partitions: int | None,
+            quiet: bool) -> Iterator[Context]:
+    """``ctx`` as it is, or with its network work moved to a Dask cluster."""
+    if scheduler is None:
+        yield ctx
+        return
+    from .distributed import connect, partitioned_engine
+
+    with connect(scheduler) as client:
+        engine = partitioned_engine(ctx, client, by=partition_by, n_partitions=n_partitions)
+        try:
+            if not quiet:
+                _say(quiet, engine.describe())
+            yield replace(ctx, engine=engine)
+        finally:
+            engine.close()
 
 
 # ---------------------------------------------------------------- assessment
@@ -189,6 +235,10 @@ class Context:
     notes: list[str] = field(default_factory=list)
     projection: object = None
     extra: dict = field(default_factory=dict)
+    details: list[str] = field(default_factory=list)
+    engine: object = None
+    """Where the network work runs: :class:`~carecircle.engine.LocalEngine` (set by
+    :func:`prepare`) or a :class:`~carecircle.distributed.PartitionedNetwork`."""
 
 
 def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
@@ -223,8 +273,13 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
         extra = _major_projects(scen, inputs, notes)
     projection = projection_factors(inputs["communities"], scen.demand)
     inputs.layers["communities"] = apply_projection(inputs["communities"], projection)
-    notes.append(projection.describe())
-    return Context(scen, inputs, net, notes, projection, extra)
+    described = projection.describe().splitlines()
+    notes.append(described[0])
+    details = described[1:]
+    from .engine import LocalEngine
+
+    return Context(scen, inputs, net, notes, projection, extra, details,
+                   engine=LocalEngine(net, max_snap_m=scen.walking.max_snap_m))
 
 
 def _major_projects(scen: Scenario, inputs: Inputs, notes: list[str]) -> dict:
@@ -274,32 +329,30 @@ def _say(quiet: bool, text: str) -> None:
 
 def assess_context(ctx: Context):
     """Today's coverage for a prepared context: a :class:`~carecircle.results.RunOutputs`."""
-    from .coverage import community_status
+    from .coverage import status_kwargs
     from .indicators import district_indicators
     from .results import RunOutputs
 
     scen, inputs = ctx.scenario, ctx.inputs
     districts = inputs["districts"]
     names = dict(zip(districts["code"], districts["name"], strict=True))
-    w, st = scen.walking, scen.standards
-    comm = community_status(
-        ctx.net, inputs["communities"], inputs.get("facilities"),
-        minutes=w.minutes, speed_mps=w.speed_mps,
-        min_area_m2={"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
-        max_snap_m=w.max_snap_m, compound_m2_per_100_households=st.compound_m2_per_100_households,
-        district_names=names,
-    )
+    w = scen.walking
+    comm = ctx.engine.community_status(inputs["communities"], inputs.get("facilities"),
+                                       district_names=names, **status_kwargs(scen))
     extra = ctx.extra or {}
     table = district_indicators(comm, inputs.get("facilities"), districts,
                                 streets=inputs.get("streets"), targets=scen.targets,
                                 extra_beds=extra.get("beds"), extra_places=extra.get("places"),
                                 extra_area=extra.get("area"))
+    comm = _keep_known_columns(comm)
     n_unreach = int((comm["status"] == "unreachable").sum())
     notes = list(ctx.notes)
     if n_unreach:
-        notes.append(f"{n_unreach} communities are not on the walking network (farther than "
-                     f"{w.max_snap_m:g} m from any road) and are excluded from coverage shares "
-                     f"{n_unreach} 个社区距路网超过 {w.max_snap_m:g} 米, 不计入覆盖率")
+        notes.append(f"{n_unreach} communities are not on the walking network (outside its extent "
+                     f"or farther than {w.max_snap_m:g} m from any road) and are excluded from "
+                     f"coverage shares; they are listed in validation.txt and communities.csv "
+                     f"{n_unreach} 个社区不在步行路网上(超出路网范围或距路网超过 {w.max_snap_m:g} 米), "
+                     f"不计入覆盖率")
     on = comm["status"] != "unreachable"
     headline = {
         "communities": int(len(comm)),
@@ -311,16 +364,43 @@ def assess_context(ctx: Context):
         "crs": inputs.crs.to_string(),
     }
     run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
-                     headline=headline, notes=notes)
+                     headline=headline, notes=notes, details=list(ctx.details),
+                     unreachable=unreachable_table(comm, w.max_snap_m))
     run.isochrones.update(existing_isochrones(ctx))
     return run
+
+
+def _keep_known_columns(comm):
+    """Drop pass-through columns of the source file (e.g. an Amap file's wrong lon/lat)."""
+    from .results import COLUMN_LABELS
+    from .schema import COLUMNS
+
+    known = set(COLUMNS["communities"]) | set(COLUMN_LABELS) | {
+        "geometry", "area_geometry", "outside_extent", "population_base", "pop_60plus_base",
+        "pop_0_3_base"}
+    known |= {c for c in comm.columns if c.startswith(("elderly_", "childcare_", "compound_"))}
+    return comm[[c for c in comm.columns if c in known]]
+
+
+def unreachable_table(comm, max_snap_m: float):
+    """Communities not on the walking network, with the reason (bilingual)."""
+    import pandas as pd
+
+    off = comm[comm["status"] == "unreachable"]
+    outside = off["outside_extent"].to_numpy(dtype=bool) if "outside_extent" in off else False
+    reason = pd.Series(
+        [f"farther than {max_snap_m:g} m from any street 距路网超过{max_snap_m:g}米"] * len(off),
+        index=off.index, dtype=object)
+    reason[outside] = "outside the road network's extent 在路网范围之外"
+    return pd.DataFrame({"layer": "communities", "id": off["id"].astype(str),
+                         "name": off["name"].astype(str),
+                         "district": off.get("district_name", off["district"]).astype(str),
+                         "reason": reason}).reset_index(drop=True)
 
 
 def existing_isochrones(ctx: Context) -> dict:
     """Walking isochrones of today's qualifying facilities, per kind."""
     from .coverage import KIND_SOURCES
-    from .isochrones import isochrones
-    from .snapping import snap_points
 
     fac = ctx.inputs.get("facilities")
     out = {}
@@ -331,10 +411,9 @@ def existing_isochrones(ctx: Context) -> dict:
         sel = fac[fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))]
         if not len(sel):
             continue
-        snapped = snap_points(ctx.net, sel, max_snap_m=w.max_snap_m, source="facilities")
-        iso = isochrones(ctx.net, snapped, w.limit_m(kind), buffer_m=w.isochrone_buffer_m,
-                         ids=sel["id"].to_numpy())
-        out[f"existing_{kind}"] = iso
+        out[f"existing_{kind}"] = ctx.engine.isochrones(
+            sel, w.limit_m(kind), buffer_m=w.isochrone_buffer_m, source="facilities",
+            ids=sel["id"].to_numpy())
     return out
 
 

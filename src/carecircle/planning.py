@@ -31,12 +31,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .coverage import KIND_SOURCES, community_status
+from .coverage import KIND_SOURCES, status_kwargs
 from .indicators import PUBLIC, _facility_street, district_indicators
-from .reach import reach_pairs
 from .results import RunOutputs
 from .siting import SitingProblem, SitingResult, make_district_targets, solve_siting
-from .snapping import snap_points
 
 SHARED_ELDERLY_SHARE = 0.6
 
@@ -73,7 +71,7 @@ def build_problem(ctx, run: RunOutputs) -> tuple[SitingProblem, dict]:
         The problem and a dict of helper arrays (community positions in the full
         table, the candidate frame, places per candidate).
     """
-    scen, inputs, net = ctx.scenario, ctx.inputs, ctx.net
+    scen, inputs = ctx.scenario, ctx.inputs
     w, st, t = scen.walking, scen.standards, scen.targets
     comm_all = run.communities
     on_net = comm_all["snapped"].to_numpy(dtype=bool)
@@ -93,12 +91,8 @@ def build_problem(ctx, run: RunOutputs) -> tuple[SitingProblem, dict]:
         "childcare": has["childcare"] & (area >= st.childcare_min_area_m2),
         "street_centre": has["street_centre"] & (area >= st.elderly_min_area_m2),
     }
-    cs = snap_points(net, comm, max_snap_m=w.max_snap_m, source="communities")
-    ks = snap_points(net, cand, max_snap_m=w.max_snap_m, source="candidates")
-    cover = {}
-    for kind in ("elderly", "childcare"):
-        pairs = reach_pairs(net, cs, ks, w.limit_m(kind))
-        cover[kind] = pairs.to_sparse().tocsr()
+    cover = ctx.engine.cover(np.flatnonzero(on_net), inputs["communities"], cand,
+                             {k: w.limit_m(k) for k in ("elderly", "childcare")})
     base = candidate_costs(cand, scen.plan.unit_costs)
     can_share = can_host["elderly"] & can_host["childcare"] & (area >= st.shared_min_area_m2)
     cost_shared = np.where(can_share, st.shared_building_cost_factor * 2.0 * base, np.nan)
@@ -221,7 +215,6 @@ def plan_context(ctx, run: RunOutputs, *, quiet: bool = False) -> RunOutputs:
         community columns, the proposed isochrones and headline numbers.
     """
     from .costing import cost_plan
-    from .isochrones import isochrones
 
     scen, inputs = ctx.scenario, ctx.inputs
     problem, aux = build_problem(ctx, run)
@@ -234,7 +227,7 @@ def plan_context(ctx, run: RunOutputs, *, quiet: bool = False) -> RunOutputs:
     notes.append(f"solver 求解器 HiGHS: status {result.status}, objective {result.objective:,.2f}, "
                  f"bound {result.bound:,.2f}, gap {result.gap:.4%}, {result.seconds:.1f} s")
     red = result.reduction
-    notes.append(f"problem reduction 问题约简: {red}")
+    details = list(run.details) + [f"problem reduction 问题约简: {red}"]
     if result.status == "infeasible" or not result.has_solution:
         from .errors import InfeasibleError
 
@@ -261,13 +254,9 @@ def plan_context(ctx, run: RunOutputs, *, quiet: bool = False) -> RunOutputs:
                                                     ignore_index=True)
     all_fac = gpd.GeoDataFrame(all_fac, geometry="geometry", crs=inputs.crs)
     # Recompute the reach from scratch with the new facilities: the plan's claims are checked.
-    w, st = scen.walking, scen.standards
+    w = scen.walking
     districts = inputs["districts"]
-    after = community_status(
-        ctx.net, inputs["communities"], all_fac, minutes=w.minutes, speed_mps=w.speed_mps,
-        min_area_m2={"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
-        max_snap_m=w.max_snap_m, compound_m2_per_100_households=st.compound_m2_per_100_households,
-    )
+    after = ctx.engine.community_status(inputs["communities"], all_fac, **status_kwargs(scen))
     comm = run.communities.copy()
     for k in ("elderly", "childcare"):
         comm[f"{k}_served_after"] = after[f"{k}_served"].to_numpy()
@@ -289,6 +278,7 @@ def plan_context(ctx, run: RunOutputs, *, quiet: bool = False) -> RunOutputs:
         comm, all_fac, districts, streets=inputs.get("streets"), targets=scen.targets,
         served_col="served_after", extra_beds=extra.get("beds"), extra_places=extra.get("places"),
         extra_area=extra.get("area"), extra_public_childcare=extra.get("public_childcare"),
+        stock_known=fac is not None,
     )
     costs = None
     if len(sites):
@@ -296,14 +286,14 @@ def plan_context(ctx, run: RunOutputs, *, quiet: bool = False) -> RunOutputs:
         plan_cost = cost_plan(cost_in, unit_costs=scen.plan.unit_costs,
                               operation_years=scen.plan.operation_years)
         costs = plan_cost.tables()
-        notes += [f"costing 费用测算: {n}" for n in plan_cost.notes[:3]]
+        details += [f"costing 费用测算: {n}" for n in plan_cost.notes]
     iso = dict(run.isochrones)
     for kind in ("elderly", "childcare"):
         sel = new_fac[new_fac["kind"].isin(KIND_SOURCES[kind])]
         if len(sel):
-            snapped = snap_points(ctx.net, sel, max_snap_m=w.max_snap_m, source="proposed")
-            iso[f"proposed_{kind}"] = isochrones(ctx.net, snapped, w.limit_m(kind),
-                                                 buffer_m=w.isochrone_buffer_m, ids=sel["id"].to_numpy())
+            iso[f"proposed_{kind}"] = ctx.engine.isochrones(
+                sel, w.limit_m(kind), buffer_m=w.isochrone_buffer_m, source="proposed",
+                ids=sel["id"].to_numpy())
     headline = dict(run.headline)
     headline.update({
         "served_both_after": int((comm["status_after"] == "both").sum()),
@@ -324,5 +314,5 @@ def plan_context(ctx, run: RunOutputs, *, quiet: bool = False) -> RunOutputs:
     return RunOutputs(
         scenario=scen, inputs=inputs, communities=comm, districts_before=run.districts_before,
         districts_after=table_after, sites=sites, costs=costs, isochrones=iso, headline=headline,
-        notes=notes,
+        notes=notes, details=details, unreachable=run.unreachable,
     )

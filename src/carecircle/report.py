@@ -119,15 +119,13 @@ CSV_DECIMALS = 6
 
 
 def _is_geometry_column(col: pd.Series) -> bool:
-    """A geometry column, typed or not (e.g. ``area_geometry`` holding shapely objects)."""
-    if isinstance(col.dtype, gpd.array.GeometryDtype):
+    """A geometry column, typed or not (e.g. ``area_geometry``: polygons as WKB)."""
+    if isinstance(col.dtype, gpd.array.GeometryDtype) or str(col.name).endswith("geometry"):
         return True
     if col.dtype != object:
         return False
     values = col.dropna()
-    if len(values):
-        return isinstance(values.iloc[0], shapely.Geometry)
-    return str(col.name).endswith("geometry")
+    return bool(len(values)) and isinstance(values.iloc[0], shapely.Geometry)
 
 
 def _drop_geometry(gdf: pd.DataFrame) -> pd.DataFrame:

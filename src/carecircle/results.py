@@ -52,6 +52,7 @@ COLUMN_LABELS: dict[str, str] = {
     "pop_60plus": "60岁以上 Aged 60+",
     "pop_0_3": "0-3岁 Aged 0-3",
     "households": "户数 Households",
+    "outside_extent": "超出路网范围 Outside the network's extent",
     "snapped": "接入路网 On network",
     "snap_m": "接入距离(米) Snap distance (m)",
     "elderly_m": "至养老设施步行距离(米) Walk to elderly care (m)",
@@ -68,6 +69,8 @@ COLUMN_LABELS: dict[str, str] = {
     "status_after": "规划后服务状态 Status after plan",
     "elderly_served_after": "规划后养老覆盖 Elderly served after plan",
     "childcare_served_after": "规划后托育覆盖 Childcare served after plan",
+    "elderly_facility_after": "规划后服务的养老设施 Serving elderly facility after plan",
+    "childcare_facility_after": "规划后服务的托育设施 Serving childcare facility after plan",
     "compound_need_m2": "小区养老用房需求(平方米) Compound elderly floor area needed (m²)",
     "compound_served_m2": "服务该小区的养老面积(平方米) Elderly floor area serving it (m²)",
     "compound_ok": "小区配建达标 Compound rule met",
@@ -120,6 +123,11 @@ class RunOutputs:
         Headline numbers for the briefing (name -> value).
     notes
         Things the reader must know (assumed layers, excluded points, solver status).
+    details
+        Technical detail for the run log (per-district factors, model reduction).
+    unreachable
+        Points not on the walking network: layer, id, name, distance to the network,
+        reason.
     """
 
     scenario: Any
@@ -132,3 +140,5 @@ class RunOutputs:
     isochrones: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     headline: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    unreachable: pd.DataFrame | None = None

@@ -152,14 +152,20 @@ def _scale_bar(ax: Any, fonts: _Fonts) -> None:
 
 
 def _fit(ax: Any, run: RunOutputs) -> None:
-    """Limits: the districts (else communities) plus a margin that holds the scale bar."""
-    layers = run.inputs.layers if run.inputs is not None else {}
-    base = layers.get("districts")
-    if base is None or not len(base):
-        base = run.communities
-    if base is None or not len(base):
-        return
-    x0, y0, x1, y1 = (float(v) for v in base.total_bounds)
+    """Limits: what was assessed (see :func:`maps.study_bounds`), else the districts
+    (else communities), plus a margin that holds the scale bar."""
+    from .maps import study_bounds
+
+    b = study_bounds(run)
+    if b is None:
+        layers = run.inputs.layers if run.inputs is not None else {}
+        base = layers.get("districts")
+        if base is None or not len(base):
+            base = run.communities
+        if base is None or not len(base):
+            return
+        b = tuple(float(v) for v in base.total_bounds)
+    x0, y0, x1, y1 = b
     pad = 0.07 * max(x1 - x0, y1 - y0, 1.0)
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
