@@ -11,6 +11,8 @@ frontier changes the budget row and warm-starts from the previous plan).
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -77,10 +79,35 @@ def _finite(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=float)
 
 
+def silent_highs() -> highspy.Highs:
+    """A HiGHS instance that prints nothing.
+
+    HiGHS >= 1.13 prints its copyright banner from C++ on standard output while the
+    instance is constructed, before any option can be set (ERGO-Code/HiGHS #1932,
+    #2749); the banner would interleave with the CLI's tables and the notebooks'
+    output.  So file descriptor 1 points at ``os.devnull`` for the construction only.
+    """
+    fd = 1  # C++ std::cout writes to the process's descriptor 1, whatever sys.stdout is
+    if sys.stdout is not None:
+        sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, fd)
+            os.close(devnull)
+    finally:
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def build(model: MilpModel, *, threads: int | None = None) -> highspy.Highs:
     """Pass *model* to a fresh, silent HiGHS instance (one call, column-wise)."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = silent_highs()
     if threads is not None:
         h.setOptionValue("threads", int(threads))
     lp = highspy.HighsLp()
