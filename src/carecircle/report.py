@@ -202,6 +202,30 @@ def display_width(value: object) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in str(value))
 
 
+def text_table(df: pd.DataFrame) -> str:
+    """A table for the terminal: index first, numbers formatted, CJK-aware alignment."""
+    def fmt(v: Any) -> str:
+        v = _cell(v)
+        if isinstance(v, bool) or v is None:
+            return "" if v is None else str(v)
+        if isinstance(v, int) or (isinstance(v, float) and (abs(v) >= 100 or v == int(v))):
+            return f"{v:,.0f}"
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    head = [str(df.index.name or ""), *map(str, df.columns)]
+    body = [[fmt(i), *[fmt(v) for v in row]] for i, row in zip(df.index, df.to_numpy(),
+                                                                strict=True)]
+    widths = [max(display_width(r[k]) for r in [head, *body]) for k in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0] + " " * (widths[0] - display_width(cells[0]))
+        rest = [" " * (w - display_width(c)) + c for c, w in zip(cells[1:], widths[1:],
+                                                                  strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    return "\n".join(line(r) for r in [head, *body])
+
+
 def _cell(value: Any) -> Any:
     """A value openpyxl can store: NaN/NA -> empty, numpy scalars -> Python."""
     if value is None or value is pd.NA or value is pd.NaT:
@@ -419,7 +443,7 @@ def district_matrix(run: RunOutputs) -> dict[str, Any]:
     before = run.districts_before
     after = run.districts_after if run.districts_after is not None and len(run.districts_after) else None
     if before is None or not len(before):
-        return {"columns": [], "rows": [], "has_after": False}
+        return {"columns": [], "rows": [], "has_after": False, "empty": []}
     indicators = list(dict.fromkeys(before["indicator"]))
     first = before.drop_duplicates("indicator").set_index("indicator")
     columns = []
@@ -428,9 +452,14 @@ def district_matrix(run: RunOutputs) -> dict[str, Any]:
         columns.append({"key": key, "zh": zh, "en": en, "target": str(first.loc[key, "target_text"])})
     b = before.set_index(["district", "indicator"])
     a = after.set_index(["district", "indicator"]) if after is not None else None
-    rows = []
+    rows, empty = [], []
     for district in dict.fromkeys(before["district"]):
         sub = before[before["district"] == district]
+        nothing = (sub["status"] == "no data").all() and (
+            a is None or (after.loc[after["district"] == district, "status"] == "no data").all())
+        if nothing and str(district) != "city":  # one line under the table, not a row of blanks
+            empty.append(f"{sub['district_name'].iloc[0]} ({district})")
+            continue
         cells = []
         for key in indicators:
             rb = b.loc[(district, key)] if (district, key) in b.index else None
@@ -441,7 +470,7 @@ def district_matrix(run: RunOutputs) -> dict[str, Any]:
             cells.append(cell)
         rows.append({"code": str(district), "name": str(sub["district_name"].iloc[0]),
                      "city": str(district) == "city", "cells": cells})
-    return {"columns": columns, "rows": rows, "has_after": a is not None}
+    return {"columns": columns, "rows": rows, "has_after": a is not None, "empty": empty}
 
 
 def status_counts(run: RunOutputs) -> list[dict[str, Any]]:
