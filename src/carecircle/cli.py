@@ -57,6 +57,44 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--partitions", type=int, default=None, help="number of tiles")
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .report import text_table
+    from .scenarios import SUMMARY_LABELS, compare
+
+    out = args.out or Path("maps") / "compare"
+    cmp = compare(args.scenarios, out_dir=out, quiet=args.quiet)
+    table = cmp.summary.set_index("scenario").drop(columns=["title"]).T
+    table.index = [SUMMARY_LABELS.get(i, i) for i in table.index]
+    print("Scenario comparison 情景比较")
+    print(text_table(table))
+    n_all, n_some = int(cmp.sites["in_all"].sum()), int(cmp.sites["in_some"].sum())
+    print(f"\nSites 场地: {n_all} in every plan 所有方案均选, {n_some} in some 部分方案选")
+    print(f"Wrote 输出: {Path(out).resolve() / 'compare.html'} (+ {len(cmp.files) - 1} files)")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .report import text_table
+    from .scenario import load_scenario
+    from .scenarios import SUMMARY_LABELS, SWEEP_PARAMETERS, sweep, write_sweep
+
+    scen = load_scenario(args.scenario)
+    try:
+        values = [float(v) for v in args.values.split(",") if v.strip()]
+    except ValueError:
+        print(f"--values {args.values!r}: expected numbers separated by commas, e.g. 0.8,1.0,1.2 "
+              "参数值应为逗号分隔的数字", file=sys.stderr)
+        return 2
+    table = sweep(scen, args.parameter, values, quiet=args.quiet)
+    out = args.out or scen.out_dir
+    files = write_sweep(table, out)
+    shown = table.drop(columns="parameter").rename(
+        columns={**SUMMARY_LABELS, "value": SWEEP_PARAMETERS[args.parameter]})
+    print(text_table(shown.set_index(shown.columns[0])))
+    print("Wrote 输出:", *[f"  {p}" for p in files], sep="\n")
+    return 0
+
+
 def _cmd_reach(args: argparse.Namespace) -> int:
     from .atomic import write_atomic
     from .reach import reach_table
@@ -126,6 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max-snap-m", type=float, default=300.0)
         p.add_argument("--crs", default=None, help="metric CRS (default: chosen for the area)")
         p.add_argument("-o", "--output", type=Path, required=True)
+
+    p = sub.add_parser("compare", help="several scenarios side by side 情景比较")
+    p.add_argument("scenarios", type=Path, nargs="+", help="two or more scenario files")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default maps/compare)")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("sweep", help="vary one parameter 敏感性分析")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--parameter", required=True,
+                   choices=("minutes", "speed_elderly", "speed_childcare", "budget_yuan"))
+    p.add_argument("--values", required=True, help="comma-separated, e.g. 0.8,1.0,1.2")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: the scenario's output folder)")
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("reach", help="origin-site walking pairs 步行可达对")
     walk_args(p)

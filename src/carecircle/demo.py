@@ -594,6 +594,9 @@ def _scenario_text(name: str, title: str, mode: str = "cover_all", budget: float
 [demand]
 year = {demand_year}   # populations as loaded (2020 census base), not the plan's 2025 forecast
 """
+    # Half the money cannot meet the district targets: the budget plan serves the most
+    # people it can instead (with targets on, it would be infeasible, and say why).
+    targets = "district_targets = false\n" if mode == "budget" else ""
     return f'''# Demo city scenario, written by `python -m carecircle.demo` (do not edit by hand)
 name = "{name}"
 title = "{title}"
@@ -620,7 +623,7 @@ max_snap_m = 300.0
 [plan]
 mode = "{mode}"
 budget_yuan = {budget:.0f}
-{demand}'''
+{targets}{demand}'''
 
 
 def _district_rings() -> dict[str, list[tuple[float, float]]]:

@@ -196,7 +196,8 @@ def proposed_facilities(result: SitingResult, cand: pd.DataFrame, places_new: np
     return site_gdf, fac_gdf
 
 
-def plan_context(ctx, run: RunOutputs, *, quiet: bool = False) -> RunOutputs:
+def plan_context(ctx, run: RunOutputs, *, quiet: bool = False,
+                 problem: tuple[SitingProblem, dict] | None = None) -> RunOutputs:
     """Solve the siting plan for a prepared context and fill the run's plan outputs.
 
     Parameters
@@ -207,6 +208,9 @@ def plan_context(ctx, run: RunOutputs, *, quiet: bool = False) -> RunOutputs:
         Today's assessment (:func:`carecircle.pipeline.assess_context`).
     quiet
         No progress output.
+    problem
+        The result of :func:`build_problem` for this ``ctx`` and ``run``, to reuse
+        (a budget sweep changes only the budget, not the reach); default: built here.
 
     Returns
     -------
@@ -217,7 +221,7 @@ def plan_context(ctx, run: RunOutputs, *, quiet: bool = False) -> RunOutputs:
     from .costing import cost_plan
 
     scen, inputs = ctx.scenario, ctx.inputs
-    problem, aux = build_problem(ctx, run)
+    problem, aux = build_problem(ctx, run) if problem is None else problem
     p = scen.plan
     result = solve_siting(
         problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
