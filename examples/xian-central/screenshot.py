@@ -2,7 +2,10 @@
 
 Run after ``carecircle run examples/xian-central/scenario.toml``::
 
-    python examples/xian-central/screenshot.py [maps/xian-central]
+    python examples/xian-central/screenshot.py [maps/xian-central] [DEST]
+
+``DEST`` (default: this folder) receives ``briefing.png`` and ``map.png``; the
+README's demo pictures are made with ``screenshot.py maps/demo docs/img/demo``.
 
 The briefing is shot as it opens.  The interactive map opens fitted to all 13 districts
 of Xi'an (the districts layer); for the picture it is zoomed to the study area (the
@@ -43,6 +46,8 @@ def main(argv: list[str]) -> int:
     from selenium.webdriver.chrome.service import Service
 
     out = Path(argv[0]) if argv else REPO / "maps" / "xian-central"
+    dest = Path(argv[1]) if len(argv) > 1 else HERE
+    dest.mkdir(parents=True, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="cc-shot-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium") or "chromium"
@@ -60,7 +65,7 @@ def main(argv: list[str]) -> int:
         driver.set_window_size(*SIZE)
         driver.get((out / "briefing.html").resolve().as_uri())
         time.sleep(1.0)
-        driver.save_screenshot(str(HERE / "briefing.png"))
+        driver.save_screenshot(str(dest / "briefing.png"))
         driver.get((out / "map.html").resolve().as_uri())
         time.sleep(1.0)
         # the folium map is a global L.Map; zoom it to the study area without animation
@@ -76,11 +81,11 @@ def main(argv: list[str]) -> int:
             "  if (l.textContent.includes('步行圈') && !box.checked) box.click(); });"
         )
         time.sleep(1.0)
-        driver.save_screenshot(str(HERE / "map.png"))
+        driver.save_screenshot(str(dest / "map.png"))
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-    print(f"wrote {HERE / 'briefing.png'} and {HERE / 'map.png'}")
+    print(f"wrote {dest / 'briefing.png'} and {dest / 'map.png'}")
     return 0
 
 

@@ -33,11 +33,14 @@ class LocalEngine:
         The walking network.
     max_snap_m
         The snap limit (metres): farther points do not join the network.
+    progress
+        Show a progress bar for the reach searches (the long step at city scale).
     """
 
-    def __init__(self, net: WalkNetwork, *, max_snap_m: float) -> None:
+    def __init__(self, net: WalkNetwork, *, max_snap_m: float, progress: bool = False) -> None:
         self.net = net
         self.max_snap_m = float(max_snap_m)
+        self.progress = progress
 
     def community_status(
         self, communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None, **kwargs: Any
@@ -73,7 +76,7 @@ class LocalEngine:
         origins = communities.iloc[np.asarray(origin_positions, dtype=np.int64)]
         cs = snap_points(self.net, origins, max_snap_m=self.max_snap_m, source="communities")
         ks = snap_points(self.net, sites, max_snap_m=self.max_snap_m, source="candidates")
-        return {name: reach_pairs(self.net, cs, ks, lim).to_sparse().tocsr()
+        return {name: reach_pairs(self.net, cs, ks, lim, progress=self.progress).to_sparse().tocsr()
                 for name, lim in limits.items()}
 
     def isochrones(

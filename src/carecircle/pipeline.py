@@ -279,7 +279,7 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
     from .engine import LocalEngine
 
     return Context(scen, inputs, net, notes, projection, extra, details,
-                   engine=LocalEngine(net, max_snap_m=scen.walking.max_snap_m))
+                   engine=LocalEngine(net, max_snap_m=scen.walking.max_snap_m, progress=not quiet))
 
 
 def _major_projects(scen: Scenario, inputs: Inputs, notes: list[str]) -> dict:

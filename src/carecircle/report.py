@@ -481,10 +481,11 @@ def status_counts(run: RunOutputs) -> list[dict[str, Any]]:
     for s in STATUSES:
         row: dict[str, Any] = {"label": STATUS_LABELS[s], "colour": maps.STATUS_COLOURS[s],
                                "n": int((comm["status"] == s).sum()),
-                               "residents": _fmt_value(float(pop[comm["status"] == s].sum()))}
+                               # projected residents are fractional: whole people on the page
+                               "residents": f"{pop[comm['status'] == s].sum():,.0f}"}
         if "status_after" in comm:
             row["n_after"] = int((comm["status_after"] == s).sum())
-            row["residents_after"] = _fmt_value(float(pop[comm["status_after"] == s].sum()))
+            row["residents_after"] = f"{pop[comm['status_after'] == s].sum():,.0f}"
         out.append(row)
     return out
 
