@@ -1,0 +1,706 @@
+"""Benchmark: walking reach on city-scale networks (>= 700k nodes).
+
+Two networks, both built in this run:
+
+* **tiled-xian**: the real central-Xi'an street pattern (``../shared/data/xian-central/
+  roads-osm-2021``) repeated on an 18 x 19 grid of tiles with the tile borders
+  stitched by footways, padded with random buildings, written as an ``.osm.pbf``
+  (about 80 MB) and loaded back through :func:`carecircle.network.load_network`:
+  this also measures loading a city-sized PBF.
+* **dense-grid**: a perturbed 60 m street grid with 10 % of the links removed
+  (about 280 nodes per km2, a dense urban walking network), 880 x 880 nodes.
+
+On each: 50,000 origins and 1,000 / 5,000 / 20,000 sites at random, 900 m limit;
+wall time and peak memory of :func:`carecircle.reach.reach_pairs`, pairs found;
+networkx's per-source loop (``single_source_dijkstra_path_length`` with
+``cutoff``) on a sample of sources, extrapolated; pandana (contraction
+hierarchies) if it is installed.
+
+Run from the repository root::
+
+    PYTHONPATH=src python benchmarks/reach.py            # full run, a few minutes
+    PYTHONPATH=src python benchmarks/reach.py --pandana  # and pandana, about 7 min more
+    PYTHONPATH=src python benchmarks/reach.py --quick    # small smoke run
+
+Writes ``benchmarks/results/reach.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import shapely
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from carecircle.network import load_network, network_from_edges, to_networkx  # noqa: E402
+from carecircle.reach import nearest_site, reach_pairs  # noqa: E402
+from carecircle.snapping import Snapped, snap_points  # noqa: E402
+
+XIAN = ROOT.parent / "shared" / "data" / "xian-central" / "roads-osm-2021"
+WORK = HERE / "_work"
+LIMIT_M = 900.0
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _status(key: str) -> int:
+    """A /proc/self/status value in bytes (Linux)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak() -> None:
+    """Reset the process's peak RSS (VmHWM) so the next peak is this step's own."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+class Measure:
+    """Wall time, process peak RSS and its rise over the RSS at the start."""
+
+    def __enter__(self):
+        gc.collect()
+        reset_peak()
+        self.rss0 = _status("VmRSS")
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
+        self.peak = _status("VmHWM")
+        self.rise = max(0, self.peak - self.rss0)
+
+
+def mb(x: float) -> float:
+    return round(x / 2**20, 1)
+
+
+# --------------------------------------------------------------------------- PBF writer
+# A minimal OSM PBF writer (DenseNodes + Ways, zlib blobs) with numpy-vectorised
+# varints, so a 100 MB file is written in seconds.  Format:
+# https://wiki.openstreetmap.org/wiki/PBF_Format
+
+
+def _varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    v = np.asarray(values, dtype=np.uint64)
+    nb = np.ones(len(v), dtype=np.int64)
+    t = v >> np.uint64(7)
+    while (t > 0).any():
+        nb += t > 0
+        t >>= np.uint64(7)
+    starts = np.r_[0, np.cumsum(nb)[:-1]]
+    out = np.empty(int(nb.sum()), dtype=np.uint8)
+    for k in range(int(nb.max()) if len(v) else 0):
+        sel = nb > k
+        byte = ((v[sel] >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
+        byte |= (nb[sel] > k + 1).astype(np.uint8) << 7
+        out[starts[sel] + k] = byte
+    return out, nb
+
+
+def _zigzag(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.int64)
+    return ((a << 1) ^ (a >> 63)).view(np.uint64)
+
+
+def _v(x: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = x & 0x7F
+        x >>= 7
+        if x:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _field_v(num: int, x: int) -> bytes:
+    return _v(num << 3) + _v(x)
+
+
+def _field_b(num: int, payload: bytes) -> bytes:
+    return _v((num << 3) | 2) + _v(len(payload)) + payload
+
+
+def _packed(num: int, values: np.ndarray) -> bytes:
+    return _field_b(num, _varints(values)[0].tobytes())
+
+
+def _blob(kind: str, payload: bytes) -> bytes:
+    blob = _field_v(2, len(payload)) + _field_b(3, zlib.compress(payload, 1))
+    header = _field_b(1, kind.encode()) + _field_v(3, len(blob))
+    return struct.pack(">I", len(header)) + header + blob
+
+
+def _scatter(out: np.ndarray, dst: np.ndarray, lens: np.ndarray, src: np.ndarray) -> None:
+    """Copy consecutive runs of ``src`` (lengths ``lens``) to ``out`` at offsets ``dst``."""
+    total = int(lens.sum())
+    if total == 0:
+        return
+    run_start = np.r_[0, np.cumsum(lens)[:-1]]
+    pos = np.repeat(dst - run_start, lens) + np.arange(total)
+    out[pos] = src
+
+
+#: One string table for every block: OSM PBF stores tags as indices into it.
+_STRINGS = [b"", b"highway", b"residential", b"footway", b"building", b"yes"]
+_TAGS = {  # tag kind -> packed keys and vals fields of a Way message
+    0: _packed(2, np.array([1])) + _packed(3, np.array([2])),  # highway=residential
+    1: _packed(2, np.array([1])) + _packed(3, np.array([3])),  # highway=footway
+    2: _packed(2, np.array([4])) + _packed(3, np.array([5])),  # building=yes
+}
+
+
+def _ways_group(
+    way_ids: np.ndarray, kinds: np.ndarray, refs: np.ndarray, lens: np.ndarray
+) -> bytes:
+    """A PrimitiveGroup of Way messages, assembled with vectorised numpy."""
+    first = np.zeros(len(refs), dtype=bool)
+    first[np.r_[0, np.cumsum(lens)[:-1]]] = True
+    delta = np.where(first, refs, refs - np.r_[0, refs[:-1]])
+    ref_enc, ref_nb = _varints(_zigzag(delta))
+    ref_len = np.add.reduceat(ref_nb, np.r_[0, np.cumsum(lens)[:-1]])
+    id_enc, id_nb = _varints(way_ids)
+    rl_enc, rl_nb = _varints(ref_len)
+    tag_bytes = [np.frombuffer(_TAGS[k], dtype=np.uint8) for k in range(3)]
+    tag_len = np.array([len(t) for t in tag_bytes])[kinds]
+    msg_len = 1 + id_nb + tag_len + 1 + rl_nb + ref_len
+    ml_enc, ml_nb = _varints(msg_len)
+    rec_len = 1 + ml_nb + msg_len
+    start = np.r_[0, np.cumsum(rec_len)[:-1]]
+    out = np.empty(int(rec_len.sum()), dtype=np.uint8)
+    out[start] = (3 << 3) | 2  # PrimitiveGroup.ways, length-delimited
+    _scatter(out, start + 1, ml_nb, ml_enc)
+    o_id = start + 1 + ml_nb
+    out[o_id] = (1 << 3) | 0  # Way.id
+    _scatter(out, o_id + 1, id_nb, id_enc)
+    o_tag = o_id + 1 + id_nb
+    table = np.concatenate(tag_bytes)
+    t_start = np.r_[0, np.cumsum([len(t) for t in tag_bytes])[:-1]][kinds]
+    _scatter(out, o_tag, tag_len, table[_ranges(t_start, tag_len)])
+    o_ref = o_tag + tag_len
+    out[o_ref] = (8 << 3) | 2  # Way.refs, packed
+    _scatter(out, o_ref + 1, rl_nb, rl_enc)
+    _scatter(out, o_ref + 1 + rl_nb, ref_len, ref_enc)
+    return out.tobytes()
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + n)`` for each start and length."""
+    run_start = np.r_[0, np.cumsum(lens)[:-1]]
+    return np.repeat(starts - run_start, lens) + np.arange(int(lens.sum()))
+
+
+def write_pbf(
+    path: Path,
+    ids: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    way_ids: np.ndarray,
+    way_kind: np.ndarray,
+    way_refs: np.ndarray,
+    way_len: np.ndarray,
+) -> None:
+    """Write nodes (sorted by id) and ways (kind 0/1/2, flat refs) as an OSM PBF."""
+    order = np.argsort(ids)
+    ids, lon, lat = ids[order], lon[order], lat[order]
+    table = b"".join(_field_b(1, x) for x in _STRINGS)
+    with open(path, "wb") as fh:
+        header = _field_b(4, b"OsmSchema-V0.6") + _field_b(4, b"DenseNodes")
+        fh.write(_blob("OSMHeader", header))
+        step = 8000
+        for i in range(0, len(ids), step):
+            sl = slice(i, i + step)
+            la = np.round(lat[sl] * 1e7).astype(np.int64)
+            lo = np.round(lon[sl] * 1e7).astype(np.int64)
+            dense = (
+                _packed(1, _zigzag(np.diff(ids[sl], prepend=0)))
+                + _packed(8, _zigzag(np.diff(la, prepend=0)))
+                + _packed(9, _zigzag(np.diff(lo, prepend=0)))
+            )
+            fh.write(_blob("OSMData", _field_b(1, table) + _field_b(2, _field_b(2, dense))))
+        ref_start = np.r_[0, np.cumsum(way_len)]
+        for i in range(0, len(way_ids), step):
+            j = min(i + step, len(way_ids))
+            refs = way_refs[ref_start[i] : ref_start[j]]
+            group = _ways_group(way_ids[i:j], way_kind[i:j], refs, way_len[i:j])
+            fh.write(_blob("OSMData", _field_b(1, table) + _field_b(2, group)))
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def tiled_xian_pbf(path: Path, nx_tiles: int, ny_tiles: int, buildings: int, seed: int = 0) -> dict:
+    """Tile the central-Xi'an streets into a city and write it as an .osm.pbf."""
+    base = load_network(XIAN, cache_dir=False)
+    to_ll = pyproj.Transformer.from_crs(base.crs, "EPSG:4326", always_xy=True)
+    node_ll = np.column_stack(to_ll.transform(base.node_xy[:, 0], base.node_xy[:, 1]))
+    n = base.n_nodes
+    # ways: one per edge, interior vertices become new nodes
+    coords = [np.column_stack(to_ll.transform(*np.asarray(g.coords).T)) for g in base.edge_geometry]
+    local_ll = [node_ll]
+    refs_local = []
+    next_id = n
+    for e, c in enumerate(coords):
+        inner = c[1:-1]
+        inner_ids = np.arange(next_id, next_id + len(inner))
+        next_id += len(inner)
+        local_ll.append(inner)
+        refs_local.append(np.r_[base.edge_u[e], inner_ids, base.edge_v[e]])
+    local_ll = np.vstack(local_ll)
+    n_local = next_id
+    lon_min, lat_min = node_ll.min(axis=0)
+    lon_max, lat_max = node_ll.max(axis=0)
+    dx, dy = (lon_max - lon_min) + 0.002, (lat_max - lat_min) + 0.002
+    deg = np.bincount(np.r_[base.edge_u, base.edge_v], minlength=n)
+
+    def links(axis: int) -> np.ndarray:
+        """Pairs (node in tile, node in next tile) joining a border."""
+        lo, hi = node_ll[:, axis].min(), node_ll[:, axis].max()
+        near_hi = np.flatnonzero((node_ll[:, axis] > hi - 0.004) & (deg <= 2))
+        near_lo = np.flatnonzero(node_ll[:, axis] < lo + 0.004)
+        shift = np.zeros(2)
+        shift[axis] = dx if axis == 0 else dy
+        tree = shapely.STRtree(shapely.points(node_ll[near_lo] + shift))
+        j = tree.nearest(shapely.points(node_ll[near_hi]))
+        d = np.hypot(*(node_ll[near_hi] - (node_ll[near_lo][j] + shift)).T)
+        keep = d < 0.006
+        pairs = np.unique(np.column_stack([near_hi[keep], near_lo[j][keep]]), axis=0)
+        return pairs
+
+    east, north = links(0), links(1)
+    rng = np.random.default_rng(seed)
+    stride = 10**8
+    street_refs = np.concatenate(refs_local)
+    street_len = np.array([len(r) for r in refs_local])
+    square = np.array([0, 1, 2, 3, 0])
+    s = 0.00015  # building side, about 15 m
+    corner = np.array([[0, 0], [s, 0], [s, s], [0, s]])
+    ids, lons, lats, refs, lens, kinds = [], [], [], [], [], []
+    for ty in range(ny_tiles):
+        for tx in range(nx_tiles):
+            off = (ty * nx_tiles + tx + 1) * stride
+            ids.append(np.arange(n_local, dtype=np.int64) + off)
+            lons.append(local_ll[:, 0] + tx * dx)
+            lats.append(local_ll[:, 1] + ty * dy)
+            refs.append(street_refs + off)
+            lens.append(street_len)
+            kinds.append(np.zeros(len(street_len), dtype=np.int64))
+            # buildings: closed 4-node squares scattered over the tile
+            bx = rng.uniform(lon_min, lon_max, buildings) + tx * dx
+            by = rng.uniform(lat_min, lat_max, buildings) + ty * dy
+            bll = (np.column_stack([bx, by])[:, None, :] + corner[None]).reshape(-1, 2)
+            bid = off + n_local + np.arange(4 * buildings, dtype=np.int64)
+            ids.append(bid)
+            lons.append(bll[:, 0])
+            lats.append(bll[:, 1])
+            refs.append((bid[::4][:, None] + square[None]).ravel())
+            lens.append(np.full(buildings, 5))
+            kinds.append(np.full(buildings, 2))
+    for ty in range(ny_tiles):
+        for tx in range(nx_tiles):
+            t = ty * nx_tiles + tx
+            for pairs, t2, ok in (
+                (east, t + 1, tx + 1 < nx_tiles),
+                (north, t + nx_tiles, ty + 1 < ny_tiles),
+            ):
+                if ok and len(pairs):
+                    refs.append(
+                        np.column_stack(
+                            [pairs[:, 0] + (t + 1) * stride, pairs[:, 1] + (t2 + 1) * stride]
+                        ).ravel()
+                    )
+                    lens.append(np.full(len(pairs), 2))
+                    kinds.append(np.ones(len(pairs), dtype=np.int64))
+    way_len = np.concatenate(lens)
+    all_ids = np.concatenate(ids)
+    write_pbf(
+        path,
+        all_ids,
+        np.concatenate(lons),
+        np.concatenate(lats),
+        np.arange(1, len(way_len) + 1, dtype=np.int64),
+        np.concatenate(kinds),
+        np.concatenate(refs),
+        way_len,
+    )
+    return {
+        "tiles": nx_tiles * ny_tiles,
+        "osm_nodes": int(all_ids.size),
+        "osm_ways": int(len(way_len)),
+        "buildings_per_tile": buildings,
+        "file_mb": mb(path.stat().st_size),
+    }
+
+
+def dense_grid(side: int, spacing: float = 60.0, drop: float = 0.1, seed: int = 1):
+    """Perturbed street grid in UTM 49N near Xi'an, a share of links removed."""
+    rng = np.random.default_rng(seed)
+    i, j = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    xy = np.column_stack([i.ravel() * spacing, j.ravel() * spacing]).astype(float)
+    xy += rng.uniform(-spacing / 6, spacing / 6, xy.shape)
+    xy += [560_000.0, 3_760_000.0]
+    idx = np.arange(side * side).reshape(side, side)
+    u = np.r_[idx[:-1, :].ravel(), idx[:, :-1].ravel()]
+    v = np.r_[idx[1:, :].ravel(), idx[:, 1:].ravel()]
+    keep = rng.random(len(u)) >= drop
+    return network_from_edges(xy, u[keep], v[keep], crs="EPSG:32649", source=f"grid {side}x{side}")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def random_points(net, k: int, rng, prefix: str):
+    import geopandas as gpd
+
+    lo, hi = net.node_xy.min(axis=0), net.node_xy.max(axis=0)
+    xy = rng.uniform(lo, hi, size=(k, 2))
+    return gpd.GeoDataFrame(
+        {"id": [f"{prefix}{i}" for i in range(k)]}, geometry=shapely.points(xy), crs=net.crs
+    )
+
+
+def points_for(net, n_origins: int, n_sites: int) -> tuple[Snapped, Snapped]:
+    """The same random origins and sites in the child and the parent process."""
+    rng = np.random.default_rng(42)
+    origins = snap_points(net, random_points(net, n_origins, rng, "o"))
+    sites = snap_points(net, random_points(net, n_sites, rng, "s"))
+    return origins, sites
+
+
+def get_network(name: str, args) -> object:
+    if name == "tiled-xian":
+        return load_network(args.pbf, cache_dir=WORK / "cache")
+    return dense_grid(args.side)
+
+
+def child(args) -> None:
+    """Measure our reach in a fresh process: its RSS is the network plus the search."""
+    rss_start = _status("VmRSS")
+    net = get_network(args.child, args)
+    out: dict = {"nodes": net.n_nodes, "edges": net.n_edges, "rss_start_mb": mb(rss_start)}
+    with Measure() as m:
+        origins, sites_all = points_for(net, args.origins, max(args.sites))
+    out["snap_seconds"] = round(m.seconds, 2)
+    out["origins_snapped"] = int(origins.ok.sum())
+    out["rss_with_network_and_points_mb"] = mb(_status("VmRSS"))
+    reach_pairs(
+        net, origins.subset(slice(0, 50)), sites_all.subset(slice(0, 50)), LIMIT_M
+    )  # load JIT
+    out["runs"] = []
+    for k in args.sites:
+        sites = sites_all.subset(slice(0, k))
+        for threads in (None, 1) if k == max(args.sites) else (None,):
+            cpu0 = time.process_time()
+            with Measure() as m:
+                pairs = reach_pairs(net, origins, sites, LIMIT_M, threads=threads)
+            out["runs"].append(
+                {
+                    "sites": k,
+                    "sites_snapped": int(sites.ok.sum()),
+                    "threads": threads or len(os.sched_getaffinity(0)),
+                    "seconds": round(m.seconds, 3),
+                    "cpu_seconds": round(time.process_time() - cpu0, 3),
+                    "peak_rss_mb": mb(m.peak),
+                    "rise_mb": mb(m.rise),
+                    "pairs": len(pairs),
+                }
+            )
+            del pairs
+    with Measure() as m:
+        idx, _ = nearest_site(net, origins, sites_all)
+    out["nearest_site"] = {
+        "sites": max(args.sites),
+        "origins": args.origins,
+        "seconds": round(m.seconds, 3),
+        "rise_mb": mb(m.rise),
+        "origins_with_site": int((idx >= 0).sum()),
+    }
+    out["process_peak_rss_mb"] = mb(_status("VmHWM"))
+    print("CHILD-JSON " + json.dumps(out), flush=True)
+
+
+def run_child(name: str, args) -> dict:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        name,
+        "--side",
+        str(args.side),
+        "--origins",
+        str(args.origins),
+        "--pbf",
+        str(args.pbf),
+        "--sites",
+        *map(str, args.sites),
+    ]
+    res = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    line = next(x for x in res.stdout.splitlines() if x.startswith("CHILD-JSON "))
+    return json.loads(line[len("CHILD-JSON ") :])
+
+
+def networkx_loop(net, args) -> dict:
+    """networkx's per-source loop with cutoff, timed on a sample of the sites."""
+    import networkx as nx
+
+    _, sites = points_for(net, 10, max(args.sites))
+    with Measure() as m:
+        G = to_networkx(net)
+    ok = np.flatnonzero(sites.ok)[: args.nx_sample]
+    e = sites.edge[ok]
+    ends = np.where(sites.offset[ok] <= net.edge_length[e] / 2, net.edge_u[e], net.edge_v[e])
+    t0 = time.perf_counter()
+    settled = 0
+    for node in ends.tolist():
+        settled += len(
+            nx.single_source_dijkstra_path_length(G, node, cutoff=LIMIT_M, weight="length")
+        )
+    per_source = (time.perf_counter() - t0) / len(ends)
+    del G
+    gc.collect()
+    return {
+        "graph_build_seconds": round(m.seconds, 1),
+        "graph_rise_mb": mb(m.rise),
+        "sample_sources": int(len(ends)),
+        "seconds_per_source": per_source,
+        "nodes_per_source": settled / len(ends),
+    }
+
+
+def bench_pandana(net, args) -> dict:
+    try:
+        import pandana
+        import pandas as pd
+    except ImportError as exc:
+        print(f"pandana not installed ({exc}); skipped", flush=True)
+        return {"available": False, "reason": str(exc)}
+    _, sites = points_for(net, 10, max(args.sites))
+    out: dict = {"available": True, "version": pandana.__version__, "runs": []}
+    edges = pd.DataFrame({"from": net.edge_u, "to": net.edge_v, "length": net.edge_length})
+    edges = edges[edges["from"] != edges["to"]]
+    with Measure() as m:
+        pnet = pandana.Network(
+            pd.Series(net.node_xy[:, 0]),
+            pd.Series(net.node_xy[:, 1]),
+            edges["from"],
+            edges["to"],
+            edges[["length"]],
+            twoway=True,
+        )
+    out["preprocess_seconds"] = round(m.seconds, 1)
+    out["preprocess_rise_mb"] = mb(m.rise)
+    print(
+        f"pandana {pandana.__version__}: contraction hierarchies in {m.seconds:.1f} s", flush=True
+    )
+    ok = np.flatnonzero(sites.ok)
+    for k in args.sites:
+        sel = ok[ok < k]
+        src = net.edge_u[sites.edge[sel]]
+        with Measure() as m:
+            df = pnet.nodes_in_range(list(map(int, src)), LIMIT_M)
+        out["runs"].append(
+            {
+                "sites": k,
+                "seconds": round(m.seconds, 3),
+                "rise_mb": mb(m.rise),
+                "node_pairs": len(df),
+            }
+        )
+        print(
+            f"pandana nodes_in_range {k:>6,} sources: {m.seconds:7.3f} s, {len(df):,} node pairs",
+            flush=True,
+        )
+        del df
+    return out
+
+
+def machine() -> dict:
+    def sh(cmd: str) -> str:
+        try:
+            return subprocess.run(
+                cmd, shell=True, capture_output=True, text=True, check=False
+            ).stdout.strip()
+        except OSError:
+            return ""
+
+    return {
+        "nproc": sh("nproc"),
+        "cpu": sh("lscpu | grep 'Model name' | sed 's/.*: *//'"),
+        "memory": sh("free -g | awk '/Mem:/ {print $2 \" GB\"}'"),
+        "python": platform.python_version(),
+        "numba": __import__("numba").__version__,
+        "networkx": __import__("networkx").__version__,
+        "gdal": __import__("pyogrio").__gdal_version_string__,
+    }
+
+
+def report_row(name: str, r: dict) -> list[str]:
+    nxr = r["networkx"]
+    pdr = {x["sites"]: x for x in r.get("pandana", {}).get("runs", [])}
+    rows = []
+    for run in r["ours"]["runs"]:
+        est = nxr["seconds_per_source"] * run["sites_snapped"]
+        p = pdr.get(run["sites"], {}).get("seconds")
+        rows.append(
+            f"| {name} | {r['ours']['nodes']:,} | {run['sites']:,} | {run['threads']} | {run['seconds']:.3f} | "
+            f"{run['cpu_seconds']:.2f} | {run['peak_rss_mb']:.0f} | {run['pairs']:,} | {est:.1f} | "
+            f"{est / run['seconds']:.0f}x | {'n/a' if p is None else f'{p:.2f}'} |"
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small networks, for a smoke test")
+    ap.add_argument(
+        "--pandana", action="store_true", help="also time pandana on tiled-xian (adds ~6 min)"
+    )
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--pbf", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--side", type=int, default=880, help=argparse.SUPPRESS)
+    ap.add_argument("--origins", type=int, default=50000, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--sites", type=int, nargs="+", default=[1000, 5000, 20000], help=argparse.SUPPRESS
+    )
+    args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
+    t_start = time.perf_counter()
+    WORK.mkdir(parents=True, exist_ok=True)
+    tiles = (3, 3) if args.quick else (18, 19)
+    buildings = 1000 if args.quick else 16000
+    if args.quick:
+        args.side, args.origins, args.sites = 120, 5000, [100, 500, 2000]
+    args.nx_sample = 50 if args.quick else 300
+    results: dict = {
+        "date": time.strftime("%Y-%m-%d"),
+        "limit_m": LIMIT_M,
+        "machine": machine(),
+        "load_average_start": os.getloadavg(),
+        "quick": args.quick,
+        "origins": args.origins,
+    }
+    print(json.dumps(results["machine"]), flush=True)
+
+    args.pbf = WORK / f"tiled-xian-{tiles[0]}x{tiles[1]}-b{buildings}.osm.pbf"
+    with Measure() as m:
+        info = tiled_xian_pbf(args.pbf, tiles[0], tiles[1], buildings)
+    info["write_seconds"] = round(m.seconds, 1)
+    print(
+        f"wrote {args.pbf.name}: {info['file_mb']} MB, {info['osm_nodes']:,} OSM nodes, "
+        f"{info['osm_ways']:,} ways in {m.seconds:.1f} s",
+        flush=True,
+    )
+    gc.collect()
+    with Measure() as m:
+        net = load_network(args.pbf, cache_dir=False)
+    info.update(
+        load_seconds=round(m.seconds, 1),
+        load_peak_rss_mb=mb(m.peak),
+        load_rise_mb=mb(m.rise),
+        nodes=net.n_nodes,
+        edges=net.n_edges,
+    )
+    print(
+        f"load_network(.osm.pbf): {m.seconds:.1f} s, peak RSS {mb(m.peak):.0f} MB -> "
+        f"{net.n_nodes:,} nodes, {net.n_edges:,} edges",
+        flush=True,
+    )
+    del net
+    cache = WORK / "cache"
+    for old in cache.glob("network-*.npz"):
+        old.unlink()
+    load_network(args.pbf, cache_dir=cache)  # store
+    with Measure() as m:
+        net = load_network(args.pbf, cache_dir=cache)
+    info["cache_hit_seconds"] = round(m.seconds, 2)
+    print(f"load_network again (cache {net.report['cache']}): {m.seconds:.2f} s", flush=True)
+    results["pbf"] = info
+
+    for name in ("tiled-xian", "dense-grid"):
+        r: dict = {}
+        r["ours"] = run_child(name, args)
+        o = r["ours"]
+        print(
+            f"\n== {name}: {o['nodes']:,} nodes, {o['edges']:,} edges; process RSS with network and "
+            f"points {o['rss_with_network_and_points_mb']:.0f} MB",
+            flush=True,
+        )
+        for run in o["runs"]:
+            print(
+                f"reach {run['sites']:>6,} sites, {run['threads']} threads: {run['seconds']:7.3f} s "
+                f"(cpu {run['cpu_seconds']:.2f} s)  pairs {run['pairs']:>9,}  peak RSS "
+                f"{run['peak_rss_mb']:7.1f} MB (+{run['rise_mb']:.1f})",
+                flush=True,
+            )
+        print(f"nearest_site: {o['nearest_site']['seconds']:.3f} s", flush=True)
+        net = net if name == "tiled-xian" else dense_grid(args.side)
+        r["networkx"] = networkx_loop(net, args)
+        print(
+            f"networkx: {r['networkx']['seconds_per_source'] * 1000:.2f} ms per source "
+            f"({r['networkx']['nodes_per_source']:.0f} nodes within {LIMIT_M:g} m), "
+            f"sample {r['networkx']['sample_sources']}",
+            flush=True,
+        )
+        if args.pandana and name == "tiled-xian":
+            r["pandana"] = bench_pandana(net, args)
+        for run in o["runs"]:
+            run["networkx_est_seconds"] = round(
+                r["networkx"]["seconds_per_source"] * run["sites_snapped"], 2
+            )
+            run["speedup_vs_networkx"] = round(run["networkx_est_seconds"] / run["seconds"], 1)
+        results[name] = r
+        del net
+        gc.collect()
+
+    results["load_average_end"] = os.getloadavg()
+    results["total_seconds"] = round(time.perf_counter() - t_start, 1)
+    out = HERE / "results" / ("reach-quick.json" if args.quick else "reach.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print(
+        "\n| network | nodes | sites | threads | ours s | ours CPU s | peak RSS MB | pairs | "
+        "networkx est. s | speed-up | pandana s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in ("tiled-xian", "dense-grid"):
+        print("\n".join(report_row(name, results[name])))
+    print(
+        f"\ntotal {results['total_seconds']} s; load average {results['load_average_start']} -> "
+        f"{results['load_average_end']}; results in {out.relative_to(ROOT)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
