@@ -11,10 +11,10 @@ loses nothing):
 1. The communities are split into cores (by district, or into equal-count pieces
    along a Hilbert curve); every facility and candidate site is given to the
    partition of its nearest community, for its isochrone.
-2. The whole network is sent once to every worker (``Client.scatter``); one task
-   per partition extracts the sub-network within the halo (walking limit + 2 x
-   snap limit) of the partition's extent and keeps it in the worker's memory.
-   Later tasks of that partition run where it lives.
+2. The driver cuts, per partition, the sub-network within the halo (walking
+   limit + 2 x snap limit) of the partition's extent and scatters only that piece
+   to a worker (``Client.scatter``), where it stays in memory; no worker ever
+   holds the whole network.  Later tasks of that partition run where it lives.
 3. Per partition, as tasks: snapping, today's service status of the core
    communities (nearest qualifying facility among the facilities within the
    walking limit of the core), the isochrones of the sites it owns, and the
@@ -272,12 +272,13 @@ class PartitionedNetwork:
             n_partitions=n_partitions,
             crs=net.crs,
         )
-        net_f = client.scatter(net, broadcast=True, hash=False)
+        # Each worker receives only its pieces (cut here), never the whole network:
+        # broadcasting the whole network made distribution grow with the number of
+        # workers and needed the whole network's memory on every worker.
         self.subnets = [
-            client.submit(extract_subnetwork, net_f, p.extent, p.halo_m, pure=False)
+            client.scatter(extract_subnetwork(net, p.extent, p.halo_m), hash=False)
             for p in self.partitions
         ]
-        self._net_future = net_f
         # Communities are judged against the whole network's extent, not a piece's.
         self.extent = network_extent(net) or False
         self._extents = shapely.STRtree(
@@ -311,7 +312,7 @@ class PartitionedNetwork:
 
     def close(self) -> None:
         """Release the sub-networks held on the workers."""
-        for f in [*self.subnets, self._net_future]:
+        for f in self.subnets:
             f.release()
         self.subnets = []
 
