@@ -247,8 +247,34 @@ def xian():
     return load_network(need(XIAN), cache_dir=False)
 
 
+@pytest.fixture(params=["buckets", "wide-buckets", "heap"])
+def queue(request, monkeypatch):
+    """Run the search with each priority queue.
+
+    "buckets" is the default; "wide-buckets" makes every bucket 500 m wide, so
+    most nodes are improved and expanded again inside their bucket (the
+    label-correcting part); "heap" leaves no room for buckets.
+    """
+    from carecircle import reach as R
+
+    if request.param == "wide-buckets":
+        monkeypatch.setattr(R, "_bucket_inv", lambda net, limit: 1 / 500.0)
+    elif request.param == "heap":
+        monkeypatch.setattr(R, "_MAX_BUCKETS", 0)
+    return request.param
+
+
+def test_bucket_queue_is_the_default_for_walking_limits(xian):
+    from carecircle import reach as R
+
+    inv = R._bucket_inv(xian, 900.0)
+    assert 0 < inv <= 2.0  # buckets at least 0.5 m wide
+    assert 1 < 900.0 * inv < R._MAX_BUCKETS
+    assert R._bucket_inv(xian, np.inf) == 0.0  # no limit: the heap
+
+
 @pytest.mark.parametrize("n_o,n_s", [(300, 80), (60, 250)])  # search from sites, then from origins
-def test_xian_matches_networkx(xian, n_o, n_s):
+def test_xian_matches_networkx(xian, n_o, n_s, queue):
     rng = np.random.default_rng(n_o)
     o = snap_points(xian, random_points(xian, n_o, rng, "o"))
     s = snap_points(xian, random_points(xian, n_s, rng, "s"))
@@ -290,7 +316,7 @@ def test_nearest_site_matches_minimum_of_networkx(xian):
 
 
 @pytest.mark.parametrize("name", ["west-oakland.osm.bz2", "fi-town-test.osm.pbf"])
-def test_osm_files_match_networkx(name):
+def test_osm_files_match_networkx(name, queue):
     net = load_network(need(OSM / name), cache_dir=False)
     rng = np.random.default_rng(11)
     o = snap_points(net, random_points(net, 120, rng, "o", margin=100))

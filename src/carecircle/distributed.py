@@ -141,54 +141,16 @@ def _snap_ok_task(net: WalkNetwork, layers: list, max_snap_m: float) -> list[np.
 
 
 def _directed_pairs(net: WalkNetwork, origins, sites, limit: float, from_sites: bool):
-    """:func:`carecircle.reach.reach_pairs` with the search direction given.
+    """(origin, site) within ``limit``, searching from the side the whole run chose.
 
-    Searching from the sites or from the origins sums the same route in a
-    different order; the single-machine run chooses the direction by the counts
-    of the *whole* layers, so a partition must use that choice, not its own.
+    The single-machine run chooses the direction by the counts of the *whole*
+    layers, so a partition must use that choice, not its own; one thread, as the
+    worker's other cores run other partitions.
     """
-    from carecircle import reach as R
+    from carecircle.reach import directed_pairs
 
-    src, tgt = (sites, origins) if from_sites else (origins, sites)
-    su, sv, sdu, sdv, se, st, sc, _ = R._endpoint_arrays(net, src)
-    tu, tv, _, _, te, tt, tc, tl = R._endpoint_arrays(net, tgt)
-    tk = np.flatnonzero(tgt.ok).astype(np.int64)
-    att_ptr, att_tgt, att_off = R._group(
-        np.r_[tu[tk], tv[tk]], net.n_nodes, np.r_[tk, tk], np.r_[tt[tk], tl[tk] - tt[tk]]
-    )
-    edge_ptr, edge_tgt = R._group(te[tk], net.n_edges, tk)
-    indptr, indices, weights = R._csr_arrays(net)
-    sources = np.flatnonzero(src.ok).astype(np.int64)
-    res = R._run_chunks(
-        R._reach_chunk,
-        sources,
-        (indptr, indices, weights, net.n_nodes),
-        (
-            su,
-            sv,
-            sdu,
-            sdv,
-            se,
-            st,
-            sc,
-            att_ptr,
-            att_tgt,
-            att_off,
-            tc,
-            edge_ptr,
-            edge_tgt,
-            tt,
-            float(limit),
-            len(tgt),
-        ),
-        1,
-        False,
-        "reach",
-    )
-    if res is None:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    s_idx, t_idx, _ = res
-    return (t_idx, s_idx) if from_sites else (s_idx, t_idx)
+    o_idx, s_idx, _ = directed_pairs(net, origins, sites, limit, from_sites, threads=1)
+    return o_idx, s_idx
 
 
 def _pairs_task(
