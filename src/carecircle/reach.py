@@ -273,9 +273,8 @@ def _reach_chunk(
     att_ptr,
     att_tgt,
     att_off,
+    att_edge,
     tgt_c,
-    edge_key,
-    edge_tgt,
     tgt_t,
     limit,
     inv,
@@ -356,11 +355,15 @@ def _reach_chunk(
                         hit[nh] = k
                         nh += 1
                     best[k] = cand
+        # Targets on the source's own edge may walk straight along it.  Each of
+        # them hangs off the edge's first end, so look there (whether or not the
+        # search reached it: on a long edge the ends may be out of reach).
         e = src_edge[s]
-        for a in range(
-            np.searchsorted(edge_key, e, side="left"), np.searchsorted(edge_key, e, side="right")
-        ):
-            k = edge_tgt[a]
+        u0 = src_u[s]
+        for a in range(att_ptr[u0], att_ptr[u0 + 1]):
+            if att_edge[a] != e:
+                continue
+            k = att_tgt[a]
             cand = (src_c[s] + abs(src_t[s] - tgt_t[k])) + tgt_c[k]
             if cand <= limit and cand < best[k]:
                 if best[k] == np.inf:
@@ -735,13 +738,13 @@ def directed_pairs(
     tu, tv, _, _, te, tt, tc, tl = _endpoint_arrays(net, tgt)
     tk = np.flatnonzero(tgt.ok).astype(np.int64)
     # Each target hangs off both ends of its edge: (node, target, metres to snap point).
-    att_ptr, att_tgt, att_off = _group(
-        np.r_[tu[tk], tv[tk]], net.n_nodes, np.r_[tk, tk], np.r_[tt[tk], tl[tk] - tt[tk]]
+    att_ptr, att_tgt, att_off, att_edge = _group(
+        np.r_[tu[tk], tv[tk]],
+        net.n_nodes,
+        np.r_[tk, tk],
+        np.r_[tt[tk], tl[tk] - tt[tk]],
+        np.r_[te[tk], te[tk]],
     )
-    # Targets by edge, for the direct walk along a shared edge; searched by
-    # bisection (an index over all edges would cost more than the searches).
-    by_edge = np.argsort(te[tk], kind="stable")
-    edge_key, edge_tgt = te[tk][by_edge], tk[by_edge]
     indptr, indices, weights = _csr_arrays(net)
     sources = _spatial_order(np.flatnonzero(src.ok), su)
     n_tgt = len(tgt)
@@ -771,9 +774,8 @@ def directed_pairs(
             att_ptr,
             att_tgt,
             att_off,
+            att_edge,
             tc,
-            edge_key,
-            edge_tgt,
             tt,
             limit,
             inv,
