@@ -783,6 +783,143 @@ def test_synthetic_problem_solves_with_targets():
     assert r.reduction.rows < r.reduction.naive_rows
 
 
+def _min_budget(P) -> float:
+    """Least cost that meets P's district targets: the budget model's rows, cost minimised."""
+    from carecircle import _milp
+    from carecircle import siting as S
+
+    M = S._build(
+        P,
+        mode="budget",
+        budget=1e15,
+        targets=None,
+        coverage_kinds=("elderly",),
+        allow_uncoverable=False,
+        reduce=True,
+    )
+    m = M.milp
+    sol = _milp.solve(
+        _milp.MilpModel(
+            c=M.cost,
+            A=m.A,
+            row_lower=m.row_lower,
+            row_upper=m.row_upper,
+            col_lower=m.col_lower,
+            col_upper=m.col_upper,
+            integrality=m.integrality,
+        ),
+        mip_gap=0,
+    )
+    assert sol.status == "optimal"
+    return float(sol.objective)
+
+
+def test_least_cost_start_is_feasible_for_the_budget_model():
+    from carecircle import siting as S
+
+    P = random_siting_problem(150, 500, seed=3)
+    need = _min_budget(P)
+    budget = 1.5 * need
+    M = S._build(
+        P,
+        mode="budget",
+        budget=budget,
+        targets=None,
+        coverage_kinds=("elderly",),
+        allow_uncoverable=False,
+        reduce=True,
+    )
+    x = S._least_cost_start(M, budget, time_limit=30)
+    assert x is not None
+    m = M.milp
+    ax = m.A @ x
+    assert (ax >= m.row_lower - 1e-7).all() and (ax <= m.row_upper + 1e-7).all()
+    assert (x >= m.col_lower - 1e-9).all() and (x <= m.col_upper + 1e-9).all()
+    integ = np.asarray(m.integrality, dtype=bool)
+    assert np.array_equal(x[integ], np.round(x[integ]))
+    assert need - 1e-6 <= float(M.cost @ x) <= need * (1 + 1e-3) + 1e-6
+    # The served shares are at their maximum for these sites: the budget model
+    # solved with the same sites fixed cannot serve more.
+    served = S._served(P, S._decode(M, x))
+    gain = sum(P.weight[k][served[k] & ~P.existing_served[k]].sum() for k in S.KINDS)
+    assert float(m.c @ x) == pytest.approx(gain - M.eps * float(M.cost @ x), rel=1e-9, abs=1e-6)
+    # A budget below the least cost: no start.
+    assert S._least_cost_start(M, 0.9 * need, time_limit=30) is None
+
+
+def test_spend_rest_is_feasible_and_greedy_maximal():
+    from carecircle import siting as S
+
+    P = random_siting_problem(150, 500, seed=3)
+    need = _min_budget(P)
+    budget = 1.5 * need
+    M = S._build(
+        P,
+        mode="budget",
+        budget=budget,
+        targets=None,
+        coverage_kinds=("elderly",),
+        allow_uncoverable=False,
+        reduce=True,
+    )
+    x0 = S._least_cost_start(M, budget, time_limit=30)
+    x = S._spend_rest(P, M, x0, budget, time_limit=30)
+    m = M.milp
+    ax = m.A @ x
+    assert (ax >= m.row_lower - 1e-7).all() and (ax <= m.row_upper + 1e-7).all()
+    opened = S._decode(M, x)
+    cost = float(S.plan_cost(P, opened).sum())
+    assert cost <= budget + 1e-6
+    assert float(m.c @ x) > float(m.c @ x0)  # more residents served for the money
+    # Greedy-maximal: no single site left that fits the rest of the budget and serves anyone.
+    served = S._served(P, opened)
+    left = budget - cost
+    for k in S.HOST_KINDS:
+        kind = "childcare" if k == "childcare" else "elderly"
+        for j in M.var[k]:
+            if j in set(opened[k]):
+                continue
+            trial = {kk: np.r_[v, [j]] if kk == k else v for kk, v in opened.items()}
+            hosts = {kk: set(v.tolist()) for kk, v in trial.items()}
+            if j in hosts["elderly"] and j in hosts["street_centre"]:
+                continue
+            n_kinds = sum(j in hosts[kk] for kk in S.HOST_KINDS)
+            if n_kinds > 1 and not np.isfinite(P.cost_shared[j]):
+                continue
+            extra = float(S.plan_cost(P, trial).sum()) - cost
+            newly = S._served(P, trial)[kind] & ~served[kind]
+            if extra <= left - 1e-6:
+                assert P.weight[kind][newly].sum() == 0, (k, j)
+
+
+def test_budget_mode_falls_back_to_least_cost_plan(monkeypatch):
+    """When HiGHS finds no plan in time, the least-cost plan meeting the targets is returned."""
+    from carecircle import _milp
+    from carecircle import siting as S
+
+    P = random_siting_problem(150, 500, seed=3)
+    need = _min_budget(P)
+    budget = 1.5 * need
+    real_solve = _milp.solve
+
+    def starved(model, *, time_limit=None, mip_gap=None, warm_start=None):
+        if model.maximize and np.any(model.integrality):  # the budget MILP: no time at all
+            time_limit = 1e-9
+        return real_solve(model, time_limit=time_limit, mip_gap=mip_gap, warm_start=warm_start)
+
+    monkeypatch.setattr(S._milp, "solve", starved)
+    r = solve_siting(P, mode="budget", budget=budget, time_limit=30)
+    assert r.status == "time_limit" and r.has_solution
+    assert "least-cost" in r.message and "最低成本" in r.message
+    assert need - 1e-6 <= r.total_cost <= budget + 1e-6
+    d = r.districts.set_index("district")
+    assert (d["places_per_1000_after"] >= 4.8 - 1e-9).all()
+    # Without a time limit there is no fallback to race: HiGHS solves to the end.
+    monkeypatch.setattr(S._milp, "solve", real_solve)
+    full = solve_siting(P, mode="budget", budget=budget)
+    assert full.status == "optimal" and full.objective >= r.objective - 1e-6
+
+
 def test_siting_input_errors():
     cov = [[1]]
     with pytest.raises(InputError, match="wrong shape"):

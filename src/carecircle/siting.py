@@ -1425,6 +1425,131 @@ def _elastic(M: _Model, time_limit) -> tuple[_milp.MilpSolution, list]:
     return sol, out
 
 
+def _least_cost_start(M: _Model, budget: float, time_limit: float) -> np.ndarray | None:
+    """A plan for the budget model: the cheapest that meets the targets, if affordable.
+
+    Budget mode with district targets is hard for HiGHS's heuristics: at city
+    scale it may reach the time limit with no plan at all, even when a plan is
+    known to fit the budget.  Minimising cost subject to the same rows (without
+    the budget row) is a covering problem like ``cover_all``, where HiGHS finds
+    plans quickly.  If the plan found fits the budget, its site decisions are
+    fixed and the served shares (continuous) re-solved to their maximum, which
+    gives a feasible point of the budget model: the fallback plan of
+    :func:`carecircle._milp.run`, returned only when HiGHS finds nothing better.
+    """
+    mm = M.milp
+    hi = mm.row_upper.copy()
+    hi[M.budget_row] = np.inf
+    least = _milp.MilpModel(
+        c=M.cost,
+        A=mm.A,
+        row_lower=mm.row_lower,
+        row_upper=hi,
+        col_lower=mm.col_lower,
+        col_upper=mm.col_upper,
+        integrality=mm.integrality,
+    )
+    sol = _milp.solve(least, time_limit=time_limit, mip_gap=1e-3)
+    if sol.x is None or float(M.cost @ sol.x) > budget * (1 + 1e-12) + 1e-9:
+        return None
+    integ = np.asarray(mm.integrality, dtype=bool)
+    lo, up = mm.col_lower.copy(), mm.col_upper.copy()
+    lo[integ] = up[integ] = np.round(sol.x[integ])
+    fixed = _milp.MilpModel(
+        c=mm.c,
+        A=mm.A,
+        row_lower=mm.row_lower,
+        row_upper=mm.row_upper,
+        col_lower=lo,
+        col_upper=up,
+        integrality=np.zeros_like(integ),
+        maximize=mm.maximize,
+        offset=mm.offset,
+    )
+    done = _milp.solve(fixed, time_limit=time_limit)
+    if done.x is None:  # pragma: no cover - the least-cost plan satisfies every row
+        return None
+    x = done.x.copy()
+    x[integ] = np.round(x[integ])
+    return x
+
+
+def _spend_rest(
+    P: SitingProblem, M: _Model, x: np.ndarray, budget: float, time_limit: float | None
+) -> np.ndarray:
+    """Spend what the least-cost plan leaves of the budget, greedily.
+
+    Adds one site at a time, the one serving the most residents not yet served
+    per yuan of added cost (a shared building's discount counted), while it fits
+    the budget and serves someone; a site hosts at most one of elderly care and a
+    street centre, and two kinds only where a shared building is allowed.  The
+    sites are then fixed and the model's other variables solved, which checks the
+    plan against every row; if that fails *x* is returned unchanged.
+    """
+    J = P.n_candidates
+    allowed = {k: np.zeros(J, bool) for k in HOST_KINDS}
+    host = {k: np.zeros(J, bool) for k in HOST_KINDS}
+    opened = _decode(M, x)
+    for k in HOST_KINDS:
+        allowed[k][M.var[k]] = True
+        host[k][opened[k]] = True
+    served = _served(P, opened)
+    left = float(budget) - float(plan_cost(P, opened).sum())
+    can_share = np.isfinite(P.cost_shared)
+    serves = {"elderly": "elderly", "street_centre": "elderly", "childcare": "childcare"}
+    cover = {k: P.cover[k].tocsc() for k in HOST_KINDS}
+    while True:
+        best, pick = 0.0, None
+        for k in HOST_KINDS:
+            kind = serves[k]
+            gain = cover[k].T @ np.where(served[kind], 0.0, P.weight[kind])
+            other = host["childcare"] if k != "childcare" else host["elderly"] | host["street_centre"]
+            ok = allowed[k] & ~host[k] & (gain > 0) & (~other | can_share)
+            if k in ("elderly", "street_centre"):
+                ok &= ~host["street_centre" if k == "elderly" else "elderly"]
+            marginal = P.cost[k].copy()
+            if k != "street_centre":  # a street centre shares at the sum of the costs
+                partner = "childcare" if k == "elderly" else "elderly"
+                disc = host[partner] & can_share
+                marginal[disc] = P.cost_shared[disc] - P.cost[partner][disc]
+            ok &= np.nan_to_num(marginal, nan=np.inf) <= left + 1e-9
+            if not ok.any():
+                continue
+            ratio = np.where(ok, gain / np.maximum(np.nan_to_num(marginal), 1e-9), -1.0)
+            j = int(np.argmax(ratio))
+            if ratio[j] > best:
+                best, pick = float(ratio[j]), (k, j, float(max(marginal[j], 0.0)))
+        if pick is None:
+            break
+        k, j, m = pick
+        host[k][j] = True
+        left -= m
+        rows = cover[k][:, j].indices
+        served[serves[k]][rows] = True
+    if all(np.array_equal(np.flatnonzero(host[k]), opened[k]) for k in HOST_KINDS):
+        return x
+    mm = M.milp
+    lo, up = mm.col_lower.copy(), mm.col_upper.copy()
+    for k in HOST_KINDS:
+        cols = M.start[k] + np.arange(len(M.var[k]))
+        lo[cols] = up[cols] = host[k][M.var[k]].astype(float)
+    fixed = _milp.MilpModel(
+        c=mm.c,
+        A=mm.A,
+        row_lower=mm.row_lower,
+        row_upper=mm.row_upper,
+        col_lower=lo,
+        col_upper=up,
+        integrality=mm.integrality,
+        maximize=mm.maximize,
+        offset=mm.offset,
+    )
+    done = _milp.solve(fixed, time_limit=time_limit)
+    if done.x is None:
+        return x
+    return done.x
+
+
 def _explain(
     P, M: _Model, mode, budget, targets, coverage_kinds, allow_uncoverable, time_limit
 ) -> Explanation:
@@ -1591,7 +1716,20 @@ def solve_siting(
             ex,
             time.perf_counter() - t0,
         )
-    sol = _milp.solve(M.milp, time_limit=time_limit, mip_gap=mip_gap)
+    start = None
+    if (
+        mode == "budget"
+        and time_limit is not None
+        and any(tag.get("type") == "target" for _a, _b, tag in M.tags)
+    ):
+        # A third of the time for a plan that surely exists if the targets fit.
+        t1 = time.perf_counter()
+        start = _least_cost_start(M, float(budget), time_limit / 3)
+        if start is not None:
+            start = _spend_rest(problem, M, start, float(budget), time_limit / 6)
+        time_limit = max(time_limit - (time.perf_counter() - t1), 1.0)
+    sol = _milp.solve(M.milp, time_limit=time_limit, mip_gap=mip_gap, warm_start=start)
+    from_start = start is not None and sol.x is not None and np.array_equal(sol.x, start)
     if sol.status == "infeasible":
         ex = _explain(
             problem, M, mode, budget, targets, coverage_kinds, allow_uncoverable, time_limit
@@ -1642,6 +1780,13 @@ def solve_siting(
         f"cost {cost:,.0f}, gap {gap:.2%} "
         + ("最优" if sol.status == "optimal" else "达到时限, 为目前最好方案")
     )
+    if from_start and sol.status != "optimal":
+        msg += (
+            "; the solver found no plan in time, so this is the least-cost plan that meets "
+            "the district targets, with sites then added by residents served per yuan while "
+            f"the budget lasts (unspent {float(budget) - cost:,.0f}) "
+            "求解器未能在时限内给出方案: 此为满足区县目标的最低成本方案, 再按每元新增服务人数补充站点"
+        )
     return SitingResult(
         status=sol.status,
         mode=mode,
