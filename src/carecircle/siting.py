@@ -1661,7 +1661,9 @@ def solve_siting(
         ``reduction.communities_uncoverable``) instead of reporting infeasible.
     time_limit
         Seconds for HiGHS; at the limit the best plan found is returned with
-        status ``"time_limit"``.
+        status ``"time_limit"``.  In budget mode with district targets a third
+        of it goes first to a starting plan (see :func:`_least_cost_start` and
+        :func:`_spend_rest`), returned if HiGHS finds nothing better.
     mip_gap
         Relative gap at which the plan counts as optimal (default 1e-4).
     reduce
