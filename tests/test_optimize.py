@@ -829,7 +829,7 @@ def test_least_cost_start_is_feasible_for_the_budget_model():
         allow_uncoverable=False,
         reduce=True,
     )
-    x = S._least_cost_start(M, budget, time_limit=30)
+    x, least = S._least_cost_start(M, budget, time_limit=30)
     assert x is not None
     m = M.milp
     ax = m.A @ x
@@ -844,7 +844,8 @@ def test_least_cost_start_is_feasible_for_the_budget_model():
     gain = sum(P.weight[k][served[k] & ~P.existing_served[k]].sum() for k in S.KINDS)
     assert float(m.c @ x) == pytest.approx(gain - M.eps * float(M.cost @ x), rel=1e-9, abs=1e-6)
     # A budget below the least cost: no start.
-    assert S._least_cost_start(M, 0.9 * need, time_limit=30) is None
+    assert least.status == "optimal" and least.bound <= need + 1e-6
+    assert S._least_cost_start(M, 0.9 * need, time_limit=30)[0] is None
 
 
 def test_spend_rest_is_feasible_and_greedy_maximal():
@@ -862,7 +863,7 @@ def test_spend_rest_is_feasible_and_greedy_maximal():
         allow_uncoverable=False,
         reduce=True,
     )
-    x0 = S._least_cost_start(M, budget, time_limit=30)
+    x0, _ = S._least_cost_start(M, budget, time_limit=30)
     x = S._spend_rest(P, M, x0, budget, time_limit=30)
     m = M.milp
     ax = m.A @ x
@@ -890,6 +891,16 @@ def test_spend_rest_is_feasible_and_greedy_maximal():
             newly = S._served(P, trial)[kind] & ~served[kind]
             if extra <= left - 1e-6:
                 assert P.weight[kind][newly].sum() == 0, (k, j)
+
+
+def test_budget_below_the_targets_cost_is_proved_infeasible():
+    P = random_siting_problem(150, 500, seed=3)
+    need = _min_budget(P)
+    r = solve_siting(P, mode="budget", budget=0.9 * need, time_limit=30)
+    assert r.status == "infeasible" and not r.has_solution
+    ex = r.explanation
+    assert 0.9 * need < ex.min_budget <= need + 1e-6
+    assert "too small for the district targets" in r.message and "预算" in r.message
 
 
 def test_budget_mode_falls_back_to_least_cost_plan(monkeypatch):

@@ -1425,7 +1425,9 @@ def _elastic(M: _Model, time_limit) -> tuple[_milp.MilpSolution, list]:
     return sol, out
 
 
-def _least_cost_start(M: _Model, budget: float, time_limit: float) -> np.ndarray | None:
+def _least_cost_start(
+    M: _Model, budget: float, time_limit: float
+) -> tuple[np.ndarray | None, _milp.MilpSolution]:
     """A plan for the budget model: the cheapest that meets the targets, if affordable.
 
     Budget mode with district targets is hard for HiGHS's heuristics: at city
@@ -1436,6 +1438,9 @@ def _least_cost_start(M: _Model, budget: float, time_limit: float) -> np.ndarray
     fixed and the served shares (continuous) re-solved to their maximum, which
     gives a feasible point of the budget model: the fallback plan of
     :func:`carecircle._milp.run`, returned only when HiGHS finds nothing better.
+
+    Returns the start (``None`` when no plan was found or it is over budget)
+    and the least-cost solve itself, whose bound may prove the budget too small.
     """
     mm = M.milp
     hi = mm.row_upper.copy()
@@ -1451,7 +1456,7 @@ def _least_cost_start(M: _Model, budget: float, time_limit: float) -> np.ndarray
     )
     sol = _milp.solve(least, time_limit=time_limit, mip_gap=1e-3)
     if sol.x is None or float(M.cost @ sol.x) > budget * (1 + 1e-12) + 1e-9:
-        return None
+        return None, sol
     integ = np.asarray(mm.integrality, dtype=bool)
     lo, up = mm.col_lower.copy(), mm.col_upper.copy()
     lo[integ] = up[integ] = np.round(sol.x[integ])
@@ -1468,10 +1473,10 @@ def _least_cost_start(M: _Model, budget: float, time_limit: float) -> np.ndarray
     )
     done = _milp.solve(fixed, time_limit=time_limit)
     if done.x is None:  # pragma: no cover - the least-cost plan satisfies every row
-        return None
+        return None, sol
     x = done.x.copy()
     x[integ] = np.round(x[integ])
-    return x
+    return x, sol
 
 
 def _spend_rest(
@@ -1718,7 +1723,8 @@ def solve_siting(
             ex,
             time.perf_counter() - t0,
         )
-    start = None
+    start = least = None
+    limit_given = time_limit
     if (
         mode == "budget"
         and time_limit is not None
@@ -1726,11 +1732,33 @@ def solve_siting(
     ):
         # A third of the time for a plan that surely exists if the targets fit.
         t1 = time.perf_counter()
-        start = _least_cost_start(M, float(budget), time_limit / 3)
+        start, least = _least_cost_start(M, float(budget), time_limit / 3)
+        if least.status != "infeasible" and least.bound > float(budget) * (1 + 1e-9) + 1e-6:
+            # Proved: every plan meeting the targets costs more than the budget.
+            ex = Explanation(budget=budget, min_budget=float(least.bound))
+            found = f" (a plan found costs {least.objective:,.0f})" if least.x is not None else ""
+            ex.messages.append(
+                f"the budget {budget:,.0f} is too small for the district targets: meeting them "
+                f"costs at least {least.bound:,.0f}{found} "
+                f"预算 {budget:,.0f} 不足以达到区县目标, 最低需要 {least.bound:,.0f}"
+            )
+            return _empty_result(
+                problem,
+                mode,
+                budget,
+                M.reduction,
+                "infeasible",
+                "infeasible 不可行: " + "; ".join(ex.messages),
+                ex,
+                time.perf_counter() - t0,
+            )
         if start is not None:
             start = _spend_rest(problem, M, start, float(budget), time_limit / 6)
         time_limit = max(time_limit - (time.perf_counter() - t1), 1.0)
-    sol = _milp.solve(M.milp, time_limit=time_limit, mip_gap=mip_gap, warm_start=start)
+    if least is not None and least.status == "infeasible":
+        sol = least  # the targets conflict whatever the budget: explained below
+    else:
+        sol = _milp.solve(M.milp, time_limit=time_limit, mip_gap=mip_gap, warm_start=start)
     from_start = start is not None and sol.x is not None and np.array_equal(sol.x, start)
     if sol.status == "infeasible":
         ex = _explain(
@@ -1747,13 +1775,20 @@ def solve_siting(
             time.perf_counter() - t0,
         )
     if sol.x is None:
+        msg = f"no feasible plan found within the time limit ({limit_given} s) 时限内未找到可行方案"
+        if least is not None and least.x is not None:
+            msg += (
+                f"; the cheapest plan found that meets the district targets costs "
+                f"{least.objective:,.0f} (at least {least.bound:,.0f}), more than the budget "
+                f"{budget:,.0f} 满足区县目标的最低成本方案约需 {least.objective:,.0f}, 超出预算"
+            )
         return _empty_result(
             problem,
             mode,
             budget,
             M.reduction,
             sol.status,
-            f"no feasible plan found within the time limit ({time_limit} s) 时限内未找到可行方案",
+            msg,
             None,
             time.perf_counter() - t0,
         )
