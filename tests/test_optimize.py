@@ -837,7 +837,7 @@ def test_least_cost_start_is_feasible_for_the_budget_model():
     assert (x >= m.col_lower - 1e-9).all() and (x <= m.col_upper + 1e-9).all()
     integ = np.asarray(m.integrality, dtype=bool)
     assert np.array_equal(x[integ], np.round(x[integ]))
-    assert need - 1e-6 <= float(M.cost @ x) <= need * (1 + 1e-3) + 1e-6
+    assert need - 1e-6 <= float(M.cost @ x) <= need * (1 + 1e-4) + 1e-6
     # The served shares are at their maximum for these sites: the budget model
     # solved with the same sites fixed cannot serve more.
     served = S._served(P, S._decode(M, x))

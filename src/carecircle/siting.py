@@ -1426,7 +1426,7 @@ def _elastic(M: _Model, time_limit) -> tuple[_milp.MilpSolution, list]:
 
 
 def _least_cost_start(
-    M: _Model, budget: float, time_limit: float
+    M: _Model, budget: float, time_limit: float, mip_gap: float | None = 1e-4
 ) -> tuple[np.ndarray | None, _milp.MilpSolution]:
     """A plan for the budget model: the cheapest that meets the targets, if affordable.
 
@@ -1454,7 +1454,7 @@ def _least_cost_start(
         col_upper=mm.col_upper,
         integrality=mm.integrality,
     )
-    sol = _milp.solve(least, time_limit=time_limit, mip_gap=1e-3)
+    sol = _milp.solve(least, time_limit=time_limit, mip_gap=mip_gap)
     if sol.x is None or float(M.cost @ sol.x) > budget * (1 + 1e-12) + 1e-9:
         return None, sol
     integ = np.asarray(mm.integrality, dtype=bool)
@@ -1732,11 +1732,15 @@ def solve_siting(
     ):
         # A third of the time for a plan that surely exists if the targets fit.
         t1 = time.perf_counter()
-        start, least = _least_cost_start(M, float(budget), time_limit / 3)
+        start, least = _least_cost_start(M, float(budget), time_limit / 3, mip_gap)
         if least.status != "infeasible" and least.bound > float(budget) * (1 + 1e-9) + 1e-6:
             # Proved: every plan meeting the targets costs more than the budget.
             ex = Explanation(budget=budget, min_budget=float(least.bound))
-            found = f" (a plan found costs {least.objective:,.0f})" if least.x is not None else ""
+            found = (
+                f" (the cheapest plan found costs {least.objective:,.0f})"
+                if least.x is not None
+                else ""
+            )
             ex.messages.append(
                 f"the budget {budget:,.0f} is too small for the district targets: meeting them "
                 f"costs at least {least.bound:,.0f}{found} "
