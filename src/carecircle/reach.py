@@ -232,6 +232,29 @@ def _bucket_search(
 
 
 @numba.njit(cache=True, nogil=True)
+def _search_from(
+    indptr, indices, weights, su, sv, du, dv, limit, inv, dist, touched, hd, hn, head, pd, pnext
+):  # pragma: no cover - compiled
+    """One bounded search with the queue ``inv`` selects (see :func:`_reach_chunk`).
+
+    Returns ``(nt, hn, pd, pnext)``: the bucket pool grows (and the search runs
+    again) when it fills, and the caller keeps the grown arrays.
+    """
+    if inv <= 0.0:
+        nt = _search(indptr, indices, weights, su, sv, du, dv, limit, dist, touched, hd, hn)
+        return nt, hn, pd, pnext
+    while True:
+        nt = _bucket_search(
+            indptr, indices, weights, su, sv, du, dv, limit, inv, dist, touched, head, hn, pd, pnext
+        )
+        if nt >= 0:
+            return nt, hn, pd, pnext
+        hn = _grow(hn, 2 * hn.shape[0])
+        pd = _grow(pd, 2 * pd.shape[0])
+        pnext = _grow(pnext, 2 * pnext.shape[0])
+
+
+@numba.njit(cache=True, nogil=True)
 def _counting_order(keys, n):  # pragma: no cover - compiled
     """Stable sort of integer keys in ``[0, n)`` by counting: (ptr, order).
 
@@ -303,45 +326,24 @@ def _reach_chunk(
     n_out = 0
     for si in range(sources.shape[0]):
         s = sources[si]
-        if inv > 0.0:
-            nt = -1
-            while nt < 0:
-                nt = _bucket_search(
-                    indptr,
-                    indices,
-                    weights,
-                    src_u[s],
-                    src_v[s],
-                    src_du[s],
-                    src_dv[s],
-                    limit,
-                    inv,
-                    dist,
-                    touched,
-                    head,
-                    hn,
-                    pd,
-                    pnext,
-                )
-                if nt < 0:  # pool full: grow it and search again
-                    hn = _grow(hn, 2 * hn.shape[0])
-                    pd = _grow(pd, 2 * pd.shape[0])
-                    pnext = _grow(pnext, 2 * pnext.shape[0])
-        else:
-            nt = _search(
-                indptr,
-                indices,
-                weights,
-                src_u[s],
-                src_v[s],
-                src_du[s],
-                src_dv[s],
-                limit,
-                dist,
-                touched,
-                hd,
-                hn,
-            )
+        nt, hn, pd, pnext = _search_from(
+            indptr,
+            indices,
+            weights,
+            src_u[s],
+            src_v[s],
+            src_du[s],
+            src_dv[s],
+            limit,
+            inv,
+            dist,
+            touched,
+            hd,
+            hn,
+            head,
+            pd,
+            pnext,
+        )
         nh = 0
         for j in range(nt):
             node = touched[j]
@@ -416,45 +418,24 @@ def _nodes_chunk(
     n_out = 0
     for si in range(sources.shape[0]):
         s = sources[si]
-        if inv > 0.0:
-            nt = -1
-            while nt < 0:
-                nt = _bucket_search(
-                    indptr,
-                    indices,
-                    weights,
-                    src_u[s],
-                    src_v[s],
-                    src_du[s],
-                    src_dv[s],
-                    limit,
-                    inv,
-                    dist,
-                    touched,
-                    head,
-                    hn,
-                    pd,
-                    pnext,
-                )
-                if nt < 0:  # pool full: grow it and search again
-                    hn = _grow(hn, 2 * hn.shape[0])
-                    pd = _grow(pd, 2 * pd.shape[0])
-                    pnext = _grow(pnext, 2 * pnext.shape[0])
-        else:
-            nt = _search(
-                indptr,
-                indices,
-                weights,
-                src_u[s],
-                src_v[s],
-                src_du[s],
-                src_dv[s],
-                limit,
-                dist,
-                touched,
-                hd,
-                hn,
-            )
+        nt, hn, pd, pnext = _search_from(
+            indptr,
+            indices,
+            weights,
+            src_u[s],
+            src_v[s],
+            src_du[s],
+            src_dv[s],
+            limit,
+            inv,
+            dist,
+            touched,
+            hd,
+            hn,
+            head,
+            pd,
+            pnext,
+        )
         if n_out + nt > cap:
             cap = max(2 * cap, n_out + nt)
             out_s = _grow(out_s, cap)
