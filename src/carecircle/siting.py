@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -1375,6 +1375,13 @@ def _empty_result(
     )
 
 
+def _infeasible(P, mode, budget, red, ex: Explanation, seconds: float) -> SitingResult:
+    """The result of a problem with no plan, its explanation's messages as the message."""
+    return _empty_result(
+        P, mode, budget, red, "infeasible", "infeasible 不可行: " + "; ".join(ex.messages), ex, seconds
+    )
+
+
 def _uncoverable_messages(P: SitingProblem, unc: dict[str, np.ndarray]) -> list[str]:
     out = []
     for k, idx in unc.items():
@@ -1425,6 +1432,18 @@ def _elastic(M: _Model, time_limit) -> tuple[_milp.MilpSolution, list]:
     return sol, out
 
 
+def _least_cost_model(M: _Model) -> _milp.MilpModel:
+    """The budget model's rows with its budget row lifted, total cost minimised.
+
+    Its optimum is the least that meets the district targets: the budget they need.
+    """
+    mm = M.milp
+    hi = mm.row_upper.copy()
+    if M.budget_row is not None:
+        hi[M.budget_row] = np.inf
+    return replace(mm, c=M.cost, row_upper=hi, maximize=False, offset=0.0)
+
+
 def _least_cost_start(
     M: _Model, budget: float, time_limit: float, mip_gap: float | None = 1e-4
 ) -> tuple[np.ndarray | None, _milp.MilpSolution]:
@@ -1443,34 +1462,13 @@ def _least_cost_start(
     and the least-cost solve itself, whose bound may prove the budget too small.
     """
     mm = M.milp
-    hi = mm.row_upper.copy()
-    hi[M.budget_row] = np.inf
-    least = _milp.MilpModel(
-        c=M.cost,
-        A=mm.A,
-        row_lower=mm.row_lower,
-        row_upper=hi,
-        col_lower=mm.col_lower,
-        col_upper=mm.col_upper,
-        integrality=mm.integrality,
-    )
-    sol = _milp.solve(least, time_limit=time_limit, mip_gap=mip_gap)
+    sol = _milp.solve(_least_cost_model(M), time_limit=time_limit, mip_gap=mip_gap)
     if sol.x is None or float(M.cost @ sol.x) > budget * (1 + 1e-12) + 1e-9:
         return None, sol
     integ = np.asarray(mm.integrality, dtype=bool)
     lo, up = mm.col_lower.copy(), mm.col_upper.copy()
     lo[integ] = up[integ] = np.round(sol.x[integ])
-    fixed = _milp.MilpModel(
-        c=mm.c,
-        A=mm.A,
-        row_lower=mm.row_lower,
-        row_upper=mm.row_upper,
-        col_lower=lo,
-        col_upper=up,
-        integrality=np.zeros_like(integ),
-        maximize=mm.maximize,
-        offset=mm.offset,
-    )
+    fixed = replace(mm, col_lower=lo, col_upper=up, integrality=np.zeros_like(integ))
     done = _milp.solve(fixed, time_limit=time_limit)
     if done.x is None:  # pragma: no cover - the least-cost plan satisfies every row
         return None, sol
@@ -1538,18 +1536,7 @@ def _spend_rest(
     for k in HOST_KINDS:
         cols = M.start[k] + np.arange(len(M.var[k]))
         lo[cols] = up[cols] = host[k][M.var[k]].astype(float)
-    fixed = _milp.MilpModel(
-        c=mm.c,
-        A=mm.A,
-        row_lower=mm.row_lower,
-        row_upper=mm.row_upper,
-        col_lower=lo,
-        col_upper=up,
-        integrality=mm.integrality,
-        maximize=mm.maximize,
-        offset=mm.offset,
-    )
-    done = _milp.solve(fixed, time_limit=time_limit)
+    done = _milp.solve(replace(mm, col_lower=lo, col_upper=up), time_limit=time_limit)
     if done.x is None:
         return x
     return done.x
@@ -1569,17 +1556,7 @@ def _explain(
             coverage_kinds=coverage_kinds,
             allow_uncoverable=allow_uncoverable,
         )
-        mm = Mt.milp
-        mc = _milp.MilpModel(
-            c=Mt.cost,
-            A=mm.A,
-            row_lower=mm.row_lower,
-            row_upper=mm.row_upper,
-            col_lower=mm.col_lower,
-            col_upper=mm.col_upper,
-            integrality=mm.integrality,
-        )
-        sol = _milp.solve(mc, time_limit=time_limit)
+        sol = _milp.solve(_least_cost_model(Mt), time_limit=time_limit)
         if sol.x is not None:
             x = sol.x
             need = float(plan_cost(P, _decode(Mt, x)).sum())
@@ -1713,16 +1690,7 @@ def solve_siting(
         ex.targets = list(pre.targets)
         ex.messages += [t.message for t in pre.targets]
     if ex.messages:
-        return _empty_result(
-            problem,
-            mode,
-            budget,
-            M.reduction,
-            "infeasible",
-            "infeasible 不可行: " + "; ".join(ex.messages),
-            ex,
-            time.perf_counter() - t0,
-        )
+        return _infeasible(problem, mode, budget, M.reduction, ex, time.perf_counter() - t0)
     start = least = None
     limit_given = time_limit
     if (
@@ -1746,16 +1714,7 @@ def solve_siting(
                 f"costs at least {least.bound:,.0f}{found} "
                 f"预算 {budget:,.0f} 不足以达到区县目标, 最低需要 {least.bound:,.0f}"
             )
-            return _empty_result(
-                problem,
-                mode,
-                budget,
-                M.reduction,
-                "infeasible",
-                "infeasible 不可行: " + "; ".join(ex.messages),
-                ex,
-                time.perf_counter() - t0,
-            )
+            return _infeasible(problem, mode, budget, M.reduction, ex, time.perf_counter() - t0)
         if start is not None:
             start = _spend_rest(problem, M, start, float(budget), time_limit / 6)
         time_limit = max(time_limit - (time.perf_counter() - t1), 1.0)
@@ -1768,16 +1727,7 @@ def solve_siting(
         ex = _explain(
             problem, M, mode, budget, targets, coverage_kinds, allow_uncoverable, time_limit
         )
-        return _empty_result(
-            problem,
-            mode,
-            budget,
-            M.reduction,
-            "infeasible",
-            "infeasible 不可行: " + "; ".join(ex.messages),
-            ex,
-            time.perf_counter() - t0,
-        )
+        return _infeasible(problem, mode, budget, M.reduction, ex, time.perf_counter() - t0)
     if sol.x is None:
         msg = f"no feasible plan found within the time limit ({limit_given} s) 时限内未找到可行方案"
         if least is not None and least.x is not None:
