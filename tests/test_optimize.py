@@ -783,20 +783,34 @@ def test_synthetic_problem_solves_with_targets():
     assert r.reduction.rows < r.reduction.naive_rows
 
 
-def _min_budget(P) -> float:
-    """Least cost that meets P's district targets: the budget model's rows, cost minimised."""
-    from carecircle import _milp
+def _budget_model(P, budget: float):
+    """solve_siting's budget model of P with all district targets, as it builds it."""
     from carecircle import siting as S
 
-    M = S._build(
+    return S._build(
         P,
         mode="budget",
-        budget=1e15,
+        budget=budget,
         targets=None,
         coverage_kinds=("elderly",),
         allow_uncoverable=False,
         reduce=True,
     )
+
+
+def _assert_satisfies_rows(m, x) -> None:
+    ax = m.A @ x
+    assert (ax >= m.row_lower - 1e-7).all() and (ax <= m.row_upper + 1e-7).all()
+
+
+def _min_budget(P) -> float:
+    """Least cost that meets P's district targets: the budget model's rows, cost minimised.
+
+    Built here rather than with ``siting._least_cost_model``: it is the oracle for it.
+    """
+    from carecircle import _milp
+
+    M = _budget_model(P, 1e15)
     m = M.milp
     sol = _milp.solve(
         _milp.MilpModel(
@@ -820,20 +834,11 @@ def test_least_cost_start_is_feasible_for_the_budget_model():
     P = random_siting_problem(150, 500, seed=3)
     need = _min_budget(P)
     budget = 1.5 * need
-    M = S._build(
-        P,
-        mode="budget",
-        budget=budget,
-        targets=None,
-        coverage_kinds=("elderly",),
-        allow_uncoverable=False,
-        reduce=True,
-    )
+    M = _budget_model(P, budget)
     x, least = S._least_cost_start(M, budget, time_limit=30)
     assert x is not None
     m = M.milp
-    ax = m.A @ x
-    assert (ax >= m.row_lower - 1e-7).all() and (ax <= m.row_upper + 1e-7).all()
+    _assert_satisfies_rows(m, x)
     assert (x >= m.col_lower - 1e-9).all() and (x <= m.col_upper + 1e-9).all()
     integ = np.asarray(m.integrality, dtype=bool)
     assert np.array_equal(x[integ], np.round(x[integ]))
@@ -854,20 +859,11 @@ def test_spend_rest_is_feasible_and_greedy_maximal():
     P = random_siting_problem(150, 500, seed=3)
     need = _min_budget(P)
     budget = 1.5 * need
-    M = S._build(
-        P,
-        mode="budget",
-        budget=budget,
-        targets=None,
-        coverage_kinds=("elderly",),
-        allow_uncoverable=False,
-        reduce=True,
-    )
+    M = _budget_model(P, budget)
     x0, _ = S._least_cost_start(M, budget, time_limit=30)
     x = S._spend_rest(P, M, x0, budget, time_limit=30)
     m = M.milp
-    ax = m.A @ x
-    assert (ax >= m.row_lower - 1e-7).all() and (ax <= m.row_upper + 1e-7).all()
+    _assert_satisfies_rows(m, x)
     opened = S._decode(M, x)
     cost = float(S.plan_cost(P, opened).sum())
     assert cost <= budget + 1e-6
