@@ -39,9 +39,7 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,6 +51,8 @@ from scipy.spatial.distance import cdist
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+import _machine  # noqa: E402  (benchmarks/, the script's own folder)
 
 from carecircle._synthetic import random_siting_problem  # noqa: E402
 from carecircle.optimize import solve_max_cover, solve_set_cover  # noqa: E402
@@ -66,15 +66,6 @@ DENSITY = 20_000 / 30_000.0**2
 
 def machine() -> dict:
     """Where the numbers were measured (the load average matters: shared machine)."""
-
-    def sh(cmd: str) -> str:
-        try:
-            return subprocess.run(
-                cmd, shell=True, capture_output=True, text=True, check=False
-            ).stdout.strip()
-        except OSError:
-            return ""
-
     from importlib.metadata import version
 
     import pulp
@@ -85,15 +76,9 @@ def machine() -> dict:
         spopt_version = spopt.__version__
     except ImportError:
         spopt_version = None
-    return {
-        "nproc": sh("nproc"),
-        "cpu": sh("lscpu | grep 'Model name' | sed 's/.*: *//'"),
-        "memory": sh("free -g | awk '/Mem:/ {print $2 \" GB\"}'"),
-        "python": platform.python_version(),
-        "highspy": version("highspy"),
-        "pulp": pulp.__version__,
-        "spopt": spopt_version,
-    }
+    return _machine.machine(
+        {"highspy": version("highspy"), "pulp": pulp.__version__, "spopt": spopt_version}
+    )
 
 
 class Clock:
@@ -143,22 +128,29 @@ def plane_instance(n_demand: int, n_sites: int, radius: float, seed: int = 7) ->
     return {"D": D, "weights": w, "side_m": side, "radius_m": radius}
 
 
-def ours_lscp(inst: dict, time_limit: float) -> dict:
-    with Clock() as b:
-        A = sp.csr_matrix(inst["D"] <= inst["radius_m"])
-    with Clock() as s:
-        r = solve_set_cover(A, np.ones(A.shape[1]), time_limit=time_limit)
+def _ours(r, build: Clock, solve: Clock) -> dict:
+    """The fields both of our LSCP and MCLP rows report."""
     return {
-        "build_s": b.wall,
-        "solve_s": s.wall,
-        "total_s": b.wall + s.wall,
-        "solve_cpu_s": s.cpu,
+        "build_s": build.wall,
+        "solve_s": solve.wall,
+        "total_s": build.wall + solve.wall,
+        "solve_cpu_s": solve.cpu,
         "highs_s": r.seconds,
         "status": r.status,
         "objective": _num(r.objective),
         "bound": _num(r.bound),
         "gap": _num(r.gap),
         "sites": len(r.selected),
+    }
+
+
+def ours_lscp(inst: dict, time_limit: float) -> dict:
+    with Clock() as b:
+        A = sp.csr_matrix(inst["D"] <= inst["radius_m"])
+    with Clock() as s:
+        r = solve_set_cover(A, np.ones(A.shape[1]), time_limit=time_limit)
+    return {
+        **_ours(r, b, s),
         "selected": r.selected,
         "reduction": r.reduction.as_dict(),
         "nnz": int(A.nnz),
@@ -170,19 +162,7 @@ def ours_mclp(inst: dict, p: int, time_limit: float) -> dict:
         A = sp.csr_matrix(inst["D"] <= inst["radius_m"])
     with Clock() as s:
         r = solve_max_cover(A, inst["weights"], p=p, time_limit=time_limit)
-    return {
-        "build_s": b.wall,
-        "solve_s": s.wall,
-        "total_s": b.wall + s.wall,
-        "solve_cpu_s": s.cpu,
-        "highs_s": r.seconds,
-        "status": r.status,
-        "objective": _num(r.objective),
-        "bound": _num(r.bound),
-        "gap": _num(r.gap),
-        "sites": len(r.selected),
-        "reduction": r.reduction.as_dict(),
-    }
+    return {**_ours(r, b, s), "reduction": r.reduction.as_dict()}
 
 
 def _pulp_size(problem) -> dict:

@@ -31,7 +31,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import struct
 import subprocess
 import sys
@@ -46,6 +45,8 @@ import shapely
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+import _machine  # noqa: E402  (benchmarks/, the script's own folder)
 
 from carecircle.network import load_network, network_from_edges, to_networkx  # noqa: E402
 from carecircle.reach import nearest_site, reach_pairs  # noqa: E402
@@ -545,23 +546,13 @@ def bench_pandana(net, args) -> dict:
 
 
 def machine() -> dict:
-    def sh(cmd: str) -> str:
-        try:
-            return subprocess.run(
-                cmd, shell=True, capture_output=True, text=True, check=False
-            ).stdout.strip()
-        except OSError:
-            return ""
-
-    return {
-        "nproc": sh("nproc"),
-        "cpu": sh("lscpu | grep 'Model name' | sed 's/.*: *//'"),
-        "memory": sh("free -g | awk '/Mem:/ {print $2 \" GB\"}'"),
-        "python": platform.python_version(),
-        "numba": __import__("numba").__version__,
-        "networkx": __import__("networkx").__version__,
-        "gdal": __import__("pyogrio").__gdal_version_string__,
-    }
+    return _machine.machine(
+        {
+            "numba": __import__("numba").__version__,
+            "networkx": __import__("networkx").__version__,
+            "gdal": __import__("pyogrio").__gdal_version_string__,
+        }
+    )
 
 
 def report_row(name: str, r: dict) -> list[str]:
