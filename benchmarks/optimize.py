@@ -9,16 +9,16 @@ a walking reach, and it is cheap to build at any size):
   km2), a dense distance matrix, cover = within ``--radius`` metres (750 m, about
   40 candidates per community).  The same instance is solved by spopt's
   ``LSCP.from_cost_matrix`` / ``MCLP.from_cost_matrix`` (pulp, CBC) and by
-  :func:`carecircle.optimize.solve_set_cover` (costs = 1, the classic LSCP) /
-  :func:`carecircle.optimize.solve_max_cover` (``p`` sites, the MCLP).  Both start
+  :func:`carecircle.siting.covering.solve_set_cover` (costs = 1, the classic LSCP) /
+  :func:`carecircle.siting.covering.solve_max_cover` (``p`` sites, the MCLP).  Both start
   from the same dense matrix, so "build" includes turning it into a model.  The
   MCLP's ``p`` is half the sites of carecircle's LSCP plan, so the count binds.
 * **City scale, two types with district targets.**
-  :func:`carecircle._synthetic.random_siting_problem` (the generator the tests
+  :func:`carecircle.siting.synthetic.random_siting_problem` (the generator the tests
   use): 5,000 communities x 20,000 candidates on 30 km x 30 km, 3 x 3 districts,
   12 x 12 streets, elderly reach 750 m and childcare reach 900 m, shared
   buildings, street centres, places per 1,000 and one childcare per district.
-  :func:`carecircle.siting.solve_siting` in ``cover_all`` mode (least cost to
+  :func:`carecircle.siting.solve.solve_siting` in ``cover_all`` mode (least cost to
   serve every community with both kinds) and in ``budget`` mode (most residents
   for 80 % of that cost, with the urban/rural coverage targets binding), each
   with a time limit; the model size before and after the reduction, the solve
@@ -54,9 +54,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import _machine  # noqa: E402  (benchmarks/, the script's own folder)
 
-from carecircle._synthetic import random_siting_problem  # noqa: E402
-from carecircle.optimize import solve_max_cover, solve_set_cover  # noqa: E402
-from carecircle.siting import solve_siting  # noqa: E402
+from carecircle import random_siting_problem, solve_max_cover, solve_set_cover, solve_siting
 
 #: Candidate density of the city-scale instance (20,000 on 30 km x 30 km), per m2.
 #: The peer instance uses the same density so that both have the same number of

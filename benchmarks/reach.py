@@ -5,13 +5,13 @@ Two networks, both built in this run:
 * **tiled-xian**: the real central-Xi'an street pattern (``../shared/data/xian-central/
   roads-osm-2021``) repeated on an 18 x 19 grid of tiles with the tile borders
   stitched by footways, padded with random buildings, written as an ``.osm.pbf``
-  (about 80 MB) and loaded back through :func:`carecircle.network.load_network`:
+  (about 80 MB) and loaded back through :func:`carecircle.network.sources.load_network`:
   this also measures loading a city-sized PBF.
 * **dense-grid**: a perturbed 60 m street grid with 10 % of the links removed
   (about 280 nodes per km2, a dense urban walking network), 880 x 880 nodes.
 
 On each: 50,000 origins and 1,000 / 5,000 / 20,000 sites at random, 900 m limit;
-wall time and peak memory of :func:`carecircle.reach.reach_pairs`, pairs found;
+wall time and peak memory of :func:`carecircle.network.reach.reach_pairs`, pairs found;
 networkx's per-source loop (``single_source_dijkstra_path_length`` with
 ``cutoff``) on a sample of sources, extrapolated; pandana (contraction
 hierarchies) if it is installed.
@@ -48,9 +48,15 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import _machine  # noqa: E402  (benchmarks/, the script's own folder)
 
-from carecircle.network import load_network, network_from_edges, to_networkx  # noqa: E402
-from carecircle.reach import nearest_site, reach_pairs  # noqa: E402
-from carecircle.snapping import Snapped, snap_points  # noqa: E402
+from carecircle import (
+    Snapped,
+    load_network,
+    nearest_site,
+    network_from_edges,
+    reach_pairs,
+    snap_points,
+    to_networkx,
+)
 
 XIAN = ROOT.parent / "shared" / "data" / "xian-central" / "roads-osm-2021"
 WORK = HERE / "_work"

@@ -10,12 +10,12 @@ distributed run has one partition per city.
 
 Timed, for the same inputs:
 
-* **single process**: :func:`carecircle.coverage.community_status` (today's status
-  of every community, both kinds) and :func:`carecircle.reach.reach_pairs` of the
+* **single process**: :func:`carecircle.assess.coverage.community_status` (today's status
+  of every community, both kinds) and :func:`carecircle.network.reach.reach_pairs` of the
   communities x candidates for both kinds (the siting model's reach matrix): what
   ``assess_context`` + ``build_problem`` do with the network.
 * **Dask** ``LocalCluster`` of 1 and 2 worker processes (one thread each):
-  :class:`carecircle.distributed.PartitionedNetwork` (send the network, extract the
+  :class:`carecircle.runs.distributed.PartitionedNetwork` (send the network, extract the
   sub-networks), then the same status and reach matrix as tasks.  The results are
   checked equal to the single-process ones.
 
@@ -51,10 +51,7 @@ import geopandas as gpd  # noqa: E402
 import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
 
-from carecircle.coverage import community_status  # noqa: E402
-from carecircle.network import network_from_edges  # noqa: E402
-from carecircle.reach import reach_pairs  # noqa: E402
-from carecircle.snapping import snap_points  # noqa: E402
+from carecircle import community_status, network_from_edges, reach_pairs, snap_points
 
 CRS = "EPSG:4545"
 X0, Y0 = 500_000.0, 3_700_000.0
@@ -159,7 +156,7 @@ def single(net, comm, fac, cand):
 
 def warm(client):
     """Compile/load the numba kernels in every worker on a tiny network."""
-    from carecircle.distributed import PartitionedNetwork
+    from carecircle import PartitionedNetwork
 
     net, comm, fac, cand = region(2, 12, seed=1)
     eng = PartitionedNetwork(client, net, comm, reach_m=1080.0, max_snap_m=300.0,
@@ -172,7 +169,7 @@ def warm(client):
 def dask_run(workers, net, comm, fac, cand, on, by, n_partitions):
     from distributed import Client, LocalCluster, wait
 
-    from carecircle.distributed import PartitionedNetwork
+    from carecircle import PartitionedNetwork
 
     with (
         LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,

@@ -17,11 +17,11 @@ import shapely
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import pdist
 
-from carecircle import assumed
 from carecircle.errors import InputError, ProblemLog
-from carecircle.io import validate_layer
-from carecircle.network import network_from_edges
-from carecircle.snapping import snap_points
+from carecircle.inputs import assumed
+from carecircle.inputs.validate import validate_layer
+from carecircle.network.snapping import snap_points
+from carecircle.network.walknet import network_from_edges
 
 CRS = "EPSG:4545"
 X0, Y0 = 500_000.0, 3_790_000.0  # near Xi'an in EPSG:4545

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from carecircle import report
+from carecircle.outputs import write as report
 from test_maps import COMMUNITIES, EVIL, FACILITIES, N_SUBSTANDARD, SITES, synthetic_run
 
 pytestmark = pytest.mark.browser

@@ -553,7 +553,7 @@ def test_missing_column_does_not_hide_other_problems(case: Case, capsys) -> None
 
 
 def test_summary_says_what_was_converted(case: Case, capsys) -> None:
-    from carecircle.coords import wgs84_to_gcj02
+    from carecircle.inputs.coords import wgs84_to_gcj02
 
     rows = ["编号,名称,类型,建筑面积,经度,纬度"]
     for props, (lon, lat) in FACILITIES:

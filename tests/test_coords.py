@@ -13,7 +13,7 @@ import numpy as np
 import pyproj
 import pytest
 
-from carecircle import coords
+from carecircle.inputs import coords
 
 # (WGS-84 lon, lat), GCJ-02 (lon, lat), BD-09 (lon, lat), from prcoords.wgs_gcj / wgs_bd
 REFERENCE = [

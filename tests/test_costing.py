@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carecircle.costing import (
+from carecircle.errors import CarecircleError, ValidationError
+from carecircle.siting.costing import (
     COLUMN_LABELS,
     RULES_USED,
     PlanCost,
@@ -21,7 +22,6 @@ from carecircle.costing import (
     load_subsidy_schedule,
     to_bilingual,
 )
-from carecircle.errors import CarecircleError, ValidationError
 
 UNIT = {"new": 7500.0, "renovate": 2800.0, "lease": 2000.0}
 

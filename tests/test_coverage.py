@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from carecircle.coverage import community_status
-from carecircle.network import network_from_edges
-from carecircle.reach import nearest_site
-from carecircle.snapping import snap_points
+from carecircle.assess.coverage import community_status
+from carecircle.network.reach import nearest_site
+from carecircle.network.snapping import snap_points
+from carecircle.network.walknet import network_from_edges
 
 CRS = "EPSG:4545"
 X0, Y0 = 587_000.0, 3_790_000.0

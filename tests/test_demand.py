@@ -10,14 +10,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, Polygon
 
-from carecircle.demand import (
-    GROUPS,
-    apply_projection,
-    assign_grid,
-    projection_factors,
-)
-from carecircle.indicators import district_indicators
-from carecircle.scenario import PLAN_FACTORS_2025, Demand
+from carecircle.assess.demand import GROUPS, apply_projection, assign_grid, projection_factors
+from carecircle.assess.indicators import district_indicators
+from carecircle.inputs.scenario import PLAN_FACTORS_2025, Demand
 
 CRS = "EPSG:4545"
 

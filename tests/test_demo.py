@@ -21,7 +21,7 @@ import pytest
 import shapely
 from scipy.spatial import cKDTree
 
-from carecircle import demo
+from carecircle.runs import demo
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "data" / "demo"
@@ -109,7 +109,7 @@ def test_generator_is_deterministic_and_matches_committed_data(out, tmp_path):
     for name in FILES:
         first = (out[0] / name).read_bytes()
         assert first == (tmp_path / name).read_bytes(), name
-        assert (COMMITTED / name).exists(), f"{name} not committed; run python -m carecircle.demo"
+        assert (COMMITTED / name).exists(), f"{name} not committed; run python -m carecircle.runs.demo"
         assert first == (COMMITTED / name).read_bytes(), f"data/demo/{name} is stale: regenerate"
 
 
@@ -289,7 +289,7 @@ def test_a_plan_can_meet_the_targets(layers):
 
 
 def test_scenarios_load_and_point_at_the_inputs(out):
-    from carecircle.scenario import load_scenario
+    from carecircle.inputs.scenario import load_scenario
 
     base = load_scenario(out[0] / "scenario.toml")
     budget = load_scenario(out[0] / "scenario-budget.toml")

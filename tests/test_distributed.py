@@ -22,25 +22,21 @@ import pytest
 import shapely
 from shapely.geometry import Point
 
-from carecircle.coverage import community_status
-from carecircle.distributed import (
-    PartitionedNetwork,
-    independent_blocks,
-    run_distributed,
-)
-from carecircle.isochrones import isochrones
-from carecircle.network import network_from_edges
-from carecircle.partition import (
+from carecircle.assess.coverage import community_status
+from carecircle.inputs.scenario import load_scenario
+from carecircle.network.isochrones import isochrones
+from carecircle.network.partition import (
     assign_communities,
     extract_subnetwork,
     halo_m,
     make_partitions,
     sites_within,
 )
-from carecircle.pipeline import assess, demo_scenario_path, run_scenario
-from carecircle.reach import reach_pairs
-from carecircle.scenario import load_scenario
-from carecircle.snapping import snap_points
+from carecircle.network.reach import reach_pairs
+from carecircle.network.snapping import snap_points
+from carecircle.network.walknet import network_from_edges
+from carecircle.runs.distributed import PartitionedNetwork, independent_blocks
+from carecircle.runs.pipeline import assess, demo_scenario_path, run_distributed, run_scenario
 
 distributed = pytest.importorskip("distributed", reason="the `dask` extra is not installed")
 pytest.importorskip("dask_geopandas", reason="the `dask` extra is not installed")
@@ -258,7 +254,7 @@ def test_subnetwork_keeps_every_route_within_the_limit():
     (networkx on both), and edges beyond the halo are not kept."""
     import networkx as nx
 
-    from carecircle.network import to_networkx
+    from carecircle.network.walknet import to_networkx
 
     net, comm, _, _ = _grid(seed=3)
     parts = make_partitions(
@@ -383,8 +379,8 @@ def test_central_xian_by_district_is_byte_identical(client, tmp_path):
 
 
 def test_an_unreachable_scheduler_is_a_clear_error():
-    from carecircle.distributed import connect
     from carecircle.errors import CarecircleError
+    from carecircle.runs.distributed import connect
 
     with pytest.raises(CarecircleError, match="tcp://127.0.0.1:9.*dask scheduler"):
         with connect("tcp://127.0.0.1:9", timeout="1s"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carecircle._synthetic import random_siting_problem
-from carecircle.frontier import frontier
-from carecircle.optimize import solve_siting
+from carecircle.siting.frontier import frontier
+from carecircle.siting.solve import solve_siting
+from carecircle.siting.synthetic import random_siting_problem
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from carecircle.indicators import district_indicators, wide
-from carecircle.scenario import Targets
+from carecircle.assess.indicators import district_indicators, wide
+from carecircle.inputs.scenario import Targets
 
 CRS = "EPSG:4545"
 

@@ -2,7 +2,7 @@
 
 Each layer is written by the test as GeoPackage, GeoJSON, Shapefile, GeoParquet, CSV
 with ``lon``/``lat`` and CSV with Chinese columns (经度/纬度/名称 ...), then loaded
-through :func:`carecircle.io.load_inputs`; ids, values and projected coordinates
+through :func:`carecircle.inputs.load.load_inputs`; ids, values and projected coordinates
 (EPSG:4545, to 1e-6 m, against pyproj directly) must agree.
 """
 
@@ -19,9 +19,12 @@ import pyproj
 import pytest
 import shapely
 
-from carecircle import coords, io
 from carecircle.errors import InputError
-from carecircle.scenario import LayerSource, scenario_from_dict
+from carecircle.inputs import coords
+from carecircle.inputs.load import Inputs, load_inputs, study_crs, summary
+from carecircle.inputs.read import read_raster_grid, read_table, rename_columns
+from carecircle.inputs.scenario import LayerSource, scenario_from_dict
+from carecircle.inputs.validate import parse_urban_rural, split_kinds
 
 TO_M = pyproj.Transformer.from_crs(4326, 4545, always_xy=True)
 
@@ -139,7 +142,7 @@ def write_layer(layer: str, fmt: str, folder: Path) -> tuple[Path, dict]:
     return path, {}
 
 
-def load(folder: Path, **inputs) -> io.Inputs:
+def load(folder: Path, **inputs) -> Inputs:
     districts = folder / "districts.geojson"
     if not districts.exists():
         DISTRICTS.to_file(districts, driver="GeoJSON")
@@ -150,7 +153,7 @@ def load(folder: Path, **inputs) -> io.Inputs:
     if "communities" not in inputs:
         path, _ = write_layer("communities", "geojson", folder)
         data["inputs"]["communities"] = path.name
-    return io.load_inputs(scenario_from_dict(data, folder), raise_on_error=False)
+    return load_inputs(scenario_from_dict(data, folder), raise_on_error=False)
 
 
 def assert_canonical(gdf: gpd.GeoDataFrame, layer: str, tol_m: float = 1e-6) -> None:
@@ -207,10 +210,10 @@ def test_shapefile_truncated_column_names_are_matched(tmp_path: Path) -> None:
     path, _ = write_layer("candidates", "shp", tmp_path)
     raw = gpd.read_file(path)
     assert "acquisitio" in raw.columns
-    renamed = io.rename_columns(raw, "candidates", truncated=True)
+    renamed = rename_columns(raw, "candidates", truncated=True)
     assert "acquisition" in renamed.columns and "floor_area_m2" in renamed.columns
     # not for formats whose names are not truncated
-    assert "acquisition" not in io.rename_columns(raw, "candidates").columns
+    assert "acquisition" not in rename_columns(raw, "candidates").columns
 
 
 # ---------------------------------------------------------------- column names
@@ -219,14 +222,14 @@ def test_shapefile_truncated_column_names_are_matched(tmp_path: Path) -> None:
 def test_chinese_aliases_are_renamed() -> None:
     df = pd.DataFrame({"编号": ["1"], " 名称 ": ["x"], "区县": ["雁塔区"], "城乡分类代码": ["111"],
                        "常住人口": [10], "老年人口": [2], "婴幼儿": [1], "户数": [4]})
-    out = io.rename_columns(df, "communities")
+    out = rename_columns(df, "communities")
     assert list(out.columns) == ["id", "name", "district", "urban_rural", "population",
                                  "pop_60plus", "pop_0_3", "households"]
 
 
 def test_canonical_name_wins_over_alias_and_case_is_ignored() -> None:
     df = pd.DataFrame({"Name": ["canonical"], "名称": ["alias"], "ID": ["1"]})
-    out = io.rename_columns(df, "facilities")
+    out = rename_columns(df, "facilities")
     assert out["name"].tolist() == ["canonical"]
     assert "名称" in out.columns  # the alias is left alone
     assert out["id"].tolist() == ["1"]
@@ -252,17 +255,17 @@ def test_csv_with_named_lon_lat_columns(tmp_path: Path) -> None:
 def test_csv_without_lon_lat_is_an_input_error(tmp_path: Path) -> None:
     pd.DataFrame({"id": ["a"], "east": [1.0]}).to_csv(tmp_path / "f.csv", index=False)
     with pytest.raises(InputError) as exc:
-        io.read_table(LayerSource(path=tmp_path / "f.csv"), "facilities")
+        read_table(LayerSource(path=tmp_path / "f.csv"), "facilities")
     text = str(exc.value)
     assert "f.csv" in text and "longitude/latitude" in text and "经度" in text
 
 
 def test_filter_selects_rows(tmp_path: Path) -> None:
     path, _ = write_layer("facilities", "geojson", tmp_path)
-    gdf = io.read_table(LayerSource(path=path, filter="kind != 'institution'"), "facilities")
+    gdf = read_table(LayerSource(path=path, filter="kind != 'institution'"), "facilities")
     assert gdf["id"].tolist() == ["F1", "F2"]
     with pytest.raises(InputError, match="filter"):
-        io.read_table(LayerSource(path=path, filter="no_such_col > 1"), "facilities")
+        read_table(LayerSource(path=path, filter="no_such_col > 1"), "facilities")
 
 
 # ---------------------------------------------------------------- Chinese coordinate systems
@@ -289,14 +292,14 @@ def test_conversion_of_polygons_moves_every_vertex(tmp_path: Path) -> None:
     gcj = shapely.transform(poly, lambda xy: np.column_stack(coords.wgs84_to_gcj02(xy[:, 0], xy[:, 1])))
     gpd.GeoDataFrame({"code": ["1"], "name": ["x"]}, geometry=[gcj], crs=4326).to_file(
         tmp_path / "d.geojson", driver="GeoJSON")
-    gdf = io.read_table(LayerSource(path=tmp_path / "d.geojson", coords="gcj02"), "districts")
+    gdf = read_table(LayerSource(path=tmp_path / "d.geojson", coords="gcj02"), "districts")
     assert gdf.geometry.iloc[0].normalize().equals_exact(poly.normalize(), 1e-9)
 
 
 def test_declared_gcj02_on_projected_file_is_an_error(tmp_path: Path) -> None:
     _frame("facilities").to_crs(4545).to_file(tmp_path / "f.gpkg", driver="GPKG")
     with pytest.raises(InputError, match="geographic"):
-        io.read_table(LayerSource(path=tmp_path / "f.gpkg", coords="gcj02"), "facilities")
+        read_table(LayerSource(path=tmp_path / "f.gpkg", coords="gcj02"), "facilities")
 
 
 # ---------------------------------------------------------------- polygon communities
@@ -339,7 +342,7 @@ def test_polygon_community_uses_a_point_inside(tmp_path: Path) -> None:
     ],
 )
 def test_parse_urban_rural(value: object, expected: str | None) -> None:
-    assert io.parse_urban_rural(value) == expected
+    assert parse_urban_rural(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -352,7 +355,7 @@ def test_parse_urban_rural(value: object, expected: str | None) -> None:
     ],
 )
 def test_split_kinds(value: object, expected: list[str] | None) -> None:
-    assert io.split_kinds(value) == expected
+    assert split_kinds(value) == expected
 
 
 # ---------------------------------------------------------------- population grid
@@ -377,7 +380,7 @@ def _write_grid_tif(path: Path) -> tuple[np.ndarray, object]:
 
 def test_geotiff_population_grid_reads_as_points_with_bands(tmp_path: Path) -> None:
     data, transform = _write_grid_tif(tmp_path / "pop.tif")
-    grid = io.read_raster_grid(tmp_path / "pop.tif")
+    grid = read_raster_grid(tmp_path / "pop.tif")
     assert grid.crs.to_epsg() == 4545
     # 12 cells, minus one zero and one nodata
     assert len(grid) == 10
@@ -411,7 +414,7 @@ def test_single_band_grid(tmp_path: Path) -> None:
     with rasterio.open(tmp_path / "p.tif", "w", driver="GTiff", height=1, width=2, count=1,
                        dtype="int16", crs="EPSG:4545", transform=from_origin(0, 0, 50, 50)) as dst:
         dst.write(np.array([[[5, 7]]], dtype="int16"))
-    grid = io.read_raster_grid(tmp_path / "p.tif")
+    grid = read_raster_grid(tmp_path / "p.tif")
     assert grid["population"].tolist() == [5.0, 7.0]
     assert "pop_60plus" not in grid.columns
     assert grid.geometry.x.tolist() == [25.0, 75.0] and grid.geometry.y.tolist() == [-25.0, -25.0]
@@ -426,20 +429,20 @@ def test_study_crs_from_scenario_must_be_projected(tmp_path: Path) -> None:
     base = {"name": "t", "inputs": {"network": "n.osm", "districts": "districts.geojson",
                                     "communities": "communities.geojson"}}
     scen = scenario_from_dict({**base, "crs": "EPSG:32649"}, tmp_path)
-    assert io.study_crs(scen, DISTRICTS).to_epsg() == 32649
-    inputs = io.load_inputs(scen, raise_on_error=False)
+    assert study_crs(scen, DISTRICTS).to_epsg() == 32649
+    inputs = load_inputs(scen, raise_on_error=False)
     assert inputs.crs.to_epsg() == 32649 and inputs["communities"].crs.to_epsg() == 32649
     # the scenario refuses a geographic crs; study_crs too, for a Scenario built in code
     with pytest.raises(InputError, match="projected"):
-        io.study_crs(scen.replace(crs="EPSG:4326"), DISTRICTS)
-    assert io.study_crs(scenario_from_dict(base, tmp_path), DISTRICTS).to_epsg() == 4545
+        study_crs(scen.replace(crs="EPSG:4326"), DISTRICTS)
+    assert study_crs(scenario_from_dict(base, tmp_path), DISTRICTS).to_epsg() == 4545
 
 
 def test_summary_counts_per_layer_and_district(tmp_path: Path) -> None:
     for layer in ("facilities", "candidates"):
         write_layer(layer, "geojson", tmp_path)
     inputs = load(tmp_path, facilities="facilities.geojson", candidates="candidates.geojson")
-    table = io.summary(inputs)
+    table = summary(inputs)
     assert list(table.columns) == ["图层 Layer", "区县 District", "数量 Count"]
     rows = {(r[0], r[1]): r[2] for r in table.itertuples(index=False)}
     assert rows[("区县 districts", "")] == 2
@@ -485,14 +488,14 @@ def test_every_documented_chinese_value_is_accepted() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text(encoding="utf-8")
     rows = {line.split("|")[1].strip().strip("`"): line for line in doc.splitlines()
             if line.startswith("| `")}
-    from carecircle.schema import ACQUISITION, FACILITY_KINDS, OWNERSHIP
+    from carecircle.inputs.schema import ACQUISITION, FACILITY_KINDS, OWNERSHIP
 
     for col, vocab in (("kind", FACILITY_KINDS), ("ownership", OWNERSHIP),
                        ("acquisition", ACQUISITION), ("kinds", FACILITY_KINDS)):
         pairs = re.findall(r"`(\w+)` \(([^)]+)\)", rows[col])
         if col == "kinds":  # "... `street_centre` (`养老`, `托育`, `综合中心`)"
             words = re.findall(r"`([^`]+)`", rows[col].split("(", 1)[1])
-            assert io.split_kinds(";".join(words)) == ["elderly", "childcare", "street_centre"]
+            assert split_kinds(";".join(words)) == ["elderly", "childcare", "street_centre"]
             continue
         assert pairs, col
         for canon, words in pairs:
@@ -505,4 +508,4 @@ def test_every_documented_chinese_value_is_accepted() -> None:
         if word in ("农村", "乡村", "2xx"):
             expected = "rural"
         sample = word.replace("xx", "11")
-        assert io.parse_urban_rural(sample) == expected, word
+        assert parse_urban_rural(sample) == expected, word

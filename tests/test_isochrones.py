@@ -1,4 +1,4 @@
-"""Tests for carecircle.isochrones: reached street segments, cut at the limit, buffered."""
+"""Tests for carecircle.network.isochrones: reached street segments, cut at the limit, buffered."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import shapely
 
-from carecircle.isochrones import isochrone_segments, isochrones, isochrones_for
-from carecircle.network import load_network, network_from_graph, to_networkx
-from carecircle.snapping import snap_points
+from carecircle.network.isochrones import isochrone_segments, isochrones, isochrones_for
+from carecircle.network.snapping import snap_points
+from carecircle.network.sources import load_network
+from carecircle.network.walknet import network_from_graph, to_networkx
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
 XIAN = SHARED / "xian-central" / "roads-osm-2021"

@@ -1,4 +1,4 @@
-"""Tests of the interactive and static plan maps (carecircle.maps, carecircle.staticmap).
+"""Tests of the interactive and static plan maps (carecircle.maps, carecircle.outputs.staticmap).
 
 The run is a small synthetic :class:`RunOutputs` built here (three districts with
 pass / fail / no data, a community of every status, facilities above and below the
@@ -18,11 +18,25 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from carecircle import maps
 from carecircle.errors import ProblemLog
-from carecircle.io import Inputs
-from carecircle.results import RunOutputs
-from carecircle.scenario import scenario_from_dict
+from carecircle.inputs.load import Inputs
+from carecircle.inputs.scenario import scenario_from_dict
+from carecircle.outputs.leaflet import js_string
+from carecircle.outputs.results import RunOutputs
+from carecircle.outputs.staticmap import write_static_map
+from carecircle.outputs.style import (
+    NO_DATA_COLOUR,
+    NO_DATA_LABEL,
+    below_standard,
+    community_radius,
+    district_class,
+    district_scores,
+    esc,
+    isochrone_label,
+    kinds_text,
+    site_kind,
+)
+from carecircle.outputs.webmap import write_layer_map, write_plan_map
 
 CRS = "EPSG:4545"  # CGCS2000 / 3-degree GK CM 108E: the Xi'an default
 X0, Y0 = 500_000.0, 3_790_000.0  # near 108.0E, 34.2N
@@ -197,7 +211,7 @@ def run(tmp_path: Path) -> RunOutputs:
 
 
 def _html(run: RunOutputs, tmp_path: Path, **kw) -> str:
-    return maps.write_plan_map(run, tmp_path / "map.html", **kw).read_text(encoding="utf-8")
+    return write_plan_map(run, tmp_path / "map.html", **kw).read_text(encoding="utf-8")
 
 
 def _layers(html: str) -> list[tuple[dict, list[dict]]]:
@@ -267,7 +281,7 @@ def test_tiles_are_an_option(run, tmp_path):
 def test_vendored_leaflet_is_pristine_and_licensed():
     from importlib import resources
 
-    vendor = resources.files("carecircle").joinpath("vendor")
+    vendor = resources.files("carecircle.outputs").joinpath("vendor")
     js = vendor.joinpath("leaflet.js").read_text(encoding="utf-8")
     assert js.startswith("/* @preserve\n * Leaflet 1.9.4")
     assert "BSD 2-Clause" in vendor.joinpath("LICENSE-leaflet").read_text(encoding="utf-8")
@@ -366,44 +380,44 @@ def test_coordinates_are_wgs84(run, tmp_path):
 
 def test_below_standard(run):
     fac = run.inputs.layers["facilities"].copy()
-    low = maps.below_standard(fac, run.scenario.standards)
+    low = below_standard(fac, run.scenario.standards)
     assert low.tolist() == [False, True, True, False, False]
     fac.loc[0, "floor_area_m2"] = np.nan  # unknown area: not flagged
     fac.loc[1, "kind"] = "other"  # no standard for the kind: not flagged
-    assert maps.below_standard(fac, run.scenario.standards).tolist() == [False, False, True, False, False]
+    assert below_standard(fac, run.scenario.standards).tolist() == [False, False, True, False, False]
     # street centres and institutions are held to the elderly standard
     fac.loc[3, "floor_area_m2"] = 299.0
-    assert maps.below_standard(fac, run.scenario.standards)[3]
+    assert below_standard(fac, run.scenario.standards)[3]
 
 
 def test_district_scores(run):
-    sc = maps.district_scores(run.districts_before)
+    sc = district_scores(run.districts_before)
     assert "city" not in sc.index
     assert sc.loc["A01", "share_failed"] == 0.0
     assert sc.loc["B02", "share_failed"] == pytest.approx(2 / 3)
     assert np.isnan(sc.loc["C03", "share_failed"]) and sc.loc["C03", "n_nodata"] == 3
-    assert maps.district_class(0.0)[1].startswith("全部达标")
-    assert maps.district_class(2 / 3)[1].startswith("≤75%")
-    assert maps.district_class(0.8)[1].startswith(">75%")
-    assert maps.district_class(float("nan")) == (maps.NO_DATA_COLOUR, maps.NO_DATA_LABEL)
-    assert maps.district_scores(None).empty
+    assert district_class(0.0)[1].startswith("全部达标")
+    assert district_class(2 / 3)[1].startswith("≤75%")
+    assert district_class(0.8)[1].startswith(">75%")
+    assert district_class(float("nan")) == (NO_DATA_COLOUR, NO_DATA_LABEL)
+    assert district_scores(None).empty
 
 
 def test_small_helpers():
-    assert maps.site_kind("elderly;childcare") == "both"
-    assert maps.site_kind("street_centre") == "elderly"
-    assert maps.site_kind("childcare") == "childcare"
-    assert maps.kinds_text("elderly;childcare") == "养老 Elderly care; 托育 Childcare"
-    assert maps.isochrone_label("existing_childcare") == "步行圈 现有托育 — Walk zones: Existing childcare"
-    r = maps.community_radius(pd.Series([0.0, 2500.0, 10000.0, np.nan]))
+    assert site_kind("elderly;childcare") == "both"
+    assert site_kind("street_centre") == "elderly"
+    assert site_kind("childcare") == "childcare"
+    assert kinds_text("elderly;childcare") == "养老 Elderly care; 托育 Childcare"
+    assert isochrone_label("existing_childcare") == "步行圈 现有托育 — Walk zones: Existing childcare"
+    r = community_radius(pd.Series([0.0, 2500.0, 10000.0, np.nan]))
     assert r.tolist() == [3.0, 7.5, 12.0, 3.0]
-    assert maps.esc(None) == "" and maps.esc(float("nan")) == "" and maps.esc("<&>") == "&lt;&amp;&gt;"
-    assert maps.js_string("</script>'&") == '"\\u003c/script\\u003e\\u0027\\u0026"'
-    assert maps.js_string("甲区") == '"甲区"'
+    assert esc(None) == "" and esc(float("nan")) == "" and esc("<&>") == "&lt;&amp;&gt;"
+    assert js_string("</script>'&") == '"\\u003c/script\\u003e\\u0027\\u0026"'
+    assert js_string("甲区") == '"甲区"'
 
 
 def test_write_layer_map_still_works(run, tmp_path):
-    html = maps.write_layer_map(run.inputs, tmp_path / "layers.html", title="<t>").read_text("utf-8")
+    html = write_layer_map(run.inputs, tmp_path / "layers.html", title="<t>").read_text("utf-8")
     assert "<title>&lt;t&gt;</title>" in html
     assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.I)
     assert EVIL not in html
@@ -422,10 +436,10 @@ def test_map_without_districts_or_facilities(run, tmp_path):
 
 
 def test_static_map_png(run, tmp_path):
-    from carecircle import staticmap
+    from carecircle.outputs import staticmap
 
-    a = maps.write_static_map(run, tmp_path / "a.png")
-    b = maps.write_static_map(run, tmp_path / "b.png")
+    a = write_static_map(run, tmp_path / "a.png")
+    b = write_static_map(run, tmp_path / "b.png")
     data = a.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert data == b.read_bytes()  # deterministic
@@ -441,21 +455,21 @@ def test_static_map_png(run, tmp_path):
 
 
 def test_static_map_without_cjk_font_warns_and_draws(run, tmp_path, monkeypatch):
-    from carecircle import staticmap
+    from carecircle.outputs import staticmap
 
     monkeypatch.setattr(staticmap, "find_cjk_font", lambda: None)
     with pytest.warns(UserWarning, match="no Chinese"):
-        p = maps.write_static_map(run, tmp_path / "plain.png")
+        p = write_static_map(run, tmp_path / "plain.png")
     assert p.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_static_map_assessment(tmp_path):
-    p = maps.write_static_map(synthetic_run(tmp_path, with_plan=False), tmp_path / "s.png")
+    p = write_static_map(synthetic_run(tmp_path, with_plan=False), tmp_path / "s.png")
     assert p.stat().st_size > 10_000
 
 
 def test_scale_bar_length():
-    from carecircle.staticmap import _nice_length
+    from carecircle.outputs.staticmap import _nice_length
 
     assert _nice_length(6000) == 1000
     assert _nice_length(12_000) == 2000

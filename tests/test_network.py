@@ -13,14 +13,10 @@ import pytest
 import scipy.sparse as sp
 import shapely
 
-from carecircle import network as netmod
 from carecircle.errors import InputError, NetworkError
-from carecircle.network import (
-    load_network,
-    network_from_graph,
-    to_networkx,
-    walkable_ways,
-)
+from carecircle.network.osm import walkable_ways
+from carecircle.network.sources import _build, load_network
+from carecircle.network.walknet import _metric_crs_for, network_from_graph, to_networkx
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
 XIAN = SHARED / "xian-central" / "roads-osm-2021"
@@ -330,10 +326,10 @@ def test_to_networkx_round_trip(tiny_osm):
 
 
 def test_metric_crs_choice():
-    assert netmod._metric_crs_for(108.92, 34.2, 109.0, 34.28).to_epsg() == 4545
-    assert netmod._metric_crs_for(109.2, 34.2, 109.8, 34.5).to_epsg() == 32649
-    assert netmod._metric_crs_for(26.9, 60.5, 27.0, 60.6).to_epsg() == 32635
-    assert netmod._metric_crs_for(-122.31, 37.8, -122.29, 37.82).to_epsg() == 32610
+    assert _metric_crs_for(108.92, 34.2, 109.0, 34.28).to_epsg() == 4545
+    assert _metric_crs_for(109.2, 34.2, 109.8, 34.5).to_epsg() == 32649
+    assert _metric_crs_for(26.9, 60.5, 27.0, 60.6).to_epsg() == 32635
+    assert _metric_crs_for(-122.31, 37.8, -122.29, 37.82).to_epsg() == 32610
 
 
 def test_errors(tmp_path, tiny_osm):
@@ -391,13 +387,13 @@ def test_online_query_is_cached(monkeypatch, tmp_path):
 
 def test_cache_second_load_does_not_rebuild(monkeypatch, tmp_path, tiny_osm):
     builds = []
-    real = netmod._build
+    real = _build
 
     def counting(*args, **kw):
         builds.append(args[0])
         return real(*args, **kw)
 
-    monkeypatch.setattr(netmod, "_build", counting)
+    monkeypatch.setattr("carecircle.network.sources._build", counting)
     cache = tmp_path / "cache"
     a = load_network(tiny_osm, cache_dir=cache)
     b = load_network(tiny_osm, cache_dir=cache)

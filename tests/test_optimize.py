@@ -14,15 +14,12 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from carecircle._synthetic import disc_cover, random_siting_problem
 from carecircle.errors import InfeasibleError, InputError
-from carecircle.optimize import (
-    SitingProblem,
-    plan_cost,
-    solve_max_cover,
-    solve_set_cover,
-    solve_siting,
-)
+from carecircle.siting.covering import solve_max_cover, solve_set_cover
+from carecircle.siting.problem import SitingProblem
+from carecircle.siting.result import plan_cost
+from carecircle.siting.solve import solve_siting
+from carecircle.siting.synthetic import disc_cover, random_siting_problem
 
 # ----------------------------------------------------------------- array level
 
@@ -785,9 +782,9 @@ def test_synthetic_problem_solves_with_targets():
 
 def _budget_model(P, budget: float):
     """solve_siting's budget model of P with all district targets, as it builds it."""
-    from carecircle import siting as S
+    from carecircle.siting import model
 
-    return S._build(
+    return model._build(
         P,
         mode="budget",
         budget=budget,
@@ -808,7 +805,7 @@ def _min_budget(P) -> float:
 
     Built here rather than with ``siting._least_cost_model``: it is the oracle for it.
     """
-    from carecircle import _milp
+    from carecircle.siting import _milp
 
     M = _budget_model(P, 1e15)
     m = M.milp
@@ -829,13 +826,13 @@ def _min_budget(P) -> float:
 
 
 def test_least_cost_start_is_feasible_for_the_budget_model():
-    from carecircle import siting as S
+    from carecircle.siting import model, problem, result, solve
 
     P = random_siting_problem(150, 500, seed=3)
     need = _min_budget(P)
     budget = 1.5 * need
     M = _budget_model(P, budget)
-    x, least = S._least_cost_start(M, budget, time_limit=30)
+    x, least = solve._least_cost_start(M, budget, time_limit=30)
     assert x is not None
     m = M.milp
     _assert_satisfies_rows(m, x)
@@ -845,33 +842,33 @@ def test_least_cost_start_is_feasible_for_the_budget_model():
     assert need - 1e-6 <= float(M.cost @ x) <= need * (1 + 1e-4) + 1e-6
     # The served shares are at their maximum for these sites: the budget model
     # solved with the same sites fixed cannot serve more.
-    served = S._served(P, S._decode(M, x))
-    gain = sum(P.weight[k][served[k] & ~P.existing_served[k]].sum() for k in S.KINDS)
+    served = result._served(P, model._decode(M, x))
+    gain = sum(P.weight[k][served[k] & ~P.existing_served[k]].sum() for k in problem.KINDS)
     assert float(m.c @ x) == pytest.approx(gain - M.eps * float(M.cost @ x), rel=1e-9, abs=1e-6)
     # A budget below the least cost: no start.
     assert least.status == "optimal" and least.bound <= need + 1e-6
-    assert S._least_cost_start(M, 0.9 * need, time_limit=30)[0] is None
+    assert solve._least_cost_start(M, 0.9 * need, time_limit=30)[0] is None
 
 
 def test_spend_rest_is_feasible_and_greedy_maximal():
-    from carecircle import siting as S
+    from carecircle.siting import model, problem, result, solve
 
     P = random_siting_problem(150, 500, seed=3)
     need = _min_budget(P)
     budget = 1.5 * need
     M = _budget_model(P, budget)
-    x0, _ = S._least_cost_start(M, budget, time_limit=30)
-    x = S._spend_rest(P, M, x0, budget, time_limit=30)
+    x0, _ = solve._least_cost_start(M, budget, time_limit=30)
+    x = solve._spend_rest(P, M, x0, budget, time_limit=30)
     m = M.milp
     _assert_satisfies_rows(m, x)
-    opened = S._decode(M, x)
-    cost = float(S.plan_cost(P, opened).sum())
+    opened = model._decode(M, x)
+    cost = float(result.plan_cost(P, opened).sum())
     assert cost <= budget + 1e-6
     assert float(m.c @ x) > float(m.c @ x0)  # more residents served for the money
     # Greedy-maximal: no single site left that fits the rest of the budget and serves anyone.
-    served = S._served(P, opened)
+    served = result._served(P, opened)
     left = budget - cost
-    for k in S.HOST_KINDS:
+    for k in problem.HOST_KINDS:
         kind = "childcare" if k == "childcare" else "elderly"
         for j in M.var[k]:
             if j in set(opened[k]):
@@ -880,11 +877,11 @@ def test_spend_rest_is_feasible_and_greedy_maximal():
             hosts = {kk: set(v.tolist()) for kk, v in trial.items()}
             if j in hosts["elderly"] and j in hosts["street_centre"]:
                 continue
-            n_kinds = sum(j in hosts[kk] for kk in S.HOST_KINDS)
+            n_kinds = sum(j in hosts[kk] for kk in problem.HOST_KINDS)
             if n_kinds > 1 and not np.isfinite(P.cost_shared[j]):
                 continue
-            extra = float(S.plan_cost(P, trial).sum()) - cost
-            newly = S._served(P, trial)[kind] & ~served[kind]
+            extra = float(result.plan_cost(P, trial).sum()) - cost
+            newly = result._served(P, trial)[kind] & ~served[kind]
             if extra <= left - 1e-6:
                 assert P.weight[kind][newly].sum() == 0, (k, j)
 
@@ -901,8 +898,7 @@ def test_budget_below_the_targets_cost_is_proved_infeasible():
 
 def test_budget_mode_falls_back_to_least_cost_plan(monkeypatch):
     """When HiGHS finds no plan in time, the least-cost plan meeting the targets is returned."""
-    from carecircle import _milp
-    from carecircle import siting as S
+    from carecircle.siting import _milp
 
     P = random_siting_problem(150, 500, seed=3)
     need = _min_budget(P)
@@ -914,7 +910,7 @@ def test_budget_mode_falls_back_to_least_cost_plan(monkeypatch):
             time_limit = 1e-9
         return real_solve(model, time_limit=time_limit, mip_gap=mip_gap, warm_start=warm_start)
 
-    monkeypatch.setattr(S._milp, "solve", starved)
+    monkeypatch.setattr(_milp, "solve", starved)
     r = solve_siting(P, mode="budget", budget=budget, time_limit=30)
     assert r.status == "time_limit" and r.has_solution
     assert "least-cost" in r.message and "最低成本" in r.message
@@ -922,7 +918,7 @@ def test_budget_mode_falls_back_to_least_cost_plan(monkeypatch):
     d = r.districts.set_index("district")
     assert (d["places_per_1000_after"] >= 4.8 - 1e-9).all()
     # Without a time limit there is no fallback to race: HiGHS solves to the end.
-    monkeypatch.setattr(S._milp, "solve", real_solve)
+    monkeypatch.setattr(_milp, "solve", real_solve)
     full = solve_siting(P, mode="budget", budget=budget)
     assert full.status == "optimal" and full.objective >= r.objective - 1e-6
 

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from carecircle.cli import main
-from carecircle.pipeline import assess_context, demo_scenario_path, prepare
-from carecircle.planning import plan_context
-from carecircle.scenario import load_scenario
+from carecircle.inputs.scenario import load_scenario
+from carecircle.runs.context import prepare
+from carecircle.runs.pipeline import assess_context, demo_scenario_path
+from carecircle.runs.plan import plan_context
 
 DEMO = demo_scenario_path()
 TABLES = ("communities.csv", "districts.csv", "sites.csv", "cost_total.csv", "cost_sites.csv")
@@ -138,7 +139,7 @@ def test_major_projects_counted_as_built_change_district_beds(library_run):
         return float(t[(t["district"] == district) & (t["indicator"] == "public_beds")]["value"].iloc[0])
 
     # Attachment 2 has one project in 雁塔区 (610113) with 500 beds, none in 长安区 with beds.
-    from carecircle.projects import load_major_projects
+    from carecircle.inputs.projects import load_major_projects
 
     p = load_major_projects()
     yanta = p[p["district"] == "雁塔区"]["beds"].fillna(0).sum()

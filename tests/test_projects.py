@@ -13,7 +13,7 @@ import pytest
 from shapely.geometry import box
 
 from carecircle.errors import ValidationError
-from carecircle.projects import (
+from carecircle.inputs.projects import (
     ADDITION_COLUMNS,
     FACILITY_COLUMNS,
     PROJECT_COLUMNS,
@@ -241,8 +241,8 @@ def test_bad_values_name_row_and_column(tmp_path):
 
 
 def test_every_output_column_has_a_bilingual_label(projects):
-    from carecircle.costing import to_bilingual
-    from carecircle.projects import COLUMN_LABELS
+    from carecircle.inputs.projects import COLUMN_LABELS
+    from carecircle.siting.costing import to_bilingual
 
     add, _ = projects_as_built(projects)
     for table in (projects, add):

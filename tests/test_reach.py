@@ -18,16 +18,17 @@ import pytest
 import shapely
 
 from carecircle.errors import InputError
-from carecircle.network import load_network, network_from_graph, to_networkx
-from carecircle.reach import (
+from carecircle.inputs.points import read_points
+from carecircle.network.reach import (
     ReachPairs,
     nearest_site,
     reach_pairs,
     reach_table,
-    read_points,
     walk_limit_m,
 )
-from carecircle.snapping import snap_points, unsnapped_report
+from carecircle.network.snapping import snap_points, unsnapped_report
+from carecircle.network.sources import load_network
+from carecircle.network.walknet import network_from_graph, to_networkx
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
 XIAN = SHARED / "xian-central" / "roads-osm-2021"
@@ -255,7 +256,7 @@ def queue(request, monkeypatch):
     most nodes are improved and expanded again inside their bucket (the
     label-correcting part); "heap" leaves no room for buckets.
     """
-    from carecircle import reach as R
+    from carecircle.network import reach as R
 
     if request.param == "wide-buckets":
         monkeypatch.setattr(R, "_bucket_inv", lambda net, limit: 1 / 500.0)
@@ -265,7 +266,7 @@ def queue(request, monkeypatch):
 
 
 def test_bucket_queue_is_the_default_for_walking_limits(xian):
-    from carecircle import reach as R
+    from carecircle.network import reach as R
 
     inv = R._bucket_inv(xian, 900.0)
     assert 0 < inv <= 2.0  # buckets at least 0.5 m wide

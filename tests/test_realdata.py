@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 import shapely
 
-from carecircle import io
-from carecircle.scenario import LayerSource, scenario_from_dict
+from carecircle.inputs.load import load_inputs
+from carecircle.inputs.read import read_table, rename_columns
+from carecircle.inputs.scenario import LayerSource, scenario_from_dict
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xian-central"
 ROADS = DATA / "roads-osm-2021"
@@ -41,12 +42,12 @@ RESIDENTIAL = "1203"  # Amap type codes 1203xx: 住宅区 (compounds, dormitorie
 
 @pytest.fixture(scope="module")
 def edges() -> gpd.GeoDataFrame:
-    return io.read_table(LayerSource(path=ROADS / "edges.shp"), "roads").to_crs(METRIC)
+    return read_table(LayerSource(path=ROADS / "edges.shp"), "roads").to_crs(METRIC)
 
 
 def _pois(lon: str, lat: str, coords: str = "wgs84") -> gpd.GeoDataFrame:
     src = LayerSource(path=POIS, coords=coords, lon=lon, lat=lat)
-    return io.read_table(src, "pois").to_crs(METRIC)
+    return read_table(src, "pois").to_crs(METRIC)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def pois() -> dict[str, gpd.GeoDataFrame]:
 
 
 def test_osmnx_shapefile_pair_reads(edges: gpd.GeoDataFrame) -> None:
-    nodes = io.read_table(LayerSource(path=ROADS / "nodes.shp"), "roads")
+    nodes = read_table(LayerSource(path=ROADS / "nodes.shp"), "roads")
     assert nodes.crs.to_epsg() == 4326
     assert len(nodes) == 2140 and len(edges) == 4774
     # the DBF keeps 10 characters: osmnx's street_count is street_cou
@@ -87,7 +88,7 @@ def test_districts_load(tmp_path: Path) -> None:
                                     "communities": str(POIS)}},
         tmp_path,
     )
-    inputs = io.load_inputs(scen, raise_on_error=False)
+    inputs = load_inputs(scen, raise_on_error=False)
     d = inputs["districts"]
     assert not [p for p in inputs.log.problems if "districts" in p.file]
     assert len(d) == 13
@@ -211,8 +212,8 @@ def test_converted_pois_outside_the_roads_are_many(
 
 
 def test_districts_contain_the_roads(edges: gpd.GeoDataFrame) -> None:
-    d = io.read_table(LayerSource(path=DISTRICTS), "districts")
-    d = io.rename_columns(d, "districts").to_crs(METRIC)
+    d = read_table(LayerSource(path=DISTRICTS), "districts")
+    d = rename_columns(d, "districts").to_crs(METRIC)
     centre = shapely.box(*edges.total_bounds).centroid
     hit = d[d.contains(centre)]
     # the centre of the road extent is in Beilin (碑林区), the walled city's south

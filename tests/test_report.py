@@ -11,8 +11,16 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from carecircle import report
-from carecircle.results import RunOutputs
+from carecircle.outputs.briefing import headline_items, write_briefing
+from carecircle.outputs.results import RunOutputs
+from carecircle.outputs.tables import (
+    XLSX_TIME,
+    community_table,
+    display_width,
+    write_tables,
+    xlsx_bytes,
+)
+from carecircle.outputs.write import write_run
 from test_maps import COMMUNITIES, EVIL, SITES, synthetic_run
 
 RUN_FILES = {
@@ -36,7 +44,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def test_write_tables_files_and_headers(run, tmp_path):
-    paths = report.write_tables(run, tmp_path / "t")
+    paths = write_tables(run, tmp_path / "t")
     names = [p.name for p in paths]
     assert names == ["communities.csv", "communities.xlsx", "districts.csv", "districts.xlsx",
                      "sites.csv", "sites.xlsx", "cost_sites.csv", "cost_sites.xlsx",
@@ -61,7 +69,7 @@ def test_write_tables_files_and_headers(run, tmp_path):
 
 
 def test_district_table_before_and_after(run, tmp_path):
-    report.write_tables(run, tmp_path)
+    write_tables(run, tmp_path)
     d = _read_csv(tmp_path / "districts.csv")
     assert len(d) == 12  # 3 districts + city, 3 indicators each
     for header in ("现状达标情况 Status today", "规划后达标情况 Status after plan",
@@ -78,23 +86,23 @@ def test_district_table_before_and_after(run, tmp_path):
 
 def test_assessment_has_no_plan_tables(tmp_path):
     run = synthetic_run(tmp_path, with_plan=False)
-    names = [p.name for p in report.write_tables(run, tmp_path / "a")]
+    names = [p.name for p in write_tables(run, tmp_path / "a")]
     assert names == ["communities.csv", "communities.xlsx", "districts.csv", "districts.xlsx"]
     d = _read_csv(tmp_path / "a" / "districts.csv")
     assert "规划后达标情况 Status after plan" not in d.columns
 
 
 def test_tables_are_byte_identical_when_rewritten(run, tmp_path):
-    first = report.write_tables(run, tmp_path / "one")
-    second = report.write_tables(synthetic_run(tmp_path), tmp_path / "two")
-    again = report.write_tables(run, tmp_path / "one")
+    first = write_tables(run, tmp_path / "one")
+    second = write_tables(synthetic_run(tmp_path), tmp_path / "two")
+    again = write_tables(run, tmp_path / "one")
     for a, b, c in zip(first, second, again, strict=True):
         assert a.read_bytes() == b.read_bytes() == c.read_bytes(), a.name
 
 
 def test_xlsx_is_deterministic_in_time(run, monkeypatch):
-    df = report.community_table(run)
-    one = report.xlsx_bytes(df, "x")
+    df = community_table(run)
+    one = xlsx_bytes(df, "x")
     import datetime as dt
 
     import openpyxl.writer.excel as excel
@@ -105,16 +113,16 @@ def test_xlsx_is_deterministic_in_time(run, monkeypatch):
             return dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=tz)
 
     monkeypatch.setattr(excel.datetime, "datetime", Later)
-    assert report.xlsx_bytes(df, "x") == one
+    assert xlsx_bytes(df, "x") == one
     with zipfile.ZipFile(__import__("io").BytesIO(one)) as z:
-        assert {i.date_time for i in z.infolist()} == {report.XLSX_TIME}
+        assert {i.date_time for i in z.infolist()} == {XLSX_TIME}
         core = z.read("docProps/core.xml").decode()
     assert "2000-01-01T00:00:00Z" in core and "2031" not in core
 
 
 def test_xlsx_layout(run, tmp_path):
     run.communities.loc[0, "name"] = '=HYPERLINK("http://example.com","x")'
-    report.write_tables(run, tmp_path)
+    write_tables(run, tmp_path)
     wb = openpyxl.load_workbook(tmp_path / "communities.xlsx")
     ws = wb.active
     assert ws.title == "社区 Communities"
@@ -128,12 +136,12 @@ def test_xlsx_layout(run, tmp_path):
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
     # Widths from content, CJK counted double: the name column fits its longest name.
     names = [ws.cell(row=r, column=2).value for r in range(2, ws.max_row + 1)]
-    want = max(report.display_width(n) for n in names) + 2
+    want = max(display_width(n) for n in names) + 2
     assert ws.column_dimensions["B"].width == want
     # A column of short codes is not as wide as its long bilingual header.
     col = headers.index("服务状态 Status") + 1
     letter = openpyxl.utils.get_column_letter(col)
-    assert ws.column_dimensions[letter].width < report.display_width("服务状态 Status") + 2 + 10
+    assert ws.column_dimensions[letter].width < display_width("服务状态 Status") + 2 + 10
     # Empty cells are empty, booleans are booleans.
     snapped = headers.index("接入路网 On network") + 1
     assert ws.cell(row=2, column=snapped).value is True
@@ -142,20 +150,19 @@ def test_xlsx_layout(run, tmp_path):
 
 
 def test_display_width():
-    assert report.display_width("ab") == 2
-    assert report.display_width("甲区") == 4
-    assert report.display_width("甲a") == 3
-    assert report.display_width("（") == 2  # full-width punctuation
+    assert display_width("ab") == 2
+    assert display_width("甲区") == 4
+    assert display_width("甲a") == 3
+    assert display_width("（") == 2  # full-width punctuation
 
 
 # ---------------------------------------------------------------- briefing
 
 
 def test_briefing_content(run, tmp_path):
-    from carecircle import maps
-
-    maps.write_static_map(run, tmp_path / "map.png")
-    html = report.write_briefing(run, tmp_path).read_text(encoding="utf-8")
+    from carecircle.outputs.staticmap import write_static_map
+    write_static_map(run, tmp_path / "map.png")
+    html = write_briefing(run, tmp_path).read_text(encoding="utf-8")
     assert "@page { size: A4" in html and "@media print" in html
     # notes, prominently, and escaped
     assert 'class="notes"' in html and "spread evenly &lt;over&gt; streets" in html
@@ -189,14 +196,14 @@ def test_briefing_content(run, tmp_path):
 
 def test_briefing_without_static_map_or_plan(tmp_path):
     run = synthetic_run(tmp_path, with_plan=False)
-    html = report.write_briefing(run, tmp_path).read_text(encoding="utf-8")
+    html = write_briefing(run, tmp_path).read_text(encoding="utf-8")
     assert "静态图不可用" in html and "<img" not in html
     assert 'id="site-table"' not in html and 'id="cost-table"' not in html
     assert "→" not in html.split('id="district-table"', 1)[1].split("</table>", 1)[0]
 
 
 def test_headline_items():
-    items = report.headline_items({"served_both_before": 2, "served_both_after": 5,
+    items = headline_items({"served_both_before": 2, "served_both_after": 5,
                                    "served_elderly_after": 4, "cost_yuan": 12345.0, "custom": "x"})
     assert items[0] == {"label": "两类设施均覆盖 Served by both", "value": "2 → 5",
                         "sub": "现状 → 规划后 today → after plan"}
@@ -210,7 +217,7 @@ def test_headline_items():
 
 def test_write_run_writes_everything(run, tmp_path):
     out = tmp_path / "out"
-    paths = report.write_run(run, out)
+    paths = write_run(run, out)
     assert {p.name for p in paths} == RUN_FILES
     assert all(p.parent == out and p.is_file() for p in paths)
     assert {p.name for p in out.iterdir()} == RUN_FILES  # no staging folder left
@@ -218,18 +225,18 @@ def test_write_run_writes_everything(run, tmp_path):
 
 def test_failing_run_leaves_previous_outputs_untouched(run, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    report.write_run(run, out)
+    write_run(run, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     # A run that fails midway: maps and tables written, then the briefing fails.
     def broken(*_a, **_k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(report, "write_briefing", broken)
+    monkeypatch.setattr("carecircle.outputs.write.write_briefing", broken)
     changed = synthetic_run(tmp_path)
     changed.communities["status_after"] = "neither"
     with pytest.raises(RuntimeError, match="disk full"):
-        report.write_run(changed, out)
+        write_run(changed, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     monkeypatch.undo()
 
@@ -237,15 +244,15 @@ def test_failing_run_leaves_previous_outputs_untouched(run, tmp_path, monkeypatc
     bad = synthetic_run(tmp_path)
     bad.sites = bad.sites.drop(columns=["kinds"])
     with pytest.raises(KeyError):
-        report.write_run(bad, out)
+        write_run(bad, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_rewrite_removes_stale_outputs_only(run, tmp_path):
     out = tmp_path / "out"
-    report.write_run(run, out)
+    write_run(run, out)
     (out / "my notes.txt").write_text("keep me", encoding="utf-8")
-    paths = report.write_run(synthetic_run(tmp_path, with_plan=False), out)
+    paths = write_run(synthetic_run(tmp_path, with_plan=False), out)
     left = {p.name for p in out.iterdir()}
     assert "sites.csv" not in left and "cost_total.xlsx" not in left
     assert "my notes.txt" in left
@@ -254,5 +261,5 @@ def test_rewrite_removes_stale_outputs_only(run, tmp_path):
 
 def test_write_run_default_folder_is_the_scenario_out_dir(run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    paths = report.write_run(run)
+    paths = write_run(run)
     assert paths[0].parent == Path("maps") / "synthetic"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from carecircle.errors import ScenarioError
-from carecircle.scenario import (
+from carecircle.inputs.scenario import (
     PLAN_FACTORS_2025,
     Demand,
     LayerSource,

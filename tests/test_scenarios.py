@@ -18,9 +18,9 @@ import pytest
 
 from carecircle import cli
 from carecircle.errors import ScenarioError
-from carecircle.pipeline import demo_scenario_path
-from carecircle.scenario import PLAN_FACTORS_2025, load_scenario
-from carecircle.scenarios import compare, run_one, sweep, write_sweep
+from carecircle.inputs.scenario import PLAN_FACTORS_2025, load_scenario
+from carecircle.runs.compare import compare, run_one, sweep, write_sweep
+from carecircle.runs.pipeline import demo_scenario_path
 
 DEMO = demo_scenario_path().parent
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(
     reason=f"real data not found: {DATA} (clone the shared data beside the repository as ../shared)",
 )
 
-HAS_PLANNING = importlib.util.find_spec("carecircle.planning") is not None
+HAS_PLANNING = importlib.util.find_spec("carecircle.runs.plan") is not None
 # The README's counts of the four residential types (exact Amap type codes).
 TYPE_COUNTS = {"120302": 1318, "120300": 89, "120303": 86, "120304": 7}
 # Measured on this data (lon 108.922-109.009, lat 34.207-34.280 road extent).
@@ -42,7 +42,7 @@ ON_NETWORK = 57  # inside the road network's extent and within the 300 m snap li
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    from carecircle.scenario import load_scenario
+    from carecircle.inputs.scenario import load_scenario
 
     out = tmp_path_factory.mktemp("xian-central")
     return load_scenario(EXAMPLE / "scenario.toml").replace(output_dir=out)
@@ -50,8 +50,8 @@ def scenario(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run(scenario, tmp_path_factory):
-    """The full run (assessment only until carecircle.planning exists)."""
-    from carecircle.pipeline import run_scenario
+    """The full run (assessment only until carecircle.runs.plan exists)."""
+    from carecircle.runs.pipeline import run_scenario
 
     old = os.environ.get("CARECIRCLE_CACHE")
     os.environ["CARECIRCLE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
@@ -94,7 +94,7 @@ def test_raw_counts():
 
 
 def test_validation_loads_what_the_readme_counts(scenario):
-    from carecircle.pipeline import validate
+    from carecircle.runs.pipeline import validate
 
     rep = validate(scenario)
     assert not rep.errors, rep.text
@@ -110,7 +110,7 @@ def test_validation_loads_what_the_readme_counts(scenario):
 
 def test_conversion_is_gcj02_to_wgs84(scenario):
     """Loaded points = GCJ-02 minus the Xi'an offset (about +0.0047 lon, -0.0016 lat)."""
-    from carecircle.io import load_inputs
+    from carecircle.inputs.load import load_inputs
 
     comm = load_inputs(scenario)["communities"].to_crs(4326)
     dlon = comm["经度_gcj02"].astype(float) - comm.geometry.x
@@ -123,7 +123,7 @@ def test_conversion_is_gcj02_to_wgs84(scenario):
 
 
 def test_network_is_the_whole_road_graph(scenario):
-    from carecircle.network import load_network
+    from carecircle.network.sources import load_network
 
     net = load_network(scenario.inputs["network"].path, crs=scenario.crs, cache_dir=False)
     assert net.n_nodes == 2140  # one component, nothing filtered from the drive network
@@ -215,9 +215,9 @@ def test_committed_candidates_are_what_the_generator_makes(tmp_path):
 
 
 def test_candidates_join_the_network(scenario):
-    from carecircle.io import load_inputs
-    from carecircle.network import load_network
-    from carecircle.snapping import snap_points
+    from carecircle.inputs.load import load_inputs
+    from carecircle.network.snapping import snap_points
+    from carecircle.network.sources import load_network
 
     inputs = load_inputs(scenario)
     net = load_network(scenario.inputs["network"].path, crs=inputs.crs, cache_dir=False)
@@ -233,7 +233,7 @@ def test_candidates_join_the_network(scenario):
 
 
 @pytest.mark.skipif(
-    not HAS_PLANNING, reason="carecircle.planning (the siting plan) is not there yet"
+    not HAS_PLANNING, reason="carecircle.runs.plan (the siting plan) is not there yet"
 )
 def test_plan_serves_every_reachable_community(run, communities):
     on = communities["接入路网 On network"].astype(str) == "True"
@@ -254,8 +254,8 @@ def _walk_from_sites(net, sites, comm, limit_m):
     """
     import networkx as nx
 
-    from carecircle.network import to_networkx
-    from carecircle.snapping import snap_points
+    from carecircle.network.snapping import snap_points
+    from carecircle.network.walknet import to_networkx
 
     G = to_networkx(net)
     pts = {}
@@ -284,11 +284,11 @@ def _walk_from_sites(net, sites, comm, limit_m):
 
 
 @pytest.mark.skipif(
-    not HAS_PLANNING, reason="carecircle.planning (the siting plan) is not there yet"
+    not HAS_PLANNING, reason="carecircle.runs.plan (the siting plan) is not there yet"
 )
 def test_plan_cover_checked_with_networkx(run, scenario, communities):
     """Independent of the tool's reach code: every reachable community walks to a site."""
-    from carecircle.network import load_network
+    from carecircle.network.sources import load_network
 
     net = load_network(scenario.inputs["network"].path, crs=scenario.crs, cache_dir=False)
     sites = pd.read_csv(run.out_dir / "sites.csv", encoding="utf-8-sig")

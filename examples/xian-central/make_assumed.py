@@ -3,7 +3,7 @@
 Reads the shared real data in place (``../shared/data/xian-central/`` beside the repo):
 
 * the OSM roads (``roads-osm-2021/edges.shp``) -> candidate sites every ~400 m along
-  the streets, on the road lines (:func:`carecircle.assumed.street_points`);
+  the streets, on the road lines (:func:`carecircle.inputs.assumed.street_points`);
 * the Amap POIs typed 社区中心 (code 120304, also in multi-typed rows), converted
   GCJ-02 -> WGS-84 -> candidate sites at those community centres that lie within the
   300 m snap limit of a road; the others are printed and left out.
@@ -24,9 +24,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from carecircle.assumed import candidate_sites, sample_facilities, write_geojson
-from carecircle.io import read_table
-from carecircle.scenario import LayerSource
+from carecircle import LayerSource, candidate_sites, read_table, sample_facilities, write_geojson
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[2] / "shared" / "data" / "xian-central"
@@ -59,7 +57,7 @@ def load_centres(data: Path = DATA) -> gpd.GeoDataFrame:
 
 
 def build(data: Path = DATA):
-    """The candidate sites of the example (a :class:`~carecircle.assumed.CandidateSites`)."""
+    """The candidate sites of the example (a :class:`~carecircle.inputs.assumed.CandidateSites`)."""
     return candidate_sites(
         load_roads(data),
         centres=load_centres(data),

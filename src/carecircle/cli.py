@@ -12,12 +12,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .errors import CarecircleError
+from carecircle import __version__
+from carecircle.errors import CarecircleError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .pipeline import validate
+    from carecircle.runs.pipeline import validate
 
     report = validate(args.scenario, quiet=args.quiet)
     print(report.text)
@@ -25,7 +25,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .pipeline import run_demo
+    from carecircle.runs.pipeline import run_demo
 
     result = run_demo(out_dir=args.out, quiet=args.quiet)
     print(result.text)
@@ -33,8 +33,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, *, plan: bool = True) -> int:
-    from .pipeline import run_scenario
-    from .scenario import load_scenario
+    from carecircle.inputs.scenario import load_scenario
+    from carecircle.runs.pipeline import run_scenario
 
     scen = load_scenario(args.scenario)
     if args.out is not None:
@@ -58,8 +58,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .report import text_table
-    from .scenarios import SUMMARY_LABELS, compare
+    from carecircle.outputs.tables import text_table
+    from carecircle.runs.compare import SUMMARY_LABELS, compare
 
     out = args.out or Path("maps") / "compare"
     cmp = compare(args.scenarios, out_dir=out, quiet=args.quiet)
@@ -74,9 +74,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .report import text_table
-    from .scenario import load_scenario
-    from .scenarios import SUMMARY_LABELS, SWEEP_PARAMETERS, sweep, write_sweep
+    from carecircle.inputs.scenario import load_scenario
+    from carecircle.outputs.tables import text_table
+    from carecircle.runs.compare import SUMMARY_LABELS, SWEEP_PARAMETERS, sweep, write_sweep
 
     scen = load_scenario(args.scenario)
     try:
@@ -96,8 +96,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_reach(args: argparse.Namespace) -> int:
-    from .atomic import write_atomic
-    from .reach import reach_table
+    from carecircle.atomic import write_atomic
+    from carecircle.network.reach import reach_table
 
     pairs, unsnapped = reach_table(
         args.network, args.origins, args.sites, minutes=args.minutes, speed_mps=args.speed_mps,
@@ -118,8 +118,8 @@ def _cmd_reach(args: argparse.Namespace) -> int:
 
 
 def _cmd_isochrones(args: argparse.Namespace) -> int:
-    from .atomic import write_atomic
-    from .isochrones import isochrones_for
+    from carecircle.atomic import write_atomic
+    from carecircle.network.isochrones import isochrones_for
 
     gdf = isochrones_for(
         args.network, args.sites, minutes=args.minutes, speed_mps=args.speed_mps,

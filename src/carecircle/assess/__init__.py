@@ -1,0 +1,1 @@
+"""Assessment: demand, who is served today, district and street indicators."""

@@ -1,0 +1,319 @@
+"""District indicators against the plan's 2025 targets, one row per district and indicator.
+
+Every indicator has a value, a target, a gap and a status (``pass`` / ``fail`` /
+``no data``).  An indicator whose inputs are missing (no streets layer, no places
+column, no urban communities in a district...) is ``no data``: never 0, never pass.
+The city total is computed from the summed numerators and denominators, not by
+averaging districts.
+
+Indicators (targets from the scenario, defaults from the plan):
+
+=========================  =====================================================
+``urban_elderly``          share of urban communities served by elderly care (>= 90%)
+``rural_elderly``          share of rural communities served by elderly care (>= 80%)
+``street_centre``          share of streets/towns with a comprehensive centre (>= 70%)
+``compliance``             share of communities served by both kinds (配建达标率, 100%)
+``childcare_places``       childcare places per 1,000 residents (>= 4.8)
+``public_beds``            public elderly-institution beds vs 1% of residents 60+
+``public_childcare``       public or public-built-private-run childcare institutions (>= 1)
+``elderly_area``           elderly facility floor area per resident (0.1-0.3 m²)
+=========================  =====================================================
+
+Communities that are not on the network (``unreachable``) are excluded from the
+coverage shares; their count is reported separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from carecircle.inputs.scenario import Targets
+
+PUBLIC = ("public", "public_private")
+ELDERLY_KINDS = ("elderly", "street_centre", "institution")
+
+LABELS = {
+    "urban_elderly": "城市社区养老服务设施覆盖率 Urban community elderly-care coverage",
+    "rural_elderly": "农村养老服务设施覆盖率 Rural elderly-care coverage",
+    "street_centre": "镇(街道)综合养老服务中心覆盖率 Street/town centre coverage",
+    "compliance": "社区养老托育设施配建达标率 Communities with both facilities",
+    "childcare_places": "每千人口托位数 Childcare places per 1,000 residents",
+    "public_beds": "公办养老机构床位(张) Public elderly-institution beds",
+    "public_childcare": "公办或公建民营托育机构(所) Public childcare institutions",
+    "elderly_area": "人均养老设施面积(平方米) Elderly floor area per resident (m²)",
+}
+UNITS = {
+    "urban_elderly": "%", "rural_elderly": "%", "street_centre": "%", "compliance": "%",
+    "childcare_places": "per 1,000", "public_beds": "beds", "public_childcare": "count",
+    "elderly_area": "m²/person",
+}
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Numerator and denominator of one indicator in one district (None = no data)."""
+
+    num: float | None
+    den: float | None
+
+
+def _share(num, den, target) -> tuple[float | None, str]:
+    if den is None or num is None or den == 0:
+        return None, "no data"
+    value = num / den
+    return value, "pass" if value >= target - 1e-12 else "fail"
+
+
+def _row(district, name, key, value, target, target_text, status, gap=None) -> dict:
+    if gap is None and value is not None and target is not None:
+        gap = value - target
+    return {
+        "district": district, "district_name": name, "indicator": key, "label": LABELS[key],
+        "value": np.nan if value is None else float(value),
+        "target": np.nan if target is None else float(target), "target_text": target_text,
+        "gap": np.nan if gap is None else float(gap), "status": status, "unit": UNITS[key],
+    }
+
+
+def street_of_points(facilities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None) -> pd.Series:
+    if streets is None or not streets.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        if "street" in facilities.columns:
+            return facilities["street"]
+        return pd.Series([None] * len(facilities), index=facilities.index, dtype=object)
+    j = gpd.sjoin(facilities[["geometry"]], streets[["code", "geometry"]], how="left",
+                  predicate="within")
+    j = j[~j.index.duplicated(keep="first")]
+    return j["code"]
+
+
+def district_indicators(
+    communities: pd.DataFrame,
+    facilities: gpd.GeoDataFrame | None,
+    districts: pd.DataFrame,
+    *,
+    streets: gpd.GeoDataFrame | None = None,
+    targets: Targets | None = None,
+    served_col: str = "served",
+    extra_beds: dict[str, float] | None = None,
+    extra_places: dict[str, float] | None = None,
+    extra_area: dict[str, float] | None = None,
+    extra_public_childcare: dict[str, float] | None = None,
+    stock_known: bool = True,
+) -> pd.DataFrame:
+    """The district table (long format) with a city total.
+
+    Parameters
+    ----------
+    communities
+        Community status (:func:`carecircle.assess.coverage.community_status`); uses
+        ``district``, ``urban_rural``, ``population``, ``pop_60plus``, ``snapped`` and
+        ``elderly_{served_col}`` / ``childcare_{served_col}``.
+    facilities
+        Existing facilities (and, after a plan, the proposed ones appended), or None.
+    districts
+        District ``code`` and ``name``.
+    streets
+        Streets/towns (``code``, ``district``); without them street-centre coverage is
+        ``no data``.
+    targets
+        The plan's targets.
+    served_col
+        ``"served"`` for today, ``"served_after"`` after a plan.
+    extra_beds, extra_places, extra_area, extra_public_childcare
+        Additions per district code that have no coordinates (e.g. the plan's major
+        projects counted as built).
+    stock_known
+        ``False`` when today's facilities are unknown (no facilities layer): the
+        indicators that count the stock (places, beds, public childcare, floor area)
+        are ``no data`` even after new facilities are added.
+
+    A district with no community in the study area has ``no data`` for every
+    indicator: nothing in it was assessed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``district, district_name, indicator, label, value, target,
+        target_text, gap, status, unit``.
+    """
+    t = targets or Targets()
+    extra_beds, extra_places = extra_beds or {}, extra_places or {}
+    extra_area, extra_pc = extra_area or {}, extra_public_childcare or {}
+    codes = list(districts["code"].astype(str))
+    names = dict(zip(districts["code"].astype(str), districts["name"].astype(str), strict=True))
+    comm = communities
+    on_net = comm["snapped"].to_numpy(dtype=bool) if "snapped" in comm else np.ones(len(comm), bool)
+    e_ok = comm[f"elderly_{served_col}"].to_numpy(dtype=bool)
+    c_ok = comm[f"childcare_{served_col}"].to_numpy(dtype=bool)
+    urban = (comm["urban_rural"] == "urban").to_numpy()
+    pop = comm["population"].to_numpy(dtype=float)
+    pop60 = comm["pop_60plus"].to_numpy(dtype=float)
+    cdist = comm["district"].astype(str).to_numpy()
+
+    fac = facilities if facilities is not None else None
+    has_places = fac is not None and "places" in fac and fac["places"].notna().any()
+    has_beds = fac is not None and "beds" in fac and fac["beds"].notna().any()
+    has_own = fac is not None and "ownership" in fac
+    if fac is not None:
+        fdist = fac["district"].astype(str).to_numpy()
+        fkind = fac["kind"].to_numpy()
+        fpublic = fac["ownership"].isin(PUBLIC).to_numpy() if has_own else np.zeros(len(fac), bool)
+        fstreet = street_of_points(fac, streets).astype(object).to_numpy()
+    street_has_centre: set = set()
+    if fac is not None:
+        street_has_centre = {s for s, k in zip(fstreet, fkind, strict=True)
+                             if k == "street_centre" and s is not None and not pd.isna(s)}
+
+    def parts(mask_d: np.ndarray, fmask: np.ndarray | None, dcodes: list[str]) -> dict[str, _Part]:
+        p: dict[str, _Part] = {}
+        m_u = mask_d & on_net & urban
+        m_r = mask_d & on_net & ~urban
+        p["urban_elderly"] = _Part(float((e_ok & m_u).sum()), float(m_u.sum()) or None)
+        p["rural_elderly"] = _Part(float((e_ok & m_r).sum()), float(m_r.sum()) or None)
+        m_all = mask_d & on_net
+        p["compliance"] = _Part(float((e_ok & c_ok & m_all).sum()), float(m_all.sum()) or None)
+        total_pop = float(np.nansum(pop[mask_d]))
+        total_60 = float(np.nansum(pop60[mask_d]))
+        if streets is not None:
+            st = streets[streets["district"].astype(str).isin(dcodes)]
+            n_st = len(st)
+            with_c = sum(1 for s in st["code"] if s in street_has_centre)
+            p["street_centre"] = _Part(float(with_c), float(n_st) or None)
+        else:
+            p["street_centre"] = _Part(None, None)
+        plus_places = sum(extra_places.get(d, 0.0) for d in dcodes)
+        plus_beds = sum(extra_beds.get(d, 0.0) for d in dcodes)
+        if has_places or plus_places:
+            places = plus_places
+            if fac is not None and has_places:
+                places += float(np.nansum(fac["places"].to_numpy(float)[fmask & (fkind == "childcare")]))
+            p["childcare_places"] = _Part(places * 1000.0, total_pop or None)
+        else:
+            p["childcare_places"] = _Part(None, None)
+        if (has_beds and has_own) or plus_beds:
+            beds = plus_beds
+            if fac is not None and has_beds:
+                sel = fmask & (fkind == "institution") & fpublic
+                beds += float(np.nansum(fac["beds"].to_numpy(float)[sel]))
+            p["public_beds"] = _Part(beds, total_60 * t.public_beds_share_of_60plus or None)
+        else:
+            p["public_beds"] = _Part(None, None)
+        if fac is not None and has_own:
+            n_pc = float(((fkind == "childcare") & fpublic & fmask).sum())
+            p["public_childcare"] = _Part(n_pc + sum(extra_pc.get(d, 0.0) for d in dcodes), 1.0)
+        else:
+            p["public_childcare"] = _Part(None, None)
+        if fac is not None:
+            area = float(fac["floor_area_m2"].to_numpy(float)[fmask & np.isin(fkind, ELDERLY_KINDS)].sum())
+            area += sum(extra_area.get(d, 0.0) for d in dcodes)
+            p["elderly_area"] = _Part(area, total_pop or None)
+        else:
+            p["elderly_area"] = _Part(None, None)
+        return p
+
+    rows = []
+    units = [(d, names[d], [d]) for d in codes] + [("city", "全市 City total", codes)]
+    for code, name, dcodes in units:
+        mask_d = np.isin(cdist, dcodes)
+        fmask = np.isin(fdist, dcodes) if fac is not None else None
+        p = parts(mask_d, fmask, dcodes)
+        if not mask_d.any():
+            p = {k: _Part(None, None) for k in p}
+        elif not stock_known:
+            for k in ("childcare_places", "public_beds", "public_childcare", "elderly_area"):
+                p[k] = _Part(None, None)
+        for key, target in (("urban_elderly", t.urban_elderly_coverage),
+                            ("rural_elderly", t.rural_elderly_coverage),
+                            ("street_centre", t.street_centre_coverage),
+                            ("compliance", t.facility_compliance)):
+            v, s = _share(p[key].num, p[key].den, target)
+            rows.append(_row(code, name, key, v, target, f">= {target:.0%}", s))
+        cp = p["childcare_places"]
+        v, s = _share(cp.num, cp.den, t.childcare_places_per_1000)
+        rows.append(_row(code, name, "childcare_places", v, t.childcare_places_per_1000,
+                         f">= {t.childcare_places_per_1000:g}", s))
+        pb = p["public_beds"]
+        if pb.num is None or pb.den is None:
+            rows.append(_row(code, name, "public_beds", None, None, "1% of 60+", "no data"))
+        else:
+            s = "pass" if pb.num >= pb.den - 1e-9 else "fail"
+            rows.append(_row(code, name, "public_beds", pb.num, pb.den,
+                             f">= {t.public_beds_share_of_60plus:.0%} of 60+ ({pb.den:.0f})", s))
+        pc = p["public_childcare"]
+        # The city needs one per district that was assessed (has communities).
+        n_assessed = sum(1 for d in dcodes if (cdist == d).any())
+        need = t.public_childcare_per_district * (n_assessed if code == "city" else 1)
+        if pc.num is None:
+            rows.append(_row(code, name, "public_childcare", None, need, f">= {need}", "no data"))
+        else:
+            rows.append(_row(code, name, "public_childcare", pc.num, need, f">= {need}",
+                             "pass" if pc.num >= need else "fail"))
+        lo, hi = t.elderly_area_per_resident_m2
+        ea = p["elderly_area"]
+        v, s = _share(ea.num, ea.den, lo)
+        rows.append(_row(code, name, "elderly_area", v, lo, f"{lo:g}-{hi:g}", s))
+    return pd.DataFrame(rows)
+
+
+def wide(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per district, one column per indicator: 'value (target) ✓/✗'."""
+    def cell(r):
+        if r["status"] == "no data":
+            return "无数据 no data"
+        v = r["value"]
+        txt = f"{v:.1%}" if r["unit"] == "%" else f"{v:,.2f}" if r["unit"] in ("per 1,000", "m²/person") else f"{v:,.0f}"
+        return f"{txt} {'✓' if r['status'] == 'pass' else '✗'}"
+
+    t = table.assign(cell=table.apply(cell, axis=1))
+    out = t.pivot(index=["district", "district_name"], columns="label", values="cell")
+    order = [LABELS[k] for k in LABELS if LABELS[k] in out.columns]
+    out = out[order].reset_index()
+    keys = list(dict.fromkeys(table["district"]))
+    out = out.set_index("district").loc[keys].reset_index()
+    return out.rename(columns={"district": "区县代码 Code", "district_name": "区县 District"})
+
+
+SHORT = {
+    "urban_elderly": "城市养老覆盖 Urban elderly",
+    "rural_elderly": "农村养老覆盖 Rural elderly",
+    "street_centre": "街道中心覆盖 Street centres",
+    "compliance": "配建达标率 Both facilities",
+    "childcare_places": "千人托位 Places/1,000",
+    "public_beds": "公办床位 Public beds",
+    "public_childcare": "公办托育 Public childcare",
+    "elderly_area": "人均养老面积 Elderly m²/res.",
+}
+
+
+def _cell_text(r: pd.Series) -> str:
+    if r["status"] == "no data":
+        return "no data"
+    v = r["value"]
+    if r["unit"] == "%":
+        txt = f"{v:.0%}"
+    elif r["unit"] in ("per 1,000", "m²/person"):
+        txt = f"{v:.2f}"
+    else:
+        txt = f"{v:,.0f}"
+    return f"{txt} {'ok' if r['status'] == 'pass' else 'X'}"
+
+
+def terminal_table(table: pd.DataFrame) -> str:
+    """A compact text table for the terminal: indicators down, districts across."""
+    t = table.assign(cell=table.apply(_cell_text, axis=1))
+    # Districts where nothing was assessed (every indicator no data) are left out.
+    assessed = t.groupby("district_name")["status"].apply(lambda s: (s != "no data").any())
+    cols = [c for c in dict.fromkeys(t["district_name"]) if assessed.get(c, False)]
+    cols = cols or list(dict.fromkeys(t["district_name"]))
+    out = t.pivot(index="indicator", columns="district_name", values="cell")[cols]
+    out = out.loc[[k for k in SHORT if k in out.index]]
+    targets = t.drop_duplicates("indicator").set_index("indicator")["target_text"]
+    out.insert(0, "目标 Target", targets.reindex(out.index).str.replace(r" \(.*\)", "", regex=True))
+    out.index = [SHORT[k] for k in out.index]
+    out.index.name = "指标 Indicator"
+    out.columns.name = None
+    return out.to_string()

@@ -1,0 +1,1 @@
+"""Inputs: the scenario, readers for every layer, validation, coordinates, the plan's projects."""

@@ -1,0 +1,408 @@
+"""Readers for every input layer, and the validation that collects every problem.
+
+A layer is read from GeoPackage, GeoJSON, Shapefile, GeoParquet or CSV with lon/lat
+columns; Chinese column names are renamed to the canonical English ones
+(:mod:`carecircle.inputs.schema`); GCJ-02 / BD-09 coordinates are converted to WGS-84; then
+every layer is reprojected to one metric CRS.  Validation never stops at the first
+problem: it records each one (file, row, id, column, found, expected) in a
+:class:`~carecircle.errors.ProblemLog`, and the caller decides whether errors stop
+the run.
+"""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from carecircle.errors import ProblemLog
+from carecircle.inputs.read import WGS84
+from carecircle.inputs.schema import (
+    ACQUISITION,
+    CANDIDATE_KINDS,
+    COLUMNS,
+    FACILITY_KINDS,
+    GEOMETRY,
+    NUMERIC,
+    OWNERSHIP,
+    REQUIRED,
+    RURAL_WORDS,
+    URBAN_WORDS,
+)
+
+# How far outside the districts' extent a point may lie before it is an error.
+STUDY_AREA_MARGIN_M = 5000.0
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _ids(gdf: pd.DataFrame) -> list[str | None]:
+    if "id" in gdf.columns:
+        return [None if pd.isna(v) else str(v) for v in gdf["id"]]
+    if "code" in gdf.columns:
+        return [None if pd.isna(v) else str(v) for v in gdf["code"]]
+    return [None] * len(gdf)
+
+
+def _required(layer: str, optional: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c for c in REQUIRED[layer] if c not in optional)
+
+
+def _check_columns(gdf, layer, fname, log, optional=()) -> bool:
+    missing = [c for c in _required(layer, optional) if c not in gdf.columns]
+    for col in missing:
+        aliases = ", ".join(COLUMNS[layer].get(col, ()))
+        log.error(fname, "missing column 缺少字段", column=col,
+                  found=f"columns {[c for c in gdf.columns if c != 'geometry']}",
+                  expected=f"'{col}'" + (f" (or {aliases})" if aliases else ""))
+    return not missing
+
+
+def _check_numbers(gdf, layer, fname, log, ids, optional=()) -> pd.DataFrame:
+    for col, positive in NUMERIC.get(layer, ()):
+        if col not in gdf.columns:
+            if col in optional:
+                gdf[col] = np.nan
+            continue
+        raw = gdf[col]
+        text = raw.astype("string").str.strip()
+        blank = raw.isna() | (text == "")
+        num = pd.to_numeric(raw.where(~blank), errors="coerce")
+        for i in np.flatnonzero((num.isna() & ~blank).to_numpy()):
+            log.error(fname, "not a number 不是数字", row=int(i), feature_id=ids[i], column=col,
+                      found=repr(raw.iloc[i]), expected="a number")
+        bad = (num <= 0) if positive else (num < 0)
+        for i in np.flatnonzero(bad.fillna(False).to_numpy()):
+            log.error(fname, "must be positive 必须为正数" if positive else "negative 不能为负数",
+                      row=int(i), feature_id=ids[i], column=col, found=str(num.iloc[i]),
+                      expected="> 0" if positive else ">= 0")
+        if col in _required(layer, optional):
+            for i in np.flatnonzero(blank.to_numpy()):
+                log.error(fname, "value missing 缺少数值", row=int(i), feature_id=ids[i],
+                          column=col, found="empty", expected="a number")
+        gdf[col] = num.astype("float64")
+    return gdf
+
+
+def _check_ids(gdf, fname, log, col="id") -> None:
+    if col not in gdf.columns:
+        return
+    ids = gdf[col].astype("string")
+    for i in np.flatnonzero((ids.isna() | (ids.str.strip() == "")).to_numpy()):
+        log.error(fname, "empty id 编号为空", row=int(i), column=col, found="empty",
+                  expected="a unique id")
+    dup = ids.duplicated(keep="first") & ids.notna()
+    for i in np.flatnonzero(dup.to_numpy()):
+        first = int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0])
+        log.error(fname, "duplicate id 编号重复", row=int(i), feature_id=str(ids.iloc[i]), column=col,
+                  found=f"same id as row {first + 1}", expected="unique ids")
+
+
+def _check_geometry(gdf, layer, fname, log, ids) -> np.ndarray:
+    """Returns a mask of features whose geometry is usable."""
+    geoms = gdf.geometry.array
+    ok = np.ones(len(gdf), dtype=bool)
+    allowed = GEOMETRY[layer]
+    for i, g in enumerate(geoms):
+        if g is None or g.is_empty:
+            log.error(fname, "empty geometry 几何为空", row=i, feature_id=ids[i], column="geometry",
+                      found="empty", expected=" or ".join(allowed))
+            ok[i] = False
+        elif g.geom_type not in allowed:
+            log.error(fname, "wrong geometry type 几何类型错误", row=i, feature_id=ids[i],
+                      column="geometry", found=g.geom_type, expected=" or ".join(allowed))
+            ok[i] = False
+        elif not g.is_valid:
+            log.error(fname, "invalid geometry 几何无效", row=i, feature_id=ids[i], column="geometry",
+                      found=shapely.is_valid_reason(g), expected="a valid (OGC simple features) geometry")
+            ok[i] = False
+    return ok
+
+
+def _vocab(gdf, col, vocab, fname, log, ids, expected, required=True, default=None) -> pd.Series:
+    out = []
+    for i, v in enumerate(gdf[col] if col in gdf.columns else [None] * len(gdf)):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
+            if required:
+                log.error(fname, "value missing 缺少取值", row=i, feature_id=ids[i], column=col,
+                          found="empty", expected=expected)
+            out.append(default)
+            continue
+        key = str(v).strip()
+        norm = vocab.get(key, vocab.get(key.lower()))
+        if norm is None:
+            log.error(fname, f"unknown {col} 未知取值", row=i, feature_id=ids[i], column=col,
+                      found=repr(key), expected=expected)
+        out.append(norm)
+    return pd.Series(out, index=gdf.index, dtype="object")
+
+
+def parse_urban_rural(value: object) -> str | None:
+    """'urban' / 'rural' from a word or a statistical 3-digit code (1xx / 2xx)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip().lower()
+    if text.endswith(".0"):
+        text = text[:-2]
+    if text in URBAN_WORDS:
+        return "urban"
+    if text in RURAL_WORDS:
+        return "rural"
+    if re.fullmatch(r"\d{3}", text):
+        return {"1": "urban", "2": "rural"}.get(text[0])
+    return None
+
+
+def split_kinds(value: object) -> list[str] | None:
+    """Candidate kinds from ``'elderly;childcare'`` (also ``,``, ``、``, ``|``, ``/``).
+
+    Returns the canonical kinds, ``[]`` for an empty value, or ``None`` when a word is
+    unknown.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    out = []
+    for part in re.split(r"[;,、|/，；\s]+", str(value).strip()):
+        if not part:
+            continue
+        kind = FACILITY_KINDS.get(part, FACILITY_KINDS.get(part.lower()))
+        if kind not in CANDIDATE_KINDS:
+            return None
+        if kind not in out:
+            out.append(kind)
+    return out
+
+
+def _code_text(value: object) -> str:
+    """A code as text: 610113.0 (a number column that also holds blanks) -> '610113'."""
+    text = str(value).strip()
+    return text[:-2] if re.fullmatch(r"\d+\.0", text) else text
+
+
+def _match_district(values: pd.Series, districts: gpd.GeoDataFrame | None) -> pd.Series:
+    if districts is None:
+        return pd.Series([None] * len(values), index=values.index, dtype="object")
+    lookup = {}
+    for code, name in zip(districts["code"].astype(str), districts["name"].astype(str), strict=True):
+        lookup[_code_text(code)] = code
+        lookup[name.strip()] = code
+    return values.map(lambda v: None if pd.isna(v) else lookup.get(_code_text(v))).astype("object")
+
+
+def _study_area(districts: gpd.GeoDataFrame | None, crs) -> shapely.Geometry | None:
+    if districts is None or len(districts) == 0:
+        return None
+    hull = shapely.box(*districts.to_crs(crs).total_bounds)
+    return hull.buffer(STUDY_AREA_MARGIN_M)
+
+
+def _lonlat(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 lon/lat of each feature's point, taken before projecting to the metric CRS.
+
+    Projecting first would turn a swapped point (latitude > 90) into ``inf`` and lose
+    the numbers the message must show.
+    """
+    geoms = gdf.geometry.array
+    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    pts = np.array([None] * len(gdf), dtype=object)
+    pts[usable] = shapely.point_on_surface(np.asarray(geoms[usable]))
+    series = gpd.GeoSeries(pts, crs=gdf.crs)
+    if gdf.crs is not None and not pyproj.CRS(gdf.crs).equals(WGS84):
+        series = series.to_crs(WGS84)
+    return series.x.to_numpy(), series.y.to_numpy()
+
+
+def _check_location(gdf, fname, log, ids, area, crs, ok, lonlat) -> np.ndarray:
+    """Points far outside the study area are errors; say when lon/lat look swapped.
+
+    ``lonlat`` are the features' WGS-84 coordinates before projection (see :func:`_lonlat`).
+    """
+    pts = gdf.geometry.array
+    lon, lat = lonlat
+    to_crs = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
+    for i in np.flatnonzero(ok):
+        g = pts[i]
+        p = g if g.geom_type == "Point" else g.representative_point()
+        finite = bool(np.isfinite(shapely.get_coordinates(p)).all())
+        if finite and (area is None or area.contains(p)):
+            continue
+        hint = ""
+        sx, sy = to_crs.transform(lat[i], lon[i])
+        if area is not None and np.isfinite([sx, sy]).all() and area.contains(shapely.Point(sx, sy)):
+            hint = " (longitude and latitude appear swapped 经纬度疑似颠倒)"
+        message = ("point far outside the study area 点位远离研究区" if area is not None
+                   else "coordinates out of range 坐标超出范围") + hint
+        expected = (f"within {STUDY_AREA_MARGIN_M / 1000:.0f} km of the districts' extent"
+                    if area is not None else "longitude -180..180, latitude -90..90")
+        log.error(fname, message, row=int(i), feature_id=ids[i], column="geometry",
+                  found=f"lon {lon[i]:.5f}, lat {lat[i]:.5f}", expected=expected)
+        ok[i] = False
+    return ok
+
+
+def _assign_district(gdf, districts, fname, log, ids) -> pd.Series:
+    """District code per point from the district polygons (for layers without one)."""
+    if districts is None:
+        return pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
+    pts = gpd.GeoDataFrame(geometry=gdf.geometry.representative_point(), index=gdf.index)
+    joined = gpd.sjoin(pts, districts[["code", "geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return joined["code"].astype("object").where(joined["code"].notna(), None)
+
+
+def validate_layer(
+    gdf: gpd.GeoDataFrame,
+    layer: str,
+    fname: str,
+    log: ProblemLog,
+    *,
+    crs: pyproj.CRS,
+    districts: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
+    area: shapely.Geometry | None = None,
+    optional: tuple[str, ...] = (),
+) -> gpd.GeoDataFrame:
+    """Check one layer (already renamed) and return it cleaned, in ``crs``.
+
+    Every problem goes to ``log``; features with unusable geometry are kept out of the
+    returned frame only when the log holds an error for them (the run then stops).
+    Columns named in ``optional`` are not required even if the schema requires them
+    (community populations when a population grid supplies them).
+    """
+    if len(gdf) == 0:
+        log.error(fname, f"empty layer 图层为空 ({layer})", found="0 features", expected="at least one feature")
+        return gdf.to_crs(crs)
+    gdf = gdf.reset_index(drop=True)
+    if not _check_columns(gdf, layer, fname, log, optional):
+        # Still check everything else, so one run reports every problem: validate a copy
+        # with the missing columns blank, keeping only problems of the columns present.
+        missing = {c for c in _required(layer, optional) if c not in gdf.columns}
+        rest = ProblemLog()
+        filled = gdf.assign(**{c: None for c in missing})
+        validate_layer(filled, layer, fname, rest, crs=crs, districts=districts, streets=streets,
+                       area=area, optional=optional)
+        log.problems.extend(p for p in rest.problems if p.column not in missing)
+        return gdf.iloc[0:0].to_crs(crs)
+    ids = _ids(gdf)
+    id_col = "code" if layer in ("districts", "streets") else "id"
+    if layer != "population_grid":
+        _check_ids(gdf, fname, log, id_col)
+        gdf[id_col] = gdf[id_col].map(lambda v: None if pd.isna(v) else _code_text(v)).astype("object")
+    gdf = _check_numbers(gdf, layer, fname, log, ids, optional)
+    ok = _check_geometry(gdf, layer, fname, log, ids)
+    lonlat = _lonlat(gdf)
+    gdf = gdf.to_crs(crs)
+    if layer != "districts":
+        ok = _check_location(gdf, fname, log, ids, area, crs, ok, lonlat)
+
+    if layer == "communities":
+        for col in ("pop_60plus", "pop_0_3"):
+            over = (gdf[col] > gdf["population"]).fillna(False).to_numpy()
+            for i in np.flatnonzero(over):
+                log.error(fname, f"{col} larger than population 分组人口大于总人口", row=int(i),
+                          feature_id=ids[i], column=col,
+                          found=f"{gdf[col].iloc[i]:g} > population {gdf['population'].iloc[i]:g}",
+                          expected=f"{col} <= population")
+        classes = gdf["urban_rural"].map(parse_urban_rural)
+        for i in np.flatnonzero(classes.isna().to_numpy()):
+            log.error(fname, "unknown urban/rural class 城乡分类无效", row=int(i), feature_id=ids[i],
+                      column="urban_rural", found=repr(gdf["urban_rural"].iloc[i]),
+                      expected="urban / rural, 城市 / 农村, or a statistical code 1xx / 2xx")
+        gdf["urban_rural"] = classes
+        _check_refs(gdf, "district", districts, fname, log, ids, "district")
+        if "street" in gdf.columns and streets is not None:
+            _check_refs(gdf, "street", streets, fname, log, ids, "street", required=False)
+        if "households" not in gdf.columns:
+            gdf["households"] = np.nan
+        # A polygon community is served at a point inside it; the polygon is kept for maps.
+        is_poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy() & ok
+        if is_poly.any():
+            gdf["area_geometry"] = gpd.GeoSeries(
+                np.where(is_poly, gdf.geometry.array, None), index=gdf.index, crs=crs
+            ).to_wkb()
+            gdf.loc[is_poly, "geometry"] = gdf.geometry[is_poly].representative_point()
+    elif layer == "streets":
+        _check_refs(gdf, "district", districts, fname, log, ids, "district")
+    elif layer == "facilities":
+        gdf["kind"] = _vocab(gdf, "kind", FACILITY_KINDS, fname, log, ids,
+                             "elderly, childcare, street_centre or institution (养老/托育/综合养老服务中心/养老机构)")
+        gdf["ownership"] = _vocab(gdf, "ownership", OWNERSHIP, fname, log, ids,
+                                  "public, public_private or private (公办/公建民营/民办)",
+                                  required=False, default="private")
+        # An absent beds/places column stays NaN: indicators then say "no data", not 0.
+        for col in ("beds", "places"):
+            if col not in gdf.columns:
+                gdf[col] = np.nan
+        _district_or_derive(gdf, districts, fname, log, ids)
+    elif layer == "candidates":
+        kinds = []
+        for i, v in enumerate(gdf["kinds"]):
+            k = split_kinds(v)
+            if k is None:
+                log.error(fname, "unknown kind in kinds 可建类型无效", row=i, feature_id=ids[i],
+                          column="kinds", found=repr(v),
+                          expected="';'-separated elderly, childcare, street_centre (养老;托育;综合中心)")
+                k = []
+            elif not k:
+                log.error(fname, "candidate may host nothing 候选场地无可建类型", row=i,
+                          feature_id=ids[i], column="kinds", found="empty",
+                          expected="at least one of elderly, childcare, street_centre")
+            kinds.append(";".join(k))
+        gdf["kinds"] = kinds
+        gdf["acquisition"] = _vocab(gdf, "acquisition", ACQUISITION, fname, log, ids,
+                                    "new, renovate or lease (新建/改造/租赁)", required=False, default="new")
+        if "cost_yuan" not in gdf.columns:
+            gdf["cost_yuan"] = np.nan
+        _district_or_derive(gdf, districts, fname, log, ids)
+    if "name" not in gdf.columns:
+        gdf["name"] = gdf[id_col] if id_col in gdf.columns else ""
+    gdf["name"] = gdf["name"].fillna("").astype(str)
+    return gdf
+
+
+def _check_refs(gdf, col, ref, fname, log, ids, what, required=True) -> None:
+    if ref is None:
+        return
+    if col not in gdf.columns:
+        return
+    matched = _match_district(gdf[col], ref)
+    for i in np.flatnonzero(matched.isna().to_numpy()):
+        val = gdf[col].iloc[i]
+        if not required and (pd.isna(val) or str(val).strip() == ""):
+            continue
+        log.error(fname, f"unknown {what} 未知{'区县' if what == 'district' else '街道'}", row=int(i),
+                  feature_id=ids[i], column=col, found=repr(val),
+                  expected=f"a {what} code or name of the {what}s layer")
+    gdf[col] = matched.where(matched.notna(), gdf[col])
+
+
+def _auto_district(gdf: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> pd.Series:
+    """District codes from the polygons, for a layer declared ``district = "auto"``."""
+    if districts is None:
+        return pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
+    ok = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
+    out = pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
+    if ok.any():
+        projected = gdf[ok].to_crs(districts.crs)
+        codes = _assign_district(projected, districts, "", None, [])
+        out[ok] = codes.to_numpy()
+    return out
+
+
+def _district_or_derive(gdf, districts, fname, log, ids) -> None:
+    derived = _assign_district(gdf, districts, fname, log, ids)
+    if "district" in gdf.columns:
+        matched = _match_district(gdf["district"], districts)
+        gdf["district"] = matched.where(matched.notna(), derived)
+    else:
+        gdf["district"] = derived
+    if districts is not None:
+        for i in np.flatnonzero(gdf["district"].isna().to_numpy()):
+            log.warning(fname, "point lies in no district 点位不在任何区县内", row=int(i),
+                        feature_id=ids[i], column="district", found="none",
+                        expected="inside a district polygon")

@@ -1,0 +1,1 @@
+"""The walking network: arrays, readers and cache, snapping, bounded search, isochrones, partitions."""

@@ -1,0 +1,1 @@
+"""Outputs: maps, tables, the briefing, with bilingual labels and escaped input text."""

@@ -1,0 +1,304 @@
+"""The one-page briefing for the joint meeting (HTML from a jinja2 template, every input text escaped).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from carecircle.atomic import write_text_atomic
+from carecircle.outputs.results import STATUS_LABELS, STATUSES, RunOutputs
+from carecircle.outputs.style import (
+    ACQUISITION_LABELS,
+    SITE_KIND_LABELS,
+    STATUS_COLOURS,
+    fmt_num,
+    kinds_text,
+)
+from carecircle.outputs.webmap import _indicator_value
+
+HEADLINE_LABELS = {
+    "communities": "社区/村总数 Communities",
+    "communities_on_network": "接入路网的社区 Communities on the network",
+    "unreachable": "不在路网上 Not on the network",
+    "served_both": "两类设施均覆盖 Served by both",
+    "served_elderly": "养老覆盖 Served by elderly care",
+    "served_childcare": "托育覆盖 Served by childcare",
+    "sites": "规划场地 Proposed sites",
+    "n_sites": "规划场地 Proposed sites",
+    "cost_yuan": "建设费用 Construction cost",
+    "subsidy_yuan": "补助 Subsidy",
+    "subsidy_total_yuan": "补助合计 Total subsidy",
+    "construction_subsidy_yuan": "建设补助 Construction subsidy",
+    "net_cost_yuan": "扣除补助后费用 Cost net of subsidy",
+    "budget_yuan": "预算 Budget",
+    "residents_newly_served": "新覆盖人口 Residents newly served",
+    "communities_newly_served": "新覆盖社区 Communities newly served",
+    "places_added": "新增托位 New childcare places",
+    "crs": "坐标系 CRS",
+    "solver_status": "求解状态 Solver status",
+    "subsidy_city_yuan": "其中市级补助 Of which city subsidy",
+    "gap": "最优性差距 Optimality gap",
+    "mode": "规划模式 Plan mode",
+}
+PLAN_MODES = {
+    "cover_all": "全覆盖最小费用 Cover every community at least cost",
+    "budget": "预算内最大覆盖 Best coverage within the budget",
+}
+
+
+# ---------------------------------------------------------------- briefing
+
+
+def _split_label(label: str) -> tuple[str, str]:
+    """("城市社区...", "Urban community ...") from a bilingual label."""
+    m = re.match(r"^(.*?[^\x00-\x7f][^A-Za-z]*?)\s+([A-Za-z].*)$", str(label))
+    return (m.group(1), m.group(2)) if m else (str(label), "")
+
+
+def _fmt_value(value: Any, key: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, (bool, np.bool_)):
+        return "是 yes" if value else "否 no"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        v = float(value)
+        if key.endswith("_yuan"):
+            return f"{v:,.0f} 元 ({v / 1e4:,.1f} 万元)"
+        return f"{v:,.0f}" if v == int(v) else f"{v:,.2f}"
+    return str(value)
+
+
+def headline_items(headline: dict[str, Any]) -> list[dict[str, str]]:
+    """Headline cards: label and text; ``X_before``/``X_after`` pairs become one card."""
+    items: list[dict[str, str]] = []
+    done: set[str] = set()
+    for key, value in headline.items():
+        if key in done:
+            continue
+        base, _, when = key.rpartition("_")
+        if when in ("before", "after") and base:
+            before, after = headline.get(f"{base}_before"), headline.get(f"{base}_after")
+            done.update({f"{base}_before", f"{base}_after"})
+            label = HEADLINE_LABELS.get(base, base)
+            if before is not None and after is not None:
+                text = f"{_fmt_value(before, base)} → {_fmt_value(after, base)}"
+                sub = "现状 → 规划后 today → after plan"
+            else:
+                text = _fmt_value(before if before is not None else after, base)
+                sub = "现状 today" if before is not None else "规划后 after plan"
+            items.append({"label": label, "value": text, "sub": sub})
+            continue
+        done.add(key)
+        items.append({"label": HEADLINE_LABELS.get(key, key), "value": _fmt_value(value, key),
+                      "sub": ""})
+    return items
+
+
+def scenario_items(scen: Any) -> list[tuple[str, str]]:
+    """The scenario's parameters as (label, text) rows for the briefing."""
+    rows: list[tuple[str, str]] = []
+    w = getattr(scen, "walking", None)
+    if w is not None:
+        rows.append(("步行时间 Walking time", f"{w.minutes:g} 分钟 min"))
+        speeds = "; ".join(
+            f"{SITE_KIND_LABELS.get(k, k)} {v:g} m/s ({v * w.minutes * 60:,.0f} m)"
+            for k, v in w.speed_mps.items())
+        rows.append(("步行速度(步行距离) Walking speed (distance)", speeds))
+        rows.append(("最大接入路网距离 Max distance to the network", f"{w.max_snap_m:g} m"))
+    st = getattr(scen, "standards", None)
+    if st is not None:
+        rows.append(("面积标准 Floor-area standards",
+                     f"养老 elderly ≥ {st.elderly_min_area_m2:g} m²; 托育 childcare ≥ "
+                     f"{st.childcare_min_area_m2:g} m²; 合建 shared ≥ {st.shared_min_area_m2:g} m²; "
+                     f"托位 {st.childcare_m2_per_place:g} m²/place; 小区配建 compounds "
+                     f"{st.compound_m2_per_100_households:g} m²/100 households"))
+    t = getattr(scen, "targets", None)
+    if t is not None:
+        lo, hi = t.elderly_area_per_resident_m2
+        rows.append(("目标 Targets (2025)",
+                     f"城市社区养老覆盖 urban elderly-care coverage ≥ {t.urban_elderly_coverage:.0%}; "
+                     f"农村 rural ≥ {t.rural_elderly_coverage:.0%}; 街道综合中心 street centres ≥ "
+                     f"{t.street_centre_coverage:.0%}; 配建达标 compliance {t.facility_compliance:.0%}; "
+                     f"每千人托位 childcare places/1,000 ≥ {t.childcare_places_per_1000:g}; "
+                     f"公办床位 public beds ≥ {t.public_beds_share_of_60plus:.0%} of 60+; "
+                     f"公办托育 public childcare ≥ {t.public_childcare_per_district} per district; "
+                     f"人均养老面积 elderly area {lo:g}-{hi:g} m²/person"))
+    p = getattr(scen, "plan", None)
+    if p is not None:
+        rows.append(("规划模式 Plan mode", PLAN_MODES.get(p.mode, p.mode)))
+        if p.mode == "budget" or p.budget_yuan:
+            rows.append(("预算 Budget", _fmt_value(float(p.budget_yuan), "budget_yuan")))
+    d = getattr(scen, "demand", None)
+    if d is not None:
+        rows.append(("需求年份 Demand year", f"{d.year} (基年 base {d.base_year})"))
+    src = getattr(scen, "source", None)
+    if src is not None:
+        rows.append(("情景文件 Scenario file", str(src)))
+    return rows
+
+
+def _indicator_cell(row: pd.Series | None) -> dict[str, str]:
+    if row is None:
+        return {"text": "—", "status": "none", "mark": ""}
+    status = str(row["status"])
+    if status == "no data":
+        return {"text": "无数据 no data", "status": "nodata", "mark": ""}
+    return {"text": _indicator_value(row), "status": status,
+            "mark": "✓" if status == "pass" else "✗"}
+
+
+def district_matrix(run: RunOutputs) -> dict[str, Any]:
+    """The district table of the briefing: indicators as columns, districts as rows."""
+    before = run.districts_before
+    after = run.districts_after if run.districts_after is not None and len(run.districts_after) else None
+    if before is None or not len(before):
+        return {"columns": [], "rows": [], "has_after": False, "empty": []}
+    indicators = list(dict.fromkeys(before["indicator"]))
+    first = before.drop_duplicates("indicator").set_index("indicator")
+    columns = []
+    for key in indicators:
+        zh, en = _split_label(first.loc[key, "label"])
+        columns.append({"key": key, "zh": zh, "en": en, "target": str(first.loc[key, "target_text"])})
+    b = before.set_index(["district", "indicator"])
+    a = after.set_index(["district", "indicator"]) if after is not None else None
+    rows, empty = [], []
+    for district in dict.fromkeys(before["district"]):
+        sub = before[before["district"] == district]
+        nothing = (sub["status"] == "no data").all() and (
+            a is None or (after.loc[after["district"] == district, "status"] == "no data").all())
+        if nothing and str(district) != "city":  # one line under the table, not a row of blanks
+            empty.append(f"{sub['district_name'].iloc[0]} ({district})")
+            continue
+        cells = []
+        for key in indicators:
+            rb = b.loc[(district, key)] if (district, key) in b.index else None
+            cell = {"before": _indicator_cell(rb)}
+            if a is not None:
+                ra = a.loc[(district, key)] if (district, key) in a.index else None
+                cell["after"] = _indicator_cell(ra)
+            cells.append(cell)
+        rows.append({"code": str(district), "name": str(sub["district_name"].iloc[0]),
+                     "city": str(district) == "city", "cells": cells})
+    return {"columns": columns, "rows": rows, "has_after": a is not None, "empty": empty}
+
+
+def status_counts(run: RunOutputs) -> list[dict[str, Any]]:
+    """Communities and residents by status, today and after the plan."""
+    comm = run.communities
+    pop = comm["population"].astype(float) if "population" in comm else pd.Series(1.0, index=comm.index)
+    out = []
+    for s in STATUSES:
+        row: dict[str, Any] = {"label": STATUS_LABELS[s], "colour": STATUS_COLOURS[s],
+                               "n": int((comm["status"] == s).sum()),
+                               # projected residents are fractional: whole people on the page
+                               "residents": f"{pop[comm['status'] == s].sum():,.0f}"}
+        if "status_after" in comm:
+            row["n_after"] = int((comm["status_after"] == s).sum())
+            row["residents_after"] = f"{pop[comm['status_after'] == s].sum():,.0f}"
+        out.append(row)
+    return out
+
+
+def _site_rows(run: RunOutputs, limit: int = 60) -> tuple[list[dict[str, str]], int]:
+    if run.sites is None or not len(run.sites):
+        return [], 0
+    rows = []
+    for _, s in run.sites.head(limit).iterrows():
+        rows.append({
+            "id": str(s.get("id", "")), "name": str(s.get("name", "")),
+            "district": str(s.get("district", "")), "kinds": kinds_text(s.get("kinds")),
+            "area": fmt_num(s.get("floor_area_m2")),
+            "acquisition": ACQUISITION_LABELS.get(str(s.get("acquisition", "")),
+                                                       str(s.get("acquisition", ""))),
+            "cost": fmt_num(s.get("cost_yuan")),
+            "residents": fmt_num(s.get("residents_newly_served")),
+        })
+    return rows, len(run.sites)
+
+
+def _cost_rows(run: RunOutputs) -> list[tuple[str, str]]:
+    if not run.costs or "total" not in run.costs:
+        return []
+    from carecircle.siting.costing import COLUMN_LABELS as COST_LABELS
+
+    total = pd.DataFrame(run.costs["total"])
+    if not len(total):
+        return []
+    row = total.iloc[0]
+    return [(COST_LABELS.get(c, c), _fmt_value(row[c], c if c.endswith("_yuan") else ""))
+            for c in total.columns]
+
+
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    text = resources.files("carecircle.outputs").joinpath("templates", "briefing.html").read_text("utf-8")
+    return env.from_string(text)
+
+
+def briefing_html(run: RunOutputs, *, map_name: str = "map.html", static_png: bytes | None = None,
+                  static_name: str = "map.png") -> str:
+    """The briefing page as HTML text (see :func:`write_briefing`)."""
+    scen = run.scenario
+    sites, n_sites = _site_rows(run)
+    image = None
+    if static_png is not None:
+        image = "data:image/png;base64," + base64.b64encode(static_png).decode("ascii")
+    crs = getattr(getattr(run.inputs, "crs", None), "to_string", lambda: "")()
+    return _template().render(
+        title=getattr(scen, "title", "") or getattr(scen, "name", ""),
+        name=getattr(scen, "name", ""),
+        minutes=f"{getattr(getattr(scen, 'walking', None), 'minutes', 15.0):g}",
+        notes=[str(n) for n in run.notes],
+        headline=headline_items(run.headline),
+        params=scenario_items(scen),
+        matrix=district_matrix(run),
+        statuses=status_counts(run),
+        has_after="status_after" in run.communities,
+        sites=sites, n_sites=n_sites,
+        costs=_cost_rows(run),
+        image=image, static_name=static_name, map_name=map_name,
+        crs=crs,
+    )
+
+
+def write_briefing(run: RunOutputs, out_dir: str | Path, *, map_name: str = "map.html",
+                   static_name: str = "map.png") -> Path:
+    """Write ``briefing.html``: one printable A4 page for the joint meeting.
+
+    It shows the notes the reader must know (assumed layers, excluded points) at the
+    top, the headline numbers, the scenario's parameters, the district table with
+    pass/fail marks before and after the plan, communities by status, the proposed
+    sites, the cost summary, the static map (embedded, so the page stands alone) and
+    a link to the interactive map.  Every label is bilingual; every text from the
+    inputs is escaped.
+
+    Parameters
+    ----------
+    run
+        The run's outputs.
+    out_dir
+        Folder to write to; the static map is read from ``out_dir / static_name``
+        when it exists (write it first, as :func:`write_run` does).
+    map_name, static_name
+        File names of the interactive and static maps in the same folder.
+
+    Returns
+    -------
+    Path
+        The ``briefing.html`` written.
+    """
+    out = Path(out_dir)
+    png = out / static_name
+    text = briefing_html(run, map_name=map_name, static_png=png.read_bytes() if png.is_file() else None,
+                         static_name=static_name)
+    return write_text_atomic(out / "briefing.html", text)

@@ -1,0 +1,88 @@
+"""Tables (CSV, XLSX) and the one-page briefing of a run.
+
+Every run leaves, in its output folder:
+
+=====================  ==============================================================
+``map.html``           the interactive map (:func:`carecircle.outputs.webmap.write_plan_map`)
+``map.png``            the static map (:func:`carecircle.outputs.webmap.write_static_map`)
+``communities.*``      community service status (today, and after the plan)
+``districts.*``        district indicators vs targets, before and after the plan
+``sites.*``            proposed sites (plans only)
+``cost_<name>.*``      cost tables (plans with costing only)
+``briefing.html``      one printable A4 page for the joint meeting (联席会议)
+=====================  ==============================================================
+
+Tables are written twice: CSV (UTF-8 with BOM, so Excel opens Chinese correctly) and
+XLSX (bilingual bold header row, frozen, with an auto-filter and column widths
+computed from the content, CJK characters counted double).  Both are byte-identical
+when the same run is written again: CSVs by construction; XLSX files because the
+workbook's created/modified times and the zip members' times are fixed.
+
+:func:`write_run` writes everything through :class:`~carecircle.atomic.StagedOutputs`:
+a run that fails midway leaves the previous outputs untouched.
+
+Notes on safety: every text from input data is HTML-escaped in the briefing (Jinja
+autoescaping); in XLSX a text starting with ``=`` is stored as text, never as a
+formula.  CSVs hold the data as it is (they are for machines as much as people).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from carecircle.atomic import StagedOutputs
+from carecircle.outputs.briefing import write_briefing
+from carecircle.outputs.results import RunOutputs
+from carecircle.outputs.staticmap import write_static_map
+from carecircle.outputs.tables import write_tables
+from carecircle.outputs.webmap import write_plan_map
+
+# ---------------------------------------------------------------- the whole run
+
+OWNED_PATTERNS = ("map.html", "map.png", "briefing.html", "communities.csv", "communities.xlsx",
+                  "districts.csv", "districts.xlsx", "sites.csv", "sites.xlsx", "cost_*.csv",
+                  "cost_*.xlsx")
+
+
+def _stale(target: Path, written: Iterable[Path]) -> list[Path]:
+    """Outputs of an earlier run in ``target`` that this run did not write."""
+    keep = {p.name for p in written}
+    found = {p for pat in OWNED_PATTERNS for p in target.glob(pat) if p.is_file()}
+    return sorted(p for p in found if p.name not in keep)
+
+
+def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any = None) -> list[Path]:
+    """Write every output of a run: maps, tables and the briefing, all or nothing.
+
+    Files are staged in a hidden folder inside ``out_dir`` and moved into place only
+    when all were written; if anything fails, the previous outputs stay as they were.
+    After success, outputs of an earlier run that this run does not produce (e.g. the
+    ``sites`` table of a plan, when this run is an assessment) are removed so the folder
+    never mixes two runs.
+
+    Parameters
+    ----------
+    run
+        The run's outputs.
+    out_dir
+        The run's folder; default ``run.scenario.out_dir`` (``maps/<scenario name>``).
+    tiles
+        Optional tile layer for the interactive map (default none: works offline).
+
+    Returns
+    -------
+    list of Path
+        The final paths of every file written.
+    """
+    target = Path(out_dir) if out_dir is not None else Path(run.scenario.out_dir)
+    with StagedOutputs(target) as st:
+        staged = [write_plan_map(run, st.path("map.html"), tiles=tiles),
+                  write_static_map(run, st.path("map.png"))]
+        staged += write_tables(run, st.dir)
+        staged.append(write_briefing(run, st.dir))
+        final = [target / p.relative_to(st.dir) for p in staged]
+    for old in _stale(target, final):
+        old.unlink()
+    return final

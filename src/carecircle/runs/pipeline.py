@@ -1,0 +1,363 @@
+"""One scenario through one pipeline: load -> network -> reach -> coverage -> plan -> outputs.
+
+The functions here are what the CLI calls; each returns a result object with the
+library-level tables so a notebook can use them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from carecircle.errors import CarecircleError, InputError, Problem, ProblemLog, ScenarioError
+from carecircle.inputs.load import Inputs, load_inputs, summary
+from carecircle.inputs.scenario import Scenario, load_scenario
+from carecircle.network.partition import PartitionBy
+from carecircle.runs.context import Context, _as_scenario, _say, cache_dir, prepare
+
+
+@dataclass
+class ValidationReport:
+    """What ``carecircle validate`` prints."""
+
+    text: str
+    problems: list[Problem]
+    inputs: Inputs | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+def format_validation(scenario: Scenario, inputs: Inputs | None, log: ProblemLog) -> str:
+    """The bilingual validation summary."""
+    lines = [f"Scenario 情景: {scenario.name} ({scenario.source or scenario.base_dir})"]
+    if inputs is not None:
+        lines.append(f"CRS 坐标系: {inputs.crs.to_string()} ({inputs.crs.name})")
+        for note in inputs.conversions:
+            lines.append(f"Converted 已转换: {note}")
+        for layer, text in inputs.assumed.items():
+            lines.append(f"Assumed 假设数据: {layer}: {text}")
+        lines.append("")
+        lines.append(summary(inputs).to_string(index=False))
+    lines.append("")
+    n_err, n_warn = len(log.errors), len(log.warnings)
+    lines.append(f"Problems 问题: {n_err} error(s) 错误, {n_warn} warning(s) 警告")
+    lines += [f"  {p}" for p in log.problems]
+    lines.append("Result 结果: " + ("FAILED 未通过" if n_err else "OK 通过"))
+    return "\n".join(lines)
+
+
+def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> ValidationReport:
+    """Load every input of a scenario and report every problem found.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario` or the path of its TOML file.
+    quiet
+        Unused here (validation prints nothing itself); kept for a uniform signature.
+
+    Returns
+    -------
+    ValidationReport
+        The printable text, the problems, and the loaded inputs.
+    """
+    scen = _as_scenario(scenario)
+    inputs = load_inputs(scen, raise_on_error=False)
+    log = inputs.log
+    comm = inputs.get("communities")
+    if comm is not None and len(comm) and not log.errors:
+        from carecircle.assess.demand import projection_factors
+
+        try:
+            inputs.conversions.append(projection_factors(comm, scen.demand).describe())
+        except CarecircleError as exc:
+            log.error(str(scen.demand.projection_table), str(exc))
+    net_src = scen.inputs["network"].path
+    if not net_src.exists():
+        log.error(str(net_src), "file not found 文件不存在 (network)")
+    elif not log.errors:
+        # Reading the network here (it is cached for the run) catches an unreadable file now.
+        from carecircle.errors import NetworkError
+        from carecircle.network.sources import load_network
+
+        try:
+            net = load_network(net_src, crs=inputs.crs, cache_dir=cache_dir())
+            inputs.conversions.append(
+                f"network 步行路网: {len(net.node_ids):,} nodes, {len(net.edge_u):,} edges (largest component)"
+            )
+        except InputError as exc:
+            log.problems.append(exc.problem)
+        except (NetworkError, CarecircleError) as exc:
+            log.error(str(net_src), f"cannot build the walking network 无法构建步行路网: {exc}")
+    return ValidationReport(format_validation(scen, inputs, log), list(log.problems), inputs)
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    text: str
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+
+
+def demo_scenario_path() -> Path:
+    """The bundled demo scenario (``data/demo/scenario.toml`` of the source tree)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        cand = parent / "data" / "demo" / "scenario.toml"
+        if cand.is_file():
+            return cand
+    raise ScenarioError(
+        "the demo city data/demo/scenario.toml was not found next to the package; "
+        "regenerate it with `python -m carecircle.runs.demo --out data/demo`"
+    )
+
+
+def run_demo(out_dir: Path | None = None, *, quiet: bool = False) -> RunResult:
+    """Run the whole pipeline on the bundled demo city."""
+    scen = load_scenario(demo_scenario_path())
+    if out_dir is not None:
+        scen = scen.replace(output_dir=Path(out_dir).resolve())
+    return run_scenario(scen, quiet=quiet)
+
+
+def run_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    quiet: bool = False,
+    plan: bool = True,
+    scheduler: Any = None,
+    partition_by: str = "auto",
+    n_partitions: int | None = None,
+) -> RunResult:
+    """validate -> assess -> plan -> outputs for one scenario.
+
+    Parameters
+    ----------
+    scenario
+        The scenario or its TOML path.
+    quiet
+        No progress output.
+    plan
+        Also run the siting optimizer (``False``: an assessment only).
+    scheduler
+        ``None``: everything on this machine.  Otherwise a Dask scheduler
+        (``distributed.Client``, ``tcp://host:8786`` or ``"local[:N]"``): the
+        network work runs there, partitioned (see :mod:`carecircle.runs.distributed`);
+        the outputs are the same.
+    partition_by, n_partitions
+        How the communities are cut for the cluster (``"auto"``, ``"district"``,
+        ``"tiles"``); ignored without a scheduler.
+    """
+    from carecircle.assess.indicators import terminal_table
+    from carecircle.atomic import write_text_atomic
+
+    scen = _as_scenario(scenario)
+    report = validate(scen)
+    if report.errors:
+        raise CarecircleError(report.text)
+    _say(quiet, report.text)
+    ctx = prepare(scen, quiet=quiet)
+    with _engine(ctx, scheduler, partition_by=partition_by, n_partitions=n_partitions,
+                 quiet=quiet) as ctx:
+        where = "" if scheduler is None else " (on the cluster 分布式)"
+        _say(quiet, f"[3/4] coverage today 现状覆盖评估{where}")
+        run = assess_context(ctx)
+        if plan:
+            from carecircle.runs.plan import plan_context
+
+            _say(quiet, f"[4/4] siting plan 选址优化{where}")
+            run = plan_context(ctx, run, quiet=quiet)
+    files = write_outputs(run, quiet=quiet)
+    log = [report.text, ""]
+    if run.unreachable is not None and len(run.unreachable):
+        log += [f"Not on the walking network, excluded from coverage shares 不在路网上 "
+                f"({len(run.unreachable)}):", run.unreachable.to_string(index=False), ""]
+    log += ["Notes 说明:", *run.notes, "", "Details 技术细节:", *run.details, ""]
+    files.append(write_text_atomic(scen.out_dir / "validation.txt", "\n".join(log)))
+    table = run.districts_after if run.districts_after is not None else run.districts_before
+    text = "\n".join([
+        "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
+        terminal_table(table),
+        "",
+        *run.notes,
+        "",
+        "Wrote 输出:",
+        *[f"  {p}" for p in files],
+    ])
+    return RunResult(text, scen.out_dir, files)
+
+
+@contextmanager
+def _engine(ctx: Context, scheduler: Any, *, partition_by: str, n_partitions: int | None,
+            quiet: bool) -> Iterator[Context]:
+    """``ctx`` as it is, or with its network work moved to a Dask cluster."""
+    if scheduler is None:
+        yield ctx
+        return
+    from carecircle.runs.distributed import connect, partitioned_engine
+
+    with connect(scheduler) as client:
+        engine = partitioned_engine(ctx, client, by=partition_by, n_partitions=n_partitions)
+        try:
+            if not quiet:
+                _say(quiet, engine.describe())
+            yield replace(ctx, engine=engine)
+        finally:
+            engine.close()
+
+
+def assess_context(ctx: Context):
+    """Today's coverage for a prepared context: a :class:`~carecircle.outputs.results.RunOutputs`."""
+    from carecircle.assess.coverage import status_kwargs
+    from carecircle.assess.indicators import district_indicators
+    from carecircle.outputs.results import RunOutputs
+
+    scen, inputs = ctx.scenario, ctx.inputs
+    districts = inputs["districts"]
+    names = dict(zip(districts["code"], districts["name"], strict=True))
+    w = scen.walking
+    comm = ctx.engine.community_status(inputs["communities"], inputs.get("facilities"),
+                                       district_names=names, **status_kwargs(scen))
+    extra = ctx.extra or {}
+    table = district_indicators(comm, inputs.get("facilities"), districts,
+                                streets=inputs.get("streets"), targets=scen.targets,
+                                extra_beds=extra.get("beds"), extra_places=extra.get("places"),
+                                extra_area=extra.get("area"))
+    comm = _keep_known_columns(comm)
+    n_unreach = int((comm["status"] == "unreachable").sum())
+    notes = list(ctx.notes)
+    if n_unreach:
+        notes.append(f"{n_unreach} communities are not on the walking network (outside its extent "
+                     f"or farther than {w.max_snap_m:g} m from any road) and are excluded from "
+                     f"coverage shares; they are listed in validation.txt and communities.csv "
+                     f"{n_unreach} 个社区不在步行路网上(超出路网范围或距路网超过 {w.max_snap_m:g} 米), "
+                     f"不计入覆盖率")
+    on = comm["status"] != "unreachable"
+    headline = {
+        "communities": int(len(comm)),
+        "communities_on_network": int(on.sum()),
+        "served_both_before": int((comm["status"] == "both").sum()),
+        "served_elderly_before": int(comm["elderly_served"].sum()),
+        "served_childcare_before": int(comm["childcare_served"].sum()),
+        "unreachable": n_unreach,
+        "crs": inputs.crs.to_string(),
+    }
+    run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
+                     headline=headline, notes=notes, details=list(ctx.details),
+                     unreachable=unreachable_table(comm, w.max_snap_m))
+    run.isochrones.update(existing_isochrones(ctx))
+    return run
+
+
+def _keep_known_columns(comm):
+    """Drop pass-through columns of the source file (e.g. an Amap file's wrong lon/lat)."""
+    from carecircle.inputs.schema import COLUMNS
+    from carecircle.outputs.results import COLUMN_LABELS
+
+    known = set(COLUMNS["communities"]) | set(COLUMN_LABELS) | {
+        "geometry", "area_geometry", "outside_extent", "population_base", "pop_60plus_base",
+        "pop_0_3_base"}
+    known |= {c for c in comm.columns if c.startswith(("elderly_", "childcare_", "compound_"))}
+    return comm[[c for c in comm.columns if c in known]]
+
+
+def unreachable_table(comm, max_snap_m: float):
+    """Communities not on the walking network, with the reason (bilingual)."""
+    import pandas as pd
+
+    off = comm[comm["status"] == "unreachable"]
+    outside = off["outside_extent"].to_numpy(dtype=bool) if "outside_extent" in off else False
+    reason = pd.Series(
+        [f"farther than {max_snap_m:g} m from any street 距路网超过{max_snap_m:g}米"] * len(off),
+        index=off.index, dtype=object)
+    reason[outside] = "outside the road network's extent 在路网范围之外"
+    return pd.DataFrame({"layer": "communities", "id": off["id"].astype(str),
+                         "name": off["name"].astype(str),
+                         "district": off.get("district_name", off["district"]).astype(str),
+                         "reason": reason}).reset_index(drop=True)
+
+
+def existing_isochrones(ctx: Context) -> dict:
+    """Walking isochrones of today's qualifying facilities, per kind."""
+    from carecircle.assess.coverage import KIND_SOURCES
+
+    fac = ctx.inputs.get("facilities")
+    out = {}
+    if fac is None or not len(fac):
+        return out
+    w, st = ctx.scenario.walking, ctx.scenario.standards
+    for kind in ("elderly", "childcare"):
+        sel = fac[fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))]
+        if not len(sel):
+            continue
+        out[f"existing_{kind}"] = ctx.engine.isochrones(
+            sel, w.limit_m(kind), buffer_m=w.isochrone_buffer_m, source="facilities",
+            ids=sel["id"].to_numpy())
+    return out
+
+
+def write_outputs(run, *, quiet: bool = False) -> list[Path]:
+    """Write maps, tables and the briefing of a run into its folder (all or nothing)."""
+    from carecircle.outputs.write import write_run
+
+    _say(quiet, f"writing outputs 写出结果 -> {run.scenario.out_dir}")
+    return write_run(run, run.scenario.out_dir)
+
+
+def assess(scenario: Scenario | str | Path, *, quiet: bool = False):
+    """Load a scenario and assess today's coverage (no outputs written)."""
+    return assess_context(prepare(scenario, quiet=quiet))
+
+
+def run_distributed(
+    scenario: Any,
+    scheduler: Any = None,
+    *,
+    n_partitions: int | None = None,
+    partition_by: PartitionBy = "auto",
+    plan: bool = True,
+    quiet: bool = False,
+):
+    """Assess (and plan) a scenario on a Dask cluster; the same result as on one machine.
+
+    The steps are those of :func:`carecircle.runs.pipeline.run_scenario` (the same
+    functions, given a :class:`PartitionedNetwork` as their network engine),
+    without writing the outputs.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`~carecircle.inputs.scenario.Scenario` or the path of its TOML file.
+    scheduler
+        ``None``: the single-machine path.  Otherwise a ``distributed.Client``, a
+        scheduler address (``tcp://host:8786``) or ``"local[:N]"`` (see :func:`connect`).
+    n_partitions
+        Number of pieces (see :func:`carecircle.network.partition.assign_communities`);
+        default: one per district when there are several, else 4 tiles.
+    partition_by
+        ``"auto"``, ``"district"`` or ``"tiles"``.
+    plan
+        Also solve the siting plan.
+    quiet
+        No progress output.
+
+    Returns
+    -------
+    RunOutputs
+        Write it with :func:`carecircle.runs.pipeline.write_outputs`.
+    """
+    from carecircle.runs.context import _as_scenario, prepare
+    from carecircle.runs.plan import plan_context
+
+    ctx = prepare(_as_scenario(scenario), quiet=quiet)
+    with _engine(ctx, scheduler, partition_by=partition_by, n_partitions=n_partitions,
+                 quiet=quiet) as ctx:
+        run = assess_context(ctx)
+        return plan_context(ctx, run, quiet=quiet) if plan else run

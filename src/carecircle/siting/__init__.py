@@ -1,0 +1,1 @@
+"""Siting: the problem, the MILP model, solving, covering models, frontier and costs."""

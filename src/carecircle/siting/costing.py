@@ -1,0 +1,641 @@
+"""Money: what a plan costs to build and which subsidies of the plan's attachment 1 it earns.
+
+The subsidy schedule is data (``carecircle/data/subsidies.csv``), one row per rule of
+附件1《西安市推进"一老一小"工作重大政策清单》, with the clause quoted; nothing here
+hard-codes an amount.  :func:`cost_plan` applies the rules to a table of proposed sites
+and returns a :class:`PlanCost` with a per-site table, a long table of every subsidy
+item (one row per site and rule), per-district totals and the city total.
+
+Decisions (the plan leaves them open; each is stated here and in the output notes):
+
+* **Leases count as renovation of a stock building.**  A leased site earns the
+  renovated-station amount (300 k, clause 十一) and the leased-or-renovated bed rate
+  (5,000 per bed, clause 九, which names 租赁 explicitly).
+* **"Up to" amounts are taken at their ceiling** (最高 60 万 / 30 万 / 150 万): the cost
+  shown is the most the plan can pay, an upper estimate of the subsidy.
+* **One construction subsidy per elderly building.**  A site hosting a street/town
+  centre earns the centre subsidy (十); the community-station construction subsidy is not
+  added on the same building (the centre is the station's higher tier).  If it also hosts
+  an institution, clause 十 forbids combining the centre subsidy with the bed subsidy:
+  the larger of the two is kept and the other is listed at 0 with a note.
+* **Childcare sites are demonstration sites** (``childcare_demonstration=True``): every
+  new place earns 10,000 yuan (十五).  That money is central-budget money the city
+  applies for (争取中央预算内资金), so its split is central 100 %, not city/district.
+* **Public childcare is inclusive** (``childcare_inclusive=True``): 400 yuan per enrolled
+  child per year (十七).  The plan states no split for it; the schedule assumes the
+  usual 5:5 and says so (``split_basis = assumed``).
+* **Operation subsidies**: a site hosting ``elderly`` runs a community station and earns
+  15 k-100 k a year (十八) at the chosen level (low = 15 k, high = 100 k, mid = the
+  midpoint 57.5 k).  Street centres and institutions have operation subsidies per
+  resident in the plan (十七) that depend on occupancy and star rating; they are not
+  estimated here.
+* **Cap**: the one-off construction subsidies of a site never exceed its own
+  construction/acquisition cost; when they would, they are scaled down in proportion
+  (so each funder's share shrinks alike) and the site is flagged ``capped``.  Operation
+  subsidies pay running costs, which are not in the inputs, so they are not capped.
+* **City shares follow the wording of each clause**, not a blanket 5:5: where the plan
+  says 市级给予 (stations, centres, meal points) the city pays all of it; where it says
+  市和区县 5∶5 (beds, station operation, home adaptation) it is split half and half.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from carecircle.errors import InputError, Problem, ProblemLog
+
+OperationLevel = Literal["low", "mid", "high"]
+
+SCHEDULE_COLUMNS = (
+    "rule", "name_zh", "name_en", "amount_yuan", "amount_min_yuan", "amount_max_yuan",
+    "up_to", "unit", "city_share", "central_share", "split_basis", "split_zh", "clause",
+    "source_clause",
+)
+UNITS = ("once", "per_bed", "per_place", "per_child_per_year", "per_household", "per_year")
+# the rules cost_plan applies; the schedule must define every one of them
+RULES_USED = (
+    "community_station_new", "community_station_renovated", "street_centre",
+    "institution_bed_new", "institution_bed_leased_or_renovated", "childcare_demo_place_new",
+    "community_station_operation", "inclusive_childcare_operation",
+)
+SITE_KINDS = ("elderly", "childcare", "street_centre", "institution")
+KIND_ALIASES: dict[str, str] = {
+    "elderly": "elderly", "养老": "elderly", "社区养老服务站": "elderly", "养老服务站": "elderly",
+    "childcare": "childcare", "托育": "childcare",
+    "street_centre": "street_centre", "street_center": "street_centre", "综合中心": "street_centre",
+    "综合养老服务中心": "street_centre",
+    "institution": "institution", "养老机构": "institution", "养老院": "institution",
+}
+ACQUISITION_ALIASES: dict[str, str] = {
+    "new": "new", "新建": "new",
+    "renovate": "renovate", "renovated": "renovate", "改造": "renovate", "存量改造": "renovate",
+    "改扩建": "renovate",
+    "lease": "lease", "leased": "lease", "租赁": "lease",
+}
+UNSPECIFIED_DISTRICT = "未注明 unspecified"
+SITES_FILE = "plan sites 方案场地"
+
+# Bilingual headers for every table this module returns (the report module may reuse them).
+COLUMN_LABELS: dict[str, str] = {
+    "id": "编号 ID",
+    "name": "名称 Name",
+    "district": "区县 District",
+    "kinds": "设施类型 Kinds",
+    "acquisition": "取得方式 Acquisition",
+    "floor_area_m2": "建筑面积 Floor area (m²)",
+    "cost_yuan": "建设费用 Construction cost (yuan)",
+    "cost_source": "费用来源 Cost source",
+    "beds": "床位 Beds",
+    "places": "托位 Childcare places",
+    "children_enrolled": "在托人数 Children enrolled",
+    "construction_subsidy_uncapped_yuan": "建设补助(封顶前) Construction subsidy before cap (yuan)",
+    "construction_subsidy_yuan": "建设补助 Construction subsidy (yuan)",
+    "capped": "按造价封顶 Capped at cost",
+    "operation_subsidy_per_year_yuan": "年运营补助 Operation subsidy per year (yuan)",
+    "operation_subsidy_yuan": "运营补助合计 Operation subsidy over the period (yuan)",
+    "subsidy_total_yuan": "补助合计 Total subsidy (yuan)",
+    "city_yuan": "市级承担 City share (yuan)",
+    "district_yuan": "区县承担 District share (yuan)",
+    "central_yuan": "中央资金 Central funds (yuan)",
+    "net_cost_yuan": "扣除建设补助后费用 Cost net of construction subsidy (yuan)",
+    "rules": "补助条款 Subsidy rules",
+    "notes": "说明 Notes",
+    "n_sites": "场地数 Sites",
+    "rule": "补助条款 Rule",
+    "name_zh": "补助名称 Subsidy (zh)",
+    "name_en": "补助名称 Subsidy (en)",
+    "type": "类别 Type",
+    "quantity": "数量 Quantity",
+    "unit": "单位 Unit",
+    "rate_yuan": "标准 Rate (yuan)",
+    "annual_yuan": "每年 Per year (yuan)",
+    "amount_uncapped_yuan": "金额(封顶前) Amount before cap (yuan)",
+    "amount_yuan": "金额 Amount (yuan)",
+    "city_share": "市级比例 City share",
+    "central_share": "中央比例 Central share",
+    "clause": "条款 Clause",
+    "source_clause": "原文 Source clause",
+    "note": "说明 Note",
+}
+
+_SITE_MONEY = (
+    "cost_yuan", "construction_subsidy_uncapped_yuan", "construction_subsidy_yuan",
+    "operation_subsidy_per_year_yuan", "operation_subsidy_yuan", "subsidy_total_yuan",
+    "city_yuan", "district_yuan", "central_yuan", "net_cost_yuan",
+)
+
+
+def to_bilingual(df: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Return a copy of ``df`` with bilingual column headers for export.
+
+    Parameters
+    ----------
+    df
+        A table from :class:`PlanCost` (or any table with canonical column names).
+    labels
+        Extra or overriding ``column -> header`` labels, merged over :data:`COLUMN_LABELS`.
+        Columns with no label keep their name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same data, columns renamed, e.g. ``cost_yuan`` -> ``建设费用 Construction cost (yuan)``.
+    """
+    merged = dict(COLUMN_LABELS)
+    if labels:
+        merged.update(labels)
+    return df.rename(columns={c: merged[c] for c in df.columns if c in merged})
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+def load_subsidy_schedule(path: str | Path | None = None) -> pd.DataFrame:
+    """Read and validate the subsidy schedule (attachment 1 of the plan as data).
+
+    Parameters
+    ----------
+    path
+        A CSV with the columns of :data:`SCHEDULE_COLUMNS`; ``None`` reads the bundled
+        ``carecircle/data/subsidies.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule, indexed by ``rule``, amounts as floats, ``up_to`` as bool.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read.
+    ValidationError
+        Columns, amounts, units or shares are wrong; every problem is listed.
+    """
+    if path is None:
+        ref = resources.files("carecircle").joinpath("data", "subsidies.csv")
+        label = "carecircle/data/subsidies.csv"
+        with resources.as_file(ref) as p:
+            raw = _read_csv(p, label)
+    else:
+        label = str(path)
+        raw = _read_csv(Path(path), label)
+    return validate_subsidy_schedule(raw, source=label)
+
+
+def _read_csv(path: Path, label: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InputError(Problem("error", label, f"cannot read the table: {exc}")) from None
+
+
+def validate_subsidy_schedule(raw: pd.DataFrame, source: str = "schedule") -> pd.DataFrame:
+    """Check a schedule table and convert its types; see :func:`load_subsidy_schedule`.
+
+    Parameters
+    ----------
+    raw
+        The schedule with string or numeric cells.
+    source
+        Name used in error messages (the file).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Typed schedule indexed by ``rule``.
+    """
+    log = ProblemLog()
+    missing = [c for c in SCHEDULE_COLUMNS if c not in raw.columns]
+    if missing:
+        log.error(source, "missing column(s)", found=str(list(raw.columns)),
+                  expected=f"columns {list(SCHEDULE_COLUMNS)}")
+        log.raise_if_errors()
+    df = raw.copy()
+    for c in ("amount_yuan", "amount_min_yuan", "amount_max_yuan", "city_share", "central_share"):
+        text = df[c].astype(str).str.strip().replace({"": None, "nan": None, "None": None})
+        num = pd.to_numeric(text, errors="coerce")
+        for i in np.flatnonzero(text.notna().to_numpy() & num.isna().to_numpy()):
+            log.error(source, "not a number", row=int(i), feature_id=str(df["rule"].iloc[i]),
+                      column=c, found=repr(text.iloc[i]), expected="a number")
+        df[c] = num.astype(float)
+    up = df["up_to"].astype(str).str.strip().str.lower()
+    for i in np.flatnonzero(~up.isin(["true", "false"]).to_numpy()):
+        log.error(source, "not a boolean", row=int(i), feature_id=str(df["rule"].iloc[i]),
+                  column="up_to", found=repr(up.iloc[i]), expected="true or false")
+    df["up_to"] = up == "true"
+    df["rule"] = df["rule"].astype(str).str.strip()
+    for rule in df.loc[df["rule"].duplicated(), "rule"]:
+        log.error(source, "duplicate rule", feature_id=rule, column="rule", expected="unique keys")
+    for i, row in enumerate(df.itertuples(index=False)):
+        rid = row.rule
+        if row.unit not in UNITS:
+            log.error(source, "unknown unit", row=i, feature_id=rid, column="unit",
+                      found=repr(row.unit), expected=f"one of {list(UNITS)}")
+        has_amount = not math.isnan(row.amount_yuan)
+        has_range = not (math.isnan(row.amount_min_yuan) or math.isnan(row.amount_max_yuan))
+        if has_amount == has_range:
+            log.error(source, "give either amount_yuan or both amount_min_yuan and amount_max_yuan",
+                      row=i, feature_id=rid, column="amount_yuan",
+                      found=f"amount={row.amount_yuan}, min={row.amount_min_yuan}, max={row.amount_max_yuan}",
+                      expected="exactly one of the two forms")
+        for c in ("amount_yuan", "amount_min_yuan", "amount_max_yuan"):
+            v = getattr(row, c)
+            if not math.isnan(v) and v < 0:
+                log.error(source, "negative amount", row=i, feature_id=rid, column=c,
+                          found=str(v), expected=">= 0")
+        if has_range and row.amount_min_yuan > row.amount_max_yuan:
+            log.error(source, "range reversed", row=i, feature_id=rid, column="amount_min_yuan",
+                      found=f"{row.amount_min_yuan} > {row.amount_max_yuan}", expected="min <= max")
+        for c in ("city_share", "central_share"):
+            v = getattr(row, c)
+            if math.isnan(v) or not 0.0 <= v <= 1.0:
+                log.error(source, "share out of range", row=i, feature_id=rid, column=c,
+                          found=str(v), expected="a fraction in [0, 1]")
+        if row.city_share + row.central_share > 1.0 + 1e-9:
+            log.error(source, "city + central shares exceed 1", row=i, feature_id=rid,
+                      column="city_share", found=f"{row.city_share} + {row.central_share}",
+                      expected="<= 1 (the district pays the rest)")
+    for rule in RULES_USED:
+        if rule not in set(df["rule"]):
+            log.error(source, "rule missing from the schedule", feature_id=rule, column="rule",
+                      expected="a row for every rule the costing applies")
+    log.raise_if_errors()
+    return df.set_index("rule", drop=False)
+
+
+# --------------------------------------------------------------------------- plan cost
+
+
+@dataclass(frozen=True)
+class PlanCost:
+    """The cost of a plan and the subsidies it earns.
+
+    Attributes
+    ----------
+    sites
+        One row per site: cost, construction subsidy (capped), operation subsidy per
+        year and over ``operation_years``, city/district/central shares, net cost,
+        the rule keys applied and notes.
+    items
+        One row per site and subsidy rule: quantity, rate, amount before and after the
+        cap, and its split.  ``type`` is ``construction`` (once) or ``operation``
+        (``annual_yuan`` per year; ``amount_yuan`` over the period).
+    districts
+        Per-district sums of the money columns of ``sites`` (``n_sites`` too).
+    total
+        City-wide sums (a Series with the same fields as a ``districts`` row).
+    operation_years, operation_level, childcare_demonstration, childcare_inclusive
+        The parameters used, recorded for the report.
+    notes
+        The costing decisions (bilingual sentences) the report should print with the tables.
+    """
+
+    sites: pd.DataFrame
+    items: pd.DataFrame
+    districts: pd.DataFrame
+    total: pd.Series
+    operation_years: int = 1
+    operation_level: str = "mid"
+    childcare_demonstration: bool = True
+    childcare_inclusive: bool = True
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def tables(self, bilingual: bool = False) -> dict[str, pd.DataFrame]:
+        """The tables by name (``sites``, ``items``, ``districts``, ``total``).
+
+        Parameters
+        ----------
+        bilingual
+            Rename columns with :func:`to_bilingual` for export.
+        """
+        total = self.total.to_frame().T.reset_index(drop=True)
+        out = {"sites": self.sites, "items": self.items, "districts": self.districts,
+               "total": total}
+        if bilingual:
+            out = {k: to_bilingual(v) for k, v in out.items()}
+        return out
+
+
+def _num(value: object) -> float:
+    """A cell as float; missing, empty or unparsable -> NaN (validated by the caller)."""
+    if value is None:
+        return math.nan
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return out
+
+
+def _parse_kinds(value: object) -> tuple[list[str], list[str]]:
+    """Canonical kinds (in SITE_KINDS order) and the unknown words."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return [], []
+    words: Iterable[object]
+    if isinstance(value, str):
+        words = value
+        for sep in (",", "\uff0c", "\uff1b", "\u3001"):  # , ， ； 、 as well as ;
+            words = words.replace(sep, ";")
+        words = words.split(";")
+    else:
+        words = list(value)  # type: ignore[call-overload]
+    known, unknown = set(), []
+    for w in words:
+        key = str(w).strip()
+        if not key:
+            continue
+        canon = KIND_ALIASES.get(key.lower(), KIND_ALIASES.get(key))
+        if canon is None:
+            unknown.append(key)
+        else:
+            known.add(canon)
+    return [k for k in SITE_KINDS if k in known], unknown
+
+
+def _split(amount: float, city_share: float, central_share: float) -> tuple[float, float, float]:
+    """City, district, central parts of an amount, rounded to the fen; they add up exactly."""
+    city = round(amount * city_share, 2)
+    central = round(amount * central_share, 2)
+    return city, round(amount - city - central, 2), central
+
+
+def _operation_rate(rule: pd.Series, level: str) -> float:
+    if not math.isnan(rule["amount_yuan"]):
+        return float(rule["amount_yuan"])
+    lo, hi = float(rule["amount_min_yuan"]), float(rule["amount_max_yuan"])
+    return {"low": lo, "high": hi, "mid": (lo + hi) / 2.0}[level]
+
+
+def cost_plan(
+    sites: pd.DataFrame,
+    *,
+    unit_costs: Mapping[str, float] | None = None,
+    schedule: pd.DataFrame | str | Path | None = None,
+    operation_years: int = 1,
+    operation_level: OperationLevel = "mid",
+    childcare_demonstration: bool = True,
+    childcare_inclusive: bool = True,
+    childcare_m2_per_place: float | None = None,
+) -> PlanCost:
+    """Cost a plan and the subsidies of the plan's attachment 1 that it earns.
+
+    Parameters
+    ----------
+    sites
+        One row per proposed site (a DataFrame or GeoDataFrame) with columns ``id``,
+        ``name`` (optional), ``district`` (optional), ``kinds`` (a list or a
+        ``;``-separated string of ``elderly``, ``childcare``, ``street_centre``,
+        ``institution`` or their Chinese names), ``floor_area_m2``, ``acquisition``
+        (``new``/``renovate``/``lease`` or 新建/改造/租赁), ``cost_yuan`` (optional; NaN
+        means "from unit costs"), ``beds`` (institution beds), ``places`` (new childcare
+        places), ``children_enrolled`` (default: ``places``).
+    unit_costs
+        Yuan per m² by acquisition type, e.g. ``{"new": 7500, "renovate": 2800,
+        "lease": 2000}``; used where ``cost_yuan`` is missing.
+    schedule
+        The subsidy schedule (a table from :func:`load_subsidy_schedule` or a path);
+        ``None`` uses the bundled one.
+    operation_years
+        Years of operation subsidy to total (the per-year amount is reported too).
+    operation_level
+        Where in the station operation range (15 k-100 k a year) to cost: ``low``,
+        ``mid`` (midpoint) or ``high``.
+    childcare_demonstration
+        Count every childcare site as a demonstration institution earning 10,000 yuan per
+        new place (clause 十五).
+    childcare_inclusive
+        Count every childcare site as inclusive (普惠), earning 400 yuan per child per year.
+    childcare_m2_per_place
+        If given, a childcare site without ``places`` gets ``floor(floor_area_m2 / this)``
+        places; otherwise such a site earns no per-place subsidy (and says so).
+
+    Returns
+    -------
+    PlanCost
+        Per-site, per-item, per-district and city-total tables.
+
+    Raises
+    ------
+    ValidationError
+        A site has an unknown kind or acquisition, or no cost and no way to compute one
+        (the message names the site id and the column).
+    """
+    if operation_level not in ("low", "mid", "high"):
+        raise ValueError(f"operation_level must be 'low', 'mid' or 'high', not {operation_level!r}")
+    if operation_years < 0:
+        raise ValueError(f"operation_years must be >= 0, not {operation_years}")
+    if schedule is None or isinstance(schedule, (str, Path)):
+        sched = load_subsidy_schedule(schedule)
+    else:
+        sched = validate_subsidy_schedule(schedule.reset_index(drop=True).astype(
+            {c: str for c in ("up_to",)}), source="schedule")
+    costs = {ACQUISITION_ALIASES.get(str(k).strip().lower(), str(k)): float(v)
+             for k, v in (unit_costs or {}).items()}
+
+    log = ProblemLog()
+    if "id" not in sites.columns:
+        log.error(SITES_FILE, "missing column", column="id", expected="a unique site id")
+    for col in ("kinds", "acquisition"):
+        if col not in sites.columns:
+            log.error(SITES_FILE, "missing column", column=col, expected=f"a '{col}' column")
+    log.raise_if_errors()
+
+    site_rows: list[dict] = []
+    item_rows: list[dict] = []
+    for i, rec in enumerate(sites.to_dict("records")):
+        sid = str(rec["id"])
+        notes: list[str] = []
+        kinds, unknown = _parse_kinds(rec.get("kinds"))
+        if unknown or not kinds:
+            log.error(SITES_FILE, "unknown or empty kinds", row=i, feature_id=sid, column="kinds",
+                      found=repr(rec.get("kinds")), expected=f"a subset of {list(SITE_KINDS)}")
+        acq_raw = str(rec.get("acquisition", "")).strip()
+        acq = ACQUISITION_ALIASES.get(acq_raw.lower(), ACQUISITION_ALIASES.get(acq_raw))
+        if acq is None:
+            log.error(SITES_FILE, "unknown acquisition", row=i, feature_id=sid,
+                      column="acquisition", found=repr(acq_raw), expected="new, renovate or lease")
+        area = _num(rec.get("floor_area_m2"))
+        cost = _num(rec.get("cost_yuan"))
+        cost_source = "given 给定"
+        if math.isnan(cost):
+            if acq is not None and acq in costs and not math.isnan(area):
+                cost = costs[acq] * area
+                cost_source = f"unit cost 单价 {costs[acq]:g} yuan/m²"
+            elif acq is not None and acq in costs:
+                log.error(SITES_FILE, "no cost and no floor area to apply the unit cost to",
+                          row=i, feature_id=sid, column="floor_area_m2", found="missing",
+                          expected="a floor area in m², or a cost_yuan")
+            elif acq is not None:
+                log.error(SITES_FILE, "no cost given and no unit cost for this acquisition type",
+                          row=i, feature_id=sid, column="cost_yuan", found="missing",
+                          expected=f"a cost in yuan, or unit_costs['{acq}'] in yuan per m²")
+        elif cost < 0:
+            log.error(SITES_FILE, "negative cost", row=i, feature_id=sid, column="cost_yuan",
+                      found=str(cost), expected=">= 0")
+        beds = _num(rec.get("beds"))
+        places = _num(rec.get("places"))
+        for col, v in (("beds", beds), ("places", places), ("floor_area_m2", area)):
+            if not math.isnan(v) and v < 0:
+                log.error(SITES_FILE, "negative value", row=i, feature_id=sid, column=col,
+                          found=str(v), expected=">= 0")
+        if log.errors:
+            continue  # keep collecting problems; cost nothing once one is found
+
+        beds = 0.0 if math.isnan(beds) else beds
+        if "childcare" in kinds and math.isnan(places):
+            if childcare_m2_per_place and not math.isnan(area):
+                places = float(math.floor(area / childcare_m2_per_place))
+                notes.append(f"places from floor area / {childcare_m2_per_place:g} m² 托位按面积估算")
+            else:
+                places = 0.0
+                notes.append("childcare site without places: no per-place subsidy 未给托位数")
+        places = 0.0 if math.isnan(places) else places
+        children = _num(rec.get("children_enrolled"))
+        children = places if math.isnan(children) else children
+        district = rec.get("district")
+        if district is None or (isinstance(district, float) and math.isnan(district)) or str(district).strip() == "":
+            district = UNSPECIFIED_DISTRICT
+
+        items: list[tuple[str, str, float, float, str]] = []  # rule, type, quantity, rate, note
+        stock = acq in ("renovate", "lease")
+        if "street_centre" in kinds:
+            items.append(("street_centre", "construction", 1.0,
+                          float(sched.loc["street_centre", "amount_yuan"]), ""))
+        elif "elderly" in kinds:
+            rule = "community_station_renovated" if stock else "community_station_new"
+            note = "lease counted as renovation of a stock building 租赁按改造计" if acq == "lease" else ""
+            items.append((rule, "construction", 1.0, float(sched.loc[rule, "amount_yuan"]), note))
+        if "institution" in kinds:
+            rule = "institution_bed_leased_or_renovated" if stock else "institution_bed_new"
+            note = "" if beds > 0 else "institution without beds 未给床位数"
+            items.append((rule, "construction", beds, float(sched.loc[rule, "amount_yuan"]), note))
+        if "childcare" in kinds and childcare_demonstration:
+            items.append(("childcare_demo_place_new", "construction", places,
+                          float(sched.loc["childcare_demo_place_new", "amount_yuan"]), ""))
+        if "elderly" in kinds:
+            rule = "community_station_operation"
+            items.append((rule, "operation", 1.0, _operation_rate(sched.loc[rule], operation_level),
+                          f"level {operation_level}"))
+        if "childcare" in kinds and childcare_inclusive:
+            rule = "inclusive_childcare_operation"
+            items.append((rule, "operation", children, _operation_rate(sched.loc[rule], operation_level), ""))
+
+        amounts = [q * r for _, _, q, r, _ in items]
+        # clause 十: the street-centre subsidy and the bed subsidy are not combined; keep the larger
+        rules_here = [it[0] for it in items]
+        if "street_centre" in rules_here and any(r.startswith("institution_bed") for r in rules_here):
+            sc = rules_here.index("street_centre")
+            bd = next(k for k, r in enumerate(rules_here) if r.startswith("institution_bed"))
+            drop = bd if amounts[sc] >= amounts[bd] else sc
+            amounts[drop] = 0.0
+            rule, typ, q, r, _ = items[drop]
+            items[drop] = (rule, typ, q, r, "not combined with the other (clause 十) 不重复享受")
+
+        construction = sum(a for a, it in zip(amounts, items, strict=True) if it[1] == "construction")
+        factor = 1.0
+        capped = construction > cost
+        if capped:
+            factor = cost / construction if construction > 0 else 0.0
+            notes.append("construction subsidy capped at the site's cost 建设补助以造价封顶")
+
+        site_construction = site_operation_year = site_operation = 0.0
+        city = district_part = central = 0.0
+        for (rule, typ, q, r, note), amount in zip(items, amounts, strict=True):
+            row = sched.loc[rule]
+            if typ == "construction":
+                final = round(amount * factor, 2)
+                annual = math.nan
+                site_construction += final
+            else:
+                annual = round(amount, 2)
+                final = round(amount * operation_years, 2)
+                site_operation_year += annual
+                site_operation += final
+            c, d, z = _split(final, float(row["city_share"]), float(row["central_share"]))
+            city, district_part, central = city + c, district_part + d, central + z
+            item_rows.append({
+                "id": sid, "district": district, "rule": rule, "name_zh": row["name_zh"],
+                "name_en": row["name_en"], "type": typ, "quantity": q, "unit": row["unit"],
+                "rate_yuan": r, "annual_yuan": annual,
+                # operation items are never capped: before and after the cap are the same
+                "amount_uncapped_yuan": round(amount, 2) if typ == "construction" else final,
+                "amount_yuan": final,
+                "city_share": float(row["city_share"]), "central_share": float(row["central_share"]),
+                "city_yuan": c, "district_yuan": d, "central_yuan": z, "clause": row["clause"],
+                "source_clause": row["source_clause"], "note": note,
+            })
+        site_rows.append({
+            "id": sid, "name": rec.get("name", ""), "district": district, "kinds": ";".join(kinds),
+            "acquisition": acq, "floor_area_m2": area, "cost_yuan": round(cost, 2),
+            "cost_source": cost_source, "beds": beds, "places": places,
+            "children_enrolled": children,
+            "construction_subsidy_uncapped_yuan": round(construction, 2),
+            "construction_subsidy_yuan": round(site_construction, 2), "capped": capped,
+            "operation_subsidy_per_year_yuan": round(site_operation_year, 2),
+            "operation_subsidy_yuan": round(site_operation, 2),
+            "subsidy_total_yuan": round(site_construction + site_operation, 2),
+            "city_yuan": round(city, 2), "district_yuan": round(district_part, 2),
+            "central_yuan": round(central, 2),
+            "net_cost_yuan": round(cost - site_construction, 2),
+            "rules": ";".join(it[0] for it, a in zip(items, amounts, strict=True) if a > 0),
+            "notes": "; ".join(notes),
+        })
+    log.raise_if_errors()
+
+    site_table = pd.DataFrame(site_rows, columns=_SITE_COLUMNS)
+    item_table = pd.DataFrame(item_rows, columns=_ITEM_COLUMNS)
+    by_district = _sum_by_district(site_table)
+    # object dtype so that n_sites stays an integer beside the yuan amounts
+    total = pd.Series(
+        {"n_sites": int(len(site_table)),
+         **{c: round(float(site_table[c].sum()), 2) for c in _SITE_MONEY}},
+        dtype=object,
+    )
+    return PlanCost(
+        sites=site_table, items=item_table, districts=by_district, total=total,
+        operation_years=operation_years, operation_level=operation_level,
+        childcare_demonstration=childcare_demonstration, childcare_inclusive=childcare_inclusive,
+        notes=tuple(_DECISIONS),
+    )
+
+
+_SITE_COLUMNS = (
+    "id", "name", "district", "kinds", "acquisition", "floor_area_m2", "cost_yuan", "cost_source",
+    "beds", "places", "children_enrolled", "construction_subsidy_uncapped_yuan",
+    "construction_subsidy_yuan", "capped", "operation_subsidy_per_year_yuan",
+    "operation_subsidy_yuan", "subsidy_total_yuan", "city_yuan", "district_yuan", "central_yuan",
+    "net_cost_yuan", "rules", "notes",
+)
+_ITEM_COLUMNS = (
+    "id", "district", "rule", "name_zh", "name_en", "type", "quantity", "unit", "rate_yuan",
+    "annual_yuan", "amount_uncapped_yuan", "amount_yuan", "city_share", "central_share",
+    "city_yuan", "district_yuan", "central_yuan", "clause", "source_clause", "note",
+)
+_DECISIONS = (
+    "租赁按存量改造计 A lease counts as renovation of a stock building.",
+    "“最高”金额按上限计 'Up to' amounts are costed at their ceiling.",
+    "综合中心不再叠加社区站建设补助;与床位补助不重复享受,取较高者 A street centre earns no "
+    "station construction subsidy on the same building, and not both the centre and bed subsidy "
+    "(the larger is kept).",
+    "托育场地均按示范性、普惠性计 Childcare sites count as demonstration and inclusive sites.",
+    "示范托位补助为争取的中央预算内资金 The per-place childcare subsidy is central-budget money.",
+    "建设补助不超过场地造价 Construction subsidies are capped at the site's cost.",
+)
+
+
+def _sum_by_district(site_table: pd.DataFrame) -> pd.DataFrame:
+    money = list(_SITE_MONEY)
+    if site_table.empty:
+        return pd.DataFrame(columns=["district", "n_sites", *money])
+    grouped = site_table.groupby("district", sort=True)
+    out = grouped[money].sum().round(2)
+    out.insert(0, "n_sites", grouped.size())
+    return out.reset_index()

@@ -1,0 +1,315 @@
+"""What a siting solve returns: the plan, its tables, and why it is infeasible when it is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from carecircle.errors import InfeasibleError
+from carecircle.siting.problem import HOST_KINDS, KINDS, SitingProblem, _districts, _target_value
+
+# Bilingual headers for the result tables (the report module may use them).
+COLUMN_LABELS = {
+    "candidate_id": "候选场地 Candidate",
+    "district": "区县 District",
+    "street": "街道 Street",
+    "kinds": "建设类型 Kinds",
+    "cost": "费用 Cost (yuan)",
+    "shared": "合建 Shared building",
+    "communities_newly_served": "新覆盖社区 Communities newly served",
+    "residents_newly_served": "新覆盖人口 Residents newly served",
+    "elderly_residents_newly_served": "新覆盖老年人 60+ newly served",
+    "childcare_residents_newly_served": "新覆盖婴幼儿 0-3 newly served",
+    "places_new": "新增托位 New childcare places",
+}
+
+
+@dataclass
+class SitingReduction:
+    """Model size before/after presolve, and what was removed."""
+
+    naive_rows: int = 0
+    naive_cols: int = 0
+    naive_nnz: int = 0
+    rows: int = 0
+    cols: int = 0
+    nnz: int = 0
+    communities_served_today: dict = field(default_factory=dict)
+    communities_uncoverable: dict = field(default_factory=dict)
+    rows_covered_by_required: dict = field(default_factory=dict)
+    rows_duplicate: dict = field(default_factory=dict)
+    rows_dominated: dict = field(default_factory=dict)
+    columns_not_allowed: dict = field(default_factory=dict)
+    columns_unused: dict = field(default_factory=dict)
+    columns_over_budget: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (
+            f"model rows {self.naive_rows} -> {self.rows}, columns {self.naive_cols} -> {self.cols}, "
+            f"nonzeros {self.naive_nnz} -> {self.nnz}; served today {self.communities_served_today}, "
+            f"duplicate rows {self.rows_duplicate}, dominated rows {self.rows_dominated}, "
+            f"covered by required {self.rows_covered_by_required}, "
+            f"columns not allowed {self.columns_not_allowed}, unused {self.columns_unused}, "
+            f"over budget {self.columns_over_budget}"
+        )
+
+
+@dataclass
+class TargetIssue:
+    """A district target that cannot be met, and the most that can be."""
+
+    district: object
+    target: str
+    kind: str
+    needed: float
+    achievable: float
+    message: str
+
+
+@dataclass
+class Explanation:
+    """Why a siting problem has no solution (never just "infeasible")."""
+
+    uncoverable: dict[str, np.ndarray] = field(default_factory=dict)
+    targets: list[TargetIssue] = field(default_factory=list)
+    min_budget: float | None = None
+    budget: float | None = None
+    unmet_coverage: dict[str, np.ndarray] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(self.messages)
+
+
+@dataclass
+class SitingResult:
+    """A siting plan (or why there is none).
+
+    Attributes
+    ----------
+    status
+        ``"optimal"`` (within ``mip_gap``), ``"time_limit"`` or ``"infeasible"``.
+    mode
+        ``"cover_all"`` or ``"budget"``.
+    objective
+        Total cost (cover_all) or residents served for both kinds (budget),
+        recomputed from the plan.
+    bound, gap
+        Best proven bound on the objective and the relative gap.
+    total_cost
+        Cost of the plan.
+    opened
+        ``{kind: candidate indices}`` for elderly, childcare, street_centre.
+    sites
+        One row per opened candidate: ``candidate``, ``candidate_id``,
+        ``district``, ``street``, ``kinds``, ``shared``, ``cost``, ``places_new``,
+        ``communities_newly_served``, ``elderly_residents_newly_served``,
+        ``childcare_residents_newly_served``, ``residents_newly_served``.
+    served
+        Per community (index = community id): ``<kind>_before`` / ``<kind>_after``.
+    districts
+        Per district: coverage before/after, streets with a centre, places per
+        1,000, new sites per kind, cost.
+    reduction
+        :class:`SitingReduction`.
+    explanation
+        :class:`Explanation` when infeasible.
+    """
+
+    status: str
+    mode: str
+    objective: float
+    bound: float
+    gap: float
+    total_cost: float
+    opened: dict[str, np.ndarray]
+    sites: pd.DataFrame
+    served: pd.DataFrame
+    districts: pd.DataFrame
+    reduction: SitingReduction
+    explanation: Explanation | None = None
+    message: str = ""
+    has_solution: bool = True
+    seconds: float = 0.0
+    budget: float | None = None
+
+    def raise_if_infeasible(self) -> None:
+        """Raise :class:`~carecircle.errors.InfeasibleError` with the explanation."""
+        if self.status == "infeasible":
+            raise InfeasibleError(str(self.explanation) if self.explanation else self.message)
+
+
+# --------------------------------------------------------------------------- solve
+
+
+def _served(P: SitingProblem, opened: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Who is served after opening *opened*, recomputed from the reach matrices."""
+    out = {}
+    for k in KINDS:
+        s = P.existing_served[k].copy()
+        hosts = ("elderly", "street_centre") if k == "elderly" else ("childcare",)
+        for kk in hosts:
+            idx = opened.get(kk, np.zeros(0, np.int64))
+            if len(idx):
+                M = P.cover[kk] if kk != "childcare" else P.cover["childcare"]
+                s |= np.asarray(M[:, idx].sum(axis=1)).ravel() > 0
+        out[k] = s
+    return out
+
+
+def plan_cost(P: SitingProblem, opened: dict[str, np.ndarray]) -> np.ndarray:
+    """Cost per candidate of a plan (shared-building cost where a site hosts both kinds)."""
+    J = P.n_candidates
+    host = {k: np.zeros(J, bool) for k in HOST_KINDS}
+    for k, idx in opened.items():
+        host[k][idx] = True
+    cost = np.zeros(J)
+    for k in HOST_KINDS:
+        cost[host[k]] += P.cost[k][host[k]]
+    both = host["elderly"] & host["childcare"] & np.isfinite(P.cost_shared)
+    cost[both] += P.cost_shared[both] - P.cost["elderly"][both] - P.cost["childcare"][both]
+    return cost
+
+
+def _sites_table(P, opened, before) -> pd.DataFrame:
+    J = P.n_candidates
+    host = {k: np.zeros(J, bool) for k in HOST_KINDS}
+    for k, idx in opened.items():
+        host[k][idx] = True
+    any_open = np.flatnonzero(host["elderly"] | host["childcare"] | host["street_centre"])
+    cost = plan_cost(P, opened)
+    recs = []
+    for j in any_open:
+        kinds = [k for k in HOST_KINDS if host[k][j]]
+        new_e = np.zeros(P.n_communities, bool)
+        for kk in ("elderly", "street_centre"):
+            if host[kk][j]:
+                new_e |= (P.cover[kk][:, j].toarray().ravel() > 0) & ~before["elderly"]
+        new_c = np.zeros(P.n_communities, bool)
+        if host["childcare"][j]:
+            new_c = (P.cover["childcare"][:, j].toarray().ravel() > 0) & ~before["childcare"]
+        we = float(P.weight["elderly"][new_e].sum())
+        wc = float(P.weight["childcare"][new_c].sum())
+        recs.append(
+            {
+                "candidate": int(j),
+                "candidate_id": P.candidate_ids[j],
+                "district": P.candidate_district[j],
+                "street": None if P.candidate_street is None else P.candidate_street[j],
+                "kinds": ";".join(kinds),
+                "shared": bool(
+                    host["elderly"][j] and host["childcare"][j] and np.isfinite(P.cost_shared[j])
+                ),
+                "cost": float(cost[j]),
+                "places_new": float(P.places_new[j]) if host["childcare"][j] else 0.0,
+                "communities_newly_served": int((new_e | new_c).sum()),
+                "elderly_residents_newly_served": we,
+                "childcare_residents_newly_served": wc,
+                "residents_newly_served": we + wc,
+            }
+        )
+    cols = [
+        "candidate",
+        "candidate_id",
+        "district",
+        "street",
+        "kinds",
+        "shared",
+        "cost",
+        "places_new",
+        "communities_newly_served",
+        "elderly_residents_newly_served",
+        "childcare_residents_newly_served",
+        "residents_newly_served",
+    ]
+    return pd.DataFrame.from_records(recs, columns=cols)
+
+
+def _district_table(P, opened, before, after) -> pd.DataFrame:
+    """Per district: coverage before/after, street centres, places per 1,000, new sites, cost."""
+    districts = _districts(P)
+    dt = P.district_targets
+    cost = plan_cost(P, opened)
+    has = set(P.streets_with_centre.tolist())
+    recs = []
+    for d in districts:
+        in_d = P.district == d
+        cand_d = P.candidate_district == d
+        r = {
+            "district": d,
+            "communities": int(in_d.sum()),
+            "urban": int((in_d & P.urban).sum()),
+            "rural": int((in_d & ~P.urban).sum()),
+        }
+        for k in KINDS:
+            for label, cls in (("urban", P.urban), ("rural", ~P.urban)):
+                sel = in_d & cls
+                nsel = int(sel.sum())
+                for when, s in (("before", before), ("after", after)):
+                    r[f"{k}_{label}_{when}"] = float(s[k][sel].mean()) if nsel else math.nan
+        if P.street is not None:
+            ns = _target_value(dt, d, "n_streets")
+            st = set(P.street[in_d])
+            if P.candidate_street is not None:
+                st |= set(P.candidate_street[cand_d])
+            r["streets"] = int(ns) if ns is not None else len(st)
+            r["streets_with_centre_before"] = len(st & has)
+            new = set()
+            if P.candidate_street is not None:
+                js = opened.get("street_centre", np.zeros(0, np.int64))
+                new = {P.candidate_street[j] for j in js if P.candidate_district[j] == d}
+            r["streets_with_centre_after"] = len((st & has) | new)
+        pop = _target_value(dt, d, "population")
+        if pop is None and P.population is not None:
+            pop = float(P.population[in_d].sum())
+        if pop:
+            ex = _target_value(dt, d, "existing_places") or 0.0
+            jc = opened.get("childcare", np.zeros(0, np.int64))
+            added = float(P.places_new[jc][P.candidate_district[jc] == d].sum())
+            r["places_per_1000_before"] = 1000.0 * ex / pop
+            r["places_per_1000_after"] = 1000.0 * (ex + added) / pop
+        for k in HOST_KINDS:
+            js = opened.get(k, np.zeros(0, np.int64))
+            r[f"new_{k}"] = int((P.candidate_district[js] == d).sum())
+        r["cost"] = float(cost[cand_d].sum())
+        recs.append(r)
+    return pd.DataFrame.from_records(recs)
+
+
+def _empty_result(
+    P, mode, budget, red, status, message, explanation=None, seconds=0.0
+) -> SitingResult:
+    before = {k: P.existing_served[k] for k in KINDS}
+    opened = {k: np.zeros(0, np.int64) for k in HOST_KINDS}
+    served = pd.DataFrame(
+        {f"{k}_{w}": before[k] for k in KINDS for w in ("before", "after")},
+        index=pd.Index(P.community_ids, name="community_id"),
+    )
+    for k in KINDS:
+        served[f"{k}_after"] = False if status == "infeasible" else before[k]
+    return SitingResult(
+        status=status,
+        mode=mode,
+        objective=math.nan,
+        bound=math.nan,
+        gap=math.inf,
+        total_cost=math.nan,
+        opened=opened,
+        sites=_sites_table(P, opened, before),
+        served=served,
+        districts=_district_table(P, opened, before, before),
+        reduction=red,
+        explanation=explanation,
+        message=message,
+        has_solution=False,
+        seconds=seconds,
+        budget=budget,
+    )
