@@ -32,6 +32,7 @@ system-deps:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests $(wildcard benchmarks examples)
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_architecture.py
 
 test: $(STAMP) system-deps

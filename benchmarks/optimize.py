@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import _machine  # noqa: E402  (benchmarks/, the script's own folder)
 
-from carecircle import random_siting_problem, solve_max_cover, solve_set_cover, solve_siting
+from carecircle import random_siting_problem, solve_max_cover, solve_set_cover, solve_siting  # noqa: E402
 
 #: Candidate density of the city-scale instance (20,000 on 30 km x 30 km), per m2.
 #: The peer instance uses the same density so that both have the same number of

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import _machine  # noqa: E402  (benchmarks/, the script's own folder)
 
-from carecircle import (
+from carecircle import (  # noqa: E402
     Snapped,
     load_network,
     nearest_site,
@@ -295,8 +295,7 @@ def tiled_xian_pbf(path: Path, nx_tiles: int, ny_tiles: int, buildings: int, see
         j = tree.nearest(shapely.points(node_ll[near_hi]))
         d = np.hypot(*(node_ll[near_hi] - (node_ll[near_lo][j] + shift)).T)
         keep = d < 0.006
-        pairs = np.unique(np.column_stack([near_hi[keep], near_lo[j][keep]]), axis=0)
-        return pairs
+        return np.unique(np.column_stack([near_hi[keep], near_lo[j][keep]]), axis=0)
 
     east, north = links(0), links(1)
     rng = np.random.default_rng(seed)

@@ -51,19 +51,19 @@ import geopandas as gpd  # noqa: E402
 import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
 
-from carecircle import community_status, network_from_edges, reach_pairs, snap_points
+from carecircle import community_status, network_from_edges, reach_pairs, snap_points  # noqa: E402
 
 CRS = "EPSG:4545"
 X0, Y0 = 500_000.0, 3_700_000.0
 STEP = 75.0
 GAP = 6_000.0
 LIMITS = {"elderly": 900.0, "childcare": 1080.0}
-KW = dict(
-    minutes=15.0,
-    speed_mps={"elderly": 1.0, "childcare": 1.2},
-    min_area_m2={"elderly": 300.0, "childcare": 200.0},
-    max_snap_m=300.0,
-)
+KW = {
+    "minutes": 15.0,
+    "speed_mps": {"elderly": 1.0, "childcare": 1.2},
+    "min_area_m2": {"elderly": 300.0, "childcare": 200.0},
+    "max_snap_m": 300.0,
+}
 
 
 def region(cities: int, side: int, seed: int = 2026):

@@ -55,7 +55,7 @@ def foreign_requests(driver, base_url: str) -> list[str]:
     """Resources the page loaded from anywhere but ``base_url`` (data: URIs are fine)."""
     names = driver.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name);")
-    return [n for n in names if not (n.startswith(base_url) or n.startswith("data:"))]
+    return [n for n in names if not (n.startswith((base_url, "data:")))]
 
 
 def screenshot(driver, name: str, full_page: bool = False) -> Path:

@@ -217,7 +217,7 @@ def test_metric_crs_elsewhere_is_utm(bounds: tuple[float, ...], epsg: int) -> No
     assert crs.to_epsg() == epsg
     # and the zone is the one whose central meridian is nearest the area's centre
     lon_c = (bounds[0] + bounds[2]) / 2
-    cm = crs.to_dict()["lon_0"] if "lon_0" in crs.to_dict() else None
+    cm = crs.to_dict().get("lon_0", None)
     if cm is None:
         cm = -183 + 6 * (epsg % 100)
     assert abs(lon_c - cm) <= 3

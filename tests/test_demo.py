@@ -263,7 +263,7 @@ def test_today_misses_the_targets(layers, walk):
     assert min(by_district.values()) < 0.90
     assert max(by_district.values()) < 0.90  # both districts, in fact
     assert served[~urban].mean() < 0.80
-    assert 0.3 < served.mean()  # not an empty city either
+    assert served.mean() > 0.3  # not an empty city either
     streets = layers["streets"]
     with_centre = fac[fac.kind == "street_centre"].sjoin(streets, predicate="within")
     assert with_centre.code.nunique() / len(streets) < 0.70

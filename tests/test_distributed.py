@@ -46,12 +46,12 @@ X0, Y0 = 587_000.0, 3_790_000.0
 REPO = Path(__file__).resolve().parents[1]
 XIAN = REPO / "examples" / "xian-central" / "scenario.toml"
 XIAN_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xian-central"
-KW = dict(
-    minutes=15.0,
-    speed_mps={"elderly": 1.0, "childcare": 1.2},
-    min_area_m2={"elderly": 300.0, "childcare": 200.0},
-    max_snap_m=300.0,
-)
+KW = {
+    "minutes": 15.0,
+    "speed_mps": {"elderly": 1.0, "childcare": 1.2},
+    "min_area_m2": {"elderly": 300.0, "childcare": 200.0},
+    "max_snap_m": 300.0,
+}
 
 
 def P(x: float, y: float) -> Point:
@@ -382,6 +382,6 @@ def test_an_unreachable_scheduler_is_a_clear_error():
     from carecircle.errors import CarecircleError
     from carecircle.runs.distributed import connect
 
-    with pytest.raises(CarecircleError, match="tcp://127.0.0.1:9.*dask scheduler"):
-        with connect("tcp://127.0.0.1:9", timeout="1s"):
-            pass
+    with pytest.raises(CarecircleError, match="tcp://127.0.0.1:9.*dask scheduler"), \
+            connect("tcp://127.0.0.1:9", timeout="1s"):
+        pass

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from carecircle.errors import ProblemLog
+from carecircle.errors import CarecircleWarning, ProblemLog
 from carecircle.inputs.load import Inputs
 from carecircle.inputs.scenario import scenario_from_dict
 from carecircle.outputs.leaflet import js_string
@@ -458,7 +458,7 @@ def test_static_map_without_cjk_font_warns_and_draws(run, tmp_path, monkeypatch)
     from carecircle.outputs import staticmap
 
     monkeypatch.setattr(staticmap, "find_cjk_font", lambda: None)
-    with pytest.warns(UserWarning, match="no Chinese"):
+    with pytest.warns(CarecircleWarning, match="no Chinese"):
         p = write_static_map(run, tmp_path / "plain.png")
     assert p.read_bytes()[:4] == b"\x89PNG"
 

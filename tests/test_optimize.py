@@ -265,7 +265,7 @@ def test_spopt_lscp_same_objective():
 
     for seed in range(3):
         D, radius = _distance_instance(seed, n=40, radius=3.5)
-        A = (D <= radius).astype(int)
+        A = (radius >= D).astype(int)
         ours = solve_set_cover(A, np.ones(D.shape[1]))
         model = spopt.LSCP.from_cost_matrix(D, radius)
         model = model.solve(pulp.PULP_CBC_CMD(msg=False))
@@ -286,7 +286,7 @@ def test_spopt_mclp_same_objective():
         D, radius = _distance_instance(seed)
         w = rng.integers(1, 20, D.shape[0]).astype(float)
         p = 4
-        ours = solve_max_cover((D <= radius).astype(int), w, p=p)
+        ours = solve_max_cover((radius >= D).astype(int), w, p=p)
         model = spopt.MCLP.from_cost_matrix(D, w, radius, p_facilities=p)
         model = model.solve(pulp.PULP_CBC_CMD(msg=False))
         theirs = pulp.value(model.problem.objective)
@@ -753,7 +753,7 @@ def test_served_matches_reach_recomputed_from_points():
         assert r.served["elderly_after"].to_numpy().tolist() == e.tolist()
         assert r.served["childcare_after"].to_numpy().tolist() == c.tolist()
         if mode == "cover_all":
-            reachable_e = (D <= r_e).any(axis=1)
+            reachable_e = (r_e >= D).any(axis=1)
             assert (e == reachable_e).all()
 
 

@@ -14,6 +14,10 @@ from typing import Literal
 Severity = Literal["error", "warning"]
 
 
+class CarecircleWarning(UserWarning):
+    """A warning of carecircle's own (the test suite turns these into errors)."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in the inputs.

@@ -146,11 +146,11 @@ def outside_extent(net: WalkNetwork, points: gpd.GeoDataFrame, extent=None) -> n
 def status_kwargs(scen) -> dict:
     """The scenario's parameters of :func:`carecircle.assess.coverage.community_status`."""
     w, st = scen.walking, scen.standards
-    return dict(
-        minutes=w.minutes, speed_mps=w.speed_mps,
-        min_area_m2={"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
-        max_snap_m=w.max_snap_m, compound_m2_per_100_households=st.compound_m2_per_100_households,
-    )
+    return {
+        "minutes": w.minutes, "speed_mps": w.speed_mps,
+        "min_area_m2": {"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
+        "max_snap_m": w.max_snap_m, "compound_m2_per_100_households": st.compound_m2_per_100_households,
+    }
 
 
 def status_label(elderly: np.ndarray, childcare: np.ndarray, snapped: np.ndarray) -> np.ndarray:

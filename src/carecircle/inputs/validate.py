@@ -283,7 +283,7 @@ def validate_layer(
         # with the missing columns blank, keeping only problems of the columns present.
         missing = {c for c in _required(layer, optional) if c not in gdf.columns}
         rest = ProblemLog()
-        filled = gdf.assign(**{c: None for c in missing})
+        filled = gdf.assign(**dict.fromkeys(missing))
         validate_layer(filled, layer, fname, rest, crs=crs, districts=districts, streets=streets,
                        area=area, optional=optional)
         log.problems.extend(p for p in rest.problems if p.column not in missing)

@@ -117,7 +117,7 @@ def _graph_online(query: Mapping[str, Any]) -> Any:
                 expected="{'place': ...}, {'bbox': [w, s, e, n]} or {'polygon': shapely geometry}",
             )
         )
-    kw = dict(network_type="walk", simplify=True, retain_all=True)
+    kw = {"network_type": "walk", "simplify": True, "retain_all": True}
     if "place" in keys:
         return ox.graph_from_place(query["place"], **kw)
     if "bbox" in keys:

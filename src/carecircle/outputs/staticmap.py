@@ -32,6 +32,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from carecircle.atomic import write_atomic
+from carecircle.errors import CarecircleWarning
 from carecircle.outputs.results import STATUS_LABELS, RunOutputs
 from carecircle.outputs.style import (
     DISTRICT_CLASSES,
@@ -273,7 +274,7 @@ def write_static_map(run: RunOutputs, path: str | Path, *, dpi: int = 150,
 
     Warns
     -----
-    UserWarning
+    CarecircleWarning
         When no CJK font is found: labels are then drawn in English only.
     """
     cjk = find_cjk_font()
@@ -281,7 +282,7 @@ def write_static_map(run: RunOutputs, path: str | Path, *, dpi: int = 150,
         warnings.warn(
             f"no Chinese (CJK) font found; {Path(path).name} is drawn with English labels only. "
             f"Install one, e.g. apt-get install {CJK_PACKAGE}",
-            UserWarning, stacklevel=2,
+            CarecircleWarning, stacklevel=2,
         )
     fonts = Fonts(cjk)
     fig = Figure(figsize=figsize, dpi=dpi)

@@ -255,8 +255,7 @@ def write_comparison(cmp: Comparison, out_dir: str | Path) -> list[Path]:
         staged.append(st.dir / "compare.png")
         st.path("compare.html").write_text(comparison_html(cmp, png), encoding="utf-8")
         staged.append(st.dir / "compare.html")
-        final = [target / p.relative_to(st.dir) for p in staged]
-    return final
+        return [target / p.relative_to(st.dir) for p in staged]
 
 
 def _figure(width: float, height: float):
@@ -464,8 +463,7 @@ def write_sweep(table: pd.DataFrame, out_dir: str | Path, *, stem: str | None = 
                   write_xlsx(people, st.path(f"{stem}.xlsx"), sheet=stem[:31])]
         st.path(f"{stem}.png").write_bytes(sweep_chart(table))
         staged.append(st.dir / f"{stem}.png")
-        final = [target / p.relative_to(st.dir) for p in staged]
-    return final
+        return [target / p.relative_to(st.dir) for p in staged]
 
 
 def sweep_chart(table: pd.DataFrame) -> bytes:

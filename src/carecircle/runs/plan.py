@@ -132,7 +132,7 @@ def build_problem(ctx, run: RunOutputs) -> tuple[SitingProblem, dict]:
         candidate_ids=cand["id"].astype(str).to_numpy(),
         candidate_district=cand["district"].astype(str).to_numpy(),
         can_host=can_host,
-        cost={k: base for k in ("elderly", "childcare", "street_centre")},
+        cost=dict.fromkeys(("elderly", "childcare", "street_centre"), base),
         existing_served={k: comm[f"{k}_served"].to_numpy(dtype=bool) for k in ("elderly", "childcare")},
         cost_shared=cost_shared,
         places_new=places_new,

@@ -436,7 +436,7 @@ def cost_plan(
         sched = load_subsidy_schedule(schedule)
     else:
         sched = validate_subsidy_schedule(schedule.reset_index(drop=True).astype(
-            {c: str for c in ("up_to",)}), source="schedule")
+            dict.fromkeys(("up_to",), str)), source="schedule")
     costs = {ACQUISITION_ALIASES.get(str(k).strip().lower(), str(k)): float(v)
              for k, v in (unit_costs or {}).items()}
 

@@ -249,7 +249,7 @@ def _build(
             if share is not None and share > 0:
                 ns = _target_value(dt, d, "n_streets")
                 if ns is None:
-                    keys = {s for s in P.street[P.district == d]}
+                    keys = set(P.street[P.district == d])
                     if P.candidate_street is not None:
                         keys |= set(P.candidate_street[in_d])
                     ns = float(len(keys))

@@ -113,6 +113,6 @@ def random_siting_problem(
             problem,
             existing_places=existing_places,
             min_total={"childcare": 1},
-            existing_counts={"childcare": {d: 0 for d in dist}},
+            existing_counts={"childcare": dict.fromkeys(dist, 0)},
         )
     return problem
