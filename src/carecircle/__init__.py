@@ -79,6 +79,8 @@ _API: dict[str, str] = {
     "write_run": "carecircle.outputs.write",
     # runs
     "Context": "carecircle.runs.context",
+    "DistrictAdditions": "carecircle.runs.context",
+    "Engine": "carecircle.runs.context",
     "prepare": "carecircle.runs.context",
     "validate": "carecircle.runs.pipeline",
     "assess": "carecircle.runs.pipeline",
@@ -109,7 +111,9 @@ __all__ = [
     "cost_plan",
     "demo_scenario_path",
     "district_indicators",
+    "DistrictAdditions",
     "district_table",
+    "Engine",
     "find_cjk_font",
     "frontier",
     "FRONTIER_LABELS",
@@ -214,7 +218,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; loaded lazily at run ti
     from carecircle.outputs.webmap import plan_map, write_plan_map
     from carecircle.outputs.write import write_run
     from carecircle.runs.compare import SUMMARY_LABELS, compare, sweep
-    from carecircle.runs.context import Context, prepare
+    from carecircle.runs.context import Context, DistrictAdditions, Engine, prepare
     from carecircle.runs.distributed import PartitionedNetwork
     from carecircle.runs.local import LocalEngine
     from carecircle.runs.pipeline import (

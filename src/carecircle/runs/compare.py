@@ -101,9 +101,9 @@ class Comparison:
 
 
 def _as_scenarios(scenarios: Sequence[Scenario | str | Path]) -> list[Scenario]:
-    from carecircle.runs.context import _as_scenario
+    from carecircle.runs.context import as_scenario
 
-    scens = [_as_scenario(s) for s in scenarios]
+    scens = [as_scenario(s) for s in scenarios]
     if len(scens) < 2:
         raise ScenarioError("compare needs at least two scenarios 至少需要两个情景")
     names = [s.name for s in scens]
@@ -149,11 +149,13 @@ def _summary_row(run: RunOutputs) -> dict[str, Any]:
 
 def _indicators(runs: dict[str, RunOutputs]) -> pd.DataFrame:
     keys = ["district", "district_name", "indicator", "label"]
-    out = None
+    parts = []
     for name, run in runs.items():
         table = run.districts_after if run.districts_after is not None else run.districts_before
-        part = table[[*keys, "value"]].rename(columns={"value": name})
-        out = part if out is None else out.merge(part, on=keys, how="outer", sort=False)
+        parts.append(table[[*keys, "value"]].rename(columns={"value": name}))
+    out = parts[0]  # compare() runs two scenarios at least
+    for part in parts[1:]:
+        out = out.merge(part, on=keys, how="outer", sort=False)
     return out.reset_index(drop=True)
 
 
@@ -177,7 +179,22 @@ def _sites(runs: dict[str, RunOutputs]) -> pd.DataFrame:
 
 
 def run_one(scenario: Scenario, *, quiet: bool = True, plan: bool = True) -> RunOutputs:
-    """Prepare, assess and (by default) plan one scenario; nothing written."""
+    """Prepare, assess and (by default) plan one scenario; nothing written.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    quiet
+        No progress output.
+    plan
+        Also solve the siting plan (``False``: today's coverage only).
+
+    Returns
+    -------
+    RunOutputs
+        What :func:`carecircle.runs.pipeline.run_scenario` would write.
+    """
     from carecircle.runs.context import prepare
     from carecircle.runs.pipeline import assess_context
     from carecircle.runs.plan import plan_context
@@ -230,7 +247,21 @@ def compare(
 
 
 def write_comparison(cmp: Comparison, out_dir: str | Path) -> list[Path]:
-    """Write a comparison (see :func:`compare`), all or nothing; returns the final paths."""
+    """Write a comparison (see :func:`compare`), all or nothing.
+
+    Parameters
+    ----------
+    cmp
+        The comparison.
+    out_dir
+        The folder: each scenario's outputs in ``<out_dir>/<name>/``, the comparison's
+        tables, chart and page in ``out_dir``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The final paths of the files written.
+    """
     from carecircle.atomic import StagedOutputs
     from carecircle.outputs.results import bilingual
     from carecircle.outputs.tables import write_csv, write_xlsx
@@ -301,7 +332,20 @@ def comparison_chart(cmp: Comparison) -> bytes:
 
 
 def comparison_html(cmp: Comparison, png: bytes) -> str:
-    """The comparison page (every text from the inputs escaped)."""
+    """The comparison page (every text from the inputs escaped).
+
+    Parameters
+    ----------
+    cmp
+        The comparison.
+    png
+        The chart of :func:`comparison_chart`, embedded in the page.
+
+    Returns
+    -------
+    str
+        A standalone HTML page.
+    """
     import base64
 
     import jinja2
@@ -409,11 +453,11 @@ def sweep(
     """
     from tqdm.auto import tqdm
 
-    from carecircle.runs.context import _as_scenario, prepare
+    from carecircle.runs.context import as_scenario, prepare
     from carecircle.runs.pipeline import assess_context
     from carecircle.runs.plan import build_problem, plan_context
 
-    scen = _as_scenario(scenario)
+    scen = as_scenario(scenario)
     if parameter not in SWEEP_PARAMETERS:
         _with(scen, parameter, 0.0)  # raises the bilingual error
     values = [float(v) for v in values]
@@ -448,7 +492,22 @@ _SWEEP_COLUMNS = ("sites", "cost_yuan", "served_both_before", "served_both_after
 
 
 def write_sweep(table: pd.DataFrame, out_dir: str | Path, *, stem: str | None = None) -> list[Path]:
-    """Write a sweep table (CSV, XLSX) and its chart (PNG) into ``out_dir``, all or nothing."""
+    """Write a sweep table (CSV, XLSX) and its chart (PNG) into ``out_dir``, all or nothing.
+
+    Parameters
+    ----------
+    table
+        A table of :func:`sweep`.
+    out_dir
+        The folder.
+    stem
+        File name stem (default ``sweep_<parameter>``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The final paths of the files written.
+    """
     from carecircle.atomic import StagedOutputs
     from carecircle.outputs.results import bilingual
     from carecircle.outputs.tables import write_csv, write_xlsx

@@ -40,10 +40,9 @@ With ``scheduler=None`` the single-machine path runs unchanged.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -65,18 +64,15 @@ from carecircle.network.partition import (
 from carecircle.network.snapping import snap_points
 from carecircle.network.walknet import WalkNetwork
 
+if TYPE_CHECKING:
+    from carecircle.runs.context import Context
+
 __all__ = [
     "PartitionedNetwork",
     "connect",
     "independent_blocks",
     "partitioned_engine",
-
 ]
-
-
-def _say(quiet: bool, text: str) -> None:
-    if not quiet:
-        print(text, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- cluster
@@ -179,6 +175,9 @@ def _size_task(net: WalkNetwork) -> dict:
 
 class PartitionedNetwork:
     """A walking network cut into partitions that live on the workers of a Dask cluster.
+
+    A network engine (:class:`~carecircle.runs.context.Engine`) like
+    :class:`~carecircle.runs.local.LocalEngine`, with the same results.
 
     Parameters
     ----------
@@ -323,9 +322,19 @@ class PartitionedNetwork:
     ) -> gpd.GeoDataFrame:
         """:func:`carecircle.assess.coverage.community_status`, one task per partition.
 
-        ``communities`` are the partitioned rows (any extra columns); keyword
-        arguments are those of the single-machine function.  The result has the
-        same rows, order, index, columns and values.
+        Parameters
+        ----------
+        communities
+            The partitioned rows (any extra columns).
+        facilities
+            The facility layer, or ``None``; each partition takes those within reach.
+        **kwargs
+            Keyword arguments of the single-machine function.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            The same rows, order, index, columns and values as on one machine.
         """
         self._check_communities(communities)
         kwargs = {**kwargs, "extent": self.extent}
@@ -347,7 +356,20 @@ class PartitionedNetwork:
     def snapped_ok(
         self, layers: Mapping[str, gpd.GeoDataFrame], *, max_snap_m: float | None = None
     ) -> dict[str, np.ndarray]:
-        """Whether each feature snaps, computed by its owner partition."""
+        """Whether each feature snaps, computed by its owner partition.
+
+        Parameters
+        ----------
+        layers
+            Layer name -> features.
+        max_snap_m
+            The snap limit (default: the engine's).
+
+        Returns
+        -------
+        dict
+            Layer name -> boolean array, one per feature.
+        """
         snap = self.max_snap_m if max_snap_m is None else float(max_snap_m)
         owners = {name: self.owners(g) for name, g in layers.items()}
         futs = []
@@ -383,6 +405,11 @@ class PartitionedNetwork:
             The sites (all of them; each partition takes those within the limit).
         limits
             Name -> walking limit in metres.
+
+        Returns
+        -------
+        dict
+            Name -> ``scipy.sparse.csr_matrix`` of 0/1, origins x sites.
         """
         self._check_communities(communities)
         for lim in limits.values():
@@ -439,7 +466,28 @@ class PartitionedNetwork:
         source: str = "",
         ids: Any = None,
     ) -> gpd.GeoDataFrame:
-        """:func:`carecircle.network.isochrones.isochrones` of snapped ``points``, by owner partition."""
+        """:func:`carecircle.network.isochrones.isochrones` of snapped ``points``, by owner partition.
+
+        Parameters
+        ----------
+        points
+            The sites, in the network's CRS.
+        limit_m
+            Walking limit in metres (at most the engine's ``reach_m``).
+        buffer_m
+            Half-width of street space around the reached segments, metres.
+        max_snap_m
+            The snap limit (default: the engine's).
+        source
+            Layer name for snapping messages.
+        ids
+            One id per point (default: the ``id`` column).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One polygon per point, in the order of ``points``.
+        """
         self._check_limit(limit_m)
         snap = self.max_snap_m if max_snap_m is None else float(max_snap_m)
         ids = np.asarray(points["id"].to_numpy() if ids is None else ids, dtype=object)
@@ -484,11 +532,26 @@ def _reassemble(parts: list, positions: list[np.ndarray]):
 
 
 def partitioned_engine(
-    ctx, client, *, by: PartitionBy = "auto", n_partitions: int | None = None
+    ctx: Context, client: Any, *, by: PartitionBy = "auto", n_partitions: int | None = None
 ) -> PartitionedNetwork:
     """The network engine of a prepared run (:class:`~carecircle.runs.context.Context`) on ``client``.
 
     Every layer whose isochrones or reach will be asked for widens the partitions.
+
+    Parameters
+    ----------
+    ctx
+        The prepared run.
+    client
+        A ``distributed.Client``.
+    by, n_partitions
+        How to cut: see :func:`carecircle.network.partition.assign_communities`.
+
+    Returns
+    -------
+    PartitionedNetwork
+        Use it as ``dataclasses.replace(ctx, engine=...)``; :meth:`~PartitionedNetwork.close`
+        it afterwards.
     """
     w = ctx.scenario.walking
     reach = max(w.limit_m(k) for k in ("elderly", "childcare"))
@@ -513,6 +576,13 @@ def independent_blocks(
     Two communities are in one block when a candidate can serve both, and (when
     ``community_district`` is given, for district targets) when they share a
     district.  A city budget joins everything into one block.
+
+    Parameters
+    ----------
+    cover
+        Kind -> coverage matrix communities x candidates (nonzero: can serve).
+    community_district
+        District code per community, or ``None``.
 
     Returns
     -------

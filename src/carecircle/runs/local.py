@@ -1,10 +1,11 @@
 """Where a run's network work happens: this machine, or a cluster.
 
-The pipeline (:mod:`carecircle.pipeline`, :mod:`carecircle.runs.plan`) asks a
-*network engine* for the three things that need the walking network: the
-service status of communities, the reach matrix communities x candidate sites,
-and isochrones.  :class:`LocalEngine` does them here; its cluster twin is
-:class:`carecircle.runs.distributed.PartitionedNetwork`, with the same methods.  Every
+The pipeline (:mod:`carecircle.runs.pipeline`, :mod:`carecircle.runs.plan`) asks a
+*network engine* (:class:`carecircle.runs.context.Engine`) for the three things that
+need the walking network: the service status of communities, the reach matrix
+communities x candidate sites, and isochrones.  :class:`LocalEngine` does them here;
+its cluster twin is :class:`carecircle.runs.distributed.PartitionedNetwork`, with the
+same methods.  Every
 other step (indicators, the siting model, costs, outputs) is the same code for
 both, which is why the two give byte-identical tables.
 """
@@ -25,7 +26,7 @@ from carecircle.network.walknet import WalkNetwork
 
 
 class LocalEngine:
-    """The network work of a run, on this machine.
+    """The network work of a run, on this machine (a :class:`~carecircle.runs.context.Engine`).
 
     Parameters
     ----------
@@ -45,7 +46,22 @@ class LocalEngine:
     def community_status(
         self, communities: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None, **kwargs: Any
     ) -> gpd.GeoDataFrame:
-        """:func:`carecircle.assess.coverage.community_status` on the whole network."""
+        """:func:`carecircle.assess.coverage.community_status` on the whole network.
+
+        Parameters
+        ----------
+        communities
+            The community layer, in the network's CRS.
+        facilities
+            The facility layer, or ``None``.
+        **kwargs
+            Keyword arguments of :func:`carecircle.assess.coverage.community_status`.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            The communities with their status columns.
+        """
         return community_status(self.net, communities, facilities, **kwargs)
 
     def cover(
@@ -88,7 +104,26 @@ class LocalEngine:
         source: str = "",
         ids: Any = None,
     ) -> gpd.GeoDataFrame:
-        """:func:`carecircle.network.isochrones.isochrones` of ``points`` (snapped here)."""
+        """:func:`carecircle.network.isochrones.isochrones` of ``points`` (snapped here).
+
+        Parameters
+        ----------
+        points
+            The sites, in the network's CRS.
+        limit_m
+            Walking limit in metres.
+        buffer_m
+            Half-width of street space around the reached segments, metres.
+        source
+            Layer name for snapping messages.
+        ids
+            One id per point (default: the ``id`` column).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One polygon per point, in the order of ``points``.
+        """
         from carecircle.network.isochrones import isochrones
 
         snapped = snap_points(self.net, points, max_snap_m=self.max_snap_m, source=source)

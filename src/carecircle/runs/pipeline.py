@@ -10,13 +10,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carecircle.errors import CarecircleError, InputError, Problem, ProblemLog, ScenarioError
 from carecircle.inputs.load import Inputs, load_inputs, summary
 from carecircle.inputs.scenario import Scenario, load_scenario
 from carecircle.network.partition import PartitionBy
-from carecircle.runs.context import Context, _as_scenario, _say, cache_dir, prepare
+from carecircle.runs.context import Context, as_scenario, cache_dir, prepare, say
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+    from carecircle.outputs.results import RunOutputs
 
 
 @dataclass
@@ -33,7 +39,22 @@ class ValidationReport:
 
 
 def format_validation(scenario: Scenario, inputs: Inputs | None, log: ProblemLog) -> str:
-    """The bilingual validation summary."""
+    """The bilingual validation summary.
+
+    Parameters
+    ----------
+    scenario
+        The scenario validated.
+    inputs
+        Its loaded inputs (``None`` when loading stopped early).
+    log
+        Every problem found.
+
+    Returns
+    -------
+    str
+        The text ``carecircle validate`` prints.
+    """
     lines = [f"Scenario 情景: {scenario.name} ({scenario.source or scenario.base_dir})"]
     if inputs is not None:
         lines.append(f"CRS 坐标系: {inputs.crs.to_string()} ({inputs.crs.name})")
@@ -66,7 +87,7 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
     ValidationReport
         The printable text, the problems, and the loaded inputs.
     """
-    scen = _as_scenario(scenario)
+    scen = as_scenario(scenario)
     inputs = load_inputs(scen, raise_on_error=False)
     log = inputs.log
     comm = inputs.get("communities")
@@ -120,7 +141,20 @@ def demo_scenario_path() -> Path:
 
 
 def run_demo(out_dir: Path | None = None, *, quiet: bool = False) -> RunResult:
-    """Run the whole pipeline on the bundled demo city."""
+    """Run the whole pipeline on the bundled demo city.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder (default: the demo scenario's own, ``maps/demo``).
+    quiet
+        No progress output.
+
+    Returns
+    -------
+    RunResult
+        The terminal text and the files written.
+    """
     scen = load_scenario(demo_scenario_path())
     if out_dir is not None:
         scen = scen.replace(output_dir=Path(out_dir).resolve())
@@ -133,7 +167,7 @@ def run_scenario(
     quiet: bool = False,
     plan: bool = True,
     scheduler: Any = None,
-    partition_by: str = "auto",
+    partition_by: PartitionBy = "auto",
     n_partitions: int | None = None,
 ) -> RunResult:
     """validate -> assess -> plan -> outputs for one scenario.
@@ -158,21 +192,21 @@ def run_scenario(
     from carecircle.assess.indicators import terminal_table
     from carecircle.atomic import write_text_atomic
 
-    scen = _as_scenario(scenario)
+    scen = as_scenario(scenario)
     report = validate(scen)
     if report.errors:
         raise CarecircleError(report.text)
-    _say(quiet, report.text)
+    say(quiet, report.text)
     ctx = prepare(scen, quiet=quiet)
     with _engine(ctx, scheduler, partition_by=partition_by, n_partitions=n_partitions,
                  quiet=quiet) as ctx:
         where = "" if scheduler is None else " (on the cluster 分布式)"
-        _say(quiet, f"[3/4] coverage today 现状覆盖评估{where}")
+        say(quiet, f"[3/4] coverage today 现状覆盖评估{where}")
         run = assess_context(ctx)
         if plan:
             from carecircle.runs.plan import plan_context
 
-            _say(quiet, f"[4/4] siting plan 选址优化{where}")
+            say(quiet, f"[4/4] siting plan 选址优化{where}")
             run = plan_context(ctx, run, quiet=quiet)
     files = write_outputs(run, quiet=quiet)
     log = [report.text, ""]
@@ -195,8 +229,8 @@ def run_scenario(
 
 
 @contextmanager
-def _engine(ctx: Context, scheduler: Any, *, partition_by: str, n_partitions: int | None,
-            quiet: bool) -> Iterator[Context]:
+def _engine(ctx: Context, scheduler: Any, *, partition_by: PartitionBy,
+            n_partitions: int | None, quiet: bool) -> Iterator[Context]:
     """``ctx`` as it is, or with its network work moved to a Dask cluster."""
     if scheduler is None:
         yield ctx
@@ -207,13 +241,13 @@ def _engine(ctx: Context, scheduler: Any, *, partition_by: str, n_partitions: in
         engine = partitioned_engine(ctx, client, by=partition_by, n_partitions=n_partitions)
         try:
             if not quiet:
-                _say(quiet, engine.describe())
+                say(quiet, engine.describe())
             yield replace(ctx, engine=engine)
         finally:
             engine.close()
 
 
-def assess_context(ctx: Context):
+def assess_context(ctx: Context) -> RunOutputs:
     """Today's coverage for a prepared context: a :class:`~carecircle.outputs.results.RunOutputs`."""
     from carecircle.assess.coverage import status_kwargs
     from carecircle.assess.indicators import district_indicators
@@ -225,7 +259,7 @@ def assess_context(ctx: Context):
     w = scen.walking
     comm = ctx.engine.community_status(inputs["communities"], inputs.get("facilities"),
                                        district_names=names, **status_kwargs(scen))
-    extra = ctx.extra or {}
+    extra = ctx.extra
     table = district_indicators(comm, inputs.get("facilities"), districts,
                                 streets=inputs.get("streets"), targets=scen.targets,
                                 extra_beds=extra.get("beds"), extra_places=extra.get("places"),
@@ -256,7 +290,7 @@ def assess_context(ctx: Context):
     return run
 
 
-def _keep_known_columns(comm):
+def _keep_known_columns(comm: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Drop pass-through columns of the source file (e.g. an Amap file's wrong lon/lat)."""
     from carecircle.inputs.schema import COLUMNS
     from carecircle.outputs.results import COLUMN_LABELS
@@ -268,8 +302,21 @@ def _keep_known_columns(comm):
     return comm[[c for c in comm.columns if c in known]]
 
 
-def unreachable_table(comm, max_snap_m: float):
-    """Communities not on the walking network, with the reason (bilingual)."""
+def unreachable_table(comm: gpd.GeoDataFrame, max_snap_m: float) -> pd.DataFrame:
+    """Communities not on the walking network, with the reason (bilingual).
+
+    Parameters
+    ----------
+    comm
+        Communities with their service status (``status``, and ``outside_extent`` when known).
+    max_snap_m
+        The snap limit, for the reason's text.
+
+    Returns
+    -------
+    pandas.DataFrame
+        layer, id, name, district, reason; one row per community off the network.
+    """
     import pandas as pd
 
     off = comm[comm["status"] == "unreachable"]
@@ -284,12 +331,12 @@ def unreachable_table(comm, max_snap_m: float):
                          "reason": reason}).reset_index(drop=True)
 
 
-def existing_isochrones(ctx: Context) -> dict:
+def existing_isochrones(ctx: Context) -> dict[str, gpd.GeoDataFrame]:
     """Walking isochrones of today's qualifying facilities, per kind."""
     from carecircle.assess.coverage import KIND_SOURCES
 
     fac = ctx.inputs.get("facilities")
-    out = {}
+    out: dict[str, gpd.GeoDataFrame] = {}
     if fac is None or not len(fac):
         return out
     w, st = ctx.scenario.walking, ctx.scenario.standards
@@ -303,28 +350,54 @@ def existing_isochrones(ctx: Context) -> dict:
     return out
 
 
-def write_outputs(run, *, quiet: bool = False) -> list[Path]:
-    """Write maps, tables and the briefing of a run into its folder (all or nothing)."""
+def write_outputs(run: RunOutputs, *, quiet: bool = False) -> list[Path]:
+    """Write maps, tables and the briefing of a run into its folder (all or nothing).
+
+    Parameters
+    ----------
+    run
+        What the run produced; its scenario's ``out_dir`` is the folder.
+    quiet
+        No progress output.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
     from carecircle.outputs.write import write_run
 
-    _say(quiet, f"writing outputs 写出结果 -> {run.scenario.out_dir}")
+    say(quiet, f"writing outputs 写出结果 -> {run.scenario.out_dir}")
     return write_run(run, run.scenario.out_dir)
 
 
-def assess(scenario: Scenario | str | Path, *, quiet: bool = False):
-    """Load a scenario and assess today's coverage (no outputs written)."""
+def assess(scenario: Scenario | str | Path, *, quiet: bool = False) -> RunOutputs:
+    """Load a scenario and assess today's coverage (no outputs written).
+
+    Parameters
+    ----------
+    scenario
+        A :class:`~carecircle.inputs.scenario.Scenario` or the path of its TOML file.
+    quiet
+        No progress output.
+
+    Returns
+    -------
+    RunOutputs
+        Today's coverage; write it with :func:`write_outputs`.
+    """
     return assess_context(prepare(scenario, quiet=quiet))
 
 
 def run_distributed(
-    scenario: Any,
+    scenario: Scenario | str | Path,
     scheduler: Any = None,
     *,
     n_partitions: int | None = None,
     partition_by: PartitionBy = "auto",
     plan: bool = True,
     quiet: bool = False,
-):
+) -> RunOutputs:
     """Assess (and plan) a scenario on a Dask cluster; the same result as on one machine.
 
     The steps are those of :func:`carecircle.runs.pipeline.run_scenario` (the same
@@ -353,10 +426,9 @@ def run_distributed(
     RunOutputs
         Write it with :func:`carecircle.runs.pipeline.write_outputs`.
     """
-    from carecircle.runs.context import _as_scenario, prepare
     from carecircle.runs.plan import plan_context
 
-    ctx = prepare(_as_scenario(scenario), quiet=quiet)
+    ctx = prepare(as_scenario(scenario), quiet=quiet)
     with _engine(ctx, scheduler, partition_by=partition_by, n_partitions=n_partitions,
                  quiet=quiet) as ctx:
         run = assess_context(ctx)
