@@ -8,8 +8,9 @@ message; nothing else is caught, so a real bug still shows its traceback.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, SupportsIndex, TypedDict, Unpack
 
 Severity = Literal["error", "warning"]
 
@@ -66,6 +67,19 @@ class Problem:
         return text
 
 
+class Where(TypedDict, total=False):
+    """Where a :class:`Problem` lies and what was found: its optional fields, as keywords.
+
+    ``row`` may be any integer (a NumPy index too); the problem stores a Python ``int``.
+    """
+
+    row: SupportsIndex | None
+    feature_id: str | None
+    column: str | None
+    found: str | None
+    expected: str | None
+
+
 class CarecircleError(Exception):
     """Base class: an error the CLI prints without a traceback."""
 
@@ -107,20 +121,52 @@ class ProblemLog:
 
     problems: list[Problem] = field(default_factory=list)
 
-    def error(self, file: str, message: str, **kw: object) -> None:
-        self.problems.append(Problem("error", str(file), message, **kw))  # type: ignore[arg-type]
+    def error(self, file: str, message: str, **where: Unpack[Where]) -> None:
+        """Record an error.
 
-    def warning(self, file: str, message: str, **kw: object) -> None:
-        self.problems.append(Problem("warning", str(file), message, **kw))  # type: ignore[arg-type]
+        Parameters
+        ----------
+        file
+            The input file (or ``"scenario"``).
+        message
+            What is wrong, in plain words.
+        **where
+            ``row``, ``feature_id``, ``column``, ``found``, ``expected``: see :class:`Problem`.
+        """
+        self._record("error", file, message, where)
+
+    def warning(self, file: str, message: str, **where: Unpack[Where]) -> None:
+        """Record a warning (doubtful data that does not stop a run).
+
+        Parameters
+        ----------
+        file
+            The input file (or ``"scenario"``).
+        message
+            What is doubtful, in plain words.
+        **where
+            ``row``, ``feature_id``, ``column``, ``found``, ``expected``: see :class:`Problem`.
+        """
+        self._record("warning", file, message, where)
+
+    def _record(self, severity: Severity, file: str, message: str, where: Where) -> None:
+        row = where.get("row")
+        self.problems.append(Problem(
+            severity, str(file), message, row=None if row is None else operator.index(row),
+            feature_id=where.get("feature_id"), column=where.get("column"),
+            found=where.get("found"), expected=where.get("expected")))
 
     @property
     def errors(self) -> list[Problem]:
+        """The problems of severity ``"error"``."""
         return [p for p in self.problems if p.severity == "error"]
 
     @property
     def warnings(self) -> list[Problem]:
+        """The problems of severity ``"warning"``."""
         return [p for p in self.problems if p.severity == "warning"]
 
     def raise_if_errors(self) -> None:
+        """Raise :class:`ValidationError` with every problem when any is an error."""
         if self.errors:
             raise ValidationError(self.problems)

@@ -174,7 +174,7 @@ def district_matrix(run: RunOutputs) -> dict[str, Any]:
     for district in dict.fromkeys(before["district"]):
         sub = before[before["district"] == district]
         nothing = (sub["status"] == "no data").all() and (
-            a is None or (after.loc[after["district"] == district, "status"] == "no data").all())
+            after is None or (after.loc[after["district"] == district, "status"] == "no data").all())
         if nothing and str(district) != "city":  # one line under the table, not a row of blanks
             empty.append(f"{sub['district_name'].iloc[0]} ({district})")
             continue
@@ -247,7 +247,24 @@ def _template() -> jinja2.Template:
 
 def briefing_html(run: RunOutputs, *, map_name: str = "map.html", static_png: bytes | None = None,
                   static_name: str = "map.png") -> str:
-    """The briefing page as HTML text (see :func:`write_briefing`)."""
+    """The briefing page as HTML text (see :func:`write_briefing`).
+
+    Parameters
+    ----------
+    run
+        The run's outputs.
+    map_name
+        File name of the interactive map the page links to.
+    static_png
+        The static map, embedded as a data URI (``None``: no image).
+    static_name
+        File name of the static map, linked under the image.
+
+    Returns
+    -------
+    str
+        A standalone HTML page, every text from the inputs escaped.
+    """
     scen = run.scenario
     sites, n_sites = _site_rows(run)
     image = None

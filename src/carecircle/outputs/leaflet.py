@@ -8,11 +8,11 @@ import json
 import re
 from collections.abc import Iterable
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import folium
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
 from carecircle.outputs.style import KIND_COLOURS, SITE_COLOURS, SUBSTANDARD_COLOUR, esc
@@ -46,6 +46,15 @@ def _leaflet_inline() -> str:
     return f"<style>{css}</style>\n<script>{js}</script>"
 
 
+def page_of(element: Element) -> Figure:
+    """The HTML page (a branca :class:`~branca.element.Figure`) a map or layer renders into.
+
+    folium types ``get_root()`` as a bare ``Element``; a map's root is always its
+    ``Figure``, whose ``header`` and ``html`` take extra page content.
+    """
+    return cast(Figure, element.get_root())
+
+
 class OfflineMap(folium.Map):
     """A :class:`folium.Map` that links nothing: Leaflet is inlined, no jQuery/Bootstrap."""
 
@@ -55,7 +64,7 @@ class OfflineMap(folium.Map):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         # Added at construction so Leaflet precedes every script folium renders later.
-        self.get_root().header.add_child(folium.Element(_leaflet_inline()), name="leaflet_inline")
+        page_of(self).header.add_child(folium.Element(_leaflet_inline()), name="leaflet_inline")
 
 
 def js_string(text: str) -> str:
@@ -122,8 +131,21 @@ def shape_icon(class_name: str, size: int, html: str = "") -> dict[str, Any]:
     """Options of a ``L.divIcon`` drawn with CSS only: squares and stars, no image.
 
     Circles are communities; facilities are squares and proposed sites stars, as on
-    the static map, so the three never read as one another.  ``class_name`` is the
-    element's class list (used by the CSS and to count markers).
+    the static map, so the three never read as one another.
+
+    Parameters
+    ----------
+    class_name
+        The element's class list (used by the CSS and to count markers).
+    size
+        Width and height in pixels.
+    html
+        The icon's content (escaped HTML, e.g. :data:`STAR_HTML`).
+
+    Returns
+    -------
+    dict
+        Options for ``L.divIcon``.
     """
     half = size / 2
     return {"className": class_name, "html": html, "iconSize": [size, size],
@@ -236,7 +258,17 @@ class FitNow(MacroElement):
 def popup_table(rows: Iterable[tuple[str, object]], title: object = None) -> str:
     """Escaped HTML of a popup: an optional bold title and a two-column table.
 
-    Rows whose value is empty are left out.
+    Parameters
+    ----------
+    rows
+        (label, value) pairs; rows whose value is empty are left out.
+    title
+        The bold title (``None`` or empty: none).
+
+    Returns
+    -------
+    str
+        The popup's HTML, every text escaped.
     """
     body = "".join(
         f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows if esc(v) != ""
@@ -321,7 +353,7 @@ def base_map(
                    zoom_start=13, prefer_canvas=prefer_canvas)
     MetricScale().add_to(m)
     FitNow([[s, w], [n, e]]).add_to(m)
-    m.get_root().header.add_child(folium.Element(_PAGE_CSS), name="cc_css")
+    page_of(m).header.add_child(folium.Element(_PAGE_CSS), name="cc_css")
     return m
 
 

@@ -92,7 +92,20 @@ COLUMN_LABELS: dict[str, str] = {
 
 
 def bilingual(df: pd.DataFrame, extra: dict[str, str] | None = None) -> pd.DataFrame:
-    """A copy with bilingual column headers (unknown columns keep their name)."""
+    """A copy with bilingual column headers (unknown columns keep their name).
+
+    Parameters
+    ----------
+    df
+        A table with canonical English column names.
+    extra
+        More column -> label pairs, over :data:`COLUMN_LABELS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The copy, renamed.
+    """
     labels = {**COLUMN_LABELS, **(extra or {})}
     return df.rename(columns={c: labels.get(c, c) for c in df.columns})
 

@@ -114,6 +114,19 @@ class Fonts:
         self.cjk = cjk
 
     def prop(self, size: float, weight: str = "normal") -> FontProperties:
+        """Font properties for a text of this drawing.
+
+        Parameters
+        ----------
+        size
+            Size in points.
+        weight
+            ``"normal"`` or ``"bold"`` (a CJK font's bold sibling file when there is one).
+
+        Returns
+        -------
+        matplotlib.font_manager.FontProperties
+        """
         if self.cjk is None:
             return FontProperties(size=size, weight=weight)
         path = self.cjk
@@ -153,7 +166,7 @@ def _scale_bar(ax: Any, fonts: Fonts) -> None:
 
 
 def _fit(ax: Any, run: RunOutputs) -> None:
-    """Limits: what was assessed (see :func:`maps.study_bounds`), else the districts
+    """Limits: what was assessed (see :func:`carecircle.outputs.style.study_bounds`), else the districts
     (else communities), plus a margin that holds the scale bar."""
     from carecircle.outputs.style import study_bounds
 
@@ -165,8 +178,9 @@ def _fit(ax: Any, run: RunOutputs) -> None:
             base = run.communities
         if base is None or not len(base):
             return
-        b = tuple(float(v) for v in base.total_bounds)
-    x0, y0, x1, y1 = b
+        x0, y0, x1, y1 = (float(v) for v in base.total_bounds)
+    else:
+        x0, y0, x1, y1 = b
     pad = 0.07 * max(x1 - x0, y1 - y0, 1.0)
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
@@ -180,7 +194,22 @@ def _north_arrow(ax: Any, fonts: Fonts) -> None:
 
 
 def draw_plan(run: RunOutputs, ax: Any, fonts: Fonts) -> list[Any]:
-    """Draw the plan on ``ax`` (metric CRS); returns the legend handles."""
+    """Draw the plan on ``ax`` (metric CRS).
+
+    Parameters
+    ----------
+    run
+        The run's outputs.
+    ax
+        A matplotlib ``Axes``.
+    fonts
+        The drawing's fonts.
+
+    Returns
+    -------
+    list
+        The legend handles.
+    """
     layers = run.inputs.layers if run.inputs is not None else {}
     handles: list[Any] = []
     districts = layers.get("districts")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -91,9 +91,21 @@ def esc(value: object) -> str:
 
 
 def fmt_num(value: object, digits: int = 0) -> str:
-    """A number with thousands separators, or ``""`` when missing."""
+    """A number with thousands separators, or ``""`` when missing.
+
+    Parameters
+    ----------
+    value
+        Anything; what is not a number is shown as its text.
+    digits
+        Decimals.
+
+    Returns
+    -------
+    str
+    """
     try:
-        x = float(value)  # type: ignore[arg-type]
+        x = float(cast(Any, value))  # what float() refuses is shown as text below
     except (TypeError, ValueError):
         return "" if value is None else str(value)
     if math.isnan(x):
@@ -238,7 +250,13 @@ def plan_bounds(run: RunOutputs) -> tuple[float, float, float, float]:
     if b is not None:
         crs = run.communities.crs
         box = gpd.GeoSeries([shapely.box(*b)], crs=crs).to_crs(WGS84)
-        return tuple(float(v) for v in box.total_bounds)  # type: ignore[return-value]
+        return _box(box.total_bounds)
     districts = run.inputs.layers.get("districts") if run.inputs is not None else None
     base = districts if districts is not None and len(districts) else run.communities
-    return tuple(float(v) for v in base.to_crs(WGS84).total_bounds)  # type: ignore[return-value]
+    return _box(base.to_crs(WGS84).total_bounds)
+
+
+def _box(bounds: Any) -> tuple[float, float, float, float]:
+    """``total_bounds`` (minx, miny, maxx, maxy) as four floats."""
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    return x0, y0, x1, y1

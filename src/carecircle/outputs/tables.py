@@ -134,7 +134,20 @@ def _rounded(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as CSV, UTF-8 with BOM, ``\\n`` line ends (atomic, deterministic)."""
+    """Write a table as CSV, UTF-8 with BOM, ``\\n`` line ends (atomic, deterministic).
+
+    Parameters
+    ----------
+    df
+        The table; float columns are written rounded to ``CSV_DECIMALS`` decimals.
+    path
+        The file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     text = _rounded(df).to_csv(index=False, lineterminator="\n")
     return write_bytes_atomic(path, ("\ufeff" + text).encode("utf-8"))
 
@@ -212,7 +225,20 @@ def _deterministic_xlsx(data: bytes) -> bytes:
 
 
 def xlsx_bytes(df: pd.DataFrame, sheet: str = "Sheet1") -> bytes:
-    """A one-sheet workbook of ``df`` (headers as given) as deterministic XLSX bytes."""
+    """A one-sheet workbook of ``df`` (headers as given) as deterministic XLSX bytes.
+
+    Parameters
+    ----------
+    df
+        The table.
+    sheet
+        The sheet's name (characters Excel refuses become spaces; at most 31).
+
+    Returns
+    -------
+    bytes
+        The workbook; a text starting with ``=`` stays text, never a formula.
+    """
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = re.sub(r"[\[\]:*?/\\]", " ", sheet)[:31] or "Sheet1"
@@ -249,7 +275,22 @@ def xlsx_bytes(df: pd.DataFrame, sheet: str = "Sheet1") -> bytes:
 
 
 def write_xlsx(df: pd.DataFrame, path: str | Path, sheet: str = "Sheet1") -> Path:
-    """Write a table as a one-sheet XLSX file (atomic, deterministic)."""
+    """Write a table as a one-sheet XLSX file (atomic, deterministic).
+
+    Parameters
+    ----------
+    df
+        The table.
+    path
+        The file to write.
+    sheet
+        The sheet's name (see :func:`xlsx_bytes`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     return write_bytes_atomic(path, xlsx_bytes(df, sheet))
 
 

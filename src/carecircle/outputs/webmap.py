@@ -44,6 +44,7 @@ from carecircle.outputs.leaflet import (
     _popup,
     _values,
     base_map,
+    page_of,
     shape_icon,
 )
 from carecircle.outputs.results import STATUS_LABELS, RunOutputs
@@ -76,7 +77,22 @@ from carecircle.outputs.style import (
 
 
 def write_layer_map(inputs: Inputs, path: str | Path, *, title: str = "") -> Path:
-    """A first map of the input layers (districts, communities, facilities, candidates)."""
+    """A first map of the input layers (districts, communities, facilities, candidates).
+
+    Parameters
+    ----------
+    inputs
+        The loaded inputs.
+    path
+        The ``.html`` file to write (atomically).
+    title
+        The page's title (escaped).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     layers = {k: v.to_crs(WGS84) for k, v in inputs.layers.items()}
     districts = layers.get("districts")
     bounds = tuple((districts if districts is not None else layers["communities"]).total_bounds)
@@ -116,7 +132,7 @@ def write_layer_map(inputs: Inputs, path: str | Path, *, title: str = "") -> Pat
         fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     if title:
-        m.get_root().header.add_child(folium.Element(f"<title>{esc(title)}</title>"), name="title")
+        page_of(m).header.add_child(folium.Element(f"<title>{esc(title)}</title>"), name="title")
     return write_atomic(path, lambda p: m.save(str(p)))
 
 
@@ -337,7 +353,21 @@ def _title_html(run: RunOutputs, briefing_name: str | None) -> str:
 
 def plan_map(run: RunOutputs, *, tiles: Any = None,
              briefing_name: str | None = "briefing.html") -> folium.Map:
-    """The interactive plan map as a :class:`folium.Map` (see :func:`write_plan_map`)."""
+    """The interactive plan map as a :class:`folium.Map` (see :func:`write_plan_map`).
+
+    Parameters
+    ----------
+    run
+        The run's outputs.
+    tiles
+        Optional tile layer (see :func:`~carecircle.outputs.leaflet.base_map`).
+    briefing_name
+        The briefing page linked from the title panel (``None``: no link).
+
+    Returns
+    -------
+    folium.Map
+    """
     layers = run.inputs.layers if run.inputs is not None else {}
     m = base_map(plan_bounds(run), tiles=tiles)
     districts = layers.get("districts")
@@ -364,7 +394,7 @@ def plan_map(run: RunOutputs, *, tiles: Any = None,
     if run.sites is not None and len(run.sites):
         _site_layer(to_wgs(run.sites)).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    root = m.get_root()
+    root = page_of(m)
     title = getattr(run.scenario, "title", "") or getattr(run.scenario, "name", "carecircle")
     root.header.add_child(folium.Element(f"<title>{esc(title)} — 地图 Map</title>"), name="title")
     root.html.add_child(folium.Element(_title_html(run, briefing_name)), name="cc_title")

@@ -22,6 +22,7 @@ import math
 import random
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TypedDict
 from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
@@ -63,7 +64,18 @@ ROAD_NAMES = {"primary": ("锦业路", "丈八东路", "长安南路", "雁环�
 
 
 def to_lonlat(x: float, y: float) -> tuple[float, float]:
-    """Local metres (east, north of the south-west corner) to WGS-84 lon/lat degrees."""
+    """Local metres (east, north of the south-west corner) to WGS-84 lon/lat degrees.
+
+    Parameters
+    ----------
+    x, y
+        Metres east and north of the demo box's south-west corner.
+
+    Returns
+    -------
+    tuple of float
+        (longitude, latitude).
+    """
     return SW_LON + x / M_PER_DEG_LON, SW_LAT + y / M_PER_DEG_LAT
 
 
@@ -112,10 +124,52 @@ def _runs(net: _Net, line: list[int], drop_p: float, rng: random.Random, n_mid: 
             run = []
 
 
-def build_network(rng: random.Random) -> tuple[_Net, dict[str, object]]:
-    """The road network and the layout facts later layers need (block centres, villages)."""
+class Layout(TypedDict):
+    """Where the network builder put things, for the layers built on it (local metres).
+
+    Attributes
+    ----------
+    blocks
+        Urban blocks: (column, row, centre x, centre y).
+    villages
+        Villages: (field-road column, row, centre x, centre y).
+    island
+        Nodes of the disconnected factory compound.
+    """
+
+    blocks: list[tuple[int, int, float, float]]
+    villages: list[tuple[int, int, float, float]]
+    island: set[int]
+
+
+def build_network(rng: random.Random) -> tuple[_Net, Layout]:
+    """The road network and the layout facts later layers need (block centres, villages).
+
+    Parameters
+    ----------
+    rng
+        The generator's random source (drawn in a fixed order: the same seed, the same city).
+
+    Returns
+    -------
+    tuple
+        The network and its :class:`Layout`.
+    """
     net = _Net()
-    # urban grid: 31 north-south x 18 east-west streets, ~160 x 150 m blocks
+    grid, blocks = _urban_grid(net, rng)
+    rcols, rgrid, villages = _rural_grid(net, rng)
+    _expressway(net, grid, rcols, rgrid)
+    # a factory compound cut off at the edge of the extract: a disconnected island
+    isl = [net.node(5250 + dx, 650 + dy) for dx, dy in ((0, 0), (120, 0), (120, 90), (0, 90))]
+    net.way([*isl, isl[0]], highway="service", name="厂区内部道路")
+    net.way([isl[1], net.node(5420, 600)], highway="service")
+    return net, Layout(blocks=blocks, villages=villages, island=set(isl))
+
+
+def _urban_grid(net: _Net, rng: random.Random
+                ) -> tuple[list[list[int]], list[tuple[int, int, float, float]]]:
+    """31 north-south x 18 east-west streets (~160 x 150 m blocks), park paths, driveways,
+    steps and a viaduct; returns the junction grid (column-major) and the blocks."""
     cols = [80 + 160 * i + rng.uniform(-12, 12) for i in range(31)]
     rows = [URBAN_Y0 + 150 * j + rng.uniform(-10, 10) for j in range(18)]
     grid = [[net.node(x + rng.uniform(-5, 5), y + rng.uniform(-5, 5)) for y in rows] for x in cols]
@@ -153,8 +207,13 @@ def build_network(rng: random.Random) -> tuple[_Net, dict[str, object]]:
     # an elevated road over an arterial: cars only (foot=no), dropped by the walk filter
     elev = [grid[4][12]] + [net.node(cols[i], rows[12] + 10) for i in range(5, 10)] + [grid[10][12]]
     net.way(elev, highway="trunk", bridge="yes", layer="1", foot="no", name="南三环高架")
+    return grid, blocks
 
-    # rural field-road grid: 11 x 5 lines ~470 x 460 m, villages next to the crossings
+
+def _rural_grid(net: _Net, rng: random.Random
+                ) -> tuple[list[float], list[list[int]], list[tuple[int, int, float, float]]]:
+    """An 11 x 5 field-road grid (~470 x 460 m) with villages next to the crossings;
+    returns the road columns' x, the crossing grid (column-major) and the villages."""
     rcols = [120 + 460 * k + rng.uniform(-20, 20) for k in range(11)]
     rrows = [130 + 460 * m + rng.uniform(-30, 30) for m in range(5)]
     rgrid = [[net.node(x, y) for y in rrows] for x in rcols]
@@ -183,8 +242,13 @@ def build_network(rng: random.Random) -> tuple[_Net, dict[str, object]]:
                 spine.append(c)
             net.way([rgrid[k][m], *spine], highway="residential")
             villages.append((k, m, cx, sum(lanes) / len(lanes)))
+    return rcols, rgrid, villages
 
-    # expressway: two one-way carriageways, no shared node with the streets it crosses
+
+def _expressway(net: _Net, grid: list[list[int]], rcols: list[float],
+                rgrid: list[list[int]]) -> None:
+    """The 绕城高速 between town and villages, with the bridges and tunnels that cross it."""
+    # two one-way carriageways, no shared node with the streets it crosses
     eb = [net.node(x, 2140 + 8 * math.sin(x / 900)) for x in range(0, 5001, 250)]
     wb = [net.node(x, 2165 + 8 * math.sin(x / 900)) for x in range(5000, -1, -250)]
     for line in (eb, wb):
@@ -192,19 +256,14 @@ def build_network(rng: random.Random) -> tuple[_Net, dict[str, object]]:
     net.way([eb[9], net.node(2420, 2230), grid[15][0]], highway="motorway_link", oneway="yes")
     net.way([grid[15][0], net.node(2540, 2230), wb[10]], highway="motorway_link", oneway="yes")
     # overpasses (arterials) and underpasses (footways) link the town to the villages
+    field_x = np.asarray(rcols)
     for i, kind in ((3, "primary"), (9, "secondary"), (15, "primary"), (21, "secondary"),
                     (27, "primary"), (6, "footway"), (12, "footway"), (24, "footway")):
         top, x = grid[i][0], net.xy[grid[i][0]][0]
-        k = min(range(len(rcols)), key=lambda k, x=x: abs(rcols[k] - x))
+        k = int(np.argmin(np.abs(field_x - x)))  # the nearest field road (first of a tie)
         mid = net.node(x, 2152)
         extra = {"bridge": "yes", "layer": "1"} if kind != "footway" else {"tunnel": "yes", "layer": "-1"}
         net.way([top, mid, rgrid[k][-1]], highway=kind, **extra)
-    # a factory compound cut off at the edge of the extract: a disconnected island
-    isl = [net.node(5250 + dx, 650 + dy) for dx, dy in ((0, 0), (120, 0), (120, 90), (0, 90))]
-    net.way([*isl, isl[0]], highway="service", name="厂区内部道路")
-    net.way([isl[1], net.node(5420, 600)], highway="service")
-    layout = {"blocks": blocks, "villages": villages, "island": set(isl)}
-    return net, layout
 
 
 def _walkable(tags: dict[str, str]) -> bool:
@@ -275,10 +334,24 @@ def _street_of(x: float, y: float) -> tuple[str, str]:
     return d, f"{d}{(0 if upper else 3) + col + 1:03d}"
 
 
-def build_communities(rng: random.Random, layout: dict) -> list[dict]:
-    """Urban 社区 on every other block column, one 村 per village; ids are statistical codes."""
+def build_communities(rng: random.Random, layout: Layout) -> list[dict]:
+    """Urban 社区 on every other block column, one 村 per village; ids are statistical codes.
+
+    Parameters
+    ----------
+    rng
+        The generator's random source.
+    layout
+        Blocks and villages of :func:`build_network`.
+
+    Returns
+    -------
+    list of dict
+        One record per community (local x, y; name, id, district, street, populations,
+        households, urban-rural code, and a ring for the few drawn as polygons).
+    """
     used: set[str] = set()
-    out = []
+    out: list[dict[str, Any]] = []
     for i, _j, bx, by in layout["blocks"]:
         if i % 2 or rng.random() > 0.78:
             continue
@@ -328,7 +401,23 @@ def build_communities(rng: random.Random, layout: dict) -> list[dict]:
 
 
 def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list[dict]:
-    """Today's facilities: too few in the east and the villages, some below the area standard."""
+    """Today's facilities: too few in the east and the villages, some below the area standard.
+
+    Parameters
+    ----------
+    rng
+        The generator's random source.
+    comms
+        The communities of :func:`build_communities`.
+    walk
+        The walkable network (facilities stand at the road side).
+
+    Returns
+    -------
+    list of dict
+        One record per facility (id, kind, name, floor area, ownership, beds, places,
+        local x, y, district).
+    """
     urban = [c for c in comms if c["urban"]]
     rural = [c for c in comms if not c["urban"]]
     out: list[dict] = []
@@ -360,8 +449,7 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
             next(f for f in out if f["kind"] == "childcare" and f["district"] == d)["owner"] = "public"
     for street in ("610113001", "610113004", "610116002"):
         mid = shapely.Polygon(_street_rings()[street]).representative_point()
-        c = min((c for c in urban if c["street"] == street),
-                key=lambda c, m=mid: math.hypot(c["x"] - m.x, c["y"] - m.y))
+        c = _closest([c for c in urban if c["street"] == street], mid.x, mid.y)
         add("street_centre", c, _street_name(street) + "综合养老服务中心",
             rng.uniform(1200, 2000), "public_private")
     for d, dname in DISTRICTS:
@@ -376,6 +464,11 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
     for n, f in enumerate(out, 1):
         f["id"] = f"F{n:03d}"
     return out
+
+
+def _closest(records: list[dict], x: float, y: float) -> dict:
+    """The record nearest (x, y) (the first of a tie)."""
+    return min(records, key=lambda c: math.hypot(c["x"] - x, c["y"] - y))
 
 
 def _street_name(code: str) -> str:
@@ -409,7 +502,28 @@ def _site(rng: random.Random, c: dict, add) -> None:
 
 
 def build_candidates(rng: random.Random, comms: list[dict], walk: _Walk) -> list[dict]:
-    """Road-side candidate sites; then every community gets one of each kind within reach."""
+    """Road-side candidate sites; then every community gets one of each kind within reach.
+
+    Parameters
+    ----------
+    rng
+        The generator's random source.
+    comms
+        The communities of :func:`build_communities`.
+    walk
+        The walkable network.
+
+    Returns
+    -------
+    list of dict
+        One record per site (id, name, kinds, floor area, acquisition, cost, local x, y).
+
+    Raises
+    ------
+    RuntimeError
+        When a community is left without a capable site within ``DESIGN_REACH_M``
+        (a generator bug).
+    """
     out: list[dict] = []
 
     def add(c: dict, acq: str, area: float, kinds: str, name: str) -> None:
@@ -462,6 +576,18 @@ def build_population_grid(comms: list[dict], cell: float = CELL_M) -> list[dict]
     """250 m cells holding the communities' people (urban points spread to 4 neighbours).
 
     Integer counts split by largest remainder, so the grid sums to the communities exactly.
+
+    Parameters
+    ----------
+    comms
+        The communities of :func:`build_communities`.
+    cell
+        Cell size in metres.
+
+    Returns
+    -------
+    list of dict
+        One record per populated cell (centre x, y; pop, pop60, pop03), south to north.
     """
     n = int(SIZE_M // cell)
     cells: dict[tuple[int, int], list[int]] = {}
@@ -473,15 +599,21 @@ def build_population_grid(comms: list[dict], cell: float = CELL_M) -> list[dict]
                    if 0 <= ci + a < n and 0 <= cj + b < n]
         tot = sum(w for *_, w in nb)
         for f, key in enumerate(("pop", "pop60", "pop03")):
-            share = [c[key] * w / tot for *_, w in nb]
-            got = [math.floor(v) for v in share]
-            order = sorted(range(len(nb)), key=lambda k, s=share: (-(s[k] % 1), k))
-            for k in order[: c[key] - sum(got)]:
-                got[k] += 1
+            got = _largest_remainder([c[key] * w / tot for *_, w in nb], c[key])
             for (i, j, _), g in zip(nb, got, strict=True):
                 cells.setdefault((i, j), [0, 0, 0])[f] += g
     return [{"x": (i + 0.5) * cell, "y": (j + 0.5) * cell, "pop": v[0], "pop60": v[1], "pop03": v[2]}
             for (i, j), v in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])) if v[0] > 0]
+
+
+def _largest_remainder(shares: list[float], total: int) -> list[int]:
+    """Whole numbers summing to ``total``: the shares rounded down, then one more to the
+    largest fractions (ties: first)."""
+    got = [math.floor(v) for v in shares]
+    order = sorted(range(len(shares)), key=lambda k: (-(shares[k] % 1), k))
+    for k in order[: total - sum(got)]:
+        got[k] += 1
+    return got
 
 
 def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) -> dict:
@@ -490,6 +622,19 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
     Node-to-node network distances; elderly reach 900 m (1.0 m/s), childcare 1080 m (1.2 m/s).
     The cost covers every community, 4.8 childcare places per 1000 and a centre in every
     street lacking one: an upper estimate of the optimal plan's cost.
+
+    Parameters
+    ----------
+    comms, facs, cands
+        Communities, facilities and candidate sites of the ``build_*`` functions.
+    walk
+        The walkable network.
+
+    Returns
+    -------
+    dict
+        Coverage shares, places per 1000 and street-centre shares per district, and
+        ``cover_all_estimate_yuan``.
     """
     reach = {"elderly": 900.0, "childcare": 1080.0}
     cn = walk.snap([(c["x"], c["y"]) for c in comms])
@@ -501,8 +646,8 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
 
     old = [f for f in facs if f["kind"] != "childcare" and f["area"] >= 300]
     kid = [f for f in facs if f["kind"] == "childcare" and f["area"] >= 200]
-    served = {"elderly": within(old, reach["elderly"]).any(0),
-              "childcare": within(kid, reach["childcare"]).any(0)}
+    served = {"elderly": np.asarray(within(old, reach["elderly"]).any(0)),
+              "childcare": np.asarray(within(kid, reach["childcare"]).any(0))}
     stats: dict = {}
     centres = {_street_of(f["x"], f["y"])[1] for f in facs if f["kind"] == "street_centre"}
     for d, _ in DISTRICTS:
@@ -634,7 +779,7 @@ def _district_rings() -> dict[str, list[tuple[float, float]]]:
 
 def _street_rings() -> dict[str, list[tuple[float, float]]]:
     """Three columns x two rows per district, cut along the district boundary (CCW rings)."""
-    out = {}
+    out: dict[str, list[tuple[float, float]]] = {}
     for k, (xa, xb) in enumerate(zip(COL_SPLITS, COL_SPLITS[1:], strict=False)):
         seg = [(float(x), float(y)) for x, y in BOUNDARY if xa <= x <= xb]
         ry, rc = ROW_SPLITS["610113"], ROW_SPLITS["610116"]
