@@ -1,5 +1,11 @@
 """Shared fixtures.
 
+Data fixtures give the paths tests share: the demo city (``data/demo``, in the
+repository), and the shared data beside the checkout (``../shared``: the plan's text,
+``../shared/data`` and its central Xi'an extract, with the ``examples/xian-central``
+scenario that reads it).  A test that asks for shared data skips, saying what is
+missing and where it was looked for, when ``../shared`` is not there.
+
 Browser fixtures (``cc_chrome``, ``cc_serve``) drive Debian's headless Chromium through
 ``/usr/bin/chromedriver`` (Selenium Manager is never used, so nothing is downloaded)
 over a local ``http.server`` on 127.0.0.1.  Tests that use them skip with a reason when
@@ -17,6 +23,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+PLAN_TEXT = SHARED / "seeds" / "xian-yilao-yixiao-plan-2023.txt"
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = (
@@ -89,3 +99,51 @@ def cc_isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
         os.environ.pop("CARECIRCLE_CACHE_DIR", None)
     else:
         os.environ["CARECIRCLE_CACHE_DIR"] = old
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def _need(path: Path, what: str) -> Path:
+    if not path.exists():
+        pytest.skip(f"{what} not found at {path}: the shared data is expected beside the "
+                    "repository as ../shared")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_scenario() -> Path:
+    """The demo city's ``data/demo/scenario.toml`` (its other scenarios beside it)."""
+    from carecircle.runs.pipeline import demo_scenario_path
+
+    return demo_scenario_path()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``: real data used in place (skip without it)."""
+    return _need(SHARED / "data", "the shared data folder")
+
+
+@pytest.fixture(scope="session")
+def xian_central_data(shared_data: Path) -> Path:
+    """``../shared/data/xian-central``: roads, districts and Amap POIs of central Xi'an."""
+    return _need(shared_data / "xian-central", "the central Xi'an data")
+
+
+@pytest.fixture(scope="session")
+def xian_roads(xian_central_data: Path) -> Path:
+    """The central Xi'an road network (``roads-osm-2021``: nodes.shp, edges.shp)."""
+    return _need(xian_central_data / "roads-osm-2021", "the central Xi'an road network")
+
+
+@pytest.fixture(scope="session")
+def xian_example(xian_central_data: Path) -> Path:
+    """``examples/xian-central/scenario.toml``, whose layers are the shared central Xi'an data."""
+    return REPO / "examples" / "xian-central" / "scenario.toml"
+
+
+@pytest.fixture(scope="session")
+def plan_text() -> str:
+    """The plan 市政办发〔2023〕1号, full text (``../shared/seeds``)."""
+    return _need(PLAN_TEXT, "the plan's text").read_text(encoding="utf-8")

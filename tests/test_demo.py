@@ -24,7 +24,6 @@ from scipy.spatial import cKDTree
 from carecircle.runs import demo
 
 REPO = Path(__file__).resolve().parents[1]
-COMMITTED = REPO / "data" / "demo"
 FILES = ("network.osm", "districts.geojson", "streets.geojson", "communities.geojson",
          "facilities.geojson", "candidates.geojson", "population.geojson", "scenario.toml",
          "scenario-budget.toml", "scenario-slow.toml", "scenario-2020.toml", "README.md")
@@ -104,13 +103,19 @@ def _capable(cands: gpd.GeoDataFrame, kind: str) -> gpd.GeoDataFrame:
     return cands[ok & (cands.floor_area_m2 >= MIN_AREA.get(kind, 0))]
 
 
-def test_generator_is_deterministic_and_matches_committed_data(out, tmp_path):
+@pytest.fixture(scope="module")
+def committed(demo_scenario: Path) -> Path:
+    """The committed demo city (``data/demo``)."""
+    return demo_scenario.parent
+
+
+def test_generator_is_deterministic_and_matches_committed_data(out, committed, tmp_path):
     demo.generate(tmp_path)
     for name in FILES:
         first = (out[0] / name).read_bytes()
         assert first == (tmp_path / name).read_bytes(), name
-        assert (COMMITTED / name).exists(), f"{name} not committed; run python -m carecircle.runs.demo"
-        assert first == (COMMITTED / name).read_bytes(), f"data/demo/{name} is stale: regenerate"
+        assert (committed / name).exists(), f"{name} not committed; run python -m carecircle.runs.demo"
+        assert first == (committed / name).read_bytes(), f"data/demo/{name} is stale: regenerate"
 
 
 def test_other_seed_gives_another_city_with_the_same_design(tmp_path, out):
@@ -288,7 +293,7 @@ def test_a_plan_can_meet_the_targets(layers):
         assert ((fac.district == d) & (fac.kind == "childcare") & (fac.ownership == "public")).any()
 
 
-def test_scenarios_load_and_point_at_the_inputs(out):
+def test_scenarios_load_and_point_at_the_inputs(out, committed):
     from carecircle.inputs.scenario import load_scenario
 
     base = load_scenario(out[0] / "scenario.toml")
@@ -301,9 +306,9 @@ def test_scenarios_load_and_point_at_the_inputs(out):
     for scen in (base, budget, slow):
         assert {"network", "districts", "streets", "communities", "facilities", "candidates",
                 "population_grid"} <= set(scen.inputs)
-    raw = tomllib.loads((COMMITTED / "scenario.toml").read_text(encoding="utf-8"))
+    raw = tomllib.loads((committed / "scenario.toml").read_text(encoding="utf-8"))
     assert raw["output_dir"] == "../../maps/demo"
-    assert (COMMITTED / raw["output_dir"]).resolve() == REPO / "maps" / "demo"
+    assert (committed / raw["output_dir"]).resolve() == REPO / "maps" / "demo"
 
 
 def test_main_writes_the_city(tmp_path, capsys):

@@ -36,16 +36,13 @@ from carecircle.network.reach import reach_pairs
 from carecircle.network.snapping import snap_points
 from carecircle.network.walknet import network_from_edges
 from carecircle.runs.distributed import PartitionedNetwork, independent_blocks
-from carecircle.runs.pipeline import assess, demo_scenario_path, run_distributed, run_scenario
+from carecircle.runs.pipeline import assess, run_distributed, run_scenario
 
 distributed = pytest.importorskip("distributed", reason="the `dask` extra is not installed")
 pytest.importorskip("dask_geopandas", reason="the `dask` extra is not installed")
 
 CRS = "EPSG:4545"
 X0, Y0 = 587_000.0, 3_790_000.0
-REPO = Path(__file__).resolve().parents[1]
-XIAN = REPO / "examples" / "xian-central" / "scenario.toml"
-XIAN_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xian-central"
 KW = {
     "minutes": 15.0,
     "speed_mps": {"elderly": 1.0, "childcare": 1.2},
@@ -341,8 +338,8 @@ def _compare_folders(one: Path, two: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_demo_on_a_local_cluster_is_byte_identical(client, tmp_path):
-    scen = load_scenario(demo_scenario_path())
+def test_demo_on_a_local_cluster_is_byte_identical(client, tmp_path, demo_scenario):
+    scen = load_scenario(demo_scenario)
     one = run_scenario(scen.replace(output_dir=tmp_path / "one"), quiet=True)
     two = run_scenario(
         scen.replace(output_dir=tmp_path / "two"),
@@ -366,10 +363,8 @@ def test_demo_on_a_local_cluster_is_byte_identical(client, tmp_path):
 
 
 @pytest.mark.slow
-def test_central_xian_by_district_is_byte_identical(client, tmp_path):
-    if not XIAN.exists() or not XIAN_DATA.exists():
-        pytest.skip(f"central Xi'an data absent ({XIAN_DATA}); see /work/shared/data/README")
-    scen = load_scenario(XIAN)
+def test_central_xian_by_district_is_byte_identical(client, tmp_path, xian_example):
+    scen = load_scenario(xian_example)
     one = run_scenario(scen.replace(output_dir=tmp_path / "one"), quiet=True)
     two = run_scenario(scen.replace(output_dir=tmp_path / "two"), scheduler=client,
                        partition_by="district", quiet=True)

@@ -21,11 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
-RUNS = {
-    "demo": ROOT / "data" / "demo" / "scenario.toml",
-    "xian-central": ROOT / "examples" / "xian-central" / "scenario.toml",
-}
-SHARED = ROOT.parent / "shared" / "data" / "xian-central"
+#: Run name -> the conftest fixture giving its scenario (skipping without its data).
+FIXTURES = {"demo": "demo_scenario", "xian-central": "xian_example"}
 
 
 def run_digests(scenario: Path, out: Path) -> dict[str, str]:
@@ -49,11 +46,10 @@ def write_golden(name: str, digests: dict[str, str]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(RUNS))
-def test_tables_are_byte_identical_to_the_golden_digests(name, tmp_path):
-    if name == "xian-central" and not SHARED.is_dir():
-        pytest.skip("../shared/data/xian-central is not beside the checkout")
-    got = run_digests(RUNS[name], tmp_path / name)
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_tables_are_byte_identical_to_the_golden_digests(name, tmp_path, request):
+    scenario = request.getfixturevalue(FIXTURES[name])
+    got = run_digests(scenario, tmp_path / name)
     want = read_golden(name)
     changed = sorted(f for f in set(got) | set(want) if got.get(f) != want.get(f))
     assert not changed, (
@@ -66,7 +62,9 @@ if __name__ == "__main__":
 
     if sys.argv[1:] != ["--update"]:
         raise SystemExit("usage: python tests/test_golden.py --update")
+    runs = {"demo": ROOT / "data" / "demo" / "scenario.toml",
+            "xian-central": ROOT / "examples" / "xian-central" / "scenario.toml"}
     with tempfile.TemporaryDirectory() as tmp:
-        for run_name, scenario in RUNS.items():
+        for run_name, scenario in runs.items():
             write_golden(run_name, run_digests(scenario, Path(tmp) / run_name))
             print(f"wrote tests/golden/{run_name}.sha256")

@@ -5,6 +5,7 @@ non-destructive, and the briefing opens in a real browser."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import shutil
 from pathlib import Path
 
@@ -13,11 +14,12 @@ import pytest
 
 from carecircle.cli import main
 from carecircle.inputs.scenario import load_scenario
-from carecircle.runs.context import prepare
-from carecircle.runs.pipeline import assess_context, demo_scenario_path
+from carecircle.runs.context import Engine, prepare
+from carecircle.runs.distributed import PartitionedNetwork
+from carecircle.runs.local import LocalEngine
+from carecircle.runs.pipeline import assess_context
 from carecircle.runs.plan import plan_context
 
-DEMO = demo_scenario_path()
 TABLES = ("communities.csv", "districts.csv", "sites.csv", "cost_total.csv", "cost_sites.csv")
 
 
@@ -34,8 +36,8 @@ def demo_out(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def library_run():
-    ctx = prepare(load_scenario(DEMO), quiet=True)
+def library_run(demo_scenario):
+    ctx = prepare(load_scenario(demo_scenario), quiet=True)
     today = assess_context(ctx)
     return today, plan_context(ctx, today, quiet=True)
 
@@ -95,12 +97,12 @@ def test_rerun_gives_byte_identical_tables(demo_out, tmp_path):
         assert a[name] == b[name], name
 
 
-def test_failed_run_leaves_previous_outputs_untouched(demo_out, tmp_path, capsys):
+def test_failed_run_leaves_previous_outputs_untouched(demo_out, demo_scenario, tmp_path, capsys):
     out = tmp_path / "keep"
     shutil.copytree(demo_out, out)
     before = _digest(out)
     bad_dir = tmp_path / "bad"
-    shutil.copytree(DEMO.parent, bad_dir)
+    shutil.copytree(demo_scenario.parent, bad_dir)
     comm = bad_dir / "communities.geojson"
     comm.write_text(comm.read_text(encoding="utf-8").replace('"population": ', '"population": -', 1),
                     encoding="utf-8")
@@ -129,10 +131,11 @@ def test_demo_map_and_briefing_in_chromium(demo_out, library_run, cc_chrome, cc_
     check_briefing(cc_chrome, base, districts=len(planned.inputs["districts"]))
 
 
-def test_major_projects_counted_as_built_change_district_beds(library_run):
+def test_major_projects_counted_as_built_change_district_beds(library_run, demo_scenario):
     today, _ = library_run
-    scen = load_scenario(DEMO).replace(include_major_projects=True)
-    with_projects = assess_context(prepare(scen, quiet=True))
+    scen = load_scenario(demo_scenario).replace(include_major_projects=True)
+    ctx = prepare(scen, quiet=True)
+    with_projects = assess_context(ctx)
 
     def beds(run, district):
         t = run.districts_before
@@ -146,3 +149,27 @@ def test_major_projects_counted_as_built_change_district_beds(library_run):
     assert yanta > 0
     assert beds(with_projects, "610113") == pytest.approx(beds(today, "610113") + yanta)
     assert any("major projects" in n for n in with_projects.notes)
+    # The context carries the additions per district code, for the plan's indicators too.
+    assert ctx.extra["beds"]["610113"] == pytest.approx(yanta)
+    assert set(ctx.extra) == {"beds", "places", "area"}
+
+
+def test_a_context_without_the_projects_adds_nothing(demo_scenario):
+    ctx = prepare(load_scenario(demo_scenario), quiet=True)
+    assert dict(ctx.extra) == {}
+    assert isinstance(ctx.engine, LocalEngine) and ctx.engine.net is ctx.net
+    assert ctx.projection.year == ctx.scenario.demand.year
+
+
+@pytest.mark.parametrize("engine", [LocalEngine, PartitionedNetwork])
+@pytest.mark.parametrize("method", ["community_status", "cover", "isochrones"])
+def test_both_engines_take_every_call_the_engine_protocol_allows(engine, method):
+    """mypy checks the same where a context is built; this catches a drift at test time."""
+    want = inspect.signature(getattr(Engine, method)).parameters
+    got = inspect.signature(getattr(engine, method)).parameters
+    for name, p in want.items():
+        assert name in got, f"{engine.__name__}.{method} lacks {name}"
+        assert got[name].kind == p.kind, f"{engine.__name__}.{method}: {name} is {got[name].kind}"
+        assert got[name].default == p.default, f"{engine.__name__}.{method}: default of {name}"
+    extra = [n for n in got if n not in want and got[n].default is inspect.Parameter.empty]
+    assert not extra, f"{engine.__name__}.{method} requires {extra}, which the pipeline never passes"

@@ -20,26 +20,29 @@ from carecircle import cli
 from carecircle.errors import ScenarioError
 from carecircle.inputs.scenario import PLAN_FACTORS_2025, load_scenario
 from carecircle.runs.compare import compare, run_one, sweep, write_sweep
-from carecircle.runs.pipeline import demo_scenario_path
-
-DEMO = demo_scenario_path().parent
 
 
 @pytest.fixture(scope="module")
-def cmp(tmp_path_factory):
+def demo(demo_scenario) -> Path:
+    """The demo city's folder, with its four scenarios."""
+    return demo_scenario.parent
+
+
+@pytest.fixture(scope="module")
+def cmp(demo, tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
     files = ["scenario.toml", "scenario-budget.toml", "scenario-slow.toml", "scenario-2020.toml"]
-    return compare([DEMO / f for f in files], out_dir=out, quiet=True), out
+    return compare([demo / f for f in files], out_dir=out, quiet=True), out
 
 
 def _row(c, name: str) -> pd.Series:
     return c.summary.set_index("scenario").loc[name]
 
 
-def test_half_budget_buys_fewer_sites_and_less_coverage(cmp):
+def test_half_budget_buys_fewer_sites_and_less_coverage(cmp, demo):
     c, _ = cmp
     base, half = _row(c, "demo"), _row(c, "demo-budget")
-    budget = load_scenario(DEMO / "scenario-budget.toml").plan.budget_yuan
+    budget = load_scenario(demo / "scenario-budget.toml").plan.budget_yuan
     assert half["cost_yuan"] <= budget < base["cost_yuan"]
     assert half["sites"] < base["sites"]
     assert half["served_both_after"] < base["served_both_after"] == base["communities_on_network"]
@@ -106,8 +109,8 @@ def test_comparison_files(cmp):
     assert not list(out.glob(".staging-*"))
 
 
-def test_names_from_the_inputs_are_escaped(tmp_path):
-    scen = load_scenario(DEMO / "scenario.toml")
+def test_names_from_the_inputs_are_escaped(tmp_path, demo):
+    scen = load_scenario(demo / "scenario.toml")
     evil = scen.replace(name="evil", title="<script>alert(1)</script>")
     other = scen.replace(name="other", walking=dataclasses.replace(scen.walking, minutes=20.0))
     c = compare([evil, other], out_dir=tmp_path, quiet=True)
@@ -118,8 +121,8 @@ def test_names_from_the_inputs_are_escaped(tmp_path):
     assert _row(c, "other")["served_both_before"] >= _row(c, "evil")["served_both_before"]
 
 
-def test_budget_sweep_reuses_the_model_and_matches_independent_runs():
-    scen = load_scenario(DEMO / "scenario.toml")
+def test_budget_sweep_reuses_the_model_and_matches_independent_runs(demo):
+    scen = load_scenario(demo / "scenario.toml")
     scen = scen.replace(plan=dataclasses.replace(scen.plan, district_targets=False))
     budgets = [0.0, 30e6, 60e6, 120e6]
     table = sweep(scen, "budget_yuan", budgets, quiet=True)
@@ -137,14 +140,14 @@ def test_budget_sweep_reuses_the_model_and_matches_independent_runs():
     assert row["served_both_after"] == alone.headline["served_both_after"]
 
 
-def test_budget_below_the_targets_is_an_infeasible_row_not_a_crash():
-    table = sweep(DEMO / "scenario.toml", "budget_yuan", [1e6, 400e6], quiet=True)
+def test_budget_below_the_targets_is_an_infeasible_row_not_a_crash(demo):
+    table = sweep(demo / "scenario.toml", "budget_yuan", [1e6, 400e6], quiet=True)
     assert table["solver_status"].tolist() == ["infeasible", "optimal"]
     assert np.isnan(table["cost_yuan"].iloc[0]) and table["cost_yuan"].iloc[1] > 0
 
 
-def test_speed_sweep_serves_more_today_at_higher_speed(tmp_path):
-    table = sweep(DEMO / "scenario.toml", "speed_elderly", [0.8, 1.0, 1.2], quiet=True)
+def test_speed_sweep_serves_more_today_at_higher_speed(tmp_path, demo):
+    table = sweep(demo / "scenario.toml", "speed_elderly", [0.8, 1.0, 1.2], quiet=True)
     before = table["served_both_before"].to_numpy()
     assert (np.diff(before) >= 0).all() and before[-1] > before[0]
     assert (np.diff(table["cost_yuan"].to_numpy()) <= 0).all()  # fewer gaps, less to build
@@ -155,45 +158,45 @@ def test_speed_sweep_serves_more_today_at_higher_speed(tmp_path):
     assert back.columns[1] == "老年人步速(米/秒) Elderly walking speed (m/s)"
 
 
-def test_bad_requests_are_clear_errors(tmp_path):
+def test_bad_requests_are_clear_errors(tmp_path, demo):
     with pytest.raises(ScenarioError, match="at least two"):
-        compare([DEMO / "scenario.toml"], quiet=True)
+        compare([demo / "scenario.toml"], quiet=True)
     with pytest.raises(ScenarioError, match="names must differ"):
-        compare([DEMO / "scenario.toml", DEMO / "scenario.toml"], quiet=True)
+        compare([demo / "scenario.toml", demo / "scenario.toml"], quiet=True)
     with pytest.raises(ScenarioError, match="cannot sweep 'beds'"):
-        sweep(DEMO / "scenario.toml", "beds", [1.0], quiet=True)
+        sweep(demo / "scenario.toml", "beds", [1.0], quiet=True)
     with pytest.raises(ScenarioError, match="must be > 0"):
-        sweep(DEMO / "scenario.toml", "minutes", [0.0], quiet=True)
+        sweep(demo / "scenario.toml", "minutes", [0.0], quiet=True)
 
 
-def test_a_failed_comparison_keeps_the_previous_one(tmp_path, capsys):
+def test_a_failed_comparison_keeps_the_previous_one(tmp_path, capsys, demo):
     out = tmp_path / "cmp"
     out.mkdir()
     (out / "compare.html").write_text("previous good comparison", encoding="utf-8")
     bad = tmp_path / "bad.toml"
-    text = (DEMO / "scenario.toml").read_text(encoding="utf-8")
+    text = (demo / "scenario.toml").read_text(encoding="utf-8")
     text = text.replace('name = "demo"', 'name = "bad"').replace(
         'candidates = "candidates.geojson"', 'candidates = "missing.geojson"')
     bad.write_text(text.replace('output_dir = "../../maps/demo"', ""), encoding="utf-8")
     for name in ("network.osm", "districts.geojson", "streets.geojson", "communities.geojson",
                  "facilities.geojson", "population.geojson"):
-        (tmp_path / name).symlink_to(DEMO / name)
-    code = cli.main(["-q", "compare", str(DEMO / "scenario.toml"), str(bad), "--out", str(out)])
+        (tmp_path / name).symlink_to(demo / name)
+    code = cli.main(["-q", "compare", str(demo / "scenario.toml"), str(bad), "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and "missing.geojson" in err
     assert (out / "compare.html").read_text(encoding="utf-8") == "previous good comparison"
     assert sorted(p.name for p in out.iterdir()) == ["compare.html"]
 
 
-def test_cli_sweep(tmp_path, capsys):
-    code = cli.main(["-q", "sweep", str(DEMO / "scenario.toml"), "--parameter", "minutes",
+def test_cli_sweep(tmp_path, capsys, demo):
+    code = cli.main(["-q", "sweep", str(demo / "scenario.toml"), "--parameter", "minutes",
                      "--values", "10,15", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0 and "步行时间(分钟) Walking minutes" in out
     assert (tmp_path / "sweep_minutes.csv").is_file()
     table = pd.read_csv(tmp_path / "sweep_minutes.csv", encoding="utf-8-sig")
     assert table.iloc[:, 1].tolist() == [10.0, 15.0]
-    code = cli.main(["-q", "sweep", str(DEMO / "scenario.toml"), "--parameter", "minutes",
+    code = cli.main(["-q", "sweep", str(demo / "scenario.toml"), "--parameter", "minutes",
                      "--values", "ten", "--out", str(tmp_path)])
     assert code == 2 and "expected numbers" in capsys.readouterr().err
 

@@ -22,15 +22,9 @@ import pandas as pd
 import pytest
 import shapely
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "examples" / "xian-central"
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xian-central"
-POIS = DATA / "amap-pois-gcj02" / "gaoxin_amap_pois.csv"
-
-pytestmark = pytest.mark.skipif(
-    not (DATA / "roads-osm-2021" / "edges.shp").is_file() or not POIS.is_file(),
-    reason=f"real data not found: {DATA} (clone the shared data beside the repository as ../shared)",
-)
+# Every test reads the shared central Xi'an data or the example made from it.
+pytestmark = pytest.mark.usefixtures("xian_central_data")
+POIS = Path("amap-pois-gcj02") / "gaoxin_amap_pois.csv"  # in the central Xi'an data
 
 HAS_PLANNING = importlib.util.find_spec("carecircle.runs.plan") is not None
 # The README's counts of the four residential types (exact Amap type codes).
@@ -41,11 +35,17 @@ ON_NETWORK = 57  # inside the road network's extent and within the 300 m snap li
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
+def example(xian_example) -> Path:
+    """The example's folder (scenario, assumed layers and their generator)."""
+    return xian_example.parent
+
+
+@pytest.fixture(scope="module")
+def scenario(xian_example, tmp_path_factory):
     from carecircle.inputs.scenario import load_scenario
 
     out = tmp_path_factory.mktemp("xian-central")
-    return load_scenario(EXAMPLE / "scenario.toml").replace(output_dir=out)
+    return load_scenario(xian_example).replace(output_dir=out)
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +71,8 @@ def communities(run):
     )
 
 
-def test_scenario_paths_are_relative_to_a_fresh_clone():
-    text = (EXAMPLE / "scenario.toml").read_text("utf-8")
+def test_scenario_paths_are_relative_to_a_fresh_clone(xian_example):
+    text = xian_example.read_text("utf-8")
     data = tomllib.loads(text)
     paths = [v if isinstance(v, str) else v["path"] for v in data["inputs"].values()]
     assert all(not Path(p).is_absolute() for p in paths)
@@ -81,13 +81,13 @@ def test_scenario_paths_are_relative_to_a_fresh_clone():
     assert "/work/" not in text
 
 
-def test_raw_counts():
-    nodes = gpd.read_file(DATA / "roads-osm-2021" / "nodes.shp")
+def test_raw_counts(xian_central_data, xian_roads):
+    nodes = gpd.read_file(xian_roads / "nodes.shp")
     assert len(nodes) == 2140
     assert "street_cou" in nodes.columns  # the DBF truncation trap of the README
-    assert len(gpd.read_file(DATA / "roads-osm-2021" / "edges.shp")) == 4774
-    assert len(gpd.read_file(DATA / "districts-wgs84.geojson")) == 13
-    pois = pd.read_csv(POIS, encoding="utf-8-sig", dtype=str)
+    assert len(gpd.read_file(xian_roads / "edges.shp")) == 4774
+    assert len(gpd.read_file(xian_central_data / "districts-wgs84.geojson")) == 13
+    pois = pd.read_csv(xian_central_data / POIS, encoding="utf-8-sig", dtype=str)
     assert len(pois) == 2685
     counts = pois["类型"].value_counts()
     assert {k: int(counts[k]) for k in TYPE_COUNTS} == TYPE_COUNTS
@@ -201,16 +201,16 @@ def test_every_assumed_layer_named_in_the_outputs(run, scenario):
     assert validation.count("Assumed 假设数据") == 3
 
 
-def test_committed_candidates_are_what_the_generator_makes(tmp_path):
-    spec = importlib.util.spec_from_file_location("make_assumed", EXAMPLE / "make_assumed.py")
+def test_committed_candidates_are_what_the_generator_makes(example, tmp_path):
+    spec = importlib.util.spec_from_file_location("make_assumed", example / "make_assumed.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.main(["--out", str(tmp_path)]) == 0
     new = (tmp_path / "candidates-assumed.geojson").read_bytes()
-    assert new == (EXAMPLE / "candidates-assumed.geojson").read_bytes()
+    assert new == (example / "candidates-assumed.geojson").read_bytes()
     sites = gpd.read_file(tmp_path / "candidates-assumed.geojson")
     n_street = int(sites["id"].str.startswith("S").sum())
-    text = (EXAMPLE / "scenario.toml").read_text("utf-8")
+    text = (example / "scenario.toml").read_text("utf-8")
     assert f"{len(sites)} candidate sites" in text and f"{n_street} street points" in text
 
 
