@@ -43,7 +43,7 @@ import shapely
 
 from carecircle.errors import InputError, Problem, ProblemLog
 
-# Xi'an's 11 districts and 2 counties (DOMAIN.md), plus the Xixian New Area, which the plan
+# Xi'an's 11 districts and 2 counties (docs/plan.md), plus the Xixian New Area, which the plan
 # names but which is not one of them.
 XIAN_DISTRICTS = (
     "新城区", "碑林区", "莲湖区", "雁塔区", "灞桥区", "未央区", "阎良区", "临潼区", "长安区",

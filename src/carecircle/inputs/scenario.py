@@ -1,6 +1,6 @@
 """The scenario: every input and parameter of a run, read from TOML and validated.
 
-Defaults are the figures of the Xi'an plan 市政办发〔2023〕1号 (see DOMAIN.md).
+Defaults are the figures of the Xi'an plan 市政办发〔2023〕1号 (see docs/plan.md).
 Unknown keys are errors: a typo in a target name must never be silently ignored.
 """
 
