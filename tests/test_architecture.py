@@ -135,7 +135,6 @@ KNOWN = {
     "parameters-section inputs/coords.py:wgs84_to_bd09",
     "parameters-section inputs/coords.py:bd09_to_wgs84",
     "parameters-section inputs/coords.py:to_wgs84",
-    "parameters-section inputs/coords.py:choose_metric_crs",
     "parameters-section inputs/load.py:study_crs",
     "parameters-section inputs/points.py:read_points",
     "parameters-section inputs/projects.py:project_kind",

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 #: Bump when the stored layout or the network-building rules change, so old
-#: cache files are ignored rather than misread.
-CACHE_FORMAT = 2
+#: cache files are ignored rather than misread.  3: a network loaded without a
+#: ``crs`` takes the CRS of :func:`carecircle.inputs.coords.choose_metric_crs`.
+CACHE_FORMAT = 3
 
 #: Environment variable that overrides the default cache directory.
 CACHE_ENV = "CARECIRCLE_CACHE_DIR"

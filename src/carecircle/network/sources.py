@@ -267,9 +267,14 @@ def load_network(
         osmnx shapefile export; or an online osmnx query ``{"place": "..."}``,
         ``{"bbox": [w, s, e, n]}`` or ``{"polygon": shapely geometry}``.
     crs
-        Metric CRS of the result.  ``None``: a projected input keeps its CRS,
-        otherwise EPSG:4545 (CGCS2000 3-degree GK, CM 108E) when the extent lies
-        within 106.5-109.5 E, else the UTM zone of the extent.
+        Metric CRS of the result.  ``None``: a projected input keeps its CRS;
+        otherwise the CRS is chosen for the network's extent by
+        :func:`carecircle.inputs.coords.choose_metric_crs`, the rule a scenario
+        run applies to its districts: EPSG:4545 (CGCS2000 3-degree GK, CM 108E)
+        when the extent's centre lies within 106.5-109.5 E (and 18-54 N), else the
+        UTM zone of the centre.  Before that rule was shared, an extent reaching
+        past 106.5 E or 109.5 E (the whole of Xi'an municipality, 107.6-109.8 E)
+        was put in its UTM zone (EPSG:32649 for Xi'an) rather than EPSG:4545.
     cache_dir
         Cache folder; ``None`` uses :func:`carecircle.network.cache.default_cache_dir`,
         ``False`` disables the cache.
@@ -288,7 +293,8 @@ def load_network(
     InputError
         Missing, unreadable or unrecognised source.
     NetworkError
-        No walkable edges, or a non-metric ``crs``.
+        No walkable edges, a non-metric ``crs``, or (``crs`` not given) a
+        geographic input whose coordinates are not degrees.
     """
     kind, files, label = _source_kind(source)
     crs_key = None if crs is None else pyproj.CRS.from_user_input(crs).to_wkt()

@@ -21,6 +21,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from carecircle.errors import InputError, NetworkError, Problem
+from carecircle.inputs.coords import choose_metric_crs
 from carecircle.network.osm import WALK_TAGS, walkable_ways
 
 
@@ -103,33 +104,15 @@ class WalkNetwork:
 # --------------------------------------------------------------------------- assembly
 
 
-def _metric_crs_for(lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> pyproj.CRS:
-    """EPSG:4545 (CGCS2000 GK CM 108E) inside 106.5-109.5 E, else the UTM zone."""
-    if lon_min >= 106.5 and lon_max <= 109.5:
-        return pyproj.CRS.from_epsg(4545)
-    from pyproj.aoi import AreaOfInterest
-    from pyproj.database import query_utm_crs_info
-
-    infos = query_utm_crs_info(
-        datum_name="WGS 84",
-        area_of_interest=AreaOfInterest(lon_min, lat_min, lon_max, lat_max),
-    )
-    if not infos:
-        raise NetworkError(
-            f"no UTM zone covers the network extent {lon_min:.4f},{lat_min:.4f},"
-            f"{lon_max:.4f},{lat_max:.4f}; pass crs= explicitly"
-        )
-    # Several zones overlap a wide extent: take the zone of the centre.
-    centre = (lon_min + lon_max) / 2
-    zone = int((centre + 180) // 6) + 1
-    hemi = "N" if (lat_min + lat_max) / 2 >= 0 else "S"
-    for info in infos:
-        if info.name.endswith(f"zone {zone}{hemi}"):
-            return pyproj.CRS.from_authority(info.auth_name, info.code)
-    return pyproj.CRS.from_authority(infos[0].auth_name, infos[0].code)
-
-
 def _resolve_crs(crs: Any, src_crs: pyproj.CRS, node_xy: np.ndarray, label: str) -> pyproj.CRS:
+    """The network's metric CRS: ``crs`` if given, a projected source's own, else chosen.
+
+    The choice is :func:`carecircle.inputs.coords.choose_metric_crs` over the nodes'
+    extent, the rule a scenario run applies to its districts, so ``carecircle reach``
+    and ``carecircle run`` project an area alike.  (Until that rule was shared, a
+    network reaching past 106.5 E or 109.5 E, the whole of Xi'an municipality among
+    them, was put in its UTM zone rather than EPSG:4545.)
+    """
     if crs is not None:
         target = pyproj.CRS.from_user_input(crs)
         if not target.is_projected:
@@ -139,7 +122,14 @@ def _resolve_crs(crs: Any, src_crs: pyproj.CRS, node_xy: np.ndarray, label: str)
         return src_crs
     lon_min, lat_min = np.nanmin(node_xy, axis=0)
     lon_max, lat_max = np.nanmax(node_xy, axis=0)
-    return _metric_crs_for(lon_min, lat_min, lon_max, lat_max)
+    # Coordinates that cannot be degrees (a projected file whose CRS was declared
+    # as lon/lat) would get a meaningless zone: refuse them.
+    if not (-180.0 <= lon_min <= lon_max <= 180.0 and -90.0 <= lat_min <= lat_max <= 90.0):
+        raise NetworkError(
+            f"{label}: the network extent {lon_min:.4f},{lat_min:.4f},{lon_max:.4f},{lat_max:.4f} "
+            f"is not in degrees, as its CRS {src_crs.to_string()} says; pass crs= explicitly"
+        )
+    return choose_metric_crs(float(lon_min), float(lat_min), float(lon_max), float(lat_max))
 
 
 def _csr_from_edges(n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray) -> sp.csr_matrix:
@@ -440,7 +430,8 @@ def network_from_graph(
         osmnx graphs, lat/lon or projected.
     crs
         Metric CRS for the result; ``None`` keeps a projected input CRS, or
-        chooses EPSG:4545 within 106.5-109.5 E and the UTM zone elsewhere.
+        chooses one for the extent as a scenario run does
+        (:func:`carecircle.inputs.coords.choose_metric_crs`).
     filter_walkable
         Drop ways pedestrians may not use (see :func:`walkable_ways`).
     source
