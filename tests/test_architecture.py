@@ -119,8 +119,6 @@ KNOWN = {
     "parameters-section assess/coverage.py:status_label",
     "parameters-section assess/demand.py:apply_grid",
     "parameters-section assess/demand.py:apply_projection",
-    "function-lines assess/indicators.py:district_indicators",
-    "parameters-section assess/indicators.py:street_of_points",
     "parameters-section atomic.py:write_text_atomic",
     "parameters-section atomic.py:write_bytes_atomic",
     "parameters-section errors.py:ProblemLog.error",
