@@ -368,7 +368,7 @@ def district_indicators(
 
 def wide(table: pd.DataFrame) -> pd.DataFrame:
     """One row per district, one column per indicator: 'value (target) ✓/✗'."""
-    def cell(r):
+    def cell(r: pd.Series) -> str:
         if r["status"] == "no data":
             return "无数据 no data"
         v = r["value"]

@@ -242,17 +242,19 @@ def _read_osm_pbf(path: Path) -> _Ways:
     tags["osm_way_id"] = pd.to_numeric(df["osm_id"], errors="coerce").astype("Int64")
     coords, way = shapely.get_coordinates(np.asarray(df.geometry.values), return_index=True)
     q = np.round(coords * 1e7).astype(np.int64)
-    key = ((q[:, 0] + (1 << 31)) << 32) | (q[:, 1] + (1 << 31))
+    vertex_key = ((q[:, 0] + (1 << 31)) << 32) | (q[:, 1] + (1 << 31))
     return _Ways(
         tags=tags.reset_index(drop=True),
         way=way.astype(np.int64),
-        key=key,
+        key=vertex_key,
         lonlat=coords,
         synthetic_ids=True,
     )
 
 
-def _ways_to_edges(ways: _Ways, filter_walkable: bool, report: dict) -> tuple:
+def _ways_to_edges(
+    ways: _Ways, filter_walkable: bool, report: dict
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Split ways at shared nodes into edges between intersections/ends."""
     # Clipped ways arrive as several pieces: count OSM ways, not pieces.
     way_id = (

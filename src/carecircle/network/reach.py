@@ -49,7 +49,20 @@ from carecircle.network.walknet import WalkNetwork
 
 
 def walk_limit_m(minutes: float, speed_mps: float) -> float:
-    """Walking limit in metres: ``minutes * 60 * speed_mps``."""
+    """Walking limit in metres: ``minutes * 60 * speed_mps``.
+
+    Parameters
+    ----------
+    minutes
+        Walking time, >= 0.
+    speed_mps
+        Walking speed in metres per second, > 0.
+
+    Returns
+    -------
+    float
+        Metres.
+    """
     if minutes < 0 or speed_mps <= 0:
         raise ValueError(f"minutes must be >= 0 and speed_mps > 0; got {minutes}, {speed_mps}")
     return float(minutes) * 60.0 * float(speed_mps)
@@ -215,6 +228,26 @@ def directed_pairs(
     :func:`reach_pairs` chooses the side; the distributed run must use the
     whole layers' choice in every partition (searching from the other side
     sums the same route in another order, which can differ in the last bit).
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    origins, sites
+        Points snapped onto ``net``.
+    limit_m
+        Walking limit in metres (inclusive).
+    from_sites
+        Search from every snapped site (else from every snapped origin).
+    threads
+        Worker threads; default: the CPUs available to this process.
+    progress
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    origin, site, metres : numpy.ndarray
+        One row per pair within the limit, in no particular order.
     """
     src, tgt = (sites, origins) if from_sites else (origins, sites)
     su, sv, sdu, sdv, se, st, sc, _ = _endpoint_arrays(net, src)
@@ -406,6 +439,19 @@ def reached_nodes(
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every network node within ``limit_m`` of each snapped source point.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    sources
+        Points snapped onto ``net``; unsnapped ones reach nothing.
+    limit_m
+        Walking limit in metres (inclusive), the source's connector included.
+    threads
+        Worker threads; default: the CPUs available to this process.
+    progress
+        Show a tqdm progress bar.
 
     Returns
     -------

@@ -117,7 +117,7 @@ def _graph_online(query: Mapping[str, Any]) -> Any:
                 expected="{'place': ...}, {'bbox': [w, s, e, n]} or {'polygon': shapely geometry}",
             )
         )
-    kw = {"network_type": "walk", "simplify": True, "retain_all": True}
+    kw: dict[str, Any] = {"network_type": "walk", "simplify": True, "retain_all": True}
     if "place" in keys:
         return ox.graph_from_place(query["place"], **kw)
     if "bbox" in keys:
@@ -248,6 +248,39 @@ def _from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> WalkNetw
     )
 
 
+def _cache_file(
+    source: Any,
+    files: list[Path] | None,
+    kind: SourceKind,
+    crs_key: str | None,
+    filter_walkable: bool,
+    cache_dir: str | os.PathLike[str] | Literal[False] | None,
+) -> Path | None:
+    """The cache file of a build: keyed by the input's bytes (an online query: by the
+    query) and the build parameters; ``None`` when the cache is off."""
+    if cache_dir is False:
+        return None
+    if isinstance(source, Mapping):
+        digest = _cache.params_key("online", _query_json(source))
+    else:
+        digest = _cache.files_digest(files or [])
+    key = _cache.params_key(
+        digest, {"kind": kind, "crs": crs_key, "filter_walkable": filter_walkable}
+    )
+    folder = _cache.default_cache_dir() if cache_dir is None else Path(cache_dir)
+    return _cache.cache_path(folder, key)
+
+
+def _progress_bar(kind: SourceKind, label: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=2,
+        desc=f"network {Path(label).name if kind != 'online' else 'online'}",
+        unit="step",
+    )
+
+
 def load_network(
     source: str | os.PathLike[str] | Mapping[str, Any],
     *,
@@ -298,34 +331,14 @@ def load_network(
     """
     kind, files, label = _source_kind(source)
     crs_key = None if crs is None else pyproj.CRS.from_user_input(crs).to_wkt()
-    use_cache = cache_dir is not False
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=2,
-            desc=f"network {Path(label).name if kind != 'online' else 'online'}",
-            unit="step",
-        )
+    bar = _progress_bar(kind, label) if progress else None
     try:
-        path = None
-        if use_cache:
-            digest = (
-                _cache.files_digest(files)
-                if files is not None
-                else _cache.params_key("online", _query_json(source))  # type: ignore[arg-type]
-            )
-            key = _cache.params_key(
-                digest, {"kind": kind, "crs": crs_key, "filter_walkable": filter_walkable}
-            )
-            folder = _cache.default_cache_dir() if cache_dir is None else Path(cache_dir)
-            path = _cache.cache_path(folder, key)
-            hit = _cache.load_arrays(path)
-            if hit is not None:
-                net = _from_cache(*hit)
-                net.report.update(cache="hit", cache_file=str(path), source=label)
-                return net
+        path = _cache_file(source, files, kind, crs_key, filter_walkable, cache_dir)
+        hit = None if path is None else _cache.load_arrays(path)
+        if hit is not None:
+            net = _from_cache(*hit)
+            net.report.update(cache="hit", cache_file=str(path), source=label)
+            return net
         if bar is not None:
             bar.set_postfix_str("building")
             bar.update(1)

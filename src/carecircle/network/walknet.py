@@ -518,7 +518,7 @@ def network_from_edges(
         else np.asarray(node_ids, np.int64)
     )
     if edge_geometry is None:
-        geoms = shapely.linestrings(np.stack([node_xy[eu], node_xy[ev]], axis=1))
+        geoms = np.asarray(shapely.linestrings(np.stack([node_xy[eu], node_xy[ev]], axis=1)))
     else:
         geoms = np.asarray(edge_geometry, dtype=object)
     order = np.argsort(ids, kind="stable")
