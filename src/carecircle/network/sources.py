@@ -22,12 +22,12 @@ import shapely
 
 from carecircle.errors import InputError, NetworkError, Problem
 from carecircle.network import cache as _cache
-from carecircle.network.osm import _OSM_XML_SUFFIXES, _read_osm_pbf, _read_osm_xml, _ways_to_edges
+from carecircle.network.osm import OSM_XML_SUFFIXES, read_osm_pbf, read_osm_xml, ways_to_edges
 from carecircle.network.walknet import (
     WalkNetwork,
-    _csr_from_edges,
-    _finalize,
-    _from_frames,
+    assemble_network,
+    csr_from_edges,
+    network_from_frames,
     network_from_graph,
 )
 
@@ -73,7 +73,7 @@ def _source_kind(source: Any) -> tuple[SourceKind, list[Path] | None, str]:
     name = path.name.lower()
     if name.endswith(".pbf"):
         return "osm_pbf", [path], label
-    if name.endswith(_OSM_XML_SUFFIXES):
+    if name.endswith(OSM_XML_SUFFIXES):
         return "osm_xml", [path], label
     if name.endswith(".graphml"):
         return "graphml", [path], label
@@ -154,12 +154,12 @@ def _build(
     """Build a network from a classified source (no cache)."""
     report: dict[str, Any] = {"source": label, "format": kind}
     if kind in ("osm_xml", "osm_pbf"):
-        ways = _read_osm_xml(Path(source)) if kind == "osm_xml" else _read_osm_pbf(Path(source))
-        parts = _ways_to_edges(ways, filter_walkable, report)
+        ways = read_osm_xml(Path(source)) if kind == "osm_xml" else read_osm_pbf(Path(source))
+        parts = ways_to_edges(ways, filter_walkable, report)
         if parts is None:
             raise NetworkError(f"{label}: no walkable ways found")
         node_ids, node_ll, eu, ev, geoms = parts
-        return _finalize(node_ids, node_ll, eu, ev, geoms, "EPSG:4326", crs, report)
+        return assemble_network(node_ids, node_ll, eu, ev, geoms, "EPSG:4326", crs, report)
     if kind == "online":
         G = _graph_online(source)
         net = network_from_graph(G, crs=crs, filter_walkable=filter_walkable, source=label)
@@ -177,6 +177,16 @@ def _build(
         net = network_from_graph(G, crs=crs, filter_walkable=filter_walkable, source=label)
         net.report["format"] = "graphml"
         return net
+    nodes, edges = _read_frames(kind, source, label)
+    net = network_from_frames(
+        nodes, edges, crs=crs, filter_walkable=filter_walkable, source=label
+    )
+    net.report["format"] = kind
+    return net
+
+
+def _read_frames(kind: SourceKind, source: Any, label: str) -> tuple[Any, Any]:
+    """The ``nodes`` and ``edges`` GeoDataFrames of an osmnx GeoPackage or shapefile export."""
     import geopandas as gpd
 
     if kind == "gpkg":
@@ -199,15 +209,7 @@ def _build(
         folder = Path(source) if Path(source).is_dir() else Path(source).parent
         nodes = gpd.read_file(folder / "nodes.shp")
         edges = gpd.read_file(folder / "edges.shp")
-    if nodes.crs is None or edges.crs is None:
-        raise InputError(
-            Problem(
-                "error", label, "nodes/edges layer has no CRS", expected="a .prj / declared CRS"
-            )
-        )
-    if not nodes.crs.equals(edges.crs):
-        nodes = nodes.to_crs(edges.crs)
-    return _from_frames(nodes, edges, edges.crs, crs, filter_walkable, report)
+    return nodes, edges
 
 
 def _to_cache(net: WalkNetwork) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -243,7 +245,7 @@ def _from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> WalkNetw
         edge_v=arrays["edge_v"],
         edge_length=arrays["edge_length"],
         edge_geometry=np.asarray(geoms, dtype=object),
-        csr=_csr_from_edges(n, arrays["edge_u"], arrays["edge_v"], arrays["edge_length"]),
+        csr=csr_from_edges(n, arrays["edge_u"], arrays["edge_v"], arrays["edge_length"]),
         report=dict(meta["report"]),
     )
 

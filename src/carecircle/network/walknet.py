@@ -132,8 +132,25 @@ def _resolve_crs(crs: Any, src_crs: pyproj.CRS, node_xy: np.ndarray, label: str)
     return choose_metric_crs(float(lon_min), float(lat_min), float(lon_max), float(lat_max))
 
 
-def _csr_from_edges(n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray) -> sp.csr_matrix:
-    """Symmetric CSR with the shortest of parallel edges; explicit zeros kept."""
+def csr_from_edges(n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray) -> sp.csr_matrix:
+    """The symmetric adjacency of a :class:`WalkNetwork` (``WalkNetwork.csr``).
+
+    Parameters
+    ----------
+    n
+        Number of nodes.
+    u, v
+        Node indices of each edge.
+    length
+        Edge lengths, metres.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``(n, n)``, the shortest of parallel edges in both directions; self-loops
+        left out; zero-length edges kept as explicit zeros.  int32 indices where
+        they fit.
+    """
     a, b = np.minimum(u, v), np.maximum(u, v)
     keep = a != b
     a, b, w = a[keep], b[keep], length[keep]
@@ -174,20 +191,10 @@ def _morton(xy: np.ndarray) -> np.ndarray:
     return spread(q[:, 0]) | (spread(q[:, 1]) << np.uint64(1))
 
 
-def _finalize(
-    node_ids: np.ndarray,
-    node_xy: np.ndarray,
-    eu: np.ndarray,
-    ev: np.ndarray,
-    geoms: np.ndarray,
-    src_crs: Any,
-    crs: Any,
-    report: dict,
-) -> WalkNetwork:
-    """Project, merge duplicate directed edges, keep the largest component."""
-    label = str(report.get("source", "network"))
-    src = pyproj.CRS.from_user_input(src_crs)
-    target = _resolve_crs(crs, src, node_xy, label)
+def _project(
+    node_xy: np.ndarray, geoms: np.ndarray, src: pyproj.CRS, target: pyproj.CRS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and edge geometries in ``target`` (as given when it is ``src``)."""
     if not src.equals(target):
         tr = pyproj.Transformer.from_crs(src, target, always_xy=True)
 
@@ -197,9 +204,17 @@ def _finalize(
 
         node_xy = project(np.asarray(node_xy, dtype=np.float64))
         geoms = shapely.transform(geoms, project)
-    node_xy = np.asarray(node_xy, dtype=np.float64)
-    length = shapely.length(geoms)
+    return np.asarray(node_xy, dtype=np.float64), geoms
 
+
+def _merge_duplicates(
+    eu: np.ndarray, ev: np.ndarray, geoms: np.ndarray, report: dict, label: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Edges oriented low to high node index, duplicates and zero-length loops dropped.
+
+    Returns the edges' ends, geometries and lengths.
+    """
+    length = shapely.length(geoms)
     # Orient every edge from its lower to its higher node index, so that the two
     # directions of a two-way street in a directed export become identical rows.
     flip = eu > ev
@@ -215,10 +230,22 @@ def _finalize(
     report["duplicate_edges_merged"] = int(dup.sum())
     report["degenerate_loops_dropped"] = int(degenerate.sum())
     keep = ~dup & ~degenerate
-    a, b, geoms, length = a[keep], b[keep], geoms[keep], length[keep]
-    if len(a) == 0:
+    if not keep.any():
         raise NetworkError(f"{label}: no walkable edges left after filtering")
+    return a[keep], b[keep], geoms[keep], length[keep]
 
+
+def _largest_component(
+    node_ids: np.ndarray,
+    node_xy: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    geoms: np.ndarray,
+    length: np.ndarray,
+    report: dict,
+) -> tuple[np.ndarray, ...]:
+    """The largest connected component, its nodes numbered along a Z-order curve and
+    its edges sorted by (u, v, length): ``node_ids, node_xy, a, b, geoms, length``."""
     n = len(node_ids)
     structure = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)).tocsr()
     ncomp, comp = connected_components(structure, directed=False)
@@ -239,10 +266,64 @@ def _finalize(
     new = np.full(n, -1, dtype=np.int64)
     new[kept] = np.arange(len(kept))
     a, b, geoms, length = new[a[ekeep]], new[b[ekeep]], geoms[ekeep], length[ekeep]
-    node_ids, node_xy = node_ids[kept], node_xy[kept]
     order = np.lexsort((length, b, a))
-    a, b, geoms, length = a[order], b[order], geoms[order], length[order]
+    return node_ids[kept], node_xy[kept], a[order], b[order], geoms[order], length[order]
 
+
+def assemble_network(
+    node_ids: np.ndarray,
+    node_xy: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    edge_geometry: np.ndarray,
+    src_crs: Any,
+    crs: Any,
+    report: dict,
+) -> WalkNetwork:
+    """A :class:`WalkNetwork` from node and edge arrays: project, merge duplicate
+    directed edges, keep the largest component.
+
+    The step every reader ends with (OSM files, osmnx exports and graphs, plain
+    arrays).
+
+    Parameters
+    ----------
+    node_ids
+        ``(n,)`` integer node ids, sorted.
+    node_xy
+        ``(n, 2)`` node coordinates in ``src_crs``.
+    edge_u, edge_v
+        ``(m,)`` node indices of each edge (either direction; both directions of
+        a two-way street may be given, with identical geometry reversed).
+    edge_geometry
+        ``(m,)`` LineStrings from ``edge_u`` to ``edge_v`` in ``src_crs``.
+    src_crs
+        CRS of the coordinates.
+    crs
+        Metric CRS of the result; ``None``: ``src_crs`` if projected, else the
+        study-area rule (:func:`carecircle.inputs.coords.choose_metric_crs`).
+    report
+        What the reader recorded (``source`` labels error messages); the counts of
+        this step are added and the dict becomes ``WalkNetwork.report``.
+
+    Returns
+    -------
+    WalkNetwork
+
+    Raises
+    ------
+    NetworkError
+        No edge left, a geographic ``crs``, or geographic coordinates that are not
+        degrees.
+    """
+    label = str(report.get("source", "network"))
+    src = pyproj.CRS.from_user_input(src_crs)
+    target = _resolve_crs(crs, src, node_xy, label)
+    node_xy, geoms = _project(node_xy, edge_geometry, src, target)
+    a, b, geoms, length = _merge_duplicates(edge_u, edge_v, geoms, report, label)
+    node_ids, node_xy, a, b, geoms, length = _largest_component(
+        node_ids, node_xy, a, b, geoms, length, report
+    )
     report["crs"] = target.to_string()
     report["nodes"] = int(len(node_ids))
     report["edges"] = int(len(a))
@@ -255,7 +336,7 @@ def _finalize(
         edge_v=b.astype(np.int64),
         edge_length=length.astype(np.float64),
         edge_geometry=geoms,
-        csr=_csr_from_edges(len(node_ids), a, b, length),
+        csr=csr_from_edges(len(node_ids), a, b, length),
         report=report,
     )
 
@@ -328,7 +409,7 @@ def _from_edge_table(
     d_u = np.hypot(*(start - node_xy[u]).T)
     d_v = np.hypot(*(start - node_xy[v]).T)
     geoms = np.where(d_v < d_u, shapely.reverse(geoms), geoms)
-    return _finalize(node_ids, node_xy, u, v, geoms, src_crs, crs, report)
+    return assemble_network(node_ids, node_xy, u, v, geoms, src_crs, crs, report)
 
 
 def _tags_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -414,6 +495,53 @@ def _from_frames(
         filter_walkable,
         report,
     )
+
+
+def network_from_frames(
+    nodes: Any,
+    edges: Any,
+    *,
+    crs: Any = None,
+    filter_walkable: bool = True,
+    source: str = "GeoDataFrames",
+) -> WalkNetwork:
+    """Build a :class:`WalkNetwork` from osmnx's node and edge GeoDataFrames.
+
+    Parameters
+    ----------
+    nodes
+        GeoDataFrame with an ``osmid`` column (or index) and point geometry (or
+        ``x``/``y`` columns), as ``osmnx.graph_to_gdfs`` or an osmnx GeoPackage or
+        shapefile export gives it.
+    edges
+        GeoDataFrame with ``u`` and ``v`` columns (or index levels), LineStrings,
+        and OSM tags; its CRS is the input's (``nodes`` are reprojected to it).
+    crs
+        Metric CRS for the result, as for :func:`network_from_graph`.
+    filter_walkable
+        Drop ways pedestrians may not use (see :func:`walkable_ways`).
+    source
+        Label used in the report and in error messages.
+
+    Returns
+    -------
+    WalkNetwork
+
+    Raises
+    ------
+    InputError
+        A layer without a CRS, node ids, coordinates or end-node columns.
+    """
+    report: dict[str, Any] = {"source": source, "format": "frames"}
+    if getattr(nodes, "crs", None) is None or getattr(edges, "crs", None) is None:
+        raise InputError(
+            Problem(
+                "error", source, "nodes/edges layer has no CRS", expected="a .prj / declared CRS"
+            )
+        )
+    if not nodes.crs.equals(edges.crs):
+        nodes = nodes.to_crs(edges.crs)
+    return _from_frames(nodes, edges, edges.crs, crs, filter_walkable, report)
 
 
 def network_from_graph(
@@ -525,7 +653,7 @@ def network_from_edges(
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     report: dict[str, Any] = {"source": source, "format": "arrays", "node_ids": "given"}
-    return _finalize(ids[order], node_xy[order], rank[eu], rank[ev], geoms, crs, None, report)
+    return assemble_network(ids[order], node_xy[order], rank[eu], rank[ev], geoms, crs, None, report)
 
 
 def to_networkx(net: WalkNetwork) -> Any:
