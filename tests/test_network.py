@@ -21,7 +21,12 @@ from carecircle.inputs.coords import choose_metric_crs
 from carecircle.inputs.scenario import scenario_from_dict
 from carecircle.network.osm import walkable_ways
 from carecircle.network.sources import _build, load_network
-from carecircle.network.walknet import network_from_edges, network_from_graph, to_networkx
+from carecircle.network.walknet import (
+    network_from_edges,
+    network_from_frames,
+    network_from_graph,
+    to_networkx,
+)
 from carecircle.runs.context import prepare
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
@@ -302,6 +307,18 @@ def test_graphml_and_geopackage_exports(tmp_path):
         np.sort(load_network(tmp_path / "g.gpkg", crs="EPSG:32649", cache_dir=False).edge_length),
         atol=1e-6,
     )
+
+
+def test_network_from_frames_in_memory(tmp_path):
+    ox, G = osm_graph(tmp_path)
+    nodes, edges = ox.graph_to_gdfs(G)
+    net = network_from_frames(nodes, edges, source="gdfs")
+    same(net, network_from_graph(G))
+    assert net.report["source"] == "gdfs" and net.report["format"] == "frames"
+    # nodes in another CRS are brought to the edges'
+    same(network_from_frames(nodes.to_crs(32649), edges), net)
+    with pytest.raises(InputError, match="has no CRS"):
+        network_from_frames(nodes.set_crs(None, allow_override=True), edges)
 
 
 def test_network_from_graph_string_ids_and_missing_geometry():
