@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -13,10 +15,19 @@ import pytest
 import scipy.sparse as sp
 import shapely
 
+from carecircle.cli import main
 from carecircle.errors import InputError, NetworkError
+from carecircle.inputs.coords import choose_metric_crs
+from carecircle.inputs.scenario import scenario_from_dict
 from carecircle.network.osm import walkable_ways
 from carecircle.network.sources import _build, load_network
-from carecircle.network.walknet import _metric_crs_for, network_from_graph, to_networkx
+from carecircle.network.walknet import (
+    network_from_edges,
+    network_from_frames,
+    network_from_graph,
+    to_networkx,
+)
+from carecircle.runs.context import prepare
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
 XIAN = SHARED / "xian-central" / "roads-osm-2021"
@@ -298,6 +309,18 @@ def test_graphml_and_geopackage_exports(tmp_path):
     )
 
 
+def test_network_from_frames_in_memory(tmp_path):
+    ox, G = osm_graph(tmp_path)
+    nodes, edges = ox.graph_to_gdfs(G)
+    net = network_from_frames(nodes, edges, source="gdfs")
+    same(net, network_from_graph(G))
+    assert net.report["source"] == "gdfs" and net.report["format"] == "frames"
+    # nodes in another CRS are brought to the edges'
+    same(network_from_frames(nodes.to_crs(32649), edges), net)
+    with pytest.raises(InputError, match="has no CRS"):
+        network_from_frames(nodes.set_crs(None, allow_override=True), edges)
+
+
 def test_network_from_graph_string_ids_and_missing_geometry():
     G = nx.Graph(crs="EPSG:32649")
     G.add_node("a", x=0.0, y=0.0)
@@ -325,11 +348,94 @@ def test_to_networkx_round_trip(tiny_osm):
 # --------------------------------------------------------------------------- CRS, errors
 
 
-def test_metric_crs_choice():
-    assert _metric_crs_for(108.92, 34.2, 109.0, 34.28).to_epsg() == 4545
-    assert _metric_crs_for(109.2, 34.2, 109.8, 34.5).to_epsg() == 32649
-    assert _metric_crs_for(26.9, 60.5, 27.0, 60.6).to_epsg() == 32635
-    assert _metric_crs_for(-122.31, 37.8, -122.29, 37.82).to_epsg() == 32610
+def _lonlat_square(lon_min, lat_min, lon_max, lat_max):
+    """A four-node, four-edge ring at the corners of a lon/lat box, as a network."""
+    xy = np.array([[lon_min, lat_min], [lon_max, lat_min], [lon_max, lat_max], [lon_min, lat_max]])
+    return network_from_edges(xy, [0, 1, 2, 3], [1, 2, 3, 0], crs="EPSG:4326")
+
+
+@pytest.mark.parametrize(
+    ("bounds", "epsg"),
+    [
+        ((108.92, 34.2, 109.0, 34.28), 4545),  # central Xi'an
+        # reaches past 109.5 E but its centre is in the CM 108E zone: the rule a
+        # scenario run applies (the network-only rule it replaced gave UTM 49N here)
+        ((109.2, 34.2, 109.8, 34.5), 4545),
+        ((107.6, 33.7, 109.8, 34.8), 4545),  # the whole municipality (was UTM 49N)
+        ((26.9, 60.5, 27.0, 60.6), 32635),
+        ((-122.31, 37.8, -122.29, 37.82), 32610),
+        ((151.1, -33.95, 151.3, -33.8), 32756),  # southern hemisphere
+    ],
+)
+def test_network_without_crs_takes_the_study_area_rule(bounds, epsg):
+    net = _lonlat_square(*bounds)
+    assert net.crs.to_epsg() == epsg
+    assert net.crs.equals(choose_metric_crs(*bounds))
+    # and the lengths are metres in that CRS: the southern edge against the geodesic
+    geod = pyproj.Geod(ellps="WGS84").inv(bounds[0], bounds[1], bounds[2], bounds[1])[2]
+    south = net.edge_length[np.argmin(net.node_xy[net.edge_u, 1] + net.node_xy[net.edge_v, 1])]
+    assert abs(south / geod - 1) < 3e-3
+
+
+def test_coordinates_that_are_not_degrees_are_refused():
+    # metres declared as lon/lat (a shapefile with the wrong .prj)
+    xy = np.array([[500_000.0, 3_790_000.0], [500_100.0, 3_790_000.0]])
+    with pytest.raises(NetworkError, match="not in degrees.*pass crs= explicitly"):
+        network_from_edges(xy, [0], [1], crs="EPSG:4326")
+
+
+# A street grid across 109.5 E (two 3-degree zones), 109.25-109.55 E: the scenario's
+# districts and the network share the extent's centre side of 109.5 E.
+EDGE_OSM = "\n".join(
+    ["<?xml version='1.0' encoding='UTF-8'?>", "<osm version='0.6'>"]
+    + [f"<node id='{10 * i + j + 1}' lat='{34.30 + 0.01 * j:.2f}' lon='{109.25 + 0.1 * i:.2f}'/>"
+       for i in range(4) for j in range(4)]
+    + [f"<way id='{100 + i}'>" + "".join(f"<nd ref='{10 * i + j + 1}'/>" for j in range(4))
+       + "<tag k='highway' v='residential'/></way>" for i in range(4)]
+    + [f"<way id='{200 + j}'>" + "".join(f"<nd ref='{10 * i + j + 1}'/>" for i in range(4))
+       + "<tag k='highway' v='residential'/></way>" for j in range(4)]
+    + ["</osm>"]
+)
+
+
+def _geojson(path, features):
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geom)}
+        for props, geom in features]}
+    path.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_cli_network_and_scenario_run_choose_the_same_crs(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARECIRCLE_CACHE_DIR", str(tmp_path / "cache"))
+    osm = tmp_path / "edge.osm"
+    osm.write_text(EDGE_OSM, encoding="utf-8")
+    _geojson(tmp_path / "districts.geojson",
+             [({"code": "610122", "name": "蓝田县"}, shapely.box(109.24, 34.29, 109.56, 34.34))])
+    people = {"district": "610122", "urban_rural": "urban", "population": 1000,
+              "pop_60plus": 200, "pop_0_3": 30}
+    _geojson(tmp_path / "communities.geojson",
+             [({"id": "C1", "name": "甲", **people}, shapely.Point(109.3501, 34.3101)),
+              ({"id": "C2", "name": "乙", **people}, shapely.Point(109.4499, 34.3199))])
+
+    # `carecircle isochrones` loads the network with no CRS and writes a GeoPackage in
+    # the network's CRS
+    out = tmp_path / "iso.gpkg"
+    code = main(["isochrones", "--network", str(osm), "--sites",
+                 str(tmp_path / "communities.geojson"), "-o", str(out)])
+    assert code == 0
+    iso = gpd.read_file(out, layer="isochrones")
+    assert list(iso["id"]) == ["C1", "C2"] and iso["snapped"].all()
+    cli_crs = pyproj.CRS.from_user_input(iso.crs)
+    # the library call under `carecircle reach` too
+    assert load_network(osm, cache_dir=False).crs.equals(cli_crs)
+
+    scen = scenario_from_dict({"name": "edge", "inputs": {
+        "network": "edge.osm", "districts": "districts.geojson",
+        "communities": "communities.geojson"}}, tmp_path)
+    ctx = prepare(scen, quiet=True)
+    assert ctx.inputs.crs.equals(cli_crs) and ctx.net.crs.equals(cli_crs)
+    assert cli_crs.to_epsg() == 4545  # centre 109.40 E: CGCS2000 GK CM 108E
 
 
 def test_errors(tmp_path, tiny_osm):

@@ -35,6 +35,7 @@ _API: dict[str, str] = {
     # network
     "WalkNetwork": "carecircle.network.walknet",
     "network_from_edges": "carecircle.network.walknet",
+    "network_from_frames": "carecircle.network.walknet",
     "network_from_graph": "carecircle.network.walknet",
     "to_networkx": "carecircle.network.walknet",
     "load_network": "carecircle.network.sources",
@@ -129,6 +130,7 @@ __all__ = [
     "make_district_targets",
     "nearest_site",
     "network_from_edges",
+    "network_from_frames",
     "network_from_graph",
     "PartitionedNetwork",
     "plan_context",
@@ -209,6 +211,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; loaded lazily at run ti
     from carecircle.network.walknet import (
         WalkNetwork,
         network_from_edges,
+        network_from_frames,
         network_from_graph,
         to_networkx,
     )

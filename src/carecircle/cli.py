@@ -128,7 +128,9 @@ def _cmd_isochrones(args: argparse.Namespace) -> int:
     out: Path = args.output
     driver = "GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON"
     gdf = gdf.to_crs(4326) if driver == "GeoJSON" else gdf
-    write_atomic(out, lambda p: gdf.to_file(p, driver=driver))
+    # A GeoPackage layer is otherwise named after the temporary file, which GDAL refuses.
+    layer = {"layer": "isochrones"} if driver == "GPKG" else {}
+    write_atomic(out, lambda p: gdf.to_file(p, driver=driver, **layer))
     print(f"{len(gdf)} isochrone(s) 等时圈 -> {out}")
     return 0
 

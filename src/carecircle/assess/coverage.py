@@ -24,14 +24,20 @@ Decisions
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from carecircle.network.reach import nearest_site
-from carecircle.network.snapping import snap_points
+from carecircle.network.snapping import Snapped, snap_points
 from carecircle.network.walknet import WalkNetwork
+
+if TYPE_CHECKING:
+    import shapely
+
+    from carecircle.inputs.scenario import Scenario
 
 KIND_SOURCES: dict[str, tuple[str, ...]] = {
     "elderly": ("elderly", "street_centre", "institution"),
@@ -49,7 +55,7 @@ def service_status(
     min_area_m2: float,
     speed_mps: float,
     max_snap_m: float = 300.0,
-    community_snap=None,
+    community_snap: Snapped | None = None,
 ) -> pd.DataFrame:
     """Walking access of every community to facilities of one kind.
 
@@ -118,7 +124,7 @@ def service_status(
     return out
 
 
-def network_extent(net: WalkNetwork):
+def network_extent(net: WalkNetwork) -> shapely.Geometry | None:
     """The network's extent: convex hull of its nodes plus 1 m (``None`` if degenerate)."""
     import shapely
 
@@ -128,11 +134,30 @@ def network_extent(net: WalkNetwork):
     return hull.buffer(1.0)
 
 
-def outside_extent(net: WalkNetwork, points: gpd.GeoDataFrame, extent=None) -> np.ndarray:
+def outside_extent(
+    net: WalkNetwork,
+    points: gpd.GeoDataFrame,
+    extent: shapely.Geometry | Literal[False] | None = None,
+) -> np.ndarray:
     """True for points outside ``extent`` (default :func:`network_extent` of ``net``).
 
     A run split into sub-networks passes the whole network's extent, so that a
     community is judged against the same boundary on every machine.
+
+    Parameters
+    ----------
+    net
+        The walking network (its CRS, and its extent when ``extent`` is None).
+    points
+        Points or polygons (judged by a representative point).
+    extent
+        A polygon in ``net.crs``; ``None``: :func:`network_extent`; ``False``: the
+        caller found no usable extent, and no point is outside.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one per point.
     """
     import shapely
 
@@ -143,7 +168,7 @@ def outside_extent(net: WalkNetwork, points: gpd.GeoDataFrame, extent=None) -> n
     return ~shapely.contains(extent, pts.values)
 
 
-def status_kwargs(scen) -> dict:
+def status_kwargs(scen: Scenario) -> dict[str, Any]:
     """The scenario's parameters of :func:`carecircle.assess.coverage.community_status`."""
     w, st = scen.walking, scen.standards
     return {
@@ -154,7 +179,20 @@ def status_kwargs(scen) -> dict:
 
 
 def status_label(elderly: np.ndarray, childcare: np.ndarray, snapped: np.ndarray) -> np.ndarray:
-    """``both`` / ``elderly_only`` / ``childcare_only`` / ``neither`` / ``unreachable``."""
+    """``both`` / ``elderly_only`` / ``childcare_only`` / ``neither`` / ``unreachable``.
+
+    Parameters
+    ----------
+    elderly, childcare
+        Boolean: served by each kind.
+    snapped
+        Boolean: on the network (else ``unreachable``, whatever the kinds say).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of the labels.
+    """
     lab = np.where(elderly & childcare, "both",
                    np.where(elderly, "elderly_only", np.where(childcare, "childcare_only", "neither")))
     return np.where(snapped, lab, "unreachable").astype(object)
@@ -171,7 +209,7 @@ def community_status(
     max_snap_m: float = 300.0,
     compound_m2_per_100_households: float = 20.0,
     district_names: dict[str, str] | None = None,
-    extent=None,
+    extent: shapely.Geometry | Literal[False] | None = None,
 ) -> gpd.GeoDataFrame:
     """The service status of every community for both kinds.
 
@@ -194,8 +232,9 @@ def community_status(
     district_names
         District code -> name, to add ``district_name``.
     extent
-        The study network's extent (shapely polygon); default: that of ``net``.
-        Communities outside it are ``unreachable``.
+        The study network's extent (shapely polygon); default: that of ``net``;
+        ``False``: none (no community is outside).  Communities outside it are
+        ``unreachable``.
 
     Returns
     -------

@@ -11,6 +11,7 @@ unassigned total equals the grid's total, exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -20,6 +21,9 @@ import shapely
 from carecircle.network.reach import nearest_site
 from carecircle.network.snapping import snap_points
 from carecircle.network.walknet import WalkNetwork
+
+if TYPE_CHECKING:
+    from carecircle.inputs.scenario import Demand
 
 GROUPS = ("population", "pop_60plus", "pop_0_3")
 
@@ -116,7 +120,20 @@ def assign_grid(
 
 
 def apply_grid(communities: gpd.GeoDataFrame, assignment: GridAssignment) -> gpd.GeoDataFrame:
-    """Communities with populations replaced by the grid's (groups the grid has)."""
+    """Communities with populations replaced by the grid's (groups the grid has).
+
+    Parameters
+    ----------
+    communities
+        The communities :func:`assign_grid` was given.
+    assignment
+        Its result.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy; a group the grid lacks keeps the loaded values.
+    """
     out = communities.copy()
     for g in GROUPS:
         col = assignment.community_totals[g]
@@ -170,7 +187,7 @@ def _read_projection_table(path: str) -> pd.DataFrame:
     return df
 
 
-def projection_factors(communities: pd.DataFrame, demand) -> Projection:
+def projection_factors(communities: pd.DataFrame, demand: Demand) -> Projection:
     """Per-district factors that scale loaded populations to ``demand.year``.
 
     Parameters
@@ -216,7 +233,21 @@ def projection_factors(communities: pd.DataFrame, demand) -> Projection:
 
 
 def apply_projection(communities: gpd.GeoDataFrame, projection: Projection) -> gpd.GeoDataFrame:
-    """Communities with populations scaled by their district's factors (base columns kept as ``*_base``)."""
+    """Communities with populations scaled by their district's factors (base columns kept as ``*_base``).
+
+    Parameters
+    ----------
+    communities
+        Communities with ``district`` and the population columns (as loaded).
+    projection
+        From :func:`projection_factors`; a district it lacks keeps factor 1.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with ``population``, ``pop_60plus``, ``pop_0_3`` scaled and the loaded
+        values in ``population_base``, ``pop_60plus_base``, ``pop_0_3_base``.
+    """
     out = communities.copy()
     d = out["district"].astype(str)
     for g in GROUPS:

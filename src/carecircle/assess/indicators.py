@@ -61,6 +61,11 @@ class _Part:
     den: float | None
 
 
+_NO_DATA = _Part(None, None)
+#: The indicators that count today's stock of facilities.
+_STOCK = ("childcare_places", "public_beds", "public_childcare", "elderly_area")
+
+
 def _share(num, den, target) -> tuple[float | None, str]:
     if den is None or num is None or den == 0:
         return None, "no data"
@@ -80,6 +85,22 @@ def _row(district, name, key, value, target, target_text, status, gap=None) -> d
 
 
 def street_of_points(facilities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None) -> pd.Series:
+    """The street/town code of each facility.
+
+    Parameters
+    ----------
+    facilities
+        Points (facilities or proposed sites), in the streets' CRS.
+    streets
+        Street/town polygons with a ``code`` column, or None.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``facilities``: the code of the street polygon each point lies
+        within (None outside every street).  Without street polygons, the
+        facilities' own ``street`` column, else all None.
+    """
     if streets is None or not streets.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         if "street" in facilities.columns:
             return facilities["street"]
@@ -88,6 +109,182 @@ def street_of_points(facilities: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | N
                   predicate="within")
     j = j[~j.index.duplicated(keep="first")]
     return j["code"]
+
+
+@dataclass(frozen=True)
+class _Communities:
+    """The community columns the indicators use, as arrays."""
+
+    on_net: np.ndarray
+    elderly: np.ndarray  # served by elderly care
+    childcare: np.ndarray  # served by childcare
+    urban: np.ndarray
+    pop: np.ndarray
+    pop60: np.ndarray
+    district: np.ndarray
+
+    @classmethod
+    def of(cls, comm: pd.DataFrame, served_col: str) -> _Communities:
+        on_net = comm["snapped"].to_numpy(dtype=bool) if "snapped" in comm else np.ones(len(comm), bool)
+        return cls(
+            on_net=on_net,
+            elderly=comm[f"elderly_{served_col}"].to_numpy(dtype=bool),
+            childcare=comm[f"childcare_{served_col}"].to_numpy(dtype=bool),
+            urban=(comm["urban_rural"] == "urban").to_numpy(),
+            pop=comm["population"].to_numpy(dtype=float),
+            pop60=comm["pop_60plus"].to_numpy(dtype=float),
+            district=comm["district"].astype(str).to_numpy(),
+        )
+
+    def coverage(self, mask_d: np.ndarray) -> dict[str, _Part]:
+        """The coverage shares of the communities in ``mask_d`` that are on the network."""
+        m_u = mask_d & self.on_net & self.urban
+        m_r = mask_d & self.on_net & ~self.urban
+        m_all = mask_d & self.on_net
+        return {
+            "urban_elderly": _Part(float((self.elderly & m_u).sum()), float(m_u.sum()) or None),
+            "rural_elderly": _Part(float((self.elderly & m_r).sum()), float(m_r.sum()) or None),
+            "compliance": _Part(float((self.elderly & self.childcare & m_all).sum()),
+                                float(m_all.sum()) or None),
+        }
+
+
+@dataclass(frozen=True)
+class _Stock:
+    """The facilities (today's, and proposed ones appended) as arrays.
+
+    ``places``/``beds`` are None where the layer has no such numbers; ``public`` is
+    all False where it has no ``ownership`` (then ``has_own`` is False).
+    """
+
+    district: np.ndarray
+    kind: np.ndarray
+    public: np.ndarray
+    street: np.ndarray
+    area: np.ndarray
+    places: np.ndarray | None
+    beds: np.ndarray | None
+    has_own: bool
+
+    @classmethod
+    def of(cls, fac: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None) -> _Stock:
+        has_own = "ownership" in fac
+        has_places = "places" in fac and fac["places"].notna().any()
+        has_beds = "beds" in fac and fac["beds"].notna().any()
+        return cls(
+            district=fac["district"].astype(str).to_numpy(),
+            kind=fac["kind"].to_numpy(),
+            public=fac["ownership"].isin(PUBLIC).to_numpy() if has_own else np.zeros(len(fac), bool),
+            street=street_of_points(fac, streets).astype(object).to_numpy(),
+            area=fac["floor_area_m2"].to_numpy(float),
+            places=fac["places"].to_numpy(float) if has_places else None,
+            beds=fac["beds"].to_numpy(float) if has_beds else None,
+            has_own=has_own,
+        )
+
+    def streets_with_centre(self) -> set:
+        return {s for s, k in zip(self.street, self.kind, strict=True)
+                if k == "street_centre" and s is not None and not pd.isna(s)}
+
+
+@dataclass(frozen=True)
+class _Extras:
+    """Additions per district code that have no coordinates (major projects built)."""
+
+    beds: dict[str, float]
+    places: dict[str, float]
+    area: dict[str, float]
+    public_childcare: dict[str, float]
+
+    @staticmethod
+    def total(values: dict[str, float], dcodes: list[str]) -> float:
+        return sum(values.get(d, 0.0) for d in dcodes)
+
+
+def _street_part(streets: gpd.GeoDataFrame | None, dcodes: list[str], with_centre: set) -> _Part:
+    if streets is None:
+        return _NO_DATA
+    st = streets[streets["district"].astype(str).isin(dcodes)]
+    with_c = sum(1 for s in st["code"] if s in with_centre)
+    return _Part(float(with_c), float(len(st)) or None)
+
+
+def _stock_parts(
+    stock: _Stock | None,
+    fmask: np.ndarray | None,
+    dcodes: list[str],
+    extras: _Extras,
+    total_pop: float,
+    beds_due: float,
+) -> dict[str, _Part]:
+    """Places, public beds, public childcare and elderly floor area of one unit.
+
+    Additions without coordinates count even without a facilities layer, except for
+    public childcare and floor area, which need the layer.
+    """
+    p: dict[str, _Part] = {}
+    plus_places = extras.total(extras.places, dcodes)
+    plus_beds = extras.total(extras.beds, dcodes)
+    if (stock is not None and stock.places is not None) or plus_places:
+        places = plus_places
+        if stock is not None and stock.places is not None and fmask is not None:
+            places += float(np.nansum(stock.places[fmask & (stock.kind == "childcare")]))
+        p["childcare_places"] = _Part(places * 1000.0, total_pop or None)
+    else:
+        p["childcare_places"] = _NO_DATA
+    if (stock is not None and stock.beds is not None and stock.has_own) or plus_beds:
+        beds = plus_beds
+        if stock is not None and stock.beds is not None and fmask is not None:
+            sel = fmask & (stock.kind == "institution") & stock.public
+            beds += float(np.nansum(stock.beds[sel]))
+        p["public_beds"] = _Part(beds, beds_due or None)
+    else:
+        p["public_beds"] = _NO_DATA
+    if stock is None or fmask is None:
+        p["public_childcare"] = p["elderly_area"] = _NO_DATA
+        return p
+    if stock.has_own:
+        n_pc = float(((stock.kind == "childcare") & stock.public & fmask).sum())
+        p["public_childcare"] = _Part(n_pc + extras.total(extras.public_childcare, dcodes), 1.0)
+    else:
+        p["public_childcare"] = _NO_DATA
+    area = float(stock.area[fmask & np.isin(stock.kind, ELDERLY_KINDS)].sum())
+    area += extras.total(extras.area, dcodes)
+    p["elderly_area"] = _Part(area, total_pop or None)
+    return p
+
+
+def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: float) -> list[dict]:
+    """The eight indicator rows of one district (or the city)."""
+    rows = []
+    for key, target in (("urban_elderly", t.urban_elderly_coverage),
+                        ("rural_elderly", t.rural_elderly_coverage),
+                        ("street_centre", t.street_centre_coverage),
+                        ("compliance", t.facility_compliance)):
+        v, s = _share(p[key].num, p[key].den, target)
+        rows.append(_row(code, name, key, v, target, f">= {target:.0%}", s))
+    cp = p["childcare_places"]
+    v, s = _share(cp.num, cp.den, t.childcare_places_per_1000)
+    rows.append(_row(code, name, "childcare_places", v, t.childcare_places_per_1000,
+                     f">= {t.childcare_places_per_1000:g}", s))
+    pb = p["public_beds"]
+    if pb.num is None or pb.den is None:
+        rows.append(_row(code, name, "public_beds", None, None, "1% of 60+", "no data"))
+    else:
+        s = "pass" if pb.num >= pb.den - 1e-9 else "fail"
+        rows.append(_row(code, name, "public_beds", pb.num, pb.den,
+                         f">= {t.public_beds_share_of_60plus:.0%} of 60+ ({pb.den:.0f})", s))
+    pc = p["public_childcare"]
+    if pc.num is None:
+        rows.append(_row(code, name, "public_childcare", None, need, f">= {need}", "no data"))
+    else:
+        rows.append(_row(code, name, "public_childcare", pc.num, need, f">= {need}",
+                         "pass" if pc.num >= need else "fail"))
+    lo, hi = t.elderly_area_per_resident_m2
+    ea = p["elderly_area"]
+    v, s = _share(ea.num, ea.den, lo)
+    rows.append(_row(code, name, "elderly_area", v, lo, f"{lo:g}-{hi:g}", s))
+    return rows
 
 
 def district_indicators(
@@ -141,127 +338,37 @@ def district_indicators(
         target_text, gap, status, unit``.
     """
     t = targets or Targets()
-    extra_beds, extra_places = extra_beds or {}, extra_places or {}
-    extra_area, extra_pc = extra_area or {}, extra_public_childcare or {}
+    extras = _Extras(extra_beds or {}, extra_places or {}, extra_area or {},
+                     extra_public_childcare or {})
     codes = list(districts["code"].astype(str))
     names = dict(zip(districts["code"].astype(str), districts["name"].astype(str), strict=True))
-    comm = communities
-    on_net = comm["snapped"].to_numpy(dtype=bool) if "snapped" in comm else np.ones(len(comm), bool)
-    e_ok = comm[f"elderly_{served_col}"].to_numpy(dtype=bool)
-    c_ok = comm[f"childcare_{served_col}"].to_numpy(dtype=bool)
-    urban = (comm["urban_rural"] == "urban").to_numpy()
-    pop = comm["population"].to_numpy(dtype=float)
-    pop60 = comm["pop_60plus"].to_numpy(dtype=float)
-    cdist = comm["district"].astype(str).to_numpy()
-
-    fac = facilities if facilities is not None else None
-    has_places = fac is not None and "places" in fac and fac["places"].notna().any()
-    has_beds = fac is not None and "beds" in fac and fac["beds"].notna().any()
-    has_own = fac is not None and "ownership" in fac
-    if fac is not None:
-        fdist = fac["district"].astype(str).to_numpy()
-        fkind = fac["kind"].to_numpy()
-        fpublic = fac["ownership"].isin(PUBLIC).to_numpy() if has_own else np.zeros(len(fac), bool)
-        fstreet = street_of_points(fac, streets).astype(object).to_numpy()
-    street_has_centre: set = set()
-    if fac is not None:
-        street_has_centre = {s for s, k in zip(fstreet, fkind, strict=True)
-                             if k == "street_centre" and s is not None and not pd.isna(s)}
-
-    def parts(mask_d: np.ndarray, fmask: np.ndarray | None, dcodes: list[str]) -> dict[str, _Part]:
-        p: dict[str, _Part] = {}
-        m_u = mask_d & on_net & urban
-        m_r = mask_d & on_net & ~urban
-        p["urban_elderly"] = _Part(float((e_ok & m_u).sum()), float(m_u.sum()) or None)
-        p["rural_elderly"] = _Part(float((e_ok & m_r).sum()), float(m_r.sum()) or None)
-        m_all = mask_d & on_net
-        p["compliance"] = _Part(float((e_ok & c_ok & m_all).sum()), float(m_all.sum()) or None)
-        total_pop = float(np.nansum(pop[mask_d]))
-        total_60 = float(np.nansum(pop60[mask_d]))
-        if streets is not None:
-            st = streets[streets["district"].astype(str).isin(dcodes)]
-            n_st = len(st)
-            with_c = sum(1 for s in st["code"] if s in street_has_centre)
-            p["street_centre"] = _Part(float(with_c), float(n_st) or None)
-        else:
-            p["street_centre"] = _Part(None, None)
-        plus_places = sum(extra_places.get(d, 0.0) for d in dcodes)
-        plus_beds = sum(extra_beds.get(d, 0.0) for d in dcodes)
-        if has_places or plus_places:
-            places = plus_places
-            if fac is not None and has_places:
-                places += float(np.nansum(fac["places"].to_numpy(float)[fmask & (fkind == "childcare")]))
-            p["childcare_places"] = _Part(places * 1000.0, total_pop or None)
-        else:
-            p["childcare_places"] = _Part(None, None)
-        if (has_beds and has_own) or plus_beds:
-            beds = plus_beds
-            if fac is not None and has_beds:
-                sel = fmask & (fkind == "institution") & fpublic
-                beds += float(np.nansum(fac["beds"].to_numpy(float)[sel]))
-            p["public_beds"] = _Part(beds, total_60 * t.public_beds_share_of_60plus or None)
-        else:
-            p["public_beds"] = _Part(None, None)
-        if fac is not None and has_own:
-            n_pc = float(((fkind == "childcare") & fpublic & fmask).sum())
-            p["public_childcare"] = _Part(n_pc + sum(extra_pc.get(d, 0.0) for d in dcodes), 1.0)
-        else:
-            p["public_childcare"] = _Part(None, None)
-        if fac is not None:
-            area = float(fac["floor_area_m2"].to_numpy(float)[fmask & np.isin(fkind, ELDERLY_KINDS)].sum())
-            area += sum(extra_area.get(d, 0.0) for d in dcodes)
-            p["elderly_area"] = _Part(area, total_pop or None)
-        else:
-            p["elderly_area"] = _Part(None, None)
-        return p
+    comm = _Communities.of(communities, served_col)
+    stock = _Stock.of(facilities, streets) if facilities is not None else None
+    with_centre = stock.streets_with_centre() if stock is not None else set()
 
     rows = []
     units = [(d, names[d], [d]) for d in codes] + [("city", "全市 City total", codes)]
     for code, name, dcodes in units:
-        mask_d = np.isin(cdist, dcodes)
-        fmask = np.isin(fdist, dcodes) if fac is not None else None
-        p = parts(mask_d, fmask, dcodes)
+        mask_d = np.isin(comm.district, dcodes)
+        fmask = np.isin(stock.district, dcodes) if stock is not None else None
+        p = comm.coverage(mask_d)
+        p["street_centre"] = _street_part(streets, dcodes, with_centre)
+        p.update(_stock_parts(stock, fmask, dcodes, extras, float(np.nansum(comm.pop[mask_d])),
+                              float(np.nansum(comm.pop60[mask_d])) * t.public_beds_share_of_60plus))
         if not mask_d.any():
-            p = {k: _Part(None, None) for k in p}
+            p = dict.fromkeys(p, _NO_DATA)
         elif not stock_known:
-            for k in ("childcare_places", "public_beds", "public_childcare", "elderly_area"):
-                p[k] = _Part(None, None)
-        for key, target in (("urban_elderly", t.urban_elderly_coverage),
-                            ("rural_elderly", t.rural_elderly_coverage),
-                            ("street_centre", t.street_centre_coverage),
-                            ("compliance", t.facility_compliance)):
-            v, s = _share(p[key].num, p[key].den, target)
-            rows.append(_row(code, name, key, v, target, f">= {target:.0%}", s))
-        cp = p["childcare_places"]
-        v, s = _share(cp.num, cp.den, t.childcare_places_per_1000)
-        rows.append(_row(code, name, "childcare_places", v, t.childcare_places_per_1000,
-                         f">= {t.childcare_places_per_1000:g}", s))
-        pb = p["public_beds"]
-        if pb.num is None or pb.den is None:
-            rows.append(_row(code, name, "public_beds", None, None, "1% of 60+", "no data"))
-        else:
-            s = "pass" if pb.num >= pb.den - 1e-9 else "fail"
-            rows.append(_row(code, name, "public_beds", pb.num, pb.den,
-                             f">= {t.public_beds_share_of_60plus:.0%} of 60+ ({pb.den:.0f})", s))
-        pc = p["public_childcare"]
-        # The city needs one per district that was assessed (has communities).
-        n_assessed = sum(1 for d in dcodes if (cdist == d).any())
+            p.update(dict.fromkeys(_STOCK, _NO_DATA))
+        # The city needs one public childcare per district that was assessed (has communities).
+        n_assessed = sum(1 for d in dcodes if (comm.district == d).any())
         need = t.public_childcare_per_district * (n_assessed if code == "city" else 1)
-        if pc.num is None:
-            rows.append(_row(code, name, "public_childcare", None, need, f">= {need}", "no data"))
-        else:
-            rows.append(_row(code, name, "public_childcare", pc.num, need, f">= {need}",
-                             "pass" if pc.num >= need else "fail"))
-        lo, hi = t.elderly_area_per_resident_m2
-        ea = p["elderly_area"]
-        v, s = _share(ea.num, ea.den, lo)
-        rows.append(_row(code, name, "elderly_area", v, lo, f"{lo:g}-{hi:g}", s))
+        rows += _unit_rows(code, name, p, t, need)
     return pd.DataFrame(rows)
 
 
 def wide(table: pd.DataFrame) -> pd.DataFrame:
     """One row per district, one column per indicator: 'value (target) ✓/✗'."""
-    def cell(r):
+    def cell(r: pd.Series) -> str:
         if r["status"] == "no data":
             return "无数据 no data"
         v = r["value"]

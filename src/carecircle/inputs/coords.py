@@ -152,11 +152,23 @@ def choose_metric_crs(lon_min: float, lat_min: float, lon_max: float, lat_max: f
 
     When the centre lies in 106.5-109.5E (Xi'an: central meridian 108E) this is EPSG:4545,
     CGCS2000 / 3-degree Gauss-Kruger CM 108E, the national system planners use.
-    Elsewhere it is the UTM zone of the area's centre.
+    Elsewhere it is the UTM zone of the area's centre.  This is the one rule: a
+    scenario run applies it to the districts' extent, a network loaded without a
+    CRS (``carecircle reach``, ``carecircle isochrones``) to the nodes' extent.
+
+    Parameters
+    ----------
+    lon_min, lat_min, lon_max, lat_max
+        The study area's bounds in WGS-84 degrees.
+
+    Returns
+    -------
+    pyproj.CRS
+        EPSG:4545 or a WGS-84 UTM zone (EPSG:326xx north, 327xx south).
     """
     lon_c = (lon_min + lon_max) / 2.0
     lat_c = (lat_min + lat_max) / 2.0
     if 106.5 <= lon_c <= 109.5 and 18.0 <= lat_c <= 54.0:
         return pyproj.CRS.from_epsg(4545)
-    zone = int((lon_c + 180.0) // 6.0) + 1
+    zone = min(int((lon_c + 180.0) // 6.0) + 1, 60)  # 180 E itself is in zone 60
     return pyproj.CRS.from_epsg((32600 if lat_c >= 0 else 32700) + zone)

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 #: Bump when the stored layout or the network-building rules change, so old
-#: cache files are ignored rather than misread.
-CACHE_FORMAT = 2
+#: cache files are ignored rather than misread.  3: a network loaded without a
+#: ``crs`` takes the CRS of :func:`carecircle.inputs.coords.choose_metric_crs`.
+CACHE_FORMAT = 3
 
 #: Environment variable that overrides the default cache directory.
 CACHE_ENV = "CARECIRCLE_CACHE_DIR"
@@ -95,7 +96,22 @@ def params_key(digest: str, params: Mapping[str, Any]) -> str:
 
 
 def cache_path(cache_dir: str | os.PathLike[str], key: str, prefix: str = "network") -> Path:
-    """Path of the cache file for ``key`` under ``cache_dir``."""
+    """Path of the cache file for ``key`` under ``cache_dir``.
+
+    Parameters
+    ----------
+    cache_dir
+        The cache folder.
+    key
+        Cache key (:func:`params_key`).
+    prefix
+        What is cached, the start of the file name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``cache_dir / "{prefix}-{key}.npz"``.
+    """
     return Path(cache_dir) / f"{prefix}-{key}.npz"
 
 
@@ -112,7 +128,8 @@ def save_arrays(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str,
         JSON-serialisable metadata.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {k: np.asarray(v) for k, v in arrays.items()}
+    # Any: numpy's stub types savez's keywords as its allow_pickle flag
+    payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
     for k, v in payload.items():
         if v.dtype == object:
             raise TypeError(f"cache array {k!r} has object dtype; store numeric arrays only")

@@ -1,8 +1,11 @@
 """OpenStreetMap ways from ``.osm`` XML and ``.osm.pbf`` files, and the walk filter.
 
 :func:`walkable_ways` decides, from a way's tags, whether pedestrians may use it;
-the readers return the ways (node lists, tags) that :mod:`carecircle.network.sources`
-turns into a :class:`~carecircle.network.walknet.WalkNetwork`.
+the readers (:func:`read_osm_xml`, :func:`read_osm_pbf`) return the ways as
+:class:`OsmWays`, and :func:`ways_to_edges` cuts them into the edges that
+:func:`carecircle.network.walknet.assemble_network` turns into a
+:class:`~carecircle.network.walknet.WalkNetwork` (:mod:`carecircle.network.sources`
+runs the three).
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ _HIGHWAY_NOT_WALK = r"bus_guideway|cycleway|motor|no|platform|raceway|rest_area|
 # would drop (a cycleway with foot=designated is a shared path); osmnx drops them.
 _FOOT_ALLOWED = r"^(?:yes|designated|permissive)$"
 
-_OSM_XML_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.xml", ".xml")
+#: File names :func:`read_osm_xml` reads (compressed or not).
+OSM_XML_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.xml", ".xml")
 
 
 # --------------------------------------------------------------------------- filter
@@ -126,8 +130,13 @@ def walkable_ways(tags: pd.DataFrame) -> tuple[np.ndarray, pd.Series, list[str]]
 
 
 @dataclass
-class _Ways:
-    """OSM ways as flat vertex arrays (one row of ``tags`` per way)."""
+class OsmWays:
+    """OSM ways as flat vertex arrays (one row of ``tags`` per way).
+
+    A way the extract clipped arrives as several pieces, each a way here with
+    the same ``tags["osm_way_id"]``.  ``synthetic_ids``: ``key`` is a quantised
+    coordinate, not an OSM node id (the PBF reader cannot see node ids).
+    """
 
     tags: pd.DataFrame
     way: np.ndarray  # int64 way index of each vertex, non-decreasing
@@ -145,7 +154,7 @@ def _open_maybe_compressed(path: Path):
     return open(path, "rb")
 
 
-def _read_osm_xml(path: Path) -> _Ways:
+def read_osm_xml(path: Path) -> OsmWays:
     """Read ways with a ``highway`` tag and their nodes from OSM XML (streamed)."""
     node_id: list[int] = []
     node_lon: list[float] = []
@@ -198,7 +207,7 @@ def _read_osm_xml(path: Path) -> _Ways:
     tags = pd.DataFrame(rows, columns=[t for t in WALK_TAGS if any(t in r for r in rows)])
     tags["osm_way_id"] = way_ids
     piece, piece_idx = np.unique(piece[keep], return_inverse=True)
-    return _Ways(
+    return OsmWays(
         tags=tags.iloc[piece_way[piece]].reset_index(drop=True),
         way=piece_idx.astype(np.int64),
         key=ref[keep],
@@ -213,7 +222,7 @@ def _hstore_value(other_tags: pd.Series, key: str) -> pd.Series:
     return other_tags.astype("string").str.extract(pattern, expand=False)
 
 
-def _read_osm_pbf(path: Path) -> _Ways:
+def read_osm_pbf(path: Path) -> OsmWays:
     """Read highway ways from ``.osm.pbf`` with GDAL's OSM driver (through pyogrio).
 
     GDAL assembles way geometries in C; graph topology comes from vertices
@@ -242,18 +251,38 @@ def _read_osm_pbf(path: Path) -> _Ways:
     tags["osm_way_id"] = pd.to_numeric(df["osm_id"], errors="coerce").astype("Int64")
     coords, way = shapely.get_coordinates(np.asarray(df.geometry.values), return_index=True)
     q = np.round(coords * 1e7).astype(np.int64)
-    key = ((q[:, 0] + (1 << 31)) << 32) | (q[:, 1] + (1 << 31))
-    return _Ways(
+    vertex_key = ((q[:, 0] + (1 << 31)) << 32) | (q[:, 1] + (1 << 31))
+    return OsmWays(
         tags=tags.reset_index(drop=True),
         way=way.astype(np.int64),
-        key=key,
+        key=vertex_key,
         lonlat=coords,
         synthetic_ids=True,
     )
 
 
-def _ways_to_edges(ways: _Ways, filter_walkable: bool, report: dict) -> tuple:
-    """Split ways at shared nodes into edges between intersections/ends."""
+def ways_to_edges(
+    ways: OsmWays, filter_walkable: bool, report: dict
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Split ways at shared nodes into edges between intersections/ends.
+
+    Parameters
+    ----------
+    ways
+        What :func:`read_osm_xml` or :func:`read_osm_pbf` read.
+    filter_walkable
+        Drop the ways :func:`walkable_ways` refuses.
+    report
+        Filled in: ways read, dropped (by reason) and kept, tags missing, node ids.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        ``node_ids``, ``node_lonlat`` ``(n, 2)``, ``edge_u``, ``edge_v`` (node
+        indices) and the edges' LineStrings in lon/lat, as
+        :func:`carecircle.network.walknet.assemble_network` takes them; ``None``
+        when no way has an edge left.
+    """
     # Clipped ways arrive as several pieces: count OSM ways, not pieces.
     way_id = (
         ways.tags["osm_way_id"] if "osm_way_id" in ways.tags else pd.Series(range(len(ways.tags)))

@@ -73,7 +73,20 @@ PartitionBy = Literal["auto", "district", "tiles"]
 
 
 def halo_m(limit_m: float, max_snap_m: float) -> float:
-    """The halo around a partition's core: ``limit_m + 2 * max_snap_m`` (see the module)."""
+    """The halo around a partition's core: ``limit_m + 2 * max_snap_m`` (see the module).
+
+    Parameters
+    ----------
+    limit_m
+        The largest walking limit, metres.
+    max_snap_m
+        The snap limit, metres.
+
+    Returns
+    -------
+    float
+        Metres of network to keep around a partition's extent.
+    """
     if not (limit_m >= 0 and max_snap_m >= 0):
         raise ValueError(f"limit_m and max_snap_m must be >= 0; got {limit_m}, {max_snap_m}")
     return float(limit_m) + 2.0 * float(max_snap_m)
@@ -328,6 +341,22 @@ def sites_within(
 
     The test is exact (``shapely.dwithin`` on the features' geometries), never a
     buffered polygon, whose arcs are chords that fall short of the distance.
+
+    Parameters
+    ----------
+    part
+        The partition.
+    layer
+        GeoDataFrame or GeoSeries of sites, or None.
+    distance
+        Metres from the core hull; default the partition's ``reach_m``.
+    crs
+        The network's CRS (the layer is reprojected to it first).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` positions in ``layer``; empty for no layer or an empty hull.
     """
     if layer is None or not len(layer):
         return np.zeros(0, dtype=np.int64)

@@ -40,7 +40,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from carecircle.inputs.points import read_points
-from carecircle.network._kernels import _counting_order, _multi_source, _nodes_chunk, _reach_chunk
+from carecircle.network._kernels import counting_order, multi_source, nodes_chunk, reach_chunk
 from carecircle.network.snapping import Snapped, snap_points, unsnapped_report
 from carecircle.network.sources import load_network
 from carecircle.network.walknet import WalkNetwork
@@ -49,7 +49,20 @@ from carecircle.network.walknet import WalkNetwork
 
 
 def walk_limit_m(minutes: float, speed_mps: float) -> float:
-    """Walking limit in metres: ``minutes * 60 * speed_mps``."""
+    """Walking limit in metres: ``minutes * 60 * speed_mps``.
+
+    Parameters
+    ----------
+    minutes
+        Walking time, >= 0.
+    speed_mps
+        Walking speed in metres per second, > 0.
+
+    Returns
+    -------
+    float
+        Metres.
+    """
     if minutes < 0 or speed_mps <= 0:
         raise ValueError(f"minutes must be >= 0 and speed_mps > 0; got {minutes}, {speed_mps}")
     return float(minutes) * 60.0 * float(speed_mps)
@@ -93,7 +106,7 @@ def _csr_arrays(net: WalkNetwork):
 
 def _group(keys: np.ndarray, n: int, *values: np.ndarray):
     """CSR-style grouping: (ptr of length n+1, values sorted by key)."""
-    ptr, order = _counting_order(np.asarray(keys, dtype=np.int64), n)
+    ptr, order = counting_order(np.asarray(keys, dtype=np.int64), n)
     return (ptr, *(np.ascontiguousarray(v[order]) for v in values))
 
 
@@ -215,6 +228,26 @@ def directed_pairs(
     :func:`reach_pairs` chooses the side; the distributed run must use the
     whole layers' choice in every partition (searching from the other side
     sums the same route in another order, which can differ in the last bit).
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    origins, sites
+        Points snapped onto ``net``.
+    limit_m
+        Walking limit in metres (inclusive).
+    from_sites
+        Search from every snapped site (else from every snapped origin).
+    threads
+        Worker threads; default: the CPUs available to this process.
+    progress
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    origin, site, metres : numpy.ndarray
+        One row per pair within the limit, in no particular order.
     """
     src, tgt = (sites, origins) if from_sites else (origins, sites)
     su, sv, sdu, sdv, se, st, sc, _ = _endpoint_arrays(net, src)
@@ -243,7 +276,7 @@ def directed_pairs(
         )
 
     res = _run_chunks(
-        _reach_chunk,
+        reach_chunk,
         sources,
         (indptr, indices, weights),
         (
@@ -385,8 +418,8 @@ def reach_pairs(
     )
     # Two stable counting sorts (by site, then by origin): linear, where a
     # lexsort of half a million pairs costs more than the searches on a sparse city.
-    by_site = _counting_order(site_idx, len(sites))[1]
-    order = by_site[_counting_order(o_idx[by_site], len(origins))[1]]
+    by_site = counting_order(site_idx, len(sites))[1]
+    order = by_site[counting_order(o_idx[by_site], len(origins))[1]]
     return ReachPairs(
         origin=o_idx[order],
         site=site_idx[order],
@@ -407,6 +440,19 @@ def reached_nodes(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every network node within ``limit_m`` of each snapped source point.
 
+    Parameters
+    ----------
+    net
+        The walking network.
+    sources
+        Points snapped onto ``net``; unsnapped ones reach nothing.
+    limit_m
+        Walking limit in metres (inclusive), the source's connector included.
+    threads
+        Worker threads; default: the CPUs available to this process.
+    progress
+        Show a tqdm progress bar.
+
     Returns
     -------
     source, node, metres : numpy.ndarray
@@ -419,7 +465,7 @@ def reached_nodes(
     idx = np.flatnonzero(sources.ok).astype(np.int64)
     limit = float(limit_m)
     res = _run_chunks(
-        _nodes_chunk,
+        nodes_chunk,
         idx,
         (indptr, indices, weights),
         (su, sv, sdu, sdv, limit, _bucket_inv(net, limit)),
@@ -463,7 +509,7 @@ def nearest_site(
     su, sv, sdu, sdv, se, st, sc, _ = _endpoint_arrays(net, sites)
     sk = np.flatnonzero(sites.ok).astype(np.int64)
     indptr, indices, weights = _csr_arrays(net)
-    dist, lab = _multi_source(
+    dist, lab = multi_source(
         indptr,
         indices,
         weights,

@@ -114,6 +114,27 @@ def _ids(points: Any, id_column: str) -> np.ndarray:
     return np.asarray(points.index.astype(str), dtype=object)
 
 
+def _nearest_edges(
+    net: WalkNetwork, geoms: np.ndarray, present: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per point, the nearest edge (the lowest index among equally near ones) and the
+    distance to it; ``-1`` and NaN where the geometry is not ``present``."""
+    k = len(geoms)
+    edge = np.full(k, -1, dtype=np.int64)
+    dist = np.full(k, np.nan)
+    if k and present.any():
+        tree = shapely.STRtree(net.edge_geometry)
+        (pi, ei), d = tree.query_nearest(geoms[present], all_matches=True, return_distance=True)
+        # all_matches returns every equidistant edge: keep the lowest index.
+        order = np.lexsort((ei, pi))
+        pi, ei, d = pi[order], ei[order], d[order]
+        first = np.r_[True, pi[1:] != pi[:-1]]
+        idx = np.flatnonzero(present)[pi[first]]
+        edge[idx] = ei[first]
+        dist[idx] = d[first]
+    return edge, dist
+
+
 def snap_points(
     net: WalkNetwork,
     points: Any,
@@ -161,19 +182,8 @@ def snap_points(
     ids = _ids(points, id_column)
     geoms = _point_geometries(points, label)
     k = len(geoms)
-    edge = np.full(k, -1, dtype=np.int64)
-    dist = np.full(k, np.nan)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    if k and present.any():
-        tree = shapely.STRtree(net.edge_geometry)
-        (pi, ei), d = tree.query_nearest(geoms[present], all_matches=True, return_distance=True)
-        # all_matches returns every equidistant edge: keep the lowest index.
-        order = np.lexsort((ei, pi))
-        pi, ei, d = pi[order], ei[order], d[order]
-        first = np.r_[True, pi[1:] != pi[:-1]]
-        idx = np.flatnonzero(present)[pi[first]]
-        edge[idx] = ei[first]
-        dist[idx] = d[first]
+    edge, dist = _nearest_edges(net, geoms, present)
     ok = present & (dist <= max_snap_m)
     offset = np.full(k, np.nan)
     snap_xy = np.full((k, 2), np.nan)

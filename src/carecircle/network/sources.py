@@ -22,12 +22,12 @@ import shapely
 
 from carecircle.errors import InputError, NetworkError, Problem
 from carecircle.network import cache as _cache
-from carecircle.network.osm import _OSM_XML_SUFFIXES, _read_osm_pbf, _read_osm_xml, _ways_to_edges
+from carecircle.network.osm import OSM_XML_SUFFIXES, read_osm_pbf, read_osm_xml, ways_to_edges
 from carecircle.network.walknet import (
     WalkNetwork,
-    _csr_from_edges,
-    _finalize,
-    _from_frames,
+    assemble_network,
+    csr_from_edges,
+    network_from_frames,
     network_from_graph,
 )
 
@@ -73,7 +73,7 @@ def _source_kind(source: Any) -> tuple[SourceKind, list[Path] | None, str]:
     name = path.name.lower()
     if name.endswith(".pbf"):
         return "osm_pbf", [path], label
-    if name.endswith(_OSM_XML_SUFFIXES):
+    if name.endswith(OSM_XML_SUFFIXES):
         return "osm_xml", [path], label
     if name.endswith(".graphml"):
         return "graphml", [path], label
@@ -117,7 +117,7 @@ def _graph_online(query: Mapping[str, Any]) -> Any:
                 expected="{'place': ...}, {'bbox': [w, s, e, n]} or {'polygon': shapely geometry}",
             )
         )
-    kw = {"network_type": "walk", "simplify": True, "retain_all": True}
+    kw: dict[str, Any] = {"network_type": "walk", "simplify": True, "retain_all": True}
     if "place" in keys:
         return ox.graph_from_place(query["place"], **kw)
     if "bbox" in keys:
@@ -154,12 +154,12 @@ def _build(
     """Build a network from a classified source (no cache)."""
     report: dict[str, Any] = {"source": label, "format": kind}
     if kind in ("osm_xml", "osm_pbf"):
-        ways = _read_osm_xml(Path(source)) if kind == "osm_xml" else _read_osm_pbf(Path(source))
-        parts = _ways_to_edges(ways, filter_walkable, report)
+        ways = read_osm_xml(Path(source)) if kind == "osm_xml" else read_osm_pbf(Path(source))
+        parts = ways_to_edges(ways, filter_walkable, report)
         if parts is None:
             raise NetworkError(f"{label}: no walkable ways found")
         node_ids, node_ll, eu, ev, geoms = parts
-        return _finalize(node_ids, node_ll, eu, ev, geoms, "EPSG:4326", crs, report)
+        return assemble_network(node_ids, node_ll, eu, ev, geoms, "EPSG:4326", crs, report)
     if kind == "online":
         G = _graph_online(source)
         net = network_from_graph(G, crs=crs, filter_walkable=filter_walkable, source=label)
@@ -177,6 +177,16 @@ def _build(
         net = network_from_graph(G, crs=crs, filter_walkable=filter_walkable, source=label)
         net.report["format"] = "graphml"
         return net
+    nodes, edges = _read_frames(kind, source, label)
+    net = network_from_frames(
+        nodes, edges, crs=crs, filter_walkable=filter_walkable, source=label
+    )
+    net.report["format"] = kind
+    return net
+
+
+def _read_frames(kind: SourceKind, source: Any, label: str) -> tuple[Any, Any]:
+    """The ``nodes`` and ``edges`` GeoDataFrames of an osmnx GeoPackage or shapefile export."""
     import geopandas as gpd
 
     if kind == "gpkg":
@@ -199,15 +209,7 @@ def _build(
         folder = Path(source) if Path(source).is_dir() else Path(source).parent
         nodes = gpd.read_file(folder / "nodes.shp")
         edges = gpd.read_file(folder / "edges.shp")
-    if nodes.crs is None or edges.crs is None:
-        raise InputError(
-            Problem(
-                "error", label, "nodes/edges layer has no CRS", expected="a .prj / declared CRS"
-            )
-        )
-    if not nodes.crs.equals(edges.crs):
-        nodes = nodes.to_crs(edges.crs)
-    return _from_frames(nodes, edges, edges.crs, crs, filter_walkable, report)
+    return nodes, edges
 
 
 def _to_cache(net: WalkNetwork) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -243,8 +245,41 @@ def _from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> WalkNetw
         edge_v=arrays["edge_v"],
         edge_length=arrays["edge_length"],
         edge_geometry=np.asarray(geoms, dtype=object),
-        csr=_csr_from_edges(n, arrays["edge_u"], arrays["edge_v"], arrays["edge_length"]),
+        csr=csr_from_edges(n, arrays["edge_u"], arrays["edge_v"], arrays["edge_length"]),
         report=dict(meta["report"]),
+    )
+
+
+def _cache_file(
+    source: Any,
+    files: list[Path] | None,
+    kind: SourceKind,
+    crs_key: str | None,
+    filter_walkable: bool,
+    cache_dir: str | os.PathLike[str] | Literal[False] | None,
+) -> Path | None:
+    """The cache file of a build: keyed by the input's bytes (an online query: by the
+    query) and the build parameters; ``None`` when the cache is off."""
+    if cache_dir is False:
+        return None
+    if isinstance(source, Mapping):
+        digest = _cache.params_key("online", _query_json(source))
+    else:
+        digest = _cache.files_digest(files or [])
+    key = _cache.params_key(
+        digest, {"kind": kind, "crs": crs_key, "filter_walkable": filter_walkable}
+    )
+    folder = _cache.default_cache_dir() if cache_dir is None else Path(cache_dir)
+    return _cache.cache_path(folder, key)
+
+
+def _progress_bar(kind: SourceKind, label: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=2,
+        desc=f"network {Path(label).name if kind != 'online' else 'online'}",
+        unit="step",
     )
 
 
@@ -267,9 +302,14 @@ def load_network(
         osmnx shapefile export; or an online osmnx query ``{"place": "..."}``,
         ``{"bbox": [w, s, e, n]}`` or ``{"polygon": shapely geometry}``.
     crs
-        Metric CRS of the result.  ``None``: a projected input keeps its CRS,
-        otherwise EPSG:4545 (CGCS2000 3-degree GK, CM 108E) when the extent lies
-        within 106.5-109.5 E, else the UTM zone of the extent.
+        Metric CRS of the result.  ``None``: a projected input keeps its CRS;
+        otherwise the CRS is chosen for the network's extent by
+        :func:`carecircle.inputs.coords.choose_metric_crs`, the rule a scenario
+        run applies to its districts: EPSG:4545 (CGCS2000 3-degree GK, CM 108E)
+        when the extent's centre lies within 106.5-109.5 E (and 18-54 N), else the
+        UTM zone of the centre.  Before that rule was shared, an extent reaching
+        past 106.5 E or 109.5 E (the whole of Xi'an municipality, 107.6-109.8 E)
+        was put in its UTM zone (EPSG:32649 for Xi'an) rather than EPSG:4545.
     cache_dir
         Cache folder; ``None`` uses :func:`carecircle.network.cache.default_cache_dir`,
         ``False`` disables the cache.
@@ -288,38 +328,19 @@ def load_network(
     InputError
         Missing, unreadable or unrecognised source.
     NetworkError
-        No walkable edges, or a non-metric ``crs``.
+        No walkable edges, a non-metric ``crs``, or (``crs`` not given) a
+        geographic input whose coordinates are not degrees.
     """
     kind, files, label = _source_kind(source)
     crs_key = None if crs is None else pyproj.CRS.from_user_input(crs).to_wkt()
-    use_cache = cache_dir is not False
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=2,
-            desc=f"network {Path(label).name if kind != 'online' else 'online'}",
-            unit="step",
-        )
+    bar = _progress_bar(kind, label) if progress else None
     try:
-        path = None
-        if use_cache:
-            digest = (
-                _cache.files_digest(files)
-                if files is not None
-                else _cache.params_key("online", _query_json(source))  # type: ignore[arg-type]
-            )
-            key = _cache.params_key(
-                digest, {"kind": kind, "crs": crs_key, "filter_walkable": filter_walkable}
-            )
-            folder = _cache.default_cache_dir() if cache_dir is None else Path(cache_dir)
-            path = _cache.cache_path(folder, key)
-            hit = _cache.load_arrays(path)
-            if hit is not None:
-                net = _from_cache(*hit)
-                net.report.update(cache="hit", cache_file=str(path), source=label)
-                return net
+        path = _cache_file(source, files, kind, crs_key, filter_walkable, cache_dir)
+        hit = None if path is None else _cache.load_arrays(path)
+        if hit is not None:
+            net = _from_cache(*hit)
+            net.report.update(cache="hit", cache_file=str(path), source=label)
+            return net
         if bar is not None:
             bar.set_postfix_str("building")
             bar.update(1)

@@ -21,6 +21,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from carecircle.errors import InputError, NetworkError, Problem
+from carecircle.inputs.coords import choose_metric_crs
 from carecircle.network.osm import WALK_TAGS, walkable_ways
 
 
@@ -103,33 +104,15 @@ class WalkNetwork:
 # --------------------------------------------------------------------------- assembly
 
 
-def _metric_crs_for(lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> pyproj.CRS:
-    """EPSG:4545 (CGCS2000 GK CM 108E) inside 106.5-109.5 E, else the UTM zone."""
-    if lon_min >= 106.5 and lon_max <= 109.5:
-        return pyproj.CRS.from_epsg(4545)
-    from pyproj.aoi import AreaOfInterest
-    from pyproj.database import query_utm_crs_info
-
-    infos = query_utm_crs_info(
-        datum_name="WGS 84",
-        area_of_interest=AreaOfInterest(lon_min, lat_min, lon_max, lat_max),
-    )
-    if not infos:
-        raise NetworkError(
-            f"no UTM zone covers the network extent {lon_min:.4f},{lat_min:.4f},"
-            f"{lon_max:.4f},{lat_max:.4f}; pass crs= explicitly"
-        )
-    # Several zones overlap a wide extent: take the zone of the centre.
-    centre = (lon_min + lon_max) / 2
-    zone = int((centre + 180) // 6) + 1
-    hemi = "N" if (lat_min + lat_max) / 2 >= 0 else "S"
-    for info in infos:
-        if info.name.endswith(f"zone {zone}{hemi}"):
-            return pyproj.CRS.from_authority(info.auth_name, info.code)
-    return pyproj.CRS.from_authority(infos[0].auth_name, infos[0].code)
-
-
 def _resolve_crs(crs: Any, src_crs: pyproj.CRS, node_xy: np.ndarray, label: str) -> pyproj.CRS:
+    """The network's metric CRS: ``crs`` if given, a projected source's own, else chosen.
+
+    The choice is :func:`carecircle.inputs.coords.choose_metric_crs` over the nodes'
+    extent, the rule a scenario run applies to its districts, so ``carecircle reach``
+    and ``carecircle run`` project an area alike.  (Until that rule was shared, a
+    network reaching past 106.5 E or 109.5 E, the whole of Xi'an municipality among
+    them, was put in its UTM zone rather than EPSG:4545.)
+    """
     if crs is not None:
         target = pyproj.CRS.from_user_input(crs)
         if not target.is_projected:
@@ -139,11 +122,35 @@ def _resolve_crs(crs: Any, src_crs: pyproj.CRS, node_xy: np.ndarray, label: str)
         return src_crs
     lon_min, lat_min = np.nanmin(node_xy, axis=0)
     lon_max, lat_max = np.nanmax(node_xy, axis=0)
-    return _metric_crs_for(lon_min, lat_min, lon_max, lat_max)
+    # Coordinates that cannot be degrees (a projected file whose CRS was declared
+    # as lon/lat) would get a meaningless zone: refuse them.
+    if not (-180.0 <= lon_min <= lon_max <= 180.0 and -90.0 <= lat_min <= lat_max <= 90.0):
+        raise NetworkError(
+            f"{label}: the network extent {lon_min:.4f},{lat_min:.4f},{lon_max:.4f},{lat_max:.4f} "
+            f"is not in degrees, as its CRS {src_crs.to_string()} says; pass crs= explicitly"
+        )
+    return choose_metric_crs(float(lon_min), float(lat_min), float(lon_max), float(lat_max))
 
 
-def _csr_from_edges(n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray) -> sp.csr_matrix:
-    """Symmetric CSR with the shortest of parallel edges; explicit zeros kept."""
+def csr_from_edges(n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray) -> sp.csr_matrix:
+    """The symmetric adjacency of a :class:`WalkNetwork` (``WalkNetwork.csr``).
+
+    Parameters
+    ----------
+    n
+        Number of nodes.
+    u, v
+        Node indices of each edge.
+    length
+        Edge lengths, metres.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``(n, n)``, the shortest of parallel edges in both directions; self-loops
+        left out; zero-length edges kept as explicit zeros.  int32 indices where
+        they fit.
+    """
     a, b = np.minimum(u, v), np.maximum(u, v)
     keep = a != b
     a, b, w = a[keep], b[keep], length[keep]
@@ -184,20 +191,10 @@ def _morton(xy: np.ndarray) -> np.ndarray:
     return spread(q[:, 0]) | (spread(q[:, 1]) << np.uint64(1))
 
 
-def _finalize(
-    node_ids: np.ndarray,
-    node_xy: np.ndarray,
-    eu: np.ndarray,
-    ev: np.ndarray,
-    geoms: np.ndarray,
-    src_crs: Any,
-    crs: Any,
-    report: dict,
-) -> WalkNetwork:
-    """Project, merge duplicate directed edges, keep the largest component."""
-    label = str(report.get("source", "network"))
-    src = pyproj.CRS.from_user_input(src_crs)
-    target = _resolve_crs(crs, src, node_xy, label)
+def _project(
+    node_xy: np.ndarray, geoms: np.ndarray, src: pyproj.CRS, target: pyproj.CRS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and edge geometries in ``target`` (as given when it is ``src``)."""
     if not src.equals(target):
         tr = pyproj.Transformer.from_crs(src, target, always_xy=True)
 
@@ -207,9 +204,17 @@ def _finalize(
 
         node_xy = project(np.asarray(node_xy, dtype=np.float64))
         geoms = shapely.transform(geoms, project)
-    node_xy = np.asarray(node_xy, dtype=np.float64)
-    length = shapely.length(geoms)
+    return np.asarray(node_xy, dtype=np.float64), geoms
 
+
+def _merge_duplicates(
+    eu: np.ndarray, ev: np.ndarray, geoms: np.ndarray, report: dict, label: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Edges oriented low to high node index, duplicates and zero-length loops dropped.
+
+    Returns the edges' ends, geometries and lengths.
+    """
+    length = shapely.length(geoms)
     # Orient every edge from its lower to its higher node index, so that the two
     # directions of a two-way street in a directed export become identical rows.
     flip = eu > ev
@@ -225,10 +230,22 @@ def _finalize(
     report["duplicate_edges_merged"] = int(dup.sum())
     report["degenerate_loops_dropped"] = int(degenerate.sum())
     keep = ~dup & ~degenerate
-    a, b, geoms, length = a[keep], b[keep], geoms[keep], length[keep]
-    if len(a) == 0:
+    if not keep.any():
         raise NetworkError(f"{label}: no walkable edges left after filtering")
+    return a[keep], b[keep], geoms[keep], length[keep]
 
+
+def _largest_component(
+    node_ids: np.ndarray,
+    node_xy: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    geoms: np.ndarray,
+    length: np.ndarray,
+    report: dict,
+) -> tuple[np.ndarray, ...]:
+    """The largest connected component, its nodes numbered along a Z-order curve and
+    its edges sorted by (u, v, length): ``node_ids, node_xy, a, b, geoms, length``."""
     n = len(node_ids)
     structure = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)).tocsr()
     ncomp, comp = connected_components(structure, directed=False)
@@ -249,10 +266,64 @@ def _finalize(
     new = np.full(n, -1, dtype=np.int64)
     new[kept] = np.arange(len(kept))
     a, b, geoms, length = new[a[ekeep]], new[b[ekeep]], geoms[ekeep], length[ekeep]
-    node_ids, node_xy = node_ids[kept], node_xy[kept]
     order = np.lexsort((length, b, a))
-    a, b, geoms, length = a[order], b[order], geoms[order], length[order]
+    return node_ids[kept], node_xy[kept], a[order], b[order], geoms[order], length[order]
 
+
+def assemble_network(
+    node_ids: np.ndarray,
+    node_xy: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    edge_geometry: np.ndarray,
+    src_crs: Any,
+    crs: Any,
+    report: dict,
+) -> WalkNetwork:
+    """A :class:`WalkNetwork` from node and edge arrays: project, merge duplicate
+    directed edges, keep the largest component.
+
+    The step every reader ends with (OSM files, osmnx exports and graphs, plain
+    arrays).
+
+    Parameters
+    ----------
+    node_ids
+        ``(n,)`` integer node ids, sorted.
+    node_xy
+        ``(n, 2)`` node coordinates in ``src_crs``.
+    edge_u, edge_v
+        ``(m,)`` node indices of each edge (either direction; both directions of
+        a two-way street may be given, with identical geometry reversed).
+    edge_geometry
+        ``(m,)`` LineStrings from ``edge_u`` to ``edge_v`` in ``src_crs``.
+    src_crs
+        CRS of the coordinates.
+    crs
+        Metric CRS of the result; ``None``: ``src_crs`` if projected, else the
+        study-area rule (:func:`carecircle.inputs.coords.choose_metric_crs`).
+    report
+        What the reader recorded (``source`` labels error messages); the counts of
+        this step are added and the dict becomes ``WalkNetwork.report``.
+
+    Returns
+    -------
+    WalkNetwork
+
+    Raises
+    ------
+    NetworkError
+        No edge left, a geographic ``crs``, or geographic coordinates that are not
+        degrees.
+    """
+    label = str(report.get("source", "network"))
+    src = pyproj.CRS.from_user_input(src_crs)
+    target = _resolve_crs(crs, src, node_xy, label)
+    node_xy, geoms = _project(node_xy, edge_geometry, src, target)
+    a, b, geoms, length = _merge_duplicates(edge_u, edge_v, geoms, report, label)
+    node_ids, node_xy, a, b, geoms, length = _largest_component(
+        node_ids, node_xy, a, b, geoms, length, report
+    )
     report["crs"] = target.to_string()
     report["nodes"] = int(len(node_ids))
     report["edges"] = int(len(a))
@@ -265,7 +336,7 @@ def _finalize(
         edge_v=b.astype(np.int64),
         edge_length=length.astype(np.float64),
         edge_geometry=geoms,
-        csr=_csr_from_edges(len(node_ids), a, b, length),
+        csr=csr_from_edges(len(node_ids), a, b, length),
         report=report,
     )
 
@@ -338,7 +409,7 @@ def _from_edge_table(
     d_u = np.hypot(*(start - node_xy[u]).T)
     d_v = np.hypot(*(start - node_xy[v]).T)
     geoms = np.where(d_v < d_u, shapely.reverse(geoms), geoms)
-    return _finalize(node_ids, node_xy, u, v, geoms, src_crs, crs, report)
+    return assemble_network(node_ids, node_xy, u, v, geoms, src_crs, crs, report)
 
 
 def _tags_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -426,6 +497,53 @@ def _from_frames(
     )
 
 
+def network_from_frames(
+    nodes: Any,
+    edges: Any,
+    *,
+    crs: Any = None,
+    filter_walkable: bool = True,
+    source: str = "GeoDataFrames",
+) -> WalkNetwork:
+    """Build a :class:`WalkNetwork` from osmnx's node and edge GeoDataFrames.
+
+    Parameters
+    ----------
+    nodes
+        GeoDataFrame with an ``osmid`` column (or index) and point geometry (or
+        ``x``/``y`` columns), as ``osmnx.graph_to_gdfs`` or an osmnx GeoPackage or
+        shapefile export gives it.
+    edges
+        GeoDataFrame with ``u`` and ``v`` columns (or index levels), LineStrings,
+        and OSM tags; its CRS is the input's (``nodes`` are reprojected to it).
+    crs
+        Metric CRS for the result, as for :func:`network_from_graph`.
+    filter_walkable
+        Drop ways pedestrians may not use (see :func:`walkable_ways`).
+    source
+        Label used in the report and in error messages.
+
+    Returns
+    -------
+    WalkNetwork
+
+    Raises
+    ------
+    InputError
+        A layer without a CRS, node ids, coordinates or end-node columns.
+    """
+    report: dict[str, Any] = {"source": source, "format": "frames"}
+    if getattr(nodes, "crs", None) is None or getattr(edges, "crs", None) is None:
+        raise InputError(
+            Problem(
+                "error", source, "nodes/edges layer has no CRS", expected="a .prj / declared CRS"
+            )
+        )
+    if not nodes.crs.equals(edges.crs):
+        nodes = nodes.to_crs(edges.crs)
+    return _from_frames(nodes, edges, edges.crs, crs, filter_walkable, report)
+
+
 def network_from_graph(
     G: Any, *, crs: Any = None, filter_walkable: bool = True, source: str = "networkx graph"
 ) -> WalkNetwork:
@@ -440,7 +558,8 @@ def network_from_graph(
         osmnx graphs, lat/lon or projected.
     crs
         Metric CRS for the result; ``None`` keeps a projected input CRS, or
-        chooses EPSG:4545 within 106.5-109.5 E and the UTM zone elsewhere.
+        chooses one for the extent as a scenario run does
+        (:func:`carecircle.inputs.coords.choose_metric_crs`).
     filter_walkable
         Drop ways pedestrians may not use (see :func:`walkable_ways`).
     source
@@ -527,14 +646,14 @@ def network_from_edges(
         else np.asarray(node_ids, np.int64)
     )
     if edge_geometry is None:
-        geoms = shapely.linestrings(np.stack([node_xy[eu], node_xy[ev]], axis=1))
+        geoms = np.asarray(shapely.linestrings(np.stack([node_xy[eu], node_xy[ev]], axis=1)))
     else:
         geoms = np.asarray(edge_geometry, dtype=object)
     order = np.argsort(ids, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     report: dict[str, Any] = {"source": source, "format": "arrays", "node_ids": "given"}
-    return _finalize(ids[order], node_xy[order], rank[eu], rank[ev], geoms, crs, None, report)
+    return assemble_network(ids[order], node_xy[order], rank[eu], rank[ev], geoms, crs, None, report)
 
 
 def to_networkx(net: WalkNetwork) -> Any:
