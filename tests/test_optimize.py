@@ -320,7 +320,7 @@ def _problem(
     cost_e = np.asarray(cost_e, float)
     cost_c = np.asarray(cost_c, float)
     cost_s = np.full(J, np.nan) if cost_s is None else np.asarray(cost_s, float)
-    return SitingProblem(
+    return SitingProblem.from_arrays(
         community_ids=np.array([f"c{i}" for i in range(n)]),
         district=np.array(district if district is not None else ["A"] * n),
         urban=np.array(urban if urban is not None else [True] * n),
@@ -674,7 +674,7 @@ def _tiny_problem(rng):
         excluded = np.array([int(rng.integers(0, J))])
         if required is not None and excluded[0] == required[0]:
             excluded = None
-    return SitingProblem(
+    return SitingProblem.from_arrays(
         community_ids=np.array([f"c{i}" for i in range(n)]),
         district=district,
         urban=rng.random(n) < 0.6,
@@ -732,7 +732,7 @@ def test_served_matches_reach_recomputed_from_points():
     pts = rng.random((80, 2)) * 1000
     sites = rng.random((60, 2)) * 1000
     r_e, r_c = 220.0, 260.0
-    P = SitingProblem(
+    P = SitingProblem.from_arrays(
         community_ids=np.arange(80),
         district=np.array(["A"] * 80),
         urban=np.ones(80, bool),

@@ -16,11 +16,8 @@ from carecircle.siting.problem import (
     HOST_KINDS,
     KINDS,
     SitingProblem,
-    _active,
-    _ceil,
-    _districts,
-    _target_value,
-    role_required,
+    ceil_count,
+    target_active,
 )
 from carecircle.siting.result import Explanation, SitingReduction, TargetIssue
 
@@ -145,15 +142,14 @@ def _build(
     ):
         pre.messages.append("a site is both required and excluded 场地同时为必选与排除")
 
-    dt = P.district_targets
-    districts = _districts(P)
+    districts = P.all_districts()
 
     # Over-budget columns (a kind alone, or shared, dearer than the whole budget).
     if mode == "budget" and budget is not None:
         for k in HOST_KINDS:
             dear = allowed[k] & (P.cost[k] > budget * (1 + 1e-12) + 1e-9)
             # Required sites stay: the solver must see (and explain) a budget they break.
-            dear &= ~role_required(P, k, J)
+            dear &= ~P.required_as(k)
             if k in KINDS:
                 dear &= ~(share_ok & (P.cost_shared <= budget))
             red.columns_over_budget[k] = int(dear.sum())
@@ -224,30 +220,30 @@ def _build(
     street_need: dict = {}
     for d in districts:
         in_d = P.candidate_district == d
-        if _active(targets, "places"):
-            per = _target_value(dt, d, "places_per_1000")
+        if target_active(targets, "places"):
+            per = P.target(d, "places_per_1000")
             if per is not None:
-                pop = _target_value(dt, d, "population")
+                pop = P.target(d, "population")
                 if pop is None and P.population is not None:
                     pop = float(P.population[P.district == d].sum())
                 if pop is not None:
-                    need = per * pop / 1000.0 - (_target_value(dt, d, "existing_places") or 0.0)
+                    need = per * pop / 1000.0 - (P.target(d, "existing_places") or 0.0)
                     if need > 1e-9:
                         places_need[d] = need
                         role["childcare"] |= in_d & (P.places_new > 0)
-        if _active(targets, "minimum"):
+        if target_active(targets, "minimum"):
             for k in HOST_KINDS:
-                mn = _target_value(dt, d, f"min_new_{k}") or 0.0
-                mt = _target_value(dt, d, f"min_total_{k}")
-                ex = _target_value(dt, d, f"existing_{k}") or 0.0
+                mn = P.target(d, f"min_new_{k}") or 0.0
+                mt = P.target(d, f"min_total_{k}")
+                ex = P.target(d, f"existing_{k}") or 0.0
                 need = max(mn, (mt - ex) if mt is not None else 0.0)
                 if need > 0:
-                    min_need[(d, k)] = _ceil(need)
+                    min_need[(d, k)] = ceil_count(need)
                     role[k] |= in_d
-        if _active(targets, "street_centre") and P.street is not None:
-            share = _target_value(dt, d, "street_centre_share")
+        if target_active(targets, "street_centre") and P.street is not None:
+            share = P.target(d, "street_centre_share")
             if share is not None and share > 0:
-                ns = _target_value(dt, d, "n_streets")
+                ns = P.target(d, "n_streets")
                 if ns is None:
                     keys = set(P.street[P.district == d])
                     if P.candidate_street is not None:
@@ -258,7 +254,7 @@ def _build(
                     set(P.candidate_street[in_d]) if P.candidate_street is not None else set()
                 )
                 existing = len(st_d & has)
-                need = _ceil(share * ns) - existing
+                need = ceil_count(share * ns) - existing
                 if need > 0:
                     street_need[d] = need
                     if P.candidate_street is not None:
@@ -585,20 +581,20 @@ def _build(
                         "need": float(need),
                     },
                 )
-        if mode == "budget" and _active(targets, "coverage"):
+        if mode == "budget" and target_active(targets, "coverage"):
             for k in coverage_kinds:
                 for urb, col, label in (
                     (True, "urban_cov", "urban"),
                     (False, "rural_cov", "rural"),
                 ):
-                    share = _target_value(dt, d, col)
+                    share = P.target(d, col)
                     if share is None:
                         continue
                     in_class = (P.district == d) & (P.urban == urb)
                     n_class = int(in_class.sum())
                     if n_class == 0:
                         continue  # no such communities: nothing to meet
-                    need = _ceil(share * n_class) - int((in_class & P.existing_served[k]).sum())
+                    need = ceil_count(share * n_class) - int((in_class & P.existing_served[k]).sum())
                     if need <= 0:
                         continue
                     gidx = [

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from carecircle.errors import InfeasibleError
-from carecircle.siting.problem import HOST_KINDS, KINDS, SitingProblem, _districts, _target_value
+from carecircle.siting.problem import HOST_KINDS, KINDS, SitingProblem
 
 # Bilingual headers for the result tables (the report module may use them).
 COLUMN_LABELS = {
@@ -235,8 +235,7 @@ def _sites_table(P, opened, before) -> pd.DataFrame:
 
 def _district_table(P, opened, before, after) -> pd.DataFrame:
     """Per district: coverage before/after, street centres, places per 1,000, new sites, cost."""
-    districts = _districts(P)
-    dt = P.district_targets
+    districts = P.all_districts()
     cost = plan_cost(P, opened)
     has = set(P.streets_with_centre.tolist())
     recs = []
@@ -256,7 +255,7 @@ def _district_table(P, opened, before, after) -> pd.DataFrame:
                 for when, s in (("before", before), ("after", after)):
                     r[f"{k}_{label}_{when}"] = float(s[k][sel].mean()) if nsel else math.nan
         if P.street is not None:
-            ns = _target_value(dt, d, "n_streets")
+            ns = P.target(d, "n_streets")
             st = set(P.street[in_d])
             if P.candidate_street is not None:
                 st |= set(P.candidate_street[cand_d])
@@ -267,11 +266,11 @@ def _district_table(P, opened, before, after) -> pd.DataFrame:
                 js = opened.get("street_centre", np.zeros(0, np.int64))
                 new = {P.candidate_street[j] for j in js if P.candidate_district[j] == d}
             r["streets_with_centre_after"] = len((st & has) | new)
-        pop = _target_value(dt, d, "population")
+        pop = P.target(d, "population")
         if pop is None and P.population is not None:
             pop = float(P.population[in_d].sum())
         if pop:
-            ex = _target_value(dt, d, "existing_places") or 0.0
+            ex = P.target(d, "existing_places") or 0.0
             jc = opened.get("childcare", np.zeros(0, np.int64))
             added = float(P.places_new[jc][P.candidate_district[jc] == d].sum())
             r["places_per_1000_before"] = 1000.0 * ex / pop

@@ -55,7 +55,8 @@ import scipy.sparse as sp
 
 from carecircle.siting import _milp
 from carecircle.siting.model import _build, _decode, _Model
-from carecircle.siting.problem import HOST_KINDS, KINDS, TARGETS, SitingProblem, _err
+from carecircle.siting.problem import HOST_KINDS, KINDS, TARGETS, SitingProblem
+from carecircle.siting.problem import problem_error as _err
 from carecircle.siting.result import (
     Explanation,
     SitingResult,
