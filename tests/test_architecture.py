@@ -185,9 +185,6 @@ KNOWN = {
     "parameters-section runs/pipeline.py:assess",
     "function-lines siting/costing.py:cost_plan",
     "function-lines siting/covering.py:solve_max_cover",
-    "function-lines siting/model.py:_build",
-    "parameters-section siting/result.py:plan_cost",
-    "function-lines siting/solve.py:solve_siting",
 }
 
 

@@ -784,13 +784,12 @@ def _budget_model(P, budget: float):
     """solve_siting's budget model of P with all district targets, as it builds it."""
     from carecircle.siting import model
 
-    return model._build(
+    return model.build_model(
         P,
         mode="budget",
         budget=budget,
         targets=None,
         coverage_kinds=("elderly",),
-        allow_uncoverable=False,
         reduce=True,
     )
 
@@ -842,7 +841,7 @@ def test_least_cost_start_is_feasible_for_the_budget_model():
     assert need - 1e-6 <= float(M.cost @ x) <= need * (1 + 1e-4) + 1e-6
     # The served shares are at their maximum for these sites: the budget model
     # solved with the same sites fixed cannot serve more.
-    served = result._served(P, model._decode(M, x))
+    served = result.communities_served(P, model.decode(M, x))
     gain = sum(P.weight[k][served[k] & ~P.existing_served[k]].sum() for k in problem.KINDS)
     assert float(m.c @ x) == pytest.approx(gain - M.eps * float(M.cost @ x), rel=1e-9, abs=1e-6)
     # A budget below the least cost: no start.
@@ -861,12 +860,12 @@ def test_spend_rest_is_feasible_and_greedy_maximal():
     x = solve._spend_rest(P, M, x0, budget, time_limit=30)
     m = M.milp
     _assert_satisfies_rows(m, x)
-    opened = model._decode(M, x)
+    opened = model.decode(M, x)
     cost = float(result.plan_cost(P, opened).sum())
     assert cost <= budget + 1e-6
     assert float(m.c @ x) > float(m.c @ x0)  # more residents served for the money
     # Greedy-maximal: no single site left that fits the rest of the budget and serves anyone.
-    served = result._served(P, opened)
+    served = result.communities_served(P, opened)
     left = budget - cost
     for k in problem.HOST_KINDS:
         kind = "childcare" if k == "childcare" else "elderly"
@@ -881,7 +880,7 @@ def test_spend_rest_is_feasible_and_greedy_maximal():
             if n_kinds > 1 and not np.isfinite(P.cost_shared[j]):
                 continue
             extra = float(result.plan_cost(P, trial).sum()) - cost
-            newly = result._served(P, trial)[kind] & ~served[kind]
+            newly = result.communities_served(P, trial)[kind] & ~served[kind]
             if extra <= left - 1e-6:
                 assert P.weight[kind][newly].sum() == 0, (k, j)
 

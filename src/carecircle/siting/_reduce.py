@@ -111,7 +111,7 @@ def as_binary_csr(coverage) -> sp.csr_matrix:
     return A
 
 
-def _row_groups_duplicate(B: sp.csr_matrix) -> np.ndarray:
+def duplicate_row_groups(B: sp.csr_matrix) -> np.ndarray:
     """For each row, the index of the first row with the same column set."""
     keys = {}
     rep = np.empty(B.shape[0], dtype=np.int64)
@@ -122,7 +122,7 @@ def _row_groups_duplicate(B: sp.csr_matrix) -> np.ndarray:
     return rep
 
 
-def _dominated_rows(B: sp.csr_matrix) -> np.ndarray:
+def dominated_rows(B: sp.csr_matrix) -> np.ndarray:
     """Rows i whose set contains another row k's set (k strictly smaller, or equal and k < i)."""
     m = B.shape[0]
     d = np.diff(B.indptr)
@@ -269,7 +269,7 @@ def reduce_set_cover(
         B = A[ridx][:, cidx].tocsr()
         B.sort_indices()
         # Duplicate rows (counted apart from proper dominance for the report).
-        first = _row_groups_duplicate(B)
+        first = duplicate_row_groups(B)
         dup = first != np.arange(len(ridx))
         if dup.any():
             rep.rows_duplicate += int(dup.sum())
@@ -278,7 +278,7 @@ def reduce_set_cover(
             keep = ~dup
             ridx = ridx[keep]
             B = B[keep]
-        drop = _dominated_rows(B)
+        drop = dominated_rows(B)
         if drop.any():
             rep.rows_dominated += int(drop.sum())
             row_on[ridx[drop]] = False
@@ -392,7 +392,7 @@ def reduce_max_cover(
             cidx = np.flatnonzero(col_on)
             B = A[ridx][:, cidx].tocsr()
             B.sort_indices()
-            first = _row_groups_duplicate(B)
+            first = duplicate_row_groups(B)
             dup = first != np.arange(len(ridx))
             if dup.any():
                 np.add.at(merged_w, ridx[first[dup]], merged_w[ridx[dup]])
