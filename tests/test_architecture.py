@@ -183,7 +183,6 @@ KNOWN = {
     "parameters-section runs/pipeline.py:unreachable_table",
     "parameters-section runs/pipeline.py:write_outputs",
     "parameters-section runs/pipeline.py:assess",
-    "function-lines siting/covering.py:solve_max_cover",
 }
 
 
