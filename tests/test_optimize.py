@@ -569,57 +569,20 @@ def _oracle_options(P, j):
 
 
 def _oracle(P, mode, budget, targets_on):
-    J = P.n_candidates
-    ce = P.cover["elderly"].toarray() > 0
-    cs = P.cover["street_centre"].toarray() > 0
-    cc = P.cover["childcare"].toarray() > 0
-    dt = P.district_targets
+    """The best objective by enumerating every combination of options per candidate."""
+    cover = {k: P.cover[k].toarray() > 0 for k in ("elderly", "street_centre", "childcare")}
     best = None
-    for combo in itertools.product(*[_oracle_options(P, j) for j in range(J)]):
+    for combo in itertools.product(*[_oracle_options(P, j) for j in range(P.n_candidates)]):
         kinds = [set(k) for k, _ in combo]
         cost = sum(c for _, c in combo)
         if mode == "budget" and cost > budget + 1e-9:
             continue
-        if isinstance(P.required, dict):
-            if any(k not in kinds[j] for k, idx in P.required.items() for j in idx):
-                continue
-        elif any(not kinds[j] for j in P.required):
+        if not _oracle_required_met(P, kinds):
             continue
-        se = P.existing_served["elderly"].copy()
-        sc = P.existing_served["childcare"].copy()
-        for j in range(J):
-            if "elderly" in kinds[j]:
-                se |= ce[:, j]
-            if "street_centre" in kinds[j]:
-                se |= cs[:, j]
-            if "childcare" in kinds[j]:
-                sc |= cc[:, j]
+        se, sc = _oracle_served(P, kinds, cover)
         if mode == "cover_all" and not (se.all() and sc.all()):
             continue
-        ok = True
-        for d in dt.index if (dt is not None and targets_on) else []:
-            row = dt.loc[d]
-            if mode == "budget":
-                for urb, col in ((True, "urban_cov"), (False, "rural_cov")):
-                    cls = (P.district == d) & (P.urban == urb)
-                    if cls.sum() and se[cls].sum() < math.ceil(row[col] * cls.sum() - 1e-9):
-                        ok = False
-            in_d = P.candidate_district == d
-            places = row["existing_places"] + sum(
-                P.places_new[j] for j in range(J) if in_d[j] and "childcare" in kinds[j]
-            )
-            if places < row["places_per_1000"] * row["population"] / 1000 - 1e-9:
-                ok = False
-            n_new = sum(1 for j in range(J) if in_d[j] and "childcare" in kinds[j])
-            if n_new < row["min_total_childcare"] - row["existing_childcare"]:
-                ok = False
-            streets = set(P.street[P.district == d]) | set(P.candidate_street[in_d])
-            with_centre = (streets & set(P.streets_with_centre)) | {
-                P.candidate_street[j] for j in range(J) if in_d[j] and "street_centre" in kinds[j]
-            }
-            if len(with_centre) < math.ceil(row["street_centre_share"] * row["n_streets"] - 1e-9):
-                ok = False
-        if not ok:
+        if targets_on and not _oracle_targets_met(P, mode, kinds, se):
             continue
         value = (
             cost
@@ -629,6 +592,54 @@ def _oracle(P, mode, budget, targets_on):
         if best is None or (value < best - 1e-9 if mode == "cover_all" else value > best + 1e-9):
             best = value
     return best
+
+
+def _oracle_required_met(P, kinds):
+    if isinstance(P.required, dict):
+        return all(k in kinds[j] for k, idx in P.required.items() for j in idx)
+    return all(kinds[j] for j in P.required)
+
+
+def _oracle_served(P, kinds, cover):
+    se = P.existing_served["elderly"].copy()
+    sc = P.existing_served["childcare"].copy()
+    for j in range(P.n_candidates):
+        if "elderly" in kinds[j]:
+            se |= cover["elderly"][:, j]
+        if "street_centre" in kinds[j]:
+            se |= cover["street_centre"][:, j]
+        if "childcare" in kinds[j]:
+            sc |= cover["childcare"][:, j]
+    return se, sc
+
+
+def _oracle_targets_met(P, mode, kinds, se):
+    """Every district target of the table, read independently of the model."""
+    J = P.n_candidates
+    dt = P.district_targets
+    for d in dt.index:
+        row = dt.loc[d]
+        if mode == "budget":
+            for urb, col in ((True, "urban_cov"), (False, "rural_cov")):
+                cls = (P.district == d) & (P.urban == urb)
+                if cls.sum() and se[cls].sum() < math.ceil(row[col] * cls.sum() - 1e-9):
+                    return False
+        in_d = P.candidate_district == d
+        places = row["existing_places"] + sum(
+            P.places_new[j] for j in range(J) if in_d[j] and "childcare" in kinds[j]
+        )
+        if places < row["places_per_1000"] * row["population"] / 1000 - 1e-9:
+            return False
+        n_new = sum(1 for j in range(J) if in_d[j] and "childcare" in kinds[j])
+        if n_new < row["min_total_childcare"] - row["existing_childcare"]:
+            return False
+        streets = set(P.street[P.district == d]) | set(P.candidate_street[in_d])
+        with_centre = (streets & set(P.streets_with_centre)) | {
+            P.candidate_street[j] for j in range(J) if in_d[j] and "street_centre" in kinds[j]
+        }
+        if len(with_centre) < math.ceil(row["street_centre_share"] * row["n_streets"] - 1e-9):
+            return False
+    return True
 
 
 def _tiny_problem(rng):
