@@ -334,19 +334,25 @@ class PlanCost:
         return out
 
 
-def _num(value: object) -> float:
-    """A cell as float; missing, empty or unparsable -> NaN (validated by the caller)."""
+def _num(value: Any) -> float:
+    """A cell as float; missing, empty or unparsable -> NaN (validated by the caller).
+
+    (A cell may hold anything a table holds, hence ``Any``: ``float`` decides.)
+    """
     if value is None:
         return math.nan
     try:
-        out = float(value)  # type: ignore[arg-type]
+        out = float(value)
     except (TypeError, ValueError):
         return math.nan
     return out
 
 
-def _parse_kinds(value: object) -> tuple[list[str], list[str]]:
-    """Canonical kinds (in SITE_KINDS order) and the unknown words."""
+def _parse_kinds(value: Any) -> tuple[list[str], list[str]]:
+    """Canonical kinds (in SITE_KINDS order) and the unknown words.
+
+    *value* is a ``;``-separated string or any iterable of words (a table cell).
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return [], []
     words: Iterable[object]
@@ -356,7 +362,7 @@ def _parse_kinds(value: object) -> tuple[list[str], list[str]]:
             words = words.replace(sep, ";")
         words = words.split(";")
     else:
-        words = list(value)  # type: ignore[call-overload]
+        words = list(value)
     known, unknown = set(), []
     for w in words:
         key = str(w).strip()
