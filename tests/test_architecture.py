@@ -133,17 +133,6 @@ KNOWN = {
     "parameters-section inputs/read.py:rename_columns",
     "parameters-section inputs/read.py:read_table",
     "parameters-section inputs/validate.py:validate_layer",
-    "parameters-section runs/plan.py:candidate_costs",
-    "parameters-section runs/plan.py:proposed_facilities",
-    "function-lines siting/costing.py:cost_plan",
-    "function-lines siting/covering.py:solve_max_cover",
-    "function-lines siting/model.py:_build",
-    "parameters-section siting/problem.py:make_district_targets",
-    "parameters-section siting/problem.py:role_required",
-    "parameters-section siting/result.py:plan_cost",
-    "function-lines siting/solve.py:solve_siting",
-    "parameters-section siting/synthetic.py:disc_cover",
-    "parameters-section siting/synthetic.py:random_siting_problem",
 }
 
 

@@ -320,7 +320,7 @@ def _problem(
     cost_e = np.asarray(cost_e, float)
     cost_c = np.asarray(cost_c, float)
     cost_s = np.full(J, np.nan) if cost_s is None else np.asarray(cost_s, float)
-    return SitingProblem(
+    return SitingProblem.from_arrays(
         community_ids=np.array([f"c{i}" for i in range(n)]),
         district=np.array(district if district is not None else ["A"] * n),
         urban=np.array(urban if urban is not None else [True] * n),
@@ -569,57 +569,20 @@ def _oracle_options(P, j):
 
 
 def _oracle(P, mode, budget, targets_on):
-    J = P.n_candidates
-    ce = P.cover["elderly"].toarray() > 0
-    cs = P.cover["street_centre"].toarray() > 0
-    cc = P.cover["childcare"].toarray() > 0
-    dt = P.district_targets
+    """The best objective by enumerating every combination of options per candidate."""
+    cover = {k: P.cover[k].toarray() > 0 for k in ("elderly", "street_centre", "childcare")}
     best = None
-    for combo in itertools.product(*[_oracle_options(P, j) for j in range(J)]):
+    for combo in itertools.product(*[_oracle_options(P, j) for j in range(P.n_candidates)]):
         kinds = [set(k) for k, _ in combo]
         cost = sum(c for _, c in combo)
         if mode == "budget" and cost > budget + 1e-9:
             continue
-        if isinstance(P.required, dict):
-            if any(k not in kinds[j] for k, idx in P.required.items() for j in idx):
-                continue
-        elif any(not kinds[j] for j in P.required):
+        if not _oracle_required_met(P, kinds):
             continue
-        se = P.existing_served["elderly"].copy()
-        sc = P.existing_served["childcare"].copy()
-        for j in range(J):
-            if "elderly" in kinds[j]:
-                se |= ce[:, j]
-            if "street_centre" in kinds[j]:
-                se |= cs[:, j]
-            if "childcare" in kinds[j]:
-                sc |= cc[:, j]
+        se, sc = _oracle_served(P, kinds, cover)
         if mode == "cover_all" and not (se.all() and sc.all()):
             continue
-        ok = True
-        for d in dt.index if (dt is not None and targets_on) else []:
-            row = dt.loc[d]
-            if mode == "budget":
-                for urb, col in ((True, "urban_cov"), (False, "rural_cov")):
-                    cls = (P.district == d) & (P.urban == urb)
-                    if cls.sum() and se[cls].sum() < math.ceil(row[col] * cls.sum() - 1e-9):
-                        ok = False
-            in_d = P.candidate_district == d
-            places = row["existing_places"] + sum(
-                P.places_new[j] for j in range(J) if in_d[j] and "childcare" in kinds[j]
-            )
-            if places < row["places_per_1000"] * row["population"] / 1000 - 1e-9:
-                ok = False
-            n_new = sum(1 for j in range(J) if in_d[j] and "childcare" in kinds[j])
-            if n_new < row["min_total_childcare"] - row["existing_childcare"]:
-                ok = False
-            streets = set(P.street[P.district == d]) | set(P.candidate_street[in_d])
-            with_centre = (streets & set(P.streets_with_centre)) | {
-                P.candidate_street[j] for j in range(J) if in_d[j] and "street_centre" in kinds[j]
-            }
-            if len(with_centre) < math.ceil(row["street_centre_share"] * row["n_streets"] - 1e-9):
-                ok = False
-        if not ok:
+        if targets_on and not _oracle_targets_met(P, mode, kinds, se):
             continue
         value = (
             cost
@@ -629,6 +592,54 @@ def _oracle(P, mode, budget, targets_on):
         if best is None or (value < best - 1e-9 if mode == "cover_all" else value > best + 1e-9):
             best = value
     return best
+
+
+def _oracle_required_met(P, kinds):
+    if isinstance(P.required, dict):
+        return all(k in kinds[j] for k, idx in P.required.items() for j in idx)
+    return all(kinds[j] for j in P.required)
+
+
+def _oracle_served(P, kinds, cover):
+    se = P.existing_served["elderly"].copy()
+    sc = P.existing_served["childcare"].copy()
+    for j in range(P.n_candidates):
+        if "elderly" in kinds[j]:
+            se |= cover["elderly"][:, j]
+        if "street_centre" in kinds[j]:
+            se |= cover["street_centre"][:, j]
+        if "childcare" in kinds[j]:
+            sc |= cover["childcare"][:, j]
+    return se, sc
+
+
+def _oracle_targets_met(P, mode, kinds, se):
+    """Every district target of the table, read independently of the model."""
+    J = P.n_candidates
+    dt = P.district_targets
+    for d in dt.index:
+        row = dt.loc[d]
+        if mode == "budget":
+            for urb, col in ((True, "urban_cov"), (False, "rural_cov")):
+                cls = (P.district == d) & (P.urban == urb)
+                if cls.sum() and se[cls].sum() < math.ceil(row[col] * cls.sum() - 1e-9):
+                    return False
+        in_d = P.candidate_district == d
+        places = row["existing_places"] + sum(
+            P.places_new[j] for j in range(J) if in_d[j] and "childcare" in kinds[j]
+        )
+        if places < row["places_per_1000"] * row["population"] / 1000 - 1e-9:
+            return False
+        n_new = sum(1 for j in range(J) if in_d[j] and "childcare" in kinds[j])
+        if n_new < row["min_total_childcare"] - row["existing_childcare"]:
+            return False
+        streets = set(P.street[P.district == d]) | set(P.candidate_street[in_d])
+        with_centre = (streets & set(P.streets_with_centre)) | {
+            P.candidate_street[j] for j in range(J) if in_d[j] and "street_centre" in kinds[j]
+        }
+        if len(with_centre) < math.ceil(row["street_centre_share"] * row["n_streets"] - 1e-9):
+            return False
+    return True
 
 
 def _tiny_problem(rng):
@@ -674,7 +685,7 @@ def _tiny_problem(rng):
         excluded = np.array([int(rng.integers(0, J))])
         if required is not None and excluded[0] == required[0]:
             excluded = None
-    return SitingProblem(
+    return SitingProblem.from_arrays(
         community_ids=np.array([f"c{i}" for i in range(n)]),
         district=district,
         urban=rng.random(n) < 0.6,
@@ -732,7 +743,7 @@ def test_served_matches_reach_recomputed_from_points():
     pts = rng.random((80, 2)) * 1000
     sites = rng.random((60, 2)) * 1000
     r_e, r_c = 220.0, 260.0
-    P = SitingProblem(
+    P = SitingProblem.from_arrays(
         community_ids=np.arange(80),
         district=np.array(["A"] * 80),
         urban=np.ones(80, bool),
@@ -784,13 +795,12 @@ def _budget_model(P, budget: float):
     """solve_siting's budget model of P with all district targets, as it builds it."""
     from carecircle.siting import model
 
-    return model._build(
+    return model.build_model(
         P,
         mode="budget",
         budget=budget,
         targets=None,
         coverage_kinds=("elderly",),
-        allow_uncoverable=False,
         reduce=True,
     )
 
@@ -842,7 +852,7 @@ def test_least_cost_start_is_feasible_for_the_budget_model():
     assert need - 1e-6 <= float(M.cost @ x) <= need * (1 + 1e-4) + 1e-6
     # The served shares are at their maximum for these sites: the budget model
     # solved with the same sites fixed cannot serve more.
-    served = result._served(P, model._decode(M, x))
+    served = result.communities_served(P, model.decode(M, x))
     gain = sum(P.weight[k][served[k] & ~P.existing_served[k]].sum() for k in problem.KINDS)
     assert float(m.c @ x) == pytest.approx(gain - M.eps * float(M.cost @ x), rel=1e-9, abs=1e-6)
     # A budget below the least cost: no start.
@@ -861,12 +871,12 @@ def test_spend_rest_is_feasible_and_greedy_maximal():
     x = solve._spend_rest(P, M, x0, budget, time_limit=30)
     m = M.milp
     _assert_satisfies_rows(m, x)
-    opened = model._decode(M, x)
+    opened = model.decode(M, x)
     cost = float(result.plan_cost(P, opened).sum())
     assert cost <= budget + 1e-6
     assert float(m.c @ x) > float(m.c @ x0)  # more residents served for the money
     # Greedy-maximal: no single site left that fits the rest of the budget and serves anyone.
-    served = result._served(P, opened)
+    served = result.communities_served(P, opened)
     left = budget - cost
     for k in problem.HOST_KINDS:
         kind = "childcare" if k == "childcare" else "elderly"
@@ -881,7 +891,7 @@ def test_spend_rest_is_feasible_and_greedy_maximal():
             if n_kinds > 1 and not np.isfinite(P.cost_shared[j]):
                 continue
             extra = float(result.plan_cost(P, trial).sum()) - cost
-            newly = result._served(P, trial)[kind] & ~served[kind]
+            newly = result.communities_served(P, trial)[kind] & ~served[kind]
             if extra <= left - 1e-6:
                 assert P.weight[kind][newly].sum() == 0, (k, j)
 

@@ -14,7 +14,9 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import highspy
 import numpy as np
@@ -52,6 +54,82 @@ class MilpModel:
     @property
     def nnz(self) -> int:
         return int(self.A.nnz)
+
+
+#: A block of rows and what it stands for: (first row, row after the last, info).
+Tag = tuple[int, int, dict[str, Any]]
+
+
+@dataclass
+class Rows:
+    """Constraint rows of a model, accumulated block by block as COO triplets and bounds.
+
+    ``tags`` records what a block stands for, for the blocks given a tag.
+    """
+
+    r: list[np.ndarray] = field(default_factory=list)
+    c: list[np.ndarray] = field(default_factory=list)
+    v: list[np.ndarray] = field(default_factory=list)
+    lo: list[np.ndarray] = field(default_factory=list)
+    hi: list[np.ndarray] = field(default_factory=list)
+    n: int = 0
+    tags: list[Tag] = field(default_factory=list)
+
+    def block(
+        self,
+        M: sp.spmatrix | sp.sparray,
+        col_offset: np.ndarray | int,
+        lo: float,
+        hi: float,
+        tag: dict[str, Any] | None = None,
+    ) -> int:
+        """Add rows ``lo <= M x[cols] <= hi``; ``col_offset`` maps M's columns to variables."""
+        M = sp.coo_matrix(M)
+        start = self.n
+        cols = col_offset[M.col] if isinstance(col_offset, np.ndarray) else M.col + col_offset
+        self.r.append(M.row.astype(np.int64) + start)
+        self.c.append(np.asarray(cols, dtype=np.int64))
+        self.v.append(M.data.astype(float))
+        k = M.shape[0]
+        self.lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (k,)).copy())
+        self.hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (k,)).copy())
+        self.n += k
+        if tag is not None:
+            self.tags.append((start, self.n, tag))
+        return start
+
+    def row(
+        self,
+        cols: Sequence[int] | np.ndarray,
+        vals: np.ndarray,
+        lo: float,
+        hi: float,
+        tag: dict[str, Any] | None = None,
+    ) -> int:
+        """Add one row ``lo <= vals . x[cols] <= hi``."""
+        cols = np.asarray(cols, dtype=np.int64)
+        M = sp.coo_matrix(
+            (np.asarray(vals, dtype=float), (np.zeros(len(cols), np.int64), np.arange(len(cols)))),
+            shape=(1, len(cols)),
+        )
+        return self.block(M, cols, lo, hi, tag)
+
+    def pairs(self, a: np.ndarray, b: np.ndarray, hi: float, sign_b: float = 1.0) -> None:
+        """Add rows ``x[a[i]] + sign_b * x[b[i]] <= hi``, one per pair."""
+        k_ = len(a)
+        M = sp.csr_matrix(
+            (np.r_[np.ones(k_), np.full(k_, sign_b)], (np.tile(np.arange(k_), 2), np.arange(2 * k_))),
+            shape=(k_, 2 * k_),
+        )
+        self.block(M, np.concatenate([a, b]), -np.inf, hi)
+
+    def matrix(self, n_vars: int) -> sp.csr_matrix:
+        if not self.r:
+            return sp.csr_matrix((0, n_vars))
+        return sp.csr_matrix(
+            (np.concatenate(self.v), (np.concatenate(self.r), np.concatenate(self.c))),
+            shape=(self.n, n_vars),
+        )
 
 
 @dataclass

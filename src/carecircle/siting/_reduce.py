@@ -29,6 +29,7 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -101,7 +102,7 @@ class Reduced:
         return A[self.rows][:, self.cols].tocsr()
 
 
-def as_binary_csr(coverage) -> sp.csr_matrix:
+def as_binary_csr(coverage: Any) -> sp.csr_matrix:
     """A 0/1 ``int32`` CSR copy of any dense or sparse matrix (nonzero = covers)."""
     A = sp.csr_matrix(coverage)
     A.eliminate_zeros()
@@ -111,9 +112,9 @@ def as_binary_csr(coverage) -> sp.csr_matrix:
     return A
 
 
-def _row_groups_duplicate(B: sp.csr_matrix) -> np.ndarray:
+def duplicate_row_groups(B: sp.csr_matrix) -> np.ndarray:
     """For each row, the index of the first row with the same column set."""
-    keys = {}
+    keys: dict[bytes, int] = {}
     rep = np.empty(B.shape[0], dtype=np.int64)
     indptr, indices = B.indptr, B.indices
     for i in range(B.shape[0]):
@@ -122,7 +123,7 @@ def _row_groups_duplicate(B: sp.csr_matrix) -> np.ndarray:
     return rep
 
 
-def _dominated_rows(B: sp.csr_matrix) -> np.ndarray:
+def dominated_rows(B: sp.csr_matrix) -> np.ndarray:
     """Rows i whose set contains another row k's set (k strictly smaller, or equal and k < i)."""
     m = B.shape[0]
     d = np.diff(B.indptr)
@@ -237,22 +238,7 @@ def reduce_set_cover(
             rep.rows_covered_by_fixed += int(newly.sum())
             row_on &= ~covered
             changed = True
-        # Singleton rows force their only column; repeat until none.
-        while True:
-            cnt = A @ col_on.astype(np.int32)
-            single = row_on & (cnt == 1)
-            if not single.any():
-                break
-            rows = np.flatnonzero(single)
-            sub = A[rows].multiply(col_on[np.newaxis, :].astype(np.int32)).tocsr()
-            force = np.unique(sub.indices[sub.data != 0])
-            fixed[force] = True
-            col_on[force] = False
-            covered = (A @ fixed.astype(np.int32)) > 0
-            newly = row_on & covered
-            rep.rows_covered_by_fixed += int(newly.sum())
-            row_on &= ~covered
-            changed = True
+        changed |= _force_singletons(A, row_on, col_on, fixed, rep)
         # Empty columns.
         cnt_col = C.T @ row_on.astype(np.int32)
         empty = col_on & (cnt_col == 0)
@@ -264,31 +250,7 @@ def reduce_set_cover(
             if not changed:
                 break
             continue
-        ridx = np.flatnonzero(row_on)
-        cidx = np.flatnonzero(col_on)
-        B = A[ridx][:, cidx].tocsr()
-        B.sort_indices()
-        # Duplicate rows (counted apart from proper dominance for the report).
-        first = _row_groups_duplicate(B)
-        dup = first != np.arange(len(ridx))
-        if dup.any():
-            rep.rows_duplicate += int(dup.sum())
-            row_on[ridx[dup]] = False
-            changed = True
-            keep = ~dup
-            ridx = ridx[keep]
-            B = B[keep]
-        drop = _dominated_rows(B)
-        if drop.any():
-            rep.rows_dominated += int(drop.sum())
-            row_on[ridx[drop]] = False
-            changed = True
-            B = B[~drop]
-        dropc = _dominated_cols(B, cost[cidx])
-        if dropc.any():
-            rep.cols_dominated += int(dropc.sum())
-            col_on[cidx[dropc]] = False
-            changed = True
+        changed |= _drop_dominated(A, row_on, col_on, cost, rep)
         if not changed:
             break
 
@@ -306,6 +268,61 @@ def reduce_set_cover(
         uncoverable=np.zeros(0, dtype=np.int64),
         report=rep,
     )
+
+
+def _force_singletons(
+    A: sp.csr_matrix, row_on: np.ndarray, col_on: np.ndarray, fixed: np.ndarray, rep: Reduction
+) -> bool:
+    """Singleton rows force their only column; repeat until none (masks changed in place)."""
+    changed = False
+    while True:
+        cnt = A @ col_on.astype(np.int32)
+        single = row_on & (cnt == 1)
+        if not single.any():
+            return changed
+        rows = np.flatnonzero(single)
+        sub = A[rows].multiply(col_on[np.newaxis, :].astype(np.int32)).tocsr()
+        force = np.unique(sub.indices[sub.data != 0])
+        fixed[force] = True
+        col_on[force] = False
+        covered = (A @ fixed.astype(np.int32)) > 0
+        newly = row_on & covered
+        rep.rows_covered_by_fixed += int(newly.sum())
+        row_on &= ~covered
+        changed = True
+
+
+def _drop_dominated(
+    A: sp.csr_matrix, row_on: np.ndarray, col_on: np.ndarray, cost: np.ndarray, rep: Reduction
+) -> bool:
+    """Duplicate and dominated rows, dominated columns (masks changed in place)."""
+    changed = False
+    ridx = np.flatnonzero(row_on)
+    cidx = np.flatnonzero(col_on)
+    B = A[ridx][:, cidx].tocsr()
+    B.sort_indices()
+    # Duplicate rows (counted apart from proper dominance for the report).
+    first = duplicate_row_groups(B)
+    dup = first != np.arange(len(ridx))
+    if dup.any():
+        rep.rows_duplicate += int(dup.sum())
+        row_on[ridx[dup]] = False
+        changed = True
+        keep = ~dup
+        ridx = ridx[keep]
+        B = B[keep]
+    drop = dominated_rows(B)
+    if drop.any():
+        rep.rows_dominated += int(drop.sum())
+        row_on[ridx[drop]] = False
+        changed = True
+        B = B[~drop]
+    dropc = _dominated_cols(B, cost[cidx])
+    if dropc.any():
+        rep.cols_dominated += int(dropc.sum())
+        col_on[cidx[dropc]] = False
+        changed = True
+    return changed
 
 
 def reduce_max_cover(
@@ -392,7 +409,7 @@ def reduce_max_cover(
             cidx = np.flatnonzero(col_on)
             B = A[ridx][:, cidx].tocsr()
             B.sort_indices()
-            first = _row_groups_duplicate(B)
+            first = duplicate_row_groups(B)
             dup = first != np.arange(len(ridx))
             if dup.any():
                 np.add.at(merged_w, ridx[first[dup]], merged_w[ridx[dup]])
@@ -458,10 +475,10 @@ def greedy_set_cover(B: sp.csr_matrix, cost: np.ndarray) -> np.ndarray:
         left -= k
     # Drop columns whose rows are all covered at least twice, dearest first.
     times = B @ x.astype(np.int64)
-    for j in sorted(np.flatnonzero(x), key=lambda j: -c[j]):
-        rows = C.indices[C.indptr[j] : C.indptr[j + 1]]
+    for col in sorted(np.flatnonzero(x), key=lambda col: -c[col]):
+        rows = C.indices[C.indptr[col] : C.indptr[col + 1]]
         if np.all(times[rows] >= 2):
-            x[j] = False
+            x[col] = False
             times[rows] -= 1
     return x.astype(float)
 
@@ -479,7 +496,7 @@ def greedy_max_cover(
     w = np.asarray(weight, dtype=float)
     c = np.ones(n) if cost is None else np.asarray(cost, dtype=float)
     use_cost = cost is not None and budget is not None
-    left_budget = budget if use_cost else np.inf
+    left_budget = budget if cost is not None and budget is not None else np.inf
     left_p = p if p is not None else n
     uncovered = np.ones(m, dtype=bool)
     gain = np.array([w[C.indices[C.indptr[j] : C.indptr[j + 1]]].sum() for j in range(n)])

@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -220,12 +220,7 @@ def validate_subsidy_schedule(raw: pd.DataFrame, source: str = "schedule") -> pd
         log.raise_if_errors()
     df = raw.copy()
     for c in ("amount_yuan", "amount_min_yuan", "amount_max_yuan", "city_share", "central_share"):
-        text = df[c].astype(str).str.strip().replace({"": None, "nan": None, "None": None})
-        num = pd.to_numeric(text, errors="coerce")
-        for i in np.flatnonzero(text.notna().to_numpy() & num.isna().to_numpy()):
-            log.error(source, "not a number", row=int(i), feature_id=str(df["rule"].iloc[i]),
-                      column=c, found=repr(text.iloc[i]), expected="a number")
-        df[c] = num.astype(float)
+        df[c] = _numbers(df, c, source, log)
     up = df["up_to"].astype(str).str.strip().str.lower()
     for i in np.flatnonzero(~up.isin(["true", "false"]).to_numpy()):
         log.error(source, "not a boolean", row=int(i), feature_id=str(df["rule"].iloc[i]),
@@ -234,41 +229,56 @@ def validate_subsidy_schedule(raw: pd.DataFrame, source: str = "schedule") -> pd
     df["rule"] = df["rule"].astype(str).str.strip()
     for rule in df.loc[df["rule"].duplicated(), "rule"]:
         log.error(source, "duplicate rule", feature_id=rule, column="rule", expected="unique keys")
-    for i, row in enumerate(df.itertuples(index=False)):
-        rid = row.rule
-        if row.unit not in UNITS:
-            log.error(source, "unknown unit", row=i, feature_id=rid, column="unit",
-                      found=repr(row.unit), expected=f"one of {list(UNITS)}")
-        has_amount = not math.isnan(row.amount_yuan)
-        has_range = not (math.isnan(row.amount_min_yuan) or math.isnan(row.amount_max_yuan))
-        if has_amount == has_range:
-            log.error(source, "give either amount_yuan or both amount_min_yuan and amount_max_yuan",
-                      row=i, feature_id=rid, column="amount_yuan",
-                      found=f"amount={row.amount_yuan}, min={row.amount_min_yuan}, max={row.amount_max_yuan}",
-                      expected="exactly one of the two forms")
-        for c in ("amount_yuan", "amount_min_yuan", "amount_max_yuan"):
-            v = getattr(row, c)
-            if not math.isnan(v) and v < 0:
-                log.error(source, "negative amount", row=i, feature_id=rid, column=c,
-                          found=str(v), expected=">= 0")
-        if has_range and row.amount_min_yuan > row.amount_max_yuan:
-            log.error(source, "range reversed", row=i, feature_id=rid, column="amount_min_yuan",
-                      found=f"{row.amount_min_yuan} > {row.amount_max_yuan}", expected="min <= max")
-        for c in ("city_share", "central_share"):
-            v = getattr(row, c)
-            if math.isnan(v) or not 0.0 <= v <= 1.0:
-                log.error(source, "share out of range", row=i, feature_id=rid, column=c,
-                          found=str(v), expected="a fraction in [0, 1]")
-        if row.city_share + row.central_share > 1.0 + 1e-9:
-            log.error(source, "city + central shares exceed 1", row=i, feature_id=rid,
-                      column="city_share", found=f"{row.city_share} + {row.central_share}",
-                      expected="<= 1 (the district pays the rest)")
+    for row_number, row in enumerate(df.itertuples(index=False)):
+        _check_schedule_row(row, row_number, source, log)
     for rule in RULES_USED:
         if rule not in set(df["rule"]):
             log.error(source, "rule missing from the schedule", feature_id=rule, column="rule",
                       expected="a row for every rule the costing applies")
     log.raise_if_errors()
     return df.set_index("rule", drop=False)
+
+
+def _numbers(df: pd.DataFrame, column: str, source: str, log: ProblemLog) -> pd.Series:
+    """A column as floats (blank = NaN); a cell that is not a number is an error."""
+    text = df[column].astype(str).str.strip().replace({"": None, "nan": None, "None": None})
+    num = pd.to_numeric(text, errors="coerce")
+    for i in np.flatnonzero(text.notna().to_numpy() & num.isna().to_numpy()):
+        log.error(source, "not a number", row=int(i), feature_id=str(df["rule"].iloc[i]),
+                  column=column, found=repr(text.iloc[i]), expected="a number")
+    return num.astype(float)
+
+
+def _check_schedule_row(row: Any, i: int, source: str, log: ProblemLog) -> None:
+    """A rule's unit, amount or range, and shares."""
+    rid = row.rule
+    if row.unit not in UNITS:
+        log.error(source, "unknown unit", row=i, feature_id=rid, column="unit",
+                  found=repr(row.unit), expected=f"one of {list(UNITS)}")
+    has_amount = not math.isnan(row.amount_yuan)
+    has_range = not (math.isnan(row.amount_min_yuan) or math.isnan(row.amount_max_yuan))
+    if has_amount == has_range:
+        log.error(source, "give either amount_yuan or both amount_min_yuan and amount_max_yuan",
+                  row=i, feature_id=rid, column="amount_yuan",
+                  found=f"amount={row.amount_yuan}, min={row.amount_min_yuan}, max={row.amount_max_yuan}",
+                  expected="exactly one of the two forms")
+    for c in ("amount_yuan", "amount_min_yuan", "amount_max_yuan"):
+        v = getattr(row, c)
+        if not math.isnan(v) and v < 0:
+            log.error(source, "negative amount", row=i, feature_id=rid, column=c,
+                      found=str(v), expected=">= 0")
+    if has_range and row.amount_min_yuan > row.amount_max_yuan:
+        log.error(source, "range reversed", row=i, feature_id=rid, column="amount_min_yuan",
+                  found=f"{row.amount_min_yuan} > {row.amount_max_yuan}", expected="min <= max")
+    for c in ("city_share", "central_share"):
+        v = getattr(row, c)
+        if math.isnan(v) or not 0.0 <= v <= 1.0:
+            log.error(source, "share out of range", row=i, feature_id=rid, column=c,
+                      found=str(v), expected="a fraction in [0, 1]")
+    if row.city_share + row.central_share > 1.0 + 1e-9:
+        log.error(source, "city + central shares exceed 1", row=i, feature_id=rid,
+                  column="city_share", found=f"{row.city_share} + {row.central_share}",
+                  expected="<= 1 (the district pays the rest)")
 
 
 # --------------------------------------------------------------------------- plan cost
@@ -324,19 +334,25 @@ class PlanCost:
         return out
 
 
-def _num(value: object) -> float:
-    """A cell as float; missing, empty or unparsable -> NaN (validated by the caller)."""
+def _num(value: Any) -> float:
+    """A cell as float; missing, empty or unparsable -> NaN (validated by the caller).
+
+    (A cell may hold anything a table holds, hence ``Any``: ``float`` decides.)
+    """
     if value is None:
         return math.nan
     try:
-        out = float(value)  # type: ignore[arg-type]
+        out = float(value)
     except (TypeError, ValueError):
         return math.nan
     return out
 
 
-def _parse_kinds(value: object) -> tuple[list[str], list[str]]:
-    """Canonical kinds (in SITE_KINDS order) and the unknown words."""
+def _parse_kinds(value: Any) -> tuple[list[str], list[str]]:
+    """Canonical kinds (in SITE_KINDS order) and the unknown words.
+
+    *value* is a ``;``-separated string or any iterable of words (a table cell).
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return [], []
     words: Iterable[object]
@@ -346,7 +362,7 @@ def _parse_kinds(value: object) -> tuple[list[str], list[str]]:
             words = words.replace(sep, ";")
         words = words.split(";")
     else:
-        words = list(value)  # type: ignore[call-overload]
+        words = list(value)
     known, unknown = set(), []
     for w in words:
         key = str(w).strip()
@@ -432,14 +448,16 @@ def cost_plan(
         raise ValueError(f"operation_level must be 'low', 'mid' or 'high', not {operation_level!r}")
     if operation_years < 0:
         raise ValueError(f"operation_years must be >= 0, not {operation_years}")
-    if schedule is None or isinstance(schedule, (str, Path)):
-        sched = load_subsidy_schedule(schedule)
-    else:
-        sched = validate_subsidy_schedule(schedule.reset_index(drop=True).astype(
-            dict.fromkeys(("up_to",), str)), source="schedule")
-    costs = {ACQUISITION_ALIASES.get(str(k).strip().lower(), str(k)): float(v)
-             for k, v in (unit_costs or {}).items()}
-
+    terms = _Terms(
+        schedule=_schedule(schedule),
+        unit_costs={ACQUISITION_ALIASES.get(str(k).strip().lower(), str(k)): float(v)
+                    for k, v in (unit_costs or {}).items()},
+        operation_years=operation_years,
+        operation_level=operation_level,
+        childcare_demonstration=childcare_demonstration,
+        childcare_inclusive=childcare_inclusive,
+        childcare_m2_per_place=childcare_m2_per_place,
+    )
     log = ProblemLog()
     if "id" not in sites.columns:
         log.error(SITES_FILE, "missing column", column="id", expected="a unique site id")
@@ -448,151 +466,20 @@ def cost_plan(
             log.error(SITES_FILE, "missing column", column=col, expected=f"a '{col}' column")
     log.raise_if_errors()
 
-    site_rows: list[dict] = []
-    item_rows: list[dict] = []
+    site_rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
     for i, rec in enumerate(sites.to_dict("records")):
-        sid = str(rec["id"])
-        notes: list[str] = []
-        kinds, unknown = _parse_kinds(rec.get("kinds"))
-        if unknown or not kinds:
-            log.error(SITES_FILE, "unknown or empty kinds", row=i, feature_id=sid, column="kinds",
-                      found=repr(rec.get("kinds")), expected=f"a subset of {list(SITE_KINDS)}")
-        acq_raw = str(rec.get("acquisition", "")).strip()
-        acq = ACQUISITION_ALIASES.get(acq_raw.lower(), ACQUISITION_ALIASES.get(acq_raw))
-        if acq is None:
-            log.error(SITES_FILE, "unknown acquisition", row=i, feature_id=sid,
-                      column="acquisition", found=repr(acq_raw), expected="new, renovate or lease")
-        area = _num(rec.get("floor_area_m2"))
-        cost = _num(rec.get("cost_yuan"))
-        cost_source = "given 给定"
-        if math.isnan(cost):
-            if acq is not None and acq in costs and not math.isnan(area):
-                cost = costs[acq] * area
-                cost_source = f"unit cost 单价 {costs[acq]:g} yuan/m²"
-            elif acq is not None and acq in costs:
-                log.error(SITES_FILE, "no cost and no floor area to apply the unit cost to",
-                          row=i, feature_id=sid, column="floor_area_m2", found="missing",
-                          expected="a floor area in m², or a cost_yuan")
-            elif acq is not None:
-                log.error(SITES_FILE, "no cost given and no unit cost for this acquisition type",
-                          row=i, feature_id=sid, column="cost_yuan", found="missing",
-                          expected=f"a cost in yuan, or unit_costs['{acq}'] in yuan per m²")
-        elif cost < 0:
-            log.error(SITES_FILE, "negative cost", row=i, feature_id=sid, column="cost_yuan",
-                      found=str(cost), expected=">= 0")
-        beds = _num(rec.get("beds"))
-        places = _num(rec.get("places"))
-        for col, v in (("beds", beds), ("places", places), ("floor_area_m2", area)):
-            if not math.isnan(v) and v < 0:
-                log.error(SITES_FILE, "negative value", row=i, feature_id=sid, column=col,
-                          found=str(v), expected=">= 0")
+        site = _read_site(i, rec, terms, log)
         if log.errors:
             continue  # keep collecting problems; cost nothing once one is found
-
-        beds = 0.0 if math.isnan(beds) else beds
-        if "childcare" in kinds and math.isnan(places):
-            if childcare_m2_per_place and not math.isnan(area):
-                places = float(math.floor(area / childcare_m2_per_place))
-                notes.append(f"places from floor area / {childcare_m2_per_place:g} m² 托位按面积估算")
-            else:
-                places = 0.0
-                notes.append("childcare site without places: no per-place subsidy 未给托位数")
-        places = 0.0 if math.isnan(places) else places
-        children = _num(rec.get("children_enrolled"))
-        children = places if math.isnan(children) else children
-        district = rec.get("district")
-        if district is None or (isinstance(district, float) and math.isnan(district)) or str(district).strip() == "":
-            district = UNSPECIFIED_DISTRICT
-
-        items: list[tuple[str, str, float, float, str]] = []  # rule, type, quantity, rate, note
-        stock = acq in ("renovate", "lease")
-        if "street_centre" in kinds:
-            items.append(("street_centre", "construction", 1.0,
-                          float(sched.loc["street_centre", "amount_yuan"]), ""))
-        elif "elderly" in kinds:
-            rule = "community_station_renovated" if stock else "community_station_new"
-            note = "lease counted as renovation of a stock building 租赁按改造计" if acq == "lease" else ""
-            items.append((rule, "construction", 1.0, float(sched.loc[rule, "amount_yuan"]), note))
-        if "institution" in kinds:
-            rule = "institution_bed_leased_or_renovated" if stock else "institution_bed_new"
-            note = "" if beds > 0 else "institution without beds 未给床位数"
-            items.append((rule, "construction", beds, float(sched.loc[rule, "amount_yuan"]), note))
-        if "childcare" in kinds and childcare_demonstration:
-            items.append(("childcare_demo_place_new", "construction", places,
-                          float(sched.loc["childcare_demo_place_new", "amount_yuan"]), ""))
-        if "elderly" in kinds:
-            rule = "community_station_operation"
-            items.append((rule, "operation", 1.0, _operation_rate(sched.loc[rule], operation_level),
-                          f"level {operation_level}"))
-        if "childcare" in kinds and childcare_inclusive:
-            rule = "inclusive_childcare_operation"
-            items.append((rule, "operation", children, _operation_rate(sched.loc[rule], operation_level), ""))
-
-        amounts = [q * r for _, _, q, r, _ in items]
-        # clause 十: the street-centre subsidy and the bed subsidy are not combined; keep the larger
-        rules_here = [it[0] for it in items]
-        if "street_centre" in rules_here and any(r.startswith("institution_bed") for r in rules_here):
-            sc = rules_here.index("street_centre")
-            bd = next(k for k, r in enumerate(rules_here) if r.startswith("institution_bed"))
-            drop = bd if amounts[sc] >= amounts[bd] else sc
-            amounts[drop] = 0.0
-            rule, typ, q, r, _ = items[drop]
-            items[drop] = (rule, typ, q, r, "not combined with the other (clause 十) 不重复享受")
-
-        construction = sum(a for a, it in zip(amounts, items, strict=True) if it[1] == "construction")
-        factor = 1.0
-        capped = construction > cost
-        if capped:
-            factor = cost / construction if construction > 0 else 0.0
-            notes.append("construction subsidy capped at the site's cost 建设补助以造价封顶")
-
-        site_construction = site_operation_year = site_operation = 0.0
-        city = district_part = central = 0.0
-        for (rule, typ, q, r, note), amount in zip(items, amounts, strict=True):
-            row = sched.loc[rule]
-            if typ == "construction":
-                final = round(amount * factor, 2)
-                annual = math.nan
-                site_construction += final
-            else:
-                annual = round(amount, 2)
-                final = round(amount * operation_years, 2)
-                site_operation_year += annual
-                site_operation += final
-            c, d, z = _split(final, float(row["city_share"]), float(row["central_share"]))
-            city, district_part, central = city + c, district_part + d, central + z
-            item_rows.append({
-                "id": sid, "district": district, "rule": rule, "name_zh": row["name_zh"],
-                "name_en": row["name_en"], "type": typ, "quantity": q, "unit": row["unit"],
-                "rate_yuan": r, "annual_yuan": annual,
-                # operation items are never capped: before and after the cap are the same
-                "amount_uncapped_yuan": round(amount, 2) if typ == "construction" else final,
-                "amount_yuan": final,
-                "city_share": float(row["city_share"]), "central_share": float(row["central_share"]),
-                "city_yuan": c, "district_yuan": d, "central_yuan": z, "clause": row["clause"],
-                "source_clause": row["source_clause"], "note": note,
-            })
-        site_rows.append({
-            "id": sid, "name": rec.get("name", ""), "district": district, "kinds": ";".join(kinds),
-            "acquisition": acq, "floor_area_m2": area, "cost_yuan": round(cost, 2),
-            "cost_source": cost_source, "beds": beds, "places": places,
-            "children_enrolled": children,
-            "construction_subsidy_uncapped_yuan": round(construction, 2),
-            "construction_subsidy_yuan": round(site_construction, 2), "capped": capped,
-            "operation_subsidy_per_year_yuan": round(site_operation_year, 2),
-            "operation_subsidy_yuan": round(site_operation, 2),
-            "subsidy_total_yuan": round(site_construction + site_operation, 2),
-            "city_yuan": round(city, 2), "district_yuan": round(district_part, 2),
-            "central_yuan": round(central, 2),
-            "net_cost_yuan": round(cost - site_construction, 2),
-            "rules": ";".join(it[0] for it, a in zip(items, amounts, strict=True) if a > 0),
-            "notes": "; ".join(notes),
-        })
+        _complete_site(site, rec, terms)
+        site_row, items = _subsidies(site, terms)
+        site_rows.append(site_row)
+        item_rows += items
     log.raise_if_errors()
 
     site_table = pd.DataFrame(site_rows, columns=_SITE_COLUMNS)
     item_table = pd.DataFrame(item_rows, columns=_ITEM_COLUMNS)
-    by_district = _sum_by_district(site_table)
     # object dtype so that n_sites stays an integer beside the yuan amounts
     total = pd.Series(
         {"n_sites": int(len(site_table)),
@@ -600,11 +487,234 @@ def cost_plan(
         dtype=object,
     )
     return PlanCost(
-        sites=site_table, items=item_table, districts=by_district, total=total,
+        sites=site_table, items=item_table, districts=_sum_by_district(site_table), total=total,
         operation_years=operation_years, operation_level=operation_level,
         childcare_demonstration=childcare_demonstration, childcare_inclusive=childcare_inclusive,
         notes=tuple(_DECISIONS),
     )
+
+
+def _schedule(schedule: pd.DataFrame | str | Path | None) -> pd.DataFrame:
+    if schedule is None or isinstance(schedule, (str, Path)):
+        return load_subsidy_schedule(schedule)
+    return validate_subsidy_schedule(schedule.reset_index(drop=True).astype(
+        dict.fromkeys(("up_to",), str)), source="schedule")
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """How :func:`cost_plan` was asked to cost (its parameters, checked)."""
+
+    schedule: pd.DataFrame
+    unit_costs: dict[str, float]
+    operation_years: int
+    operation_level: str
+    childcare_demonstration: bool
+    childcare_inclusive: bool
+    childcare_m2_per_place: float | None
+
+
+@dataclass
+class _Site:
+    """One site as read (and, once valid, completed with defaults)."""
+
+    sid: str
+    name: Any
+    kinds: list[str]
+    acquisition: str | None
+    area: float
+    cost: float
+    cost_source: str
+    beds: float
+    places: float
+    children: float = math.nan
+    district: Any = UNSPECIFIED_DISTRICT
+    notes: list[str] = field(default_factory=list)
+
+
+class _Item(NamedTuple):
+    """A subsidy rule applied to a site."""
+
+    rule: str
+    type: str  # construction or operation
+    quantity: float
+    rate: float
+    note: str
+
+
+def _read_site(i: int, rec: dict[str, Any], terms: _Terms, log: ProblemLog) -> _Site:
+    """A site's kinds, acquisition, cost and sizes; every problem goes to *log*."""
+    sid = str(rec["id"])
+    kinds, unknown = _parse_kinds(rec.get("kinds"))
+    if unknown or not kinds:
+        log.error(SITES_FILE, "unknown or empty kinds", row=i, feature_id=sid, column="kinds",
+                  found=repr(rec.get("kinds")), expected=f"a subset of {list(SITE_KINDS)}")
+    acq_raw = str(rec.get("acquisition", "")).strip()
+    acq = ACQUISITION_ALIASES.get(acq_raw.lower(), ACQUISITION_ALIASES.get(acq_raw))
+    if acq is None:
+        log.error(SITES_FILE, "unknown acquisition", row=i, feature_id=sid,
+                  column="acquisition", found=repr(acq_raw), expected="new, renovate or lease")
+    area = _num(rec.get("floor_area_m2"))
+    cost, source = _site_cost(i, sid, acq, area, _num(rec.get("cost_yuan")), terms.unit_costs, log)
+    beds = _num(rec.get("beds"))
+    places = _num(rec.get("places"))
+    for col, v in (("beds", beds), ("places", places), ("floor_area_m2", area)):
+        if not math.isnan(v) and v < 0:
+            log.error(SITES_FILE, "negative value", row=i, feature_id=sid, column=col,
+                      found=str(v), expected=">= 0")
+    return _Site(sid, rec.get("name", ""), kinds, acq, area, cost, source, beds, places)
+
+
+def _site_cost(
+    i: int,
+    sid: str,
+    acq: str | None,
+    area: float,
+    cost: float,
+    unit_costs: dict[str, float],
+    log: ProblemLog,
+) -> tuple[float, str]:
+    """The cost given, else unit cost x floor area; and where it came from."""
+    if not math.isnan(cost):
+        if cost < 0:
+            log.error(SITES_FILE, "negative cost", row=i, feature_id=sid, column="cost_yuan",
+                      found=str(cost), expected=">= 0")
+        return cost, "given 给定"
+    if acq is not None and acq in unit_costs and not math.isnan(area):
+        return unit_costs[acq] * area, f"unit cost 单价 {unit_costs[acq]:g} yuan/m²"
+    if acq is not None and acq in unit_costs:
+        log.error(SITES_FILE, "no cost and no floor area to apply the unit cost to",
+                  row=i, feature_id=sid, column="floor_area_m2", found="missing",
+                  expected="a floor area in m², or a cost_yuan")
+    elif acq is not None:
+        log.error(SITES_FILE, "no cost given and no unit cost for this acquisition type",
+                  row=i, feature_id=sid, column="cost_yuan", found="missing",
+                  expected=f"a cost in yuan, or unit_costs['{acq}'] in yuan per m²")
+    return cost, "given 给定"
+
+
+def _complete_site(site: _Site, rec: dict[str, Any], terms: _Terms) -> None:
+    """Defaults of a valid site: no beds, places from floor area, children = places."""
+    site.beds = 0.0 if math.isnan(site.beds) else site.beds
+    if "childcare" in site.kinds and math.isnan(site.places):
+        per = terms.childcare_m2_per_place
+        if per and not math.isnan(site.area):
+            site.places = float(math.floor(site.area / per))
+            site.notes.append(f"places from floor area / {per:g} m² 托位按面积估算")
+        else:
+            site.places = 0.0
+            site.notes.append("childcare site without places: no per-place subsidy 未给托位数")
+    site.places = 0.0 if math.isnan(site.places) else site.places
+    children = _num(rec.get("children_enrolled"))
+    site.children = site.places if math.isnan(children) else children
+    district = rec.get("district")
+    if not (district is None or (isinstance(district, float) and math.isnan(district))
+            or str(district).strip() == ""):
+        site.district = district
+
+
+def _items(site: _Site, terms: _Terms) -> list[_Item]:
+    """The rules a site earns (see the module's decisions)."""
+    sched, kinds = terms.schedule, site.kinds
+    items = []
+    stock = site.acquisition in ("renovate", "lease")
+    if "street_centre" in kinds:
+        items.append(_Item("street_centre", "construction", 1.0,
+                           float(sched.loc["street_centre", "amount_yuan"]), ""))
+    elif "elderly" in kinds:
+        rule = "community_station_renovated" if stock else "community_station_new"
+        note = ("lease counted as renovation of a stock building 租赁按改造计"
+                if site.acquisition == "lease" else "")
+        items.append(_Item(rule, "construction", 1.0, float(sched.loc[rule, "amount_yuan"]), note))
+    if "institution" in kinds:
+        rule = "institution_bed_leased_or_renovated" if stock else "institution_bed_new"
+        note = "" if site.beds > 0 else "institution without beds 未给床位数"
+        items.append(_Item(rule, "construction", site.beds, float(sched.loc[rule, "amount_yuan"]), note))
+    if "childcare" in kinds and terms.childcare_demonstration:
+        items.append(_Item("childcare_demo_place_new", "construction", site.places,
+                           float(sched.loc["childcare_demo_place_new", "amount_yuan"]), ""))
+    if "elderly" in kinds:
+        rule = "community_station_operation"
+        items.append(_Item(rule, "operation", 1.0,
+                           _operation_rate(sched.loc[rule], terms.operation_level),
+                           f"level {terms.operation_level}"))
+    if "childcare" in kinds and terms.childcare_inclusive:
+        rule = "inclusive_childcare_operation"
+        items.append(_Item(rule, "operation", site.children,
+                           _operation_rate(sched.loc[rule], terms.operation_level), ""))
+    return items
+
+
+def _not_combined(items: list[_Item], amounts: list[float]) -> None:
+    """Clause 十: the street-centre subsidy and the bed subsidy are not combined; the
+    larger is kept, the other set to 0 with a note (in place)."""
+    rules = [it.rule for it in items]
+    if "street_centre" not in rules or not any(r.startswith("institution_bed") for r in rules):
+        return
+    sc = rules.index("street_centre")
+    bd = next(k for k, r in enumerate(rules) if r.startswith("institution_bed"))
+    drop = bd if amounts[sc] >= amounts[bd] else sc
+    amounts[drop] = 0.0
+    items[drop] = items[drop]._replace(note="not combined with the other (clause 十) 不重复享受")
+
+
+def _subsidies(site: _Site, terms: _Terms) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A site's row and its item rows: amounts capped, split between funders."""
+    items = _items(site, terms)
+    amounts = [it.quantity * it.rate for it in items]
+    _not_combined(items, amounts)
+    construction = sum(a for a, it in zip(amounts, items, strict=True) if it.type == "construction")
+    factor = 1.0
+    capped = construction > site.cost
+    if capped:
+        factor = site.cost / construction if construction > 0 else 0.0
+        site.notes.append("construction subsidy capped at the site's cost 建设补助以造价封顶")
+    totals = dict.fromkeys(("construction", "operation_year", "operation", "city", "district",
+                            "central"), 0.0)
+    item_rows = []
+    for it, amount in zip(items, amounts, strict=True):
+        row = terms.schedule.loc[it.rule]
+        if it.type == "construction":
+            final = round(amount * factor, 2)
+            annual = math.nan
+            totals["construction"] += final
+        else:
+            annual = round(amount, 2)
+            final = round(amount * terms.operation_years, 2)
+            totals["operation_year"] += annual
+            totals["operation"] += final
+        c, d, z = _split(final, float(row["city_share"]), float(row["central_share"]))
+        totals["city"], totals["district"], totals["central"] = (
+            totals["city"] + c, totals["district"] + d, totals["central"] + z)
+        item_rows.append({
+            "id": site.sid, "district": site.district, "rule": it.rule, "name_zh": row["name_zh"],
+            "name_en": row["name_en"], "type": it.type, "quantity": it.quantity,
+            "unit": row["unit"], "rate_yuan": it.rate, "annual_yuan": annual,
+            # operation items are never capped: before and after the cap are the same
+            "amount_uncapped_yuan": round(amount, 2) if it.type == "construction" else final,
+            "amount_yuan": final,
+            "city_share": float(row["city_share"]), "central_share": float(row["central_share"]),
+            "city_yuan": c, "district_yuan": d, "central_yuan": z, "clause": row["clause"],
+            "source_clause": row["source_clause"], "note": it.note,
+        })
+    site_row = {
+        "id": site.sid, "name": site.name,
+        "district": site.district, "kinds": ";".join(site.kinds),
+        "acquisition": site.acquisition, "floor_area_m2": site.area,
+        "cost_yuan": round(site.cost, 2), "cost_source": site.cost_source, "beds": site.beds,
+        "places": site.places, "children_enrolled": site.children,
+        "construction_subsidy_uncapped_yuan": round(construction, 2),
+        "construction_subsidy_yuan": round(totals["construction"], 2), "capped": capped,
+        "operation_subsidy_per_year_yuan": round(totals["operation_year"], 2),
+        "operation_subsidy_yuan": round(totals["operation"], 2),
+        "subsidy_total_yuan": round(totals["construction"] + totals["operation"], 2),
+        "city_yuan": round(totals["city"], 2), "district_yuan": round(totals["district"], 2),
+        "central_yuan": round(totals["central"], 2),
+        "net_cost_yuan": round(site.cost - totals["construction"], 2),
+        "rules": ";".join(it.rule for it, a in zip(items, amounts, strict=True) if a > 0),
+        "notes": "; ".join(site.notes),
+    }
+    return site_row, item_rows
 
 
 _SITE_COLUMNS = (

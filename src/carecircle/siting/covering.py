@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,6 +32,7 @@ import scipy.sparse as sp
 from carecircle.errors import InputError, Problem
 from carecircle.siting import _milp
 from carecircle.siting._reduce import (
+    Reduced,
     Reduction,
     as_binary_csr,
     greedy_max_cover,
@@ -99,11 +101,11 @@ class Result:
         return self.status == "optimal"
 
 
-def _problem(message: str, **kw) -> InputError:
+def _problem(message: str, **kw: Any) -> InputError:
     return InputError(Problem("error", "optimize", message, **kw))
 
 
-def _check_matrix(coverage) -> sp.csr_matrix:
+def _check_matrix(coverage: Any) -> sp.csr_matrix:
     if not (sp.issparse(coverage) or isinstance(coverage, np.ndarray)):
         coverage = np.asarray(coverage)
     if coverage.ndim != 2:
@@ -116,10 +118,12 @@ def _check_matrix(coverage) -> sp.csr_matrix:
     return as_binary_csr(coverage)
 
 
-def _check_vector(v, n: int, name: str, *, allow_none: bool = False) -> np.ndarray | None:
+def _optional_vector(v: Any, n: int, name: str) -> np.ndarray | None:
+    return None if v is None else _check_vector(v, n, name)
+
+
+def _check_vector(v: Any, n: int, name: str) -> np.ndarray:
     if v is None:
-        if allow_none:
-            return None
         raise _problem(f"{name} is required", column=name)
     a = np.asarray(v, dtype=float).ravel()
     if a.shape[0] != n:
@@ -139,7 +143,7 @@ def _check_vector(v, n: int, name: str, *, allow_none: bool = False) -> np.ndarr
     return a
 
 
-def _check_index(idx, n: int, name: str) -> np.ndarray:
+def _check_index(idx: Any, n: int, name: str) -> np.ndarray:
     if idx is None:
         return np.zeros(0, dtype=np.int64)
     a = np.asarray(idx)
@@ -158,13 +162,13 @@ def _check_index(idx, n: int, name: str) -> np.ndarray:
 
 
 def solve_set_cover(
-    coverage,
-    cost,
+    coverage: Any,
+    cost: Any,
     *,
     time_limit: float | None = None,
     mip_gap: float | None = None,
-    required=None,
-    excluded=None,
+    required: Any = None,
+    excluded: Any = None,
     reduce: bool = True,
 ) -> Result:
     """Open the least-cost set of sites that covers every demand row.
@@ -205,20 +209,11 @@ def solve_set_cover(
     if len(red.uncoverable):
         shown = red.uncoverable[:20].tolist()
         more = "" if len(red.uncoverable) <= 20 else f" (+{len(red.uncoverable) - 20} more)"
-        return Result(
-            selected=np.zeros(0, dtype=np.int64),
-            objective=math.nan,
-            status="infeasible",
-            gap=math.inf,
-            bound=math.nan,
-            reduction=red.report,
-            uncoverable=red.uncoverable,
-            has_solution=False,
-            message=(
-                f"{len(red.uncoverable)} demand row(s) have no allowed site within reach "
-                f"{len(red.uncoverable)} 个需求点无可用场地覆盖: {shown}{more}"
-            ),
+        msg = (
+            f"{len(red.uncoverable)} demand row(s) have no allowed site within reach "
+            f"{len(red.uncoverable)} 个需求点无可用场地覆盖: {shown}{more}"
         )
+        return _no_plan(red, "infeasible", math.nan, msg, 0.0, red.uncoverable)
     fixed_cost = float(c[red.fixed].sum())
     B = red.matrix(A)
     nr, nc = B.shape
@@ -235,17 +230,7 @@ def solve_set_cover(
     warm = greedy_set_cover(B, c[red.cols]) if nc else None
     sol = _milp.solve(model, time_limit=time_limit, mip_gap=mip_gap, warm_start=warm)
     if sol.x is None:  # pragma: no cover - the greedy warm start is always feasible
-        return Result(
-            selected=np.zeros(0, dtype=np.int64),
-            objective=math.nan,
-            status=sol.status,
-            gap=math.inf,
-            bound=sol.bound,
-            reduction=red.report,
-            has_solution=False,
-            message="no feasible plan found within the time limit 时限内未找到可行方案",
-            seconds=sol.seconds,
-        )
+        return _no_plan(red, sol.status, sol.bound, _NO_PLAN, sol.seconds)
     chosen = red.cols[sol.x > 0.5]
     selected = np.union1d(chosen, red.fixed).astype(np.int64)
     covered = np.asarray(A[:, selected].sum(axis=1)).ravel() > 0
@@ -274,16 +259,16 @@ def solve_set_cover(
 
 
 def solve_max_cover(
-    coverage,
-    weights,
+    coverage: Any,
+    weights: Any,
     *,
-    cost=None,
+    cost: Any = None,
     budget: float | None = None,
     p: int | None = None,
     time_limit: float | None = None,
     mip_gap: float | None = None,
-    required=None,
-    excluded=None,
+    required: Any = None,
+    excluded: Any = None,
     reduce: bool = True,
 ) -> Result:
     """Open sites that cover the most demand weight for a budget and/or a site count.
@@ -313,21 +298,8 @@ def solve_max_cover(
     A = _check_matrix(coverage)
     m, n = A.shape
     w = _check_vector(weights, m, "weights")
-    c = _check_vector(cost, n, "cost", allow_none=True)
-    if budget is None and p is None:
-        raise _problem(
-            "solve_max_cover needs a budget or a number of sites p",
-            column="budget/p",
-            found="neither",
-            expected="budget (with cost) and/or p",
-        )
-    if budget is not None:
-        if c is None:
-            raise _problem("a budget needs a cost per site", column="cost", found="None")
-        if not math.isfinite(budget) or budget < 0:
-            raise _problem("budget must be finite and >= 0", column="budget", found=str(budget))
-    if p is not None and (int(p) != p or p < 0):
-        raise _problem("p must be a whole number >= 0", column="p", found=str(p))
+    c = _optional_vector(cost, n, "cost")
+    _check_limits(c, budget, p)
     req = _check_index(required, n, "required")
     exc = _check_index(excluded, n, "excluded")
     if np.intersect1d(req, exc).size:
@@ -335,81 +307,21 @@ def solve_max_cover(
     red = reduce_max_cover(
         A, w, cost=c, budget=budget, p=p, required=req, excluded=exc, dominance=reduce
     )
-    n_fixed = len(red.fixed)
-    fixed_cost = float(c[red.fixed].sum()) if c is not None else 0.0
-    reasons = []
-    if budget is not None and fixed_cost > budget + 1e-9 * max(1.0, budget):
-        reasons.append(f"required sites cost {fixed_cost:g} > budget {budget:g} 必选场地超出预算")
-    if p is not None and n_fixed > p:
-        reasons.append(f"{n_fixed} required sites > p = {p} 必选场地数超过上限")
+    limits = _Limits.after_fixed(red, c, budget, p)
+    reasons = limits.broken_by_fixed(budget, p)
     if reasons:
-        return Result(
-            selected=np.zeros(0, dtype=np.int64),
-            objective=math.nan,
-            status="infeasible",
-            gap=math.inf,
-            bound=math.nan,
-            reduction=red.report,
-            uncoverable=red.uncoverable,
-            has_solution=False,
-            message="; ".join(reasons),
-        )
+        return _no_plan(red, "infeasible", math.nan, "; ".join(reasons), 0.0, red.uncoverable)
     B = (
         red.matrix(A)
         if len(red.rows) and len(red.cols)
         else sp.csr_matrix((len(red.rows), len(red.cols)), dtype=np.int32)
     )
-    nr, nc = B.shape
-    # Variables: x (sites, binary) then y (rows, continuous in [0, 1]); y_i <= sum_j b_ij x_j.
-    # y need not be integer: with x integral and weights >= 0 the optimum puts y_i = min(1, (Bx)_i).
-    link = sp.hstack([-B, sp.eye(nr, format="csr")], format="csr")
-    rows = [link]
-    lo = [np.full(nr, -np.inf)]
-    hi = [np.zeros(nr)]
-    if budget is not None:
-        rows.append(sp.csr_matrix(np.concatenate([c[red.cols], np.zeros(nr)])[np.newaxis, :]))
-        lo.append(np.array([-np.inf]))
-        hi.append(np.array([budget - fixed_cost]))
-    if p is not None:
-        rows.append(sp.csr_matrix(np.concatenate([np.ones(nc), np.zeros(nr)])[np.newaxis, :]))
-        lo.append(np.array([-np.inf]))
-        hi.append(np.array([float(p - n_fixed)]))
-    model = _milp.MilpModel(
-        c=np.concatenate([np.zeros(nc), red.weight]),
-        A=sp.vstack(rows, format="csr"),
-        row_lower=np.concatenate(lo),
-        row_upper=np.concatenate(hi),
-        col_lower=np.zeros(nc + nr),
-        col_upper=np.ones(nc + nr),
-        integrality=np.concatenate([np.ones(nc, dtype=bool), np.zeros(nr, dtype=bool)]),
-        maximize=True,
-        offset=red.constant,
-    )
-    warm = None
-    if nc:
-        wx = greedy_max_cover(
-            B,
-            red.weight,
-            c[red.cols] if c is not None else None,
-            None if budget is None else budget - fixed_cost,
-            None if p is None else p - n_fixed,
-        )
-        wy = np.minimum(1.0, B @ wx)
-        warm = np.concatenate([wx, wy])
+    nc = B.shape[1]
+    model = _max_cover_model(B, red, c, limits)
+    warm = _max_cover_warm(B, red, c, limits) if nc else None
     sol = _milp.solve(model, time_limit=time_limit, mip_gap=mip_gap, warm_start=warm)
     if sol.x is None:
-        return Result(
-            selected=np.zeros(0, dtype=np.int64),
-            objective=math.nan,
-            status=sol.status,
-            gap=math.inf,
-            bound=sol.bound,
-            reduction=red.report,
-            uncoverable=red.uncoverable,
-            has_solution=False,
-            message="no feasible plan found within the time limit 时限内未找到可行方案",
-            seconds=sol.seconds,
-        )
+        return _no_plan(red, sol.status, sol.bound, _NO_PLAN, sol.seconds, red.uncoverable)
     chosen = red.cols[sol.x[:nc] > 0.5]
     selected = np.union1d(chosen, red.fixed).astype(np.int64)
     covered_mask = np.asarray(A[:, selected].sum(axis=1)).ravel() > 0
@@ -436,3 +348,127 @@ def solve_max_cover(
         message=msg,
         seconds=sol.seconds,
     )
+
+
+_NO_PLAN = "no feasible plan found within the time limit 时限内未找到可行方案"
+
+
+def _no_plan(
+    red: Reduced,
+    status: str,
+    bound: float,
+    message: str,
+    seconds: float,
+    uncoverable: np.ndarray | None = None,
+) -> Result:
+    """A result without a plan."""
+    return Result(
+        selected=np.zeros(0, dtype=np.int64),
+        objective=math.nan,
+        status=status,
+        gap=math.inf,
+        bound=bound,
+        reduction=red.report,
+        uncoverable=np.zeros(0, dtype=np.int64) if uncoverable is None else uncoverable,
+        has_solution=False,
+        message=message,
+        seconds=seconds,
+    )
+
+
+def _check_limits(c: np.ndarray | None, budget: float | None, p: int | None) -> None:
+    """A budget (with costs) and/or a count, each sensible."""
+    if budget is None and p is None:
+        raise _problem(
+            "solve_max_cover needs a budget or a number of sites p",
+            column="budget/p",
+            found="neither",
+            expected="budget (with cost) and/or p",
+        )
+    if budget is not None:
+        if c is None:
+            raise _problem("a budget needs a cost per site", column="cost", found="None")
+        if not math.isfinite(budget) or budget < 0:
+            raise _problem("budget must be finite and >= 0", column="budget", found=str(budget))
+    if p is not None and (int(p) != p or p < 0):
+        raise _problem("p must be a whole number >= 0", column="p", found=str(p))
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """What the fixed (required) sites use, and what is left of the budget and count."""
+
+    n_fixed: int
+    fixed_cost: float
+    budget_left: float | None
+    p_left: int | None
+
+    @classmethod
+    def after_fixed(
+        cls, red: Reduced, c: np.ndarray | None, budget: float | None, p: int | None
+    ) -> _Limits:
+        n_fixed = len(red.fixed)
+        fixed_cost = float(c[red.fixed].sum()) if c is not None else 0.0
+        return cls(
+            n_fixed=n_fixed,
+            fixed_cost=fixed_cost,
+            budget_left=None if budget is None else budget - fixed_cost,
+            p_left=None if p is None else p - n_fixed,
+        )
+
+    def broken_by_fixed(self, budget: float | None, p: int | None) -> list[str]:
+        reasons = []
+        if budget is not None and self.fixed_cost > budget + 1e-9 * max(1.0, budget):
+            reasons.append(
+                f"required sites cost {self.fixed_cost:g} > budget {budget:g} 必选场地超出预算"
+            )
+        if p is not None and self.n_fixed > p:
+            reasons.append(f"{self.n_fixed} required sites > p = {p} 必选场地数超过上限")
+        return reasons
+
+
+def _max_cover_model(
+    B: sp.csr_matrix, red: Reduced, c: np.ndarray | None, limits: _Limits
+) -> _milp.MilpModel:
+    """Variables: x (sites, binary) then y (rows, continuous in [0, 1]); y_i <= sum_j b_ij x_j.
+
+    y need not be integer: with x integral and weights >= 0 the optimum puts
+    y_i = min(1, (Bx)_i).
+    """
+    nr, nc = B.shape
+    link = sp.hstack([-B, sp.eye(nr, format="csr")], format="csr")
+    rows = [link]
+    lo = [np.full(nr, -np.inf)]
+    hi = [np.zeros(nr)]
+    if limits.budget_left is not None:
+        assert c is not None  # checked: a budget needs costs
+        rows.append(sp.csr_matrix(np.concatenate([c[red.cols], np.zeros(nr)])[np.newaxis, :]))
+        lo.append(np.array([-np.inf]))
+        hi.append(np.array([limits.budget_left]))
+    if limits.p_left is not None:
+        rows.append(sp.csr_matrix(np.concatenate([np.ones(nc), np.zeros(nr)])[np.newaxis, :]))
+        lo.append(np.array([-np.inf]))
+        hi.append(np.array([float(limits.p_left)]))
+    assert red.weight is not None  # reduce_max_cover always gives the merged weights
+    return _milp.MilpModel(
+        c=np.concatenate([np.zeros(nc), red.weight]),
+        A=sp.vstack(rows, format="csr"),
+        row_lower=np.concatenate(lo),
+        row_upper=np.concatenate(hi),
+        col_lower=np.zeros(nc + nr),
+        col_upper=np.ones(nc + nr),
+        integrality=np.concatenate([np.ones(nc, dtype=bool), np.zeros(nr, dtype=bool)]),
+        maximize=True,
+        offset=red.constant,
+    )
+
+
+def _max_cover_warm(
+    B: sp.csr_matrix, red: Reduced, c: np.ndarray | None, limits: _Limits
+) -> np.ndarray:
+    """The greedy plan as HiGHS's first incumbent: x, then y = min(1, B x)."""
+    assert red.weight is not None
+    wx = greedy_max_cover(
+        B, red.weight, c[red.cols] if c is not None else None, limits.budget_left, limits.p_left
+    )
+    return np.concatenate([wx, np.minimum(1.0, B @ wx)])

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from carecircle.errors import InfeasibleError
 from carecircle.siting import _milp
-from carecircle.siting.model import _build, _decode
-from carecircle.siting.problem import KINDS, SitingProblem
-from carecircle.siting.result import _served, plan_cost
+from carecircle.siting.model import SitingModel, build_model, decode
+from carecircle.siting.problem import HOST_KINDS, KINDS, SitingProblem, TargetSwitch
+from carecircle.siting.result import communities_served, plan_cost
 from carecircle.siting.solve import solve_siting
 
 FRONTIER_LABELS = {
@@ -39,10 +40,10 @@ FRONTIER_LABELS = {
 
 def frontier(
     problem: SitingProblem,
-    budgets=None,
+    budgets: Any = None,
     n: int = 10,
     *,
-    targets=(),
+    targets: TargetSwitch = (),
     time_limit: float | None = None,
     mip_gap: float | None = 1e-4,
 ) -> pd.DataFrame:
@@ -92,7 +93,7 @@ def frontier(
         budgets = np.linspace(0.0, full.total_cost, max(int(n), 2))
     budgets = np.sort(np.asarray(budgets, dtype=float))
     top = float(budgets[-1]) if len(budgets) else 0.0
-    M = _build(
+    M = build_model(
         problem,
         mode="budget",
         budget=max(top, 0.0),
@@ -103,55 +104,27 @@ def frontier(
     # Most residents any plan can serve: today's plus every coverable community.
     coverable = {k: full.served[f"{k}_after"].to_numpy() for k in KINDS}
     most = float(sum(problem.weight[k][coverable[k]].sum() for k in KINDS))
-    recs = []
+    recs: list[dict[str, Any]] = []
     prev_x = None
-    prev = None
+    prev: dict[str, Any] | None = None
     for b in budgets:
         if prev is not None and prev["residents_served"] >= most - 1e-9 and prev["cost"] <= b:
             # Everything that can be served already is: a larger budget changes nothing.
-            rec = dict(prev, budget=float(b), seconds=0.0)
-            recs.append(rec)
+            recs.append(dict(prev, budget=float(b), seconds=0.0))
             continue
         if h is None:
-            opened = {k: np.zeros(0, np.int64) for k in ("elderly", "childcare", "street_centre")}
-            status, gap, secs = "optimal", 0.0, 0.0
+            opened = {k: np.zeros(0, np.int64) for k in HOST_KINDS}
+            rec = _point(problem, opened, float(b), "optimal", 0.0, 0.0)
         else:
-            h.changeRowBounds(int(M.budget_row), -np.inf, float(b))
-            sol = _milp.run(h, M.milp, time_limit=time_limit, mip_gap=mip_gap, warm_start=prev_x)
-            secs = sol.seconds
+            sol = _solve_point(h, M, float(b), time_limit, mip_gap, prev_x)
             if sol.x is None:
-                recs.append(
-                    {
-                        "budget": float(b),
-                        "cost": math.nan,
-                        "status": sol.status,
-                        "gap": math.inf,
-                        "residents_served": math.nan,
-                        "new_sites": 0,
-                        "seconds": secs,
-                    }
-                )
+                recs.append(_no_point(float(b), sol))
                 continue
             prev_x = sol.x
-            opened = _decode(M, sol.x)
-            status = sol.status
-        after = _served(problem, opened)
-        value = float(sum(problem.weight[k][after[k]].sum() for k in KINDS))
-        if h is not None:
+            rec = _point(problem, decode(M, sol.x), float(b), sol.status, 0.0, sol.seconds)
             # HiGHS bounds coverage - eps x cost; eps x budget turns it into a bound on coverage.
-            gap = max(0.0, (sol.bound + M.eps * float(b) - value) / max(value, 1e-9))
-        rec = {
-            "budget": float(b),
-            "cost": float(plan_cost(problem, opened).sum()),
-            "status": status,
-            "gap": gap,
-            "residents_served": value,
-        }
-        for k in KINDS:
-            rec[f"{k}_residents_served"] = float(problem.weight[k][after[k]].sum())
-            rec[f"{k}_communities_served"] = int(after[k].sum())
-        rec["new_sites"] = int(sum(len(v) for v in opened.values()))
-        rec["seconds"] = secs
+            value = rec["residents_served"]
+            rec["gap"] = max(0.0, (sol.bound + M.eps * float(b) - value) / max(value, 1e-9))
         recs.append(rec)
         prev = rec
     df = pd.DataFrame.from_records(recs)
@@ -159,3 +132,54 @@ def frontier(
     df.attrs["coverable_residents"] = most
     df.attrs["seconds"] = time.perf_counter() - t0
     return df
+
+
+def _solve_point(
+    h: Any,
+    M: SitingModel,
+    budget: float,
+    time_limit: float | None,
+    mip_gap: float | None,
+    warm: np.ndarray | None,
+) -> _milp.MilpSolution:
+    """Re-solve the kept model with the budget row's bound at *budget*."""
+    assert M.budget_row is not None  # a budget-mode model always has its budget row
+    h.changeRowBounds(int(M.budget_row), -np.inf, budget)
+    return _milp.run(h, M.milp, time_limit=time_limit, mip_gap=mip_gap, warm_start=warm)
+
+
+def _no_point(budget: float, sol: _milp.MilpSolution) -> dict[str, Any]:
+    return {
+        "budget": budget,
+        "cost": math.nan,
+        "status": sol.status,
+        "gap": math.inf,
+        "residents_served": math.nan,
+        "new_sites": 0,
+        "seconds": sol.seconds,
+    }
+
+
+def _point(
+    problem: SitingProblem,
+    opened: dict[str, np.ndarray],
+    budget: float,
+    status: str,
+    gap: float,
+    seconds: float,
+) -> dict[str, Any]:
+    """One frontier row, recomputed from the plan."""
+    after = communities_served(problem, opened)
+    rec: dict[str, Any] = {
+        "budget": budget,
+        "cost": float(plan_cost(problem, opened).sum()),
+        "status": status,
+        "gap": gap,
+        "residents_served": float(sum(problem.weight[k][after[k]].sum() for k in KINDS)),
+    }
+    for k in KINDS:
+        rec[f"{k}_residents_served"] = float(problem.weight[k][after[k]].sum())
+        rec[f"{k}_communities_served"] = int(after[k].sum())
+    rec["new_sites"] = int(sum(len(v) for v in opened.values()))
+    rec["seconds"] = seconds
+    return rec

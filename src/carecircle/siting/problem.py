@@ -1,10 +1,18 @@
 """The siting problem: communities, candidate sites, reach, costs and district targets as arrays.
+
+Two factories build one, in the manner of spopt's ``from_cost_matrix`` /
+``from_geodataframe``: :meth:`SitingProblem.from_arrays` takes plain arrays,
+validates them and fills the defaults; :meth:`SitingProblem.from_layers` takes a
+scenario's GeoDataFrames, the reach matrices and the scenario's parameters.  The
+dataclass itself holds validated, filled fields and checks nothing.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +20,11 @@ import scipy.sparse as sp
 
 from carecircle.errors import InputError, Problem
 from carecircle.siting._reduce import as_binary_csr
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from carecircle.inputs.scenario import Plan, Standards, Targets
 
 KINDS = ("elderly", "childcare")
 HOST_KINDS = ("elderly", "childcare", "street_centre")
@@ -27,59 +40,96 @@ TARGET_COLUMNS = (
     *(f"{p}_{k}" for p in ("min_new", "min_total", "existing") for k in HOST_KINDS),
 )
 
+#: Which district targets to enforce: a subset of :data:`TARGETS`; ``None`` = all.
+TargetSwitch = Collection[str] | None
+#: Candidates forced in: indices (open as some kind) or ``{kind: indices}``.
+Required = np.ndarray | dict[str, np.ndarray]
 
-def _err(message: str, **kw) -> InputError:
+
+def problem_error(message: str, **kw: Any) -> InputError:
+    """An :class:`~carecircle.errors.InputError` about the siting problem's arrays.
+
+    Parameters
+    ----------
+    message
+        What is wrong.
+    **kw
+        ``row``, ``feature_id``, ``column``, ``found``, ``expected`` of the
+        :class:`~carecircle.errors.Problem`.
+    """
     return InputError(Problem("error", "siting problem", message, **kw))
 
 
-def _ceil(x: float) -> int:
-    # ceil(0.9 * 10) must be 9, not 10 (0.9 * 10 = 9.000000000000002).
+def ceil_count(x: float) -> int:
+    """``ceil`` of a count computed in floating point: ``ceil(0.9 * 10)`` is 9, not 10.
+
+    (``0.9 * 10 == 9.000000000000002``.)
+    """
     return int(math.ceil(x - 1e-9))
+
+
+def target_active(targets: TargetSwitch, name: str) -> bool:
+    """Whether the target family *name* is switched on.
+
+    Parameters
+    ----------
+    targets
+        The switch: ``None`` (all on) or the families on.
+    name
+        One of :data:`TARGETS`.
+    """
+    return targets is None or name in targets
 
 
 @dataclass
 class SitingProblem:
     """A two-type siting instance over plain arrays (communities x candidates).
 
-    Parameters
+    Build one with :meth:`from_arrays` or :meth:`from_layers`; the fields below are
+    what they fill (validated, defaults applied).
+
+    Attributes
     ----------
     community_ids, district, urban
         Per community: id, district label, urban (True) or rural (False).
     weight
         ``{"elderly": 60+ residents, "childcare": 0-3 residents}`` per community.
     cover
-        ``{"elderly": csr, "childcare": csr[, "street_centre": csr]}``, communities x
+        ``{"elderly", "childcare", "street_centre"}`` 0/1 CSR matrices, communities x
         candidates; nonzero where the candidate, if opened as that kind, is within
-        reach.  ``street_centre`` defaults to the elderly reach.
+        reach.
     candidate_ids, candidate_district
         Per candidate: id and district label.
     can_host
-        ``{kind: bool per candidate}`` for ``elderly``, ``childcare``,
-        ``street_centre`` (missing kinds: none).
+        ``{kind: bool per candidate}`` for ``elderly``, ``childcare``, ``street_centre``.
     cost
-        ``{kind: cost per candidate}`` if it hosts only that kind.
+        ``{kind: cost per candidate}`` if it hosts only that kind (NaN where unknown).
     existing_served
         ``{kind: bool per community}``: served today by an existing facility.
     cost_shared
         Cost if the candidate hosts elderly care and childcare in one building;
-        NaN or inf where not allowed.  ``None``: never allowed.
+        NaN or inf where not allowed.
     places_new
         Childcare places a new childcare facility there adds.
     population
-        Residents per community (for places per 1,000 when the targets table
-        has no ``population``).
+        Residents per community, or ``None`` when not known (then places per 1,000
+        needs the targets table's ``population``).
     street, candidate_street
-        Street/town labels (unique codes) per community and candidate.
+        Street/town labels per community and candidate, or ``None`` when the
+        scenario has none (then there is no street-centre target).
     streets_with_centre
         Street labels that already have a comprehensive centre.
     district_targets
-        DataFrame indexed by district label with any of :data:`TARGET_COLUMNS`
-        (NaN = no such target); see :func:`make_district_targets`.
+        Indexed by district label, any of :data:`TARGET_COLUMNS` (NaN = no such
+        target); empty when there are no targets.
     required
-        Candidates forced in: an index array (open as *some* kind) or
-        ``{kind: indices}``.  Ids are accepted as well as indices.
+        Candidate indices forced in as some kind, or ``{kind: indices}``.
     excluded
-        Candidates forced out (indices or ids).
+        Candidate indices forced out.
+
+    ``population``, ``street`` and ``candidate_street`` stay ``None`` when unknown
+    because no filled value means the same: an unknown population is not zero, and
+    communities without street labels are not all in one street.
     """
 
     community_ids: np.ndarray
@@ -91,146 +141,230 @@ class SitingProblem:
     candidate_district: np.ndarray
     can_host: dict[str, np.ndarray]
     cost: dict[str, np.ndarray]
-    existing_served: dict[str, np.ndarray] | None = None
-    cost_shared: np.ndarray | None = None
-    places_new: np.ndarray | None = None
-    population: np.ndarray | None = None
-    street: np.ndarray | None = None
-    candidate_street: np.ndarray | None = None
-    streets_with_centre: np.ndarray | None = None
-    district_targets: pd.DataFrame | None = None
-    required: np.ndarray | dict | None = None
-    excluded: np.ndarray | None = None
+    existing_served: dict[str, np.ndarray]
+    cost_shared: np.ndarray
+    places_new: np.ndarray
+    population: np.ndarray | None
+    street: np.ndarray | None
+    candidate_street: np.ndarray | None
+    streets_with_centre: np.ndarray
+    district_targets: pd.DataFrame
+    required: Required
+    excluded: np.ndarray
 
-    def __post_init__(self) -> None:
-        self.community_ids = np.asarray(self.community_ids)
-        n = len(self.community_ids)
-        self.candidate_ids = np.asarray(self.candidate_ids)
-        J = len(self.candidate_ids)
-        self.district = self._vec(self.district, n, "district")
-        self.urban = self._vec(self.urban, n, "urban").astype(bool)
-        self.candidate_district = self._vec(self.candidate_district, J, "candidate_district")
-        self.weight = {k: self._nonneg(self.weight.get(k), n, f"weight[{k}]") for k in KINDS}
-        es = self.existing_served or {}
-        self.existing_served = {
-            k: (
-                np.zeros(n, bool)
-                if es.get(k) is None
-                else self._vec(es[k], n, f"existing_served[{k}]").astype(bool)
-            )
-            for k in KINDS
-        }
-        cov = {}
-        for k in HOST_KINDS:
-            M = self.cover.get(k)
-            if M is None:
-                if k == "street_centre":
-                    cov[k] = None
-                    continue
-                raise _err(
-                    f"cover[{k!r}] is missing",
-                    column="cover",
-                    expected="communities x candidates matrix",
-                )
-            M = as_binary_csr(M)
-            if M.shape != (n, J):
-                raise _err(
-                    f"cover[{k!r}] has the wrong shape",
-                    column="cover",
-                    found=str(M.shape),
-                    expected=f"({n}, {J}) communities x candidates",
-                )
-            cov[k] = M
-        if cov["street_centre"] is None:
-            cov["street_centre"] = cov["elderly"]
-        self.cover = cov
-        self.can_host = {
-            k: (
-                np.zeros(J, bool)
-                if self.can_host.get(k) is None
-                else self._vec(self.can_host[k], J, f"can_host[{k}]").astype(bool)
-            )
-            for k in HOST_KINDS
-        }
-        costs = {}
-        for k in HOST_KINDS:
-            c = self.cost.get(k)
-            c = np.full(J, np.nan) if c is None else self._vec(c, J, f"cost[{k}]").astype(float)
-            bad = self.can_host[k] & (~np.isfinite(c) | (c < 0))
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise _err(
-                    f"cost[{k!r}] must be finite and >= 0 where the candidate can host {k}",
-                    column=f"cost[{k}]",
-                    row=i,
-                    feature_id=str(self.candidate_ids[i]),
-                    found=repr(c[i]),
-                    expected="a number >= 0",
-                )
-            costs[k] = c
-        self.cost = costs
-        if self.cost_shared is None:
-            self.cost_shared = np.full(J, np.nan)
-        self.cost_shared = self._vec(self.cost_shared, J, "cost_shared").astype(float)
-        if np.any(np.isfinite(self.cost_shared) & (self.cost_shared < 0)):
-            raise _err("cost_shared must be >= 0 (NaN/inf = not allowed)", column="cost_shared")
-        self.places_new = (
-            np.zeros(J)
-            if self.places_new is None
-            else self._nonneg(self.places_new, J, "places_new")
+    # ------------------------------------------------------------------ factories
+
+    @classmethod
+    def from_arrays(
+        cls,
+        community_ids: Any,
+        district: Any,
+        urban: Any,
+        weight: Mapping[str, Any],
+        cover: Mapping[str, Any],
+        candidate_ids: Any,
+        candidate_district: Any,
+        can_host: Mapping[str, Any],
+        cost: Mapping[str, Any],
+        existing_served: Mapping[str, Any] | None = None,
+        cost_shared: Any = None,
+        places_new: Any = None,
+        population: Any = None,
+        street: Any = None,
+        candidate_street: Any = None,
+        streets_with_centre: Any = None,
+        district_targets: pd.DataFrame | None = None,
+        required: Any = None,
+        excluded: Any = None,
+    ) -> SitingProblem:
+        """A problem from plain arrays, validated, with the defaults filled.
+
+        Parameters
+        ----------
+        community_ids, district, urban
+            Per community: id, district label, urban (True) or rural (False).
+        weight
+            ``{"elderly": 60+ residents, "childcare": 0-3 residents}`` per community,
+            finite and >= 0.
+        cover
+            ``{"elderly": matrix, "childcare": matrix[, "street_centre": matrix]}``,
+            communities x candidates, dense or sparse; nonzero where the candidate, if
+            opened as that kind, is within reach.  ``street_centre`` defaults to the
+            elderly reach.
+        candidate_ids, candidate_district
+            Per candidate: id and district label.
+        can_host
+            ``{kind: bool per candidate}`` for ``elderly``, ``childcare``,
+            ``street_centre`` (a missing kind: no candidate).
+        cost
+            ``{kind: cost per candidate}`` if it hosts only that kind; finite and
+            >= 0 where the candidate can host the kind.
+        existing_served
+            ``{kind: bool per community}``: served today (default: nobody).
+        cost_shared
+            Cost if the candidate hosts elderly care and childcare in one building;
+            NaN or inf where not allowed.  ``None``: never allowed.
+        places_new
+            Childcare places a new childcare facility there adds (default 0).
+        population
+            Residents per community (for places per 1,000 when the targets table
+            has no ``population``); ``None``: not known.
+        street, candidate_street
+            Street/town labels (unique codes) per community and candidate.
+        streets_with_centre
+            Street labels that already have a comprehensive centre (default none).
+        district_targets
+            DataFrame indexed by district label with any of :data:`TARGET_COLUMNS`
+            (NaN = no such target); see :func:`make_district_targets`.
+            ``None``: no targets.
+        required
+            Candidates forced in: indices, ids or a boolean mask (open as *some*
+            kind), or ``{kind: selection}``.
+        excluded
+            Candidates forced out (indices, ids or a boolean mask).
+
+        Returns
+        -------
+        SitingProblem
+
+        Raises
+        ------
+        InputError
+            An array has the wrong length or shape, a weight or cost is negative
+            or not finite, a target column or a kind is unknown, a candidate id is
+            unknown or an index out of range.
+        """
+        ids = np.asarray(community_ids)
+        n = len(ids)
+        cand = np.asarray(candidate_ids)
+        J = len(cand)
+        # The checks run in this order, so the first problem reported is stable.
+        district_ = _vec(district, n, "district")
+        urban_ = _vec(urban, n, "urban").astype(bool)
+        cand_district = _vec(candidate_district, J, "candidate_district")
+        weight_ = {k: _nonneg(weight.get(k), n, f"weight[{k}]") for k in KINDS}
+        served = _kind_masks(existing_served or {}, KINDS, n, "existing_served")
+        cover_ = _covers(cover, n, J)
+        hosts = _kind_masks(can_host, HOST_KINDS, J, "can_host")
+        cost_ = _costs(cost, hosts, cand)
+        shared = _cost_shared(cost_shared, J)
+        places = np.zeros(J) if places_new is None else _nonneg(places_new, J, "places_new")
+        pop = None if population is None else _nonneg(population, n, "population")
+        street_ = None if street is None else _vec(street, n, "street")
+        cand_street = (
+            None if candidate_street is None else _vec(candidate_street, J, "candidate_street")
         )
-        if self.population is not None:
-            self.population = self._nonneg(self.population, n, "population")
-        if self.street is not None:
-            self.street = self._vec(self.street, n, "street")
-        if self.candidate_street is not None:
-            self.candidate_street = self._vec(self.candidate_street, J, "candidate_street")
-        self.streets_with_centre = (
+        centres = (
             np.zeros(0, dtype=object)
-            if self.streets_with_centre is None
-            else np.asarray(self.streets_with_centre)
+            if streets_with_centre is None
+            else np.asarray(streets_with_centre)
         )
-        if self.district_targets is not None:
-            dt = pd.DataFrame(self.district_targets)
-            unknown = [c for c in dt.columns if c not in TARGET_COLUMNS]
-            if unknown:
-                raise _err(
-                    "district_targets has unknown columns",
-                    column=", ".join(map(str, unknown)),
-                    expected=", ".join(TARGET_COLUMNS),
-                )
-            self.district_targets = dt
-        self.excluded = self.index_of(self.excluded)
-        if isinstance(self.required, dict):
-            req = {}
-            for k, v in self.required.items():
-                if k not in HOST_KINDS:
-                    raise _err(
-                        f"required has an unknown kind {k!r}", expected=", ".join(HOST_KINDS)
-                    )
-                req[k] = self.index_of(v)
-            self.required = req
-        else:
-            self.required = self.index_of(self.required)
+        targets_ = _targets_table(district_targets)
+        excluded_ = _index_of(excluded, cand)
+        required_ = _required(required, cand)
+        return cls(
+            community_ids=ids,
+            district=district_,
+            urban=urban_,
+            weight=weight_,
+            cover=cover_,
+            candidate_ids=cand,
+            candidate_district=cand_district,
+            can_host=hosts,
+            cost=cost_,
+            existing_served=served,
+            cost_shared=shared,
+            places_new=places,
+            population=pop,
+            street=street_,
+            candidate_street=cand_street,
+            streets_with_centre=centres,
+            district_targets=targets_,
+            required=required_,
+            excluded=excluded_,
+        )
 
-    @staticmethod
-    def _vec(v, n: int, name: str) -> np.ndarray:
-        a = np.asarray(v)
-        if a.ndim != 1 or a.shape[0] != n:
-            raise _err(
-                f"{name} has the wrong length", column=name, found=str(a.shape), expected=str(n)
+    @classmethod
+    def from_layers(
+        cls,
+        communities: pd.DataFrame,
+        candidates: gpd.GeoDataFrame,
+        cover: Mapping[str, sp.csr_matrix],
+        *,
+        standards: Standards,
+        targets: Targets,
+        plan: Plan,
+        facilities: gpd.GeoDataFrame | None = None,
+        streets: gpd.GeoDataFrame | None = None,
+        extra_places: Mapping[str, float] | None = None,
+    ) -> SitingProblem:
+        """A problem from a scenario's layers, reach and parameters.
+
+        The rules that turn layers into arrays (who may host what, costs, shared
+        buildings, places) are stated in :mod:`carecircle.siting.layers`.
+
+        Parameters
+        ----------
+        communities
+            One row per community of the model (those on the walking network):
+            ``id``, ``district``, ``urban_rural``, ``population``, the weight
+            columns named by ``plan.weights``, ``elderly_served`` and
+            ``childcare_served`` (today's status), optionally ``street``.
+        candidates
+            Candidate sites (index 0..J-1, the columns of *cover*): ``id``,
+            ``district``, ``kinds``, ``floor_area_m2``, ``acquisition``,
+            ``cost_yuan`` (NaN: from unit costs).
+        cover
+            ``{"elderly": csr, "childcare": csr}`` communities x candidates within
+            the walk of each kind.
+        standards, targets, plan
+            The scenario's ``[standards]``, ``[targets]`` and ``[plan]``.
+        facilities
+            Existing facilities (``kind``, ``district``, ``places``, ``ownership``):
+            streets with a centre, existing places and public childcare.
+        streets
+            Street/town polygons (``code``, ``district``), to label points and
+            count streets per district.
+        extra_places
+            Childcare places per district counted on top of *facilities* (the
+            plan's major projects, when the scenario counts them as built).
+
+        Returns
+        -------
+        SitingProblem
+            With the district targets of *targets* when ``plan.district_targets``.
+        """
+        from carecircle.siting import layers
+
+        stock = layers.existing_stock(facilities, streets, extra_places)
+        problem = cls.from_arrays(
+            **layers.problem_arrays(
+                communities, candidates, cover, standards=standards, plan=plan,
+                streets=streets, stock=stock,
             )
-        return a
+        )
+        if not plan.district_targets:
+            return problem
+        return problem.with_changes(
+            district_targets=make_district_targets(
+                problem,
+                **layers.target_arguments(targets, stock),
+            )
+        )
 
-    def _nonneg(self, v, n: int, name: str) -> np.ndarray:
-        if v is None:
-            raise _err(f"{name} is missing", column=name)
-        a = self._vec(v, n, name).astype(float)
-        bad = ~np.isfinite(a) | (a < 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise _err(f"{name} must be finite and >= 0", column=name, row=i, found=repr(a[i]))
-        return a
+    def with_changes(self, **changes: Any) -> SitingProblem:
+        """A copy with some fields replaced, validated again.
+
+        Parameters
+        ----------
+        **changes
+            Fields of :meth:`from_arrays` and their new values.
+        """
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(changes)
+        return SitingProblem.from_arrays(**data)
+
+    # ------------------------------------------------------------------ reading
 
     @property
     def n_communities(self) -> int:
@@ -240,34 +374,185 @@ class SitingProblem:
     def n_candidates(self) -> int:
         return len(self.candidate_ids)
 
-    def index_of(self, sel) -> np.ndarray:
+    def index_of(self, sel: Any) -> np.ndarray:
         """Candidate indices from indices, ids or a boolean mask (sorted, unique)."""
-        J = self.n_candidates
-        if sel is None:
-            return np.zeros(0, dtype=np.int64)
-        a = np.asarray(sel)
-        if a.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        if a.dtype == bool:
-            return np.flatnonzero(self._vec(a, J, "selection"))
-        if np.issubdtype(a.dtype, np.integer):
-            if a.min() < 0 or a.max() >= J:
-                raise _err(
-                    "candidate index out of range", found=str(a.tolist()), expected=f"0..{J - 1}"
-                )
-            return np.unique(a.astype(np.int64))
-        pos = pd.Index(self.candidate_ids.astype(str))
-        idx = pos.get_indexer(a.astype(str))
-        if (idx < 0).any():
-            missing = a[idx < 0].tolist()
-            raise _err("unknown candidate id(s)", column="id", found=str(missing[:10]))
-        return np.unique(idx.astype(np.int64))
+        return _index_of(sel, self.candidate_ids)
 
-    def with_changes(self, **changes) -> SitingProblem:
-        """A copy with some fields replaced (inputs are already validated)."""
-        data = {f: getattr(self, f) for f in self.__dataclass_fields__}
-        data.update(changes)
-        return SitingProblem(**data)
+    def required_as(self, kind: str) -> np.ndarray:
+        """Mask of the candidates required as *kind* (or as any kind)."""
+        m = np.zeros(self.n_candidates, bool)
+        if isinstance(self.required, dict):
+            if kind in self.required:
+                m[self.required[kind]] = True
+        else:
+            m[self.required] = True
+        return m
+
+    def all_districts(self) -> np.ndarray:
+        """Every district: of communities, of candidates and of the targets table.
+
+        A target for a district with no candidate is still a target (and unmeetable).
+        """
+        parts = [self.district, self.candidate_district, self.district_targets.index]
+        return pd.unique(np.concatenate([np.asarray(p, dtype=object) for p in parts]))
+
+    def target(self, district: Any, column: str) -> float | None:
+        """The district's value in the targets table; ``None`` when there is none.
+
+        Parameters
+        ----------
+        district
+            A district label.
+        column
+            One of :data:`TARGET_COLUMNS`.
+        """
+        dt = self.district_targets
+        if column not in dt.columns or district not in dt.index:
+            return None
+        v = dt.at[district, column]
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            return None
+        return None if math.isnan(v) else v
+
+
+# ---------------------------------------------------------------------- validation
+
+
+def _vec(v: Any, n: int, name: str) -> np.ndarray:
+    a = np.asarray(v)
+    if a.ndim != 1 or a.shape[0] != n:
+        raise problem_error(
+            f"{name} has the wrong length", column=name, found=str(a.shape), expected=str(n)
+        )
+    return a
+
+
+def _nonneg(v: Any, n: int, name: str) -> np.ndarray:
+    if v is None:
+        raise problem_error(f"{name} is missing", column=name)
+    a = _vec(v, n, name).astype(float)
+    bad = ~np.isfinite(a) | (a < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise problem_error(f"{name} must be finite and >= 0", column=name, row=i, found=repr(a[i]))
+    return a
+
+
+def _kind_masks(
+    masks: Mapping[str, Any], kinds: tuple[str, ...], n: int, name: str
+) -> dict[str, np.ndarray]:
+    """``{kind: bool array}`` for every kind; a missing kind is all False."""
+    return {
+        k: np.zeros(n, bool) if masks.get(k) is None else _vec(masks[k], n, f"{name}[{k}]").astype(bool)
+        for k in kinds
+    }
+
+
+def _covers(cover: Mapping[str, Any], n: int, J: int) -> dict[str, sp.csr_matrix]:
+    out: dict[str, sp.csr_matrix] = {}
+    for k in HOST_KINDS:
+        M = cover.get(k)
+        if M is None:
+            if k == "street_centre":
+                continue
+            raise problem_error(
+                f"cover[{k!r}] is missing", column="cover", expected="communities x candidates matrix"
+            )
+        M = as_binary_csr(M)
+        if M.shape != (n, J):
+            raise problem_error(
+                f"cover[{k!r}] has the wrong shape",
+                column="cover",
+                found=str(M.shape),
+                expected=f"({n}, {J}) communities x candidates",
+            )
+        out[k] = M
+    out.setdefault("street_centre", out["elderly"])
+    return out
+
+
+def _costs(
+    cost: Mapping[str, Any], can_host: dict[str, np.ndarray], ids: np.ndarray
+) -> dict[str, np.ndarray]:
+    J = len(ids)
+    out = {}
+    for k in HOST_KINDS:
+        c = cost.get(k)
+        c = np.full(J, np.nan) if c is None else _vec(c, J, f"cost[{k}]").astype(float)
+        bad = can_host[k] & (~np.isfinite(c) | (c < 0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise problem_error(
+                f"cost[{k!r}] must be finite and >= 0 where the candidate can host {k}",
+                column=f"cost[{k}]",
+                row=i,
+                feature_id=str(ids[i]),
+                found=repr(c[i]),
+                expected="a number >= 0",
+            )
+        out[k] = c
+    return out
+
+
+def _cost_shared(v: Any, J: int) -> np.ndarray:
+    c = _vec(np.full(J, np.nan) if v is None else v, J, "cost_shared").astype(float)
+    if np.any(np.isfinite(c) & (c < 0)):
+        raise problem_error("cost_shared must be >= 0 (NaN/inf = not allowed)", column="cost_shared")
+    return c
+
+
+def _targets_table(table: pd.DataFrame | None) -> pd.DataFrame:
+    if table is None:
+        return pd.DataFrame(index=pd.Index([], dtype=object, name="district"))
+    dt = pd.DataFrame(table)
+    unknown = [c for c in dt.columns if c not in TARGET_COLUMNS]
+    if unknown:
+        raise problem_error(
+            "district_targets has unknown columns",
+            column=", ".join(map(str, unknown)),
+            expected=", ".join(TARGET_COLUMNS),
+        )
+    return dt
+
+
+def _required(sel: Any, ids: np.ndarray) -> Required:
+    if not isinstance(sel, Mapping):
+        return _index_of(sel, ids)
+    out = {}
+    for k, v in sel.items():
+        if k not in HOST_KINDS:
+            raise problem_error(f"required has an unknown kind {k!r}", expected=", ".join(HOST_KINDS))
+        out[k] = _index_of(v, ids)
+    return out
+
+
+def _index_of(sel: Any, ids: np.ndarray) -> np.ndarray:
+    """Candidate indices from indices, ids or a boolean mask (sorted, unique)."""
+    J = len(ids)
+    if sel is None:
+        return np.zeros(0, dtype=np.int64)
+    a = np.asarray(sel)
+    if a.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if a.dtype == bool:
+        return np.flatnonzero(_vec(a, J, "selection"))
+    if np.issubdtype(a.dtype, np.integer):
+        if a.min() < 0 or a.max() >= J:
+            raise problem_error(
+                "candidate index out of range", found=str(a.tolist()), expected=f"0..{J - 1}"
+            )
+        return np.unique(a.astype(np.int64))
+    pos = pd.Index(ids.astype(str))
+    idx = pos.get_indexer(a.astype(str))
+    if (idx < 0).any():
+        missing = a[idx < 0].tolist()
+        raise problem_error("unknown candidate id(s)", column="id", found=str(missing[:10]))
+    return np.unique(idx.astype(np.int64))
+
+
+# ---------------------------------------------------------------------- targets
 
 
 def make_district_targets(
@@ -277,18 +562,41 @@ def make_district_targets(
     rural_cov: float | None = 0.8,
     street_centre_share: float | None = 0.7,
     places_per_1000: float | None = 4.8,
-    existing_places: dict | pd.Series | None = None,
-    min_total: dict[str, int] | None = None,
-    existing_counts: dict[str, dict | pd.Series] | None = None,
-    n_streets: dict | pd.Series | None = None,
+    existing_places: Mapping[Any, float] | pd.Series | None = None,
+    min_total: Mapping[str, int] | None = None,
+    existing_counts: Mapping[str, Mapping[Any, float] | pd.Series] | None = None,
+    n_streets: Mapping[Any, float] | pd.Series | None = None,
 ) -> pd.DataFrame:
     """The plan's targets for every district of *problem* (the defaults are the plan's).
 
-    ``population`` comes from ``problem.population`` summed per district (places
-    per 1,000 is left out when it is unknown); ``n_streets`` from the distinct
-    street labels of the district's communities and candidates unless given.
-    ``min_total`` e.g. ``{"childcare": 1}`` (one public childcare per district) with
-    ``existing_counts={"childcare": {district: count}}``.
+    Parameters
+    ----------
+    problem
+        The siting problem (its districts, streets and population).
+    urban_cov, rural_cov
+        Share of urban / rural communities to serve with elderly care (``None``:
+        no such target).
+    street_centre_share
+        Share of streets/towns with a comprehensive centre (needs street labels).
+    places_per_1000
+        Childcare places per 1,000 residents; left out when the problem's
+        population is unknown.
+    existing_places
+        Childcare places today per district (default 0).
+    min_total
+        Least number of facilities per district by kind, e.g. ``{"childcare": 1}``
+        (one public childcare per district).
+    existing_counts
+        Facilities today per kind and district, counted towards *min_total*, e.g.
+        ``{"childcare": {district: count}}``.
+    n_streets
+        Streets per district; default: the distinct street labels of the
+        district's communities and candidates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by district, columns of :data:`TARGET_COLUMNS`.
     """
     districts = pd.unique(np.concatenate([problem.district, problem.candidate_district]))
     df = pd.DataFrame(index=pd.Index(districts, name="district"))
@@ -298,14 +606,7 @@ def make_district_targets(
         df["rural_cov"] = float(rural_cov)
     if street_centre_share is not None and problem.street is not None:
         df["street_centre_share"] = float(street_centre_share)
-        if n_streets is not None:
-            df["n_streets"] = pd.Series(n_streets).reindex(df.index).astype(float)
-        else:
-            keys = set(zip(problem.district, problem.street, strict=True))
-            if problem.candidate_street is not None:
-                keys |= set(zip(problem.candidate_district, problem.candidate_street, strict=True))
-            counts = pd.Series([d for d, s in keys if s is not None and s == s]).value_counts()
-            df["n_streets"] = counts.reindex(df.index).fillna(0).astype(float)
+        df["n_streets"] = _streets_per_district(problem, problem.street, df.index, n_streets)
     if places_per_1000 is not None and problem.population is not None:
         df["places_per_1000"] = float(places_per_1000)
         pop = pd.Series(problem.population).groupby(problem.district).sum()
@@ -319,38 +620,16 @@ def make_district_targets(
     return df
 
 
-def role_required(P: SitingProblem, kind: str, J: int) -> np.ndarray:
-    """Mask of candidates required as *kind* (or as any kind)."""
-    m = np.zeros(J, bool)
-    if isinstance(P.required, dict):
-        if kind in P.required:
-            m[P.required[kind]] = True
-    else:
-        m[P.required] = True
-    return m
-
-
-def _districts(P: SitingProblem) -> np.ndarray:
-    """Every district: of communities, of candidates and of the targets table.
-
-    A target for a district with no candidate is still a target (and unmeetable).
-    """
-    parts = [P.district, P.candidate_district]
-    if P.district_targets is not None:
-        parts.append(np.asarray(P.district_targets.index, dtype=object))
-    return pd.unique(np.concatenate([np.asarray(p, dtype=object) for p in parts]))
-
-
-def _active(targets, name: str) -> bool:
-    return targets is None or name in targets
-
-
-def _target_value(dt: pd.DataFrame | None, d, col: str) -> float | None:
-    if dt is None or col not in dt.columns or d not in dt.index:
-        return None
-    v = dt.at[d, col]
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
+def _streets_per_district(
+    problem: SitingProblem,
+    street: np.ndarray,
+    index: pd.Index,
+    n_streets: Mapping[Any, float] | pd.Series | None,
+) -> pd.Series:
+    if n_streets is not None:
+        return pd.Series(n_streets).reindex(index).astype(float)
+    keys = set(zip(problem.district, street, strict=True))
+    if problem.candidate_street is not None:
+        keys |= set(zip(problem.candidate_district, problem.candidate_street, strict=True))
+    counts = pd.Series([d for d, s in keys if s is not None and s == s]).value_counts()
+    return counts.reindex(index).fillna(0).astype(float)

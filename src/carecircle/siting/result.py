@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from carecircle.errors import InfeasibleError
-from carecircle.siting.problem import HOST_KINDS, KINDS, SitingProblem, _districts, _target_value
+from carecircle.siting.problem import HOST_KINDS, KINDS, SitingProblem
 
 # Bilingual headers for the result tables (the report module may use them).
 COLUMN_LABELS = {
@@ -150,8 +151,21 @@ class SitingResult:
 # --------------------------------------------------------------------------- solve
 
 
-def _served(P: SitingProblem, opened: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Who is served after opening *opened*, recomputed from the reach matrices."""
+def communities_served(P: SitingProblem, opened: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Who is served after opening *opened*, recomputed from the reach matrices.
+
+    Parameters
+    ----------
+    P
+        The problem (today's service and the reach).
+    opened
+        ``{kind: candidate indices}`` of the plan; a street centre serves elderly care.
+
+    Returns
+    -------
+    dict
+        ``{kind: bool per community}`` for ``elderly`` and ``childcare``.
+    """
     out = {}
     for k in KINDS:
         s = P.existing_served[k].copy()
@@ -159,14 +173,26 @@ def _served(P: SitingProblem, opened: dict[str, np.ndarray]) -> dict[str, np.nda
         for kk in hosts:
             idx = opened.get(kk, np.zeros(0, np.int64))
             if len(idx):
-                M = P.cover[kk] if kk != "childcare" else P.cover["childcare"]
-                s |= np.asarray(M[:, idx].sum(axis=1)).ravel() > 0
+                s |= np.asarray(P.cover[kk][:, idx].sum(axis=1)).ravel() > 0
         out[k] = s
     return out
 
 
 def plan_cost(P: SitingProblem, opened: dict[str, np.ndarray]) -> np.ndarray:
-    """Cost per candidate of a plan (shared-building cost where a site hosts both kinds)."""
+    """Cost per candidate of a plan (shared-building cost where a site hosts both kinds).
+
+    Parameters
+    ----------
+    P
+        The problem (costs per kind and shared).
+    opened
+        ``{kind: candidate indices}`` of the plan.
+
+    Returns
+    -------
+    numpy.ndarray
+        One cost per candidate (0 where nothing opens).
+    """
     J = P.n_candidates
     host = {k: np.zeros(J, bool) for k in HOST_KINDS}
     for k, idx in opened.items():
@@ -179,11 +205,50 @@ def plan_cost(P: SitingProblem, opened: dict[str, np.ndarray]) -> np.ndarray:
     return cost
 
 
-def _sites_table(P, opened, before) -> pd.DataFrame:
-    J = P.n_candidates
-    host = {k: np.zeros(J, bool) for k in HOST_KINDS}
+Opened = dict[str, np.ndarray]  # {kind: candidate indices}
+Served = dict[str, np.ndarray]  # {kind: bool per community}
+
+SITE_COLUMNS = (
+    "candidate",
+    "candidate_id",
+    "district",
+    "street",
+    "kinds",
+    "shared",
+    "cost",
+    "places_new",
+    "communities_newly_served",
+    "elderly_residents_newly_served",
+    "childcare_residents_newly_served",
+    "residents_newly_served",
+)
+
+
+def _hosts(P: SitingProblem, opened: Opened) -> dict[str, np.ndarray]:
+    host = {k: np.zeros(P.n_candidates, bool) for k in HOST_KINDS}
     for k, idx in opened.items():
         host[k][idx] = True
+    return host
+
+
+def sites_table(P: SitingProblem, opened: Opened, before: Served) -> pd.DataFrame:
+    """One row per opened candidate: kinds, cost, places, who it newly serves.
+
+    Parameters
+    ----------
+    P
+        The problem.
+    opened
+        ``{kind: candidate indices}`` of the plan.
+    before
+        ``{kind: bool per community}`` served before the plan.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SITE_COLUMNS`.
+    """
+    host = _hosts(P, opened)
     any_open = np.flatnonzero(host["elderly"] | host["childcare"] | host["street_centre"])
     cost = plan_cost(P, opened)
     recs = []
@@ -216,34 +281,31 @@ def _sites_table(P, opened, before) -> pd.DataFrame:
                 "residents_newly_served": we + wc,
             }
         )
-    cols = [
-        "candidate",
-        "candidate_id",
-        "district",
-        "street",
-        "kinds",
-        "shared",
-        "cost",
-        "places_new",
-        "communities_newly_served",
-        "elderly_residents_newly_served",
-        "childcare_residents_newly_served",
-        "residents_newly_served",
-    ]
-    return pd.DataFrame.from_records(recs, columns=cols)
+    return pd.DataFrame.from_records(recs, columns=list(SITE_COLUMNS))
 
 
-def _district_table(P, opened, before, after) -> pd.DataFrame:
-    """Per district: coverage before/after, street centres, places per 1,000, new sites, cost."""
-    districts = _districts(P)
-    dt = P.district_targets
+def district_table(P: SitingProblem, opened: Opened, before: Served, after: Served) -> pd.DataFrame:
+    """Per district: coverage before/after, street centres, places per 1,000, new sites, cost.
+
+    Parameters
+    ----------
+    P
+        The problem.
+    opened
+        ``{kind: candidate indices}`` of the plan.
+    before, after
+        ``{kind: bool per community}`` served before and after the plan.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per district of :meth:`SitingProblem.all_districts`.
+    """
     cost = plan_cost(P, opened)
-    has = set(P.streets_with_centre.tolist())
     recs = []
-    for d in districts:
+    for d in P.all_districts():
         in_d = P.district == d
-        cand_d = P.candidate_district == d
-        r = {
+        r: dict[str, Any] = {
             "district": d,
             "communities": int(in_d.sum()),
             "urban": int((in_d & P.urban).sum()),
@@ -255,38 +317,85 @@ def _district_table(P, opened, before, after) -> pd.DataFrame:
                 nsel = int(sel.sum())
                 for when, s in (("before", before), ("after", after)):
                     r[f"{k}_{label}_{when}"] = float(s[k][sel].mean()) if nsel else math.nan
-        if P.street is not None:
-            ns = _target_value(dt, d, "n_streets")
-            st = set(P.street[in_d])
-            if P.candidate_street is not None:
-                st |= set(P.candidate_street[cand_d])
-            r["streets"] = int(ns) if ns is not None else len(st)
-            r["streets_with_centre_before"] = len(st & has)
-            new = set()
-            if P.candidate_street is not None:
-                js = opened.get("street_centre", np.zeros(0, np.int64))
-                new = {P.candidate_street[j] for j in js if P.candidate_district[j] == d}
-            r["streets_with_centre_after"] = len((st & has) | new)
-        pop = _target_value(dt, d, "population")
-        if pop is None and P.population is not None:
-            pop = float(P.population[in_d].sum())
-        if pop:
-            ex = _target_value(dt, d, "existing_places") or 0.0
-            jc = opened.get("childcare", np.zeros(0, np.int64))
-            added = float(P.places_new[jc][P.candidate_district[jc] == d].sum())
-            r["places_per_1000_before"] = 1000.0 * ex / pop
-            r["places_per_1000_after"] = 1000.0 * (ex + added) / pop
+        r.update(_district_streets(P, opened, d))
+        r.update(_district_places(P, opened, d))
         for k in HOST_KINDS:
             js = opened.get(k, np.zeros(0, np.int64))
             r[f"new_{k}"] = int((P.candidate_district[js] == d).sum())
-        r["cost"] = float(cost[cand_d].sum())
+        r["cost"] = float(cost[P.candidate_district == d].sum())
         recs.append(r)
     return pd.DataFrame.from_records(recs)
 
 
-def _empty_result(
-    P, mode, budget, red, status, message, explanation=None, seconds=0.0
+def _district_streets(P: SitingProblem, opened: Opened, d: Any) -> dict[str, int]:
+    """Streets, and streets with a centre before and after (none without street labels)."""
+    if P.street is None:
+        return {}
+    has = set(P.streets_with_centre.tolist())
+    ns = P.target(d, "n_streets")
+    st = set(P.street[P.district == d])
+    new = set()
+    if P.candidate_street is not None:
+        st |= set(P.candidate_street[P.candidate_district == d])
+        js = opened.get("street_centre", np.zeros(0, np.int64))
+        new = {P.candidate_street[j] for j in js if P.candidate_district[j] == d}
+    return {
+        "streets": int(ns) if ns is not None else len(st),
+        "streets_with_centre_before": len(st & has),
+        "streets_with_centre_after": len((st & has) | new),
+    }
+
+
+def _district_places(P: SitingProblem, opened: Opened, d: Any) -> dict[str, float]:
+    """Childcare places per 1,000 before and after (none without a population)."""
+    pop = P.target(d, "population")
+    if pop is None and P.population is not None:
+        pop = float(P.population[P.district == d].sum())
+    if not pop:
+        return {}
+    ex = P.target(d, "existing_places") or 0.0
+    jc = opened.get("childcare", np.zeros(0, np.int64))
+    added = float(P.places_new[jc][P.candidate_district[jc] == d].sum())
+    return {
+        "places_per_1000_before": 1000.0 * ex / pop,
+        "places_per_1000_after": 1000.0 * (ex + added) / pop,
+    }
+
+
+def empty_result(
+    P: SitingProblem,
+    mode: str,
+    budget: float | None,
+    red: SitingReduction,
+    status: str,
+    message: str,
+    explanation: Explanation | None = None,
+    seconds: float = 0.0,
 ) -> SitingResult:
+    """A result without a plan (infeasible, or no plan found in time).
+
+    Parameters
+    ----------
+    P
+        The problem.
+    mode, budget
+        As solved.
+    red
+        The model's reduction report.
+    status
+        ``"infeasible"`` or ``"time_limit"``.
+    message
+        The result's message.
+    explanation
+        Why it is infeasible.
+    seconds
+        Time spent.
+
+    Returns
+    -------
+    SitingResult
+        ``has_solution`` False; after = before (nobody served after when infeasible).
+    """
     before = {k: P.existing_served[k] for k in KINDS}
     opened = {k: np.zeros(0, np.int64) for k in HOST_KINDS}
     served = pd.DataFrame(
@@ -303,9 +412,9 @@ def _empty_result(
         gap=math.inf,
         total_cost=math.nan,
         opened=opened,
-        sites=_sites_table(P, opened, before),
+        sites=sites_table(P, opened, before),
         served=served,
-        districts=_district_table(P, opened, before, before),
+        districts=district_table(P, opened, before, before),
         reduction=red,
         explanation=explanation,
         message=message,

@@ -47,30 +47,47 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from carecircle.siting import _milp
-from carecircle.siting.model import _build, _decode, _Model
-from carecircle.siting.problem import HOST_KINDS, KINDS, TARGETS, SitingProblem, _err
+from carecircle.siting.model import SitingModel, build_model, decode
+from carecircle.siting.problem import (
+    HOST_KINDS,
+    KINDS,
+    TARGETS,
+    SitingProblem,
+    TargetSwitch,
+    problem_error,
+)
 from carecircle.siting.result import (
     Explanation,
+    SitingReduction,
     SitingResult,
     TargetIssue,
-    _district_table,
-    _empty_result,
-    _served,
-    _sites_table,
+    communities_served,
+    district_table,
+    empty_result,
     plan_cost,
+    sites_table,
 )
 
 
-def _infeasible(P, mode, budget, red, ex: Explanation, seconds: float) -> SitingResult:
+def _infeasible(
+    P: SitingProblem,
+    mode: str,
+    budget: float | None,
+    red: SitingReduction,
+    ex: Explanation,
+    seconds: float,
+) -> SitingResult:
     """The result of a problem with no plan, its explanation's messages as the message."""
-    return _empty_result(
+    return empty_result(
         P, mode, budget, red, "infeasible", "infeasible 不可行: " + "; ".join(ex.messages), ex, seconds
     )
 
@@ -88,7 +105,9 @@ def _uncoverable_messages(P: SitingProblem, unc: dict[str, np.ndarray]) -> list[
     return out
 
 
-def _elastic(M: _Model, time_limit) -> tuple[_milp.MilpSolution, list]:
+def _elastic(
+    M: SitingModel, time_limit: float | None
+) -> tuple[_milp.MilpSolution, list[tuple[dict[str, Any], np.ndarray, np.ndarray]]]:
     """Minimise the total shortfall of the soft rows (coverage rows and targets)."""
     soft = []  # (row indices, tag)
     for start, stop, tag in M.tags:
@@ -125,7 +144,7 @@ def _elastic(M: _Model, time_limit) -> tuple[_milp.MilpSolution, list]:
     return sol, out
 
 
-def _least_cost_model(M: _Model) -> _milp.MilpModel:
+def _least_cost_model(M: SitingModel) -> _milp.MilpModel:
     """The budget model's rows with its budget row lifted, total cost minimised.
 
     Its optimum is the least that meets the district targets: the budget they need.
@@ -138,7 +157,7 @@ def _least_cost_model(M: _Model) -> _milp.MilpModel:
 
 
 def _least_cost_start(
-    M: _Model, budget: float, time_limit: float, mip_gap: float | None = 1e-4
+    M: SitingModel, budget: float, time_limit: float, mip_gap: float | None = 1e-4
 ) -> tuple[np.ndarray | None, _milp.MilpSolution]:
     """A plan for the budget model: the cheapest that meets the targets, if affordable.
 
@@ -168,10 +187,8 @@ def _least_cost_start(
     x = done.x.copy()
     x[integ] = np.round(x[integ])
     return x, sol
-
-
 def _spend_rest(
-    P: SitingProblem, M: _Model, x: np.ndarray, budget: float, time_limit: float | None
+    P: SitingProblem, M: SitingModel, x: np.ndarray, budget: float, time_limit: float | None
 ) -> np.ndarray:
     """Spend what the least-cost plan leaves of the budget, greedily.
 
@@ -185,11 +202,11 @@ def _spend_rest(
     J = P.n_candidates
     allowed = {k: np.zeros(J, bool) for k in HOST_KINDS}
     host = {k: np.zeros(J, bool) for k in HOST_KINDS}
-    opened = _decode(M, x)
+    opened = decode(M, x)
     for k in HOST_KINDS:
         allowed[k][M.var[k]] = True
         host[k][opened[k]] = True
-    served = _served(P, opened)
+    served = communities_served(P, opened)
     left = float(budget) - float(plan_cost(P, opened).sum())
     can_share = np.isfinite(P.cost_shared)
     serves = {"elderly": "elderly", "street_centre": "elderly", "childcare": "childcare"}
@@ -236,63 +253,36 @@ def _spend_rest(
 
 
 def _explain(
-    P, M: _Model, mode, budget, targets, coverage_kinds, allow_uncoverable, time_limit
+    P: SitingProblem,
+    M: SitingModel,
+    mode: str,
+    budget: float | None,
+    targets: TargetSwitch,
+    coverage_kinds: Sequence[str],
+    time_limit: float | None,
 ) -> Explanation:
+    """Why HiGHS found the model infeasible: a budget below the targets' cost, or the
+    rows that cannot all be met together (the elastic model's shortfalls)."""
     ex = Explanation(budget=budget)
     if mode == "budget":
         # Do the targets alone fit at all?  The least cost that meets them is the budget needed.
-        Mt = _build(
-            P,
-            mode="budget",
-            budget=None,
-            targets=targets,
-            coverage_kinds=coverage_kinds,
-            allow_uncoverable=allow_uncoverable,
+        Mt = build_model(
+            P, mode="budget", budget=None, targets=targets, coverage_kinds=coverage_kinds
         )
         sol = _milp.solve(_least_cost_model(Mt), time_limit=time_limit)
         if sol.x is not None:
-            x = sol.x
-            need = float(plan_cost(P, _decode(Mt, x)).sum())
-            exact = sol.status == "optimal"
-            ex.min_budget = need
-            ex.messages.append(
-                f"the budget {budget:,.0f} is too small for the district targets: meeting them costs "
-                f"{'at least ' if exact else 'about '}{need:,.0f}"
-                f"{'' if exact else f' (best bound {sol.bound:,.0f})'} "
-                f"预算 {budget:,.0f} 不足以达到区县目标, 最低需要 {need:,.0f}"
-            )
+            _budget_too_small(ex, P, Mt, sol, budget)
             return ex
         M = Mt  # the targets conflict among themselves: explain on the model without budget
-    sol, parts = _elastic(M, time_limit)
+    _, parts = _elastic(M, time_limit)
     for tag, _rows, slack in parts:
         short = slack > 1e-6
         if not short.any():
             continue
         if tag["type"] == "cover":
-            comm = tag["communities"][short]
-            ex.unmet_coverage[tag["kind"]] = P.community_ids[comm]
-            ids = P.community_ids[comm][:20].tolist()
-            ex.messages.append(
-                f"{len(comm)} communit(ies) cannot get {tag['kind']} together with the other "
-                f"constraints (e.g. the only site in reach cannot host both kinds in one building) "
-                f"{len(comm)} 个社区在其他约束下无法获得{tag['kind']}服务: {ids}"
-            )
+            _unmet_coverage(ex, P, tag, short)
         else:
-            s = float(slack.sum())
-            need = float(tag["need"])
-            got = max(need - s, 0.0)
-            issue = TargetIssue(
-                tag["district"],
-                tag["target"],
-                tag["kind"],
-                need,
-                got,
-                f"district {tag['district']}: target {tag['target']} ({tag['kind']}) needs {need:g}, "
-                f"at most {got:g} together with the other constraints "
-                f"区县 {tag['district']} 目标 {tag['target']} 需 {need:g}, 与其他约束同时最多 {got:g}",
-            )
-            ex.targets.append(issue)
-            ex.messages.append(issue.message)
+            _unmet_target(ex, tag, float(slack.sum()))
     if not ex.messages:
         ex.messages.append(
             "HiGHS proved the model infeasible but no single target or community explains it "
@@ -301,13 +291,183 @@ def _explain(
     return ex
 
 
+def _budget_too_small(
+    ex: Explanation,
+    P: SitingProblem,
+    Mt: SitingModel,
+    sol: _milp.MilpSolution,
+    budget: float | None,
+) -> None:
+    assert sol.x is not None  # the caller checked
+    need = float(plan_cost(P, decode(Mt, sol.x)).sum())
+    exact = sol.status == "optimal"
+    ex.min_budget = need
+    ex.messages.append(
+        f"the budget {budget:,.0f} is too small for the district targets: meeting them costs "
+        f"{'at least ' if exact else 'about '}{need:,.0f}"
+        f"{'' if exact else f' (best bound {sol.bound:,.0f})'} "
+        f"预算 {budget:,.0f} 不足以达到区县目标, 最低需要 {need:,.0f}"
+    )
+
+
+def _unmet_coverage(ex: Explanation, P: SitingProblem, tag: dict[str, Any], short: np.ndarray) -> None:
+    comm = tag["communities"][short]
+    ex.unmet_coverage[tag["kind"]] = P.community_ids[comm]
+    ids = P.community_ids[comm][:20].tolist()
+    ex.messages.append(
+        f"{len(comm)} communit(ies) cannot get {tag['kind']} together with the other "
+        f"constraints (e.g. the only site in reach cannot host both kinds in one building) "
+        f"{len(comm)} 个社区在其他约束下无法获得{tag['kind']}服务: {ids}"
+    )
+
+
+def _unmet_target(ex: Explanation, tag: dict[str, Any], shortfall: float) -> None:
+    need = float(tag["need"])
+    got = max(need - shortfall, 0.0)
+    issue = TargetIssue(
+        tag["district"],
+        tag["target"],
+        tag["kind"],
+        need,
+        got,
+        f"district {tag['district']}: target {tag['target']} ({tag['kind']}) needs {need:g}, "
+        f"at most {got:g} together with the other constraints "
+        f"区县 {tag['district']} 目标 {tag['target']} 需 {need:g}, 与其他约束同时最多 {got:g}",
+    )
+    ex.targets.append(issue)
+    ex.messages.append(issue.message)
+
+
+def _check_arguments(mode: str, budget: float | None, targets: TargetSwitch) -> None:
+    if mode not in ("cover_all", "budget"):
+        raise problem_error("mode must be 'cover_all' or 'budget'", column="mode", found=repr(mode))
+    if mode == "budget" and (budget is None or not math.isfinite(budget) or budget < 0):
+        raise problem_error(
+            "mode='budget' needs a finite budget >= 0", column="budget", found=repr(budget)
+        )
+    if targets is not None:
+        bad = [t for t in targets if t not in TARGETS]
+        if bad:
+            raise problem_error(
+                "unknown target switch",
+                column="targets",
+                found=str(bad),
+                expected=", ".join(TARGETS),
+            )
+
+
+def _precheck(
+    P: SitingProblem, M: SitingModel, budget: float | None, uncoverable_fails: bool
+) -> Explanation:
+    """What the model's construction found infeasible, before any solve."""
+    pre = M.precheck
+    ex = Explanation(budget=budget)
+    if uncoverable_fails and pre.uncoverable:
+        ex.uncoverable = pre.uncoverable
+        ex.messages += _uncoverable_messages(P, pre.uncoverable)
+    ex.messages += pre.messages
+    if pre.targets:
+        ex.targets = list(pre.targets)
+        ex.messages += [t.message for t in pre.targets]
+    return ex
+
+
+def _targets_too_dear(budget: float, least: _milp.MilpSolution) -> Explanation:
+    """Proved: every plan meeting the targets costs more than the budget."""
+    ex = Explanation(budget=budget, min_budget=float(least.bound))
+    found = (
+        f" (the cheapest plan found costs {least.objective:,.0f})" if least.x is not None else ""
+    )
+    ex.messages.append(
+        f"the budget {budget:,.0f} is too small for the district targets: meeting them "
+        f"costs at least {least.bound:,.0f}{found} "
+        f"预算 {budget:,.0f} 不足以达到区县目标, 最低需要 {least.bound:,.0f}"
+    )
+    return ex
+
+
+def _no_plan_message(
+    limit_given: float | None, least: _milp.MilpSolution | None, budget: float | None
+) -> str:
+    msg = f"no feasible plan found within the time limit ({limit_given} s) 时限内未找到可行方案"
+    if least is not None and least.x is not None:
+        msg += (
+            f"; the cheapest plan found that meets the district targets costs "
+            f"{least.objective:,.0f} (at least {least.bound:,.0f}), more than the budget "
+            f"{budget:,.0f} 满足区县目标的最低成本方案约需 {least.objective:,.0f}, 超出预算"
+        )
+    return msg
+
+
+def _plan_result(
+    P: SitingProblem,
+    M: SitingModel,
+    mode: str,
+    budget: float | None,
+    sol: _milp.MilpSolution,
+    from_start: bool,
+    t0: float,
+) -> SitingResult:
+    """The result of a solve that returned a plan: objective recomputed from the plan."""
+    assert sol.x is not None  # the caller checked
+    opened = decode(M, sol.x)
+    before = {k: P.existing_served[k].copy() for k in KINDS}
+    after = communities_served(P, opened)
+    cost = float(plan_cost(P, opened).sum())
+    spend = float(budget or 0.0)  # budget mode always has a budget
+    if mode == "cover_all":
+        objective = cost
+        bound = min(sol.bound, objective)
+    else:
+        objective = float(sum(P.weight[k][after[k]].sum() for k in KINDS))
+        bound = max(sol.bound + M.eps * spend, objective)
+    gap = 0.0 if objective == bound else abs(objective - bound) / max(abs(objective), 1e-9)
+    served = pd.DataFrame(
+        {
+            f"{k}_{w}": (before if w == "before" else after)[k]
+            for k in KINDS
+            for w in ("before", "after")
+        },
+        index=pd.Index(P.community_ids, name="community_id"),
+    )
+    what = "cost" if mode == "cover_all" else "residents served"
+    msg = (
+        f"{sol.status}: {what} {objective:,.0f}, {sum(len(v) for v in opened.values())} new facilit(ies), "
+        f"cost {cost:,.0f}, gap {gap:.2%} "
+        + ("最优" if sol.status == "optimal" else "达到时限, 为目前最好方案")
+    )
+    if from_start and sol.status != "optimal":
+        msg += (
+            "; the solver found no plan in time, so this is the least-cost plan that meets "
+            "the district targets, with sites then added by residents served per yuan while "
+            f"the budget lasts (unspent {spend - cost:,.0f}) "
+            "求解器未能在时限内给出方案: 此为满足区县目标的最低成本方案, 再按每元新增服务人数补充站点"
+        )
+    return SitingResult(
+        status=sol.status,
+        mode=mode,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        total_cost=cost,
+        opened=opened,
+        sites=sites_table(P, opened, before),
+        served=served,
+        districts=district_table(P, opened, before, after),
+        reduction=M.reduction,
+        message=msg,
+        seconds=time.perf_counter() - t0,
+        budget=budget,
+    )
+
+
 def solve_siting(
     problem: SitingProblem,
     *,
     mode: str = "cover_all",
     budget: float | None = None,
-    targets=None,
-    coverage_kinds=("elderly",),
+    targets: TargetSwitch = None,
+    coverage_kinds: Sequence[str] = ("elderly",),
     allow_uncoverable: bool = False,
     time_limit: float | None = None,
     mip_gap: float | None = 1e-4,
@@ -350,44 +510,25 @@ def solve_siting(
     SitingResult
         With ``explanation`` when infeasible.
     """
-    if mode not in ("cover_all", "budget"):
-        raise _err("mode must be 'cover_all' or 'budget'", column="mode", found=repr(mode))
-    if mode == "budget" and (budget is None or not math.isfinite(budget) or budget < 0):
-        raise _err("mode='budget' needs a finite budget >= 0", column="budget", found=repr(budget))
-    if targets is not None:
-        bad = [t for t in targets if t not in TARGETS]
-        if bad:
-            raise _err(
-                "unknown target switch",
-                column="targets",
-                found=str(bad),
-                expected=", ".join(TARGETS),
-            )
+    _check_arguments(mode, budget, targets)
     t0 = time.perf_counter()
-    M = _build(
+    M = build_model(
         problem,
         mode=mode,
         budget=budget,
         targets=targets,
         coverage_kinds=coverage_kinds,
-        allow_uncoverable=allow_uncoverable,
         reduce=reduce,
     )
-    pre = M.precheck
-    ex = Explanation(budget=budget)
-    if mode == "cover_all" and pre.uncoverable and not allow_uncoverable:
-        ex.uncoverable = pre.uncoverable
-        ex.messages += _uncoverable_messages(problem, pre.uncoverable)
-    ex.messages += pre.messages
-    if pre.targets:
-        ex.targets = list(pre.targets)
-        ex.messages += [t.message for t in pre.targets]
+    ex = _precheck(problem, M, budget, mode == "cover_all" and not allow_uncoverable)
     if ex.messages:
         return _infeasible(problem, mode, budget, M.reduction, ex, time.perf_counter() - t0)
-    start = least = None
+    start: np.ndarray | None = None
+    least: _milp.MilpSolution | None = None
     limit_given = time_limit
     if (
         mode == "budget"
+        and budget is not None
         and time_limit is not None
         and any(tag.get("type") == "target" for _a, _b, tag in M.tags)
     ):
@@ -395,18 +536,7 @@ def solve_siting(
         t1 = time.perf_counter()
         start, least = _least_cost_start(M, float(budget), time_limit / 3, mip_gap)
         if least.status != "infeasible" and least.bound > float(budget) * (1 + 1e-9) + 1e-6:
-            # Proved: every plan meeting the targets costs more than the budget.
-            ex = Explanation(budget=budget, min_budget=float(least.bound))
-            found = (
-                f" (the cheapest plan found costs {least.objective:,.0f})"
-                if least.x is not None
-                else ""
-            )
-            ex.messages.append(
-                f"the budget {budget:,.0f} is too small for the district targets: meeting them "
-                f"costs at least {least.bound:,.0f}{found} "
-                f"预算 {budget:,.0f} 不足以达到区县目标, 最低需要 {least.bound:,.0f}"
-            )
+            ex = _targets_too_dear(budget, least)
             return _infeasible(problem, mode, budget, M.reduction, ex, time.perf_counter() - t0)
         if start is not None:
             start = _spend_rest(problem, M, start, float(budget), time_limit / 6)
@@ -415,75 +545,13 @@ def solve_siting(
         sol = least  # the targets conflict whatever the budget: explained below
     else:
         sol = _milp.solve(M.milp, time_limit=time_limit, mip_gap=mip_gap, warm_start=start)
-    from_start = start is not None and sol.x is not None and np.array_equal(sol.x, start)
     if sol.status == "infeasible":
-        ex = _explain(
-            problem, M, mode, budget, targets, coverage_kinds, allow_uncoverable, time_limit
-        )
+        ex = _explain(problem, M, mode, budget, targets, coverage_kinds, time_limit)
         return _infeasible(problem, mode, budget, M.reduction, ex, time.perf_counter() - t0)
     if sol.x is None:
-        msg = f"no feasible plan found within the time limit ({limit_given} s) 时限内未找到可行方案"
-        if least is not None and least.x is not None:
-            msg += (
-                f"; the cheapest plan found that meets the district targets costs "
-                f"{least.objective:,.0f} (at least {least.bound:,.0f}), more than the budget "
-                f"{budget:,.0f} 满足区县目标的最低成本方案约需 {least.objective:,.0f}, 超出预算"
-            )
-        return _empty_result(
-            problem,
-            mode,
-            budget,
-            M.reduction,
-            sol.status,
-            msg,
-            None,
-            time.perf_counter() - t0,
+        msg = _no_plan_message(limit_given, least, budget)
+        return empty_result(
+            problem, mode, budget, M.reduction, sol.status, msg, None, time.perf_counter() - t0
         )
-    opened = _decode(M, sol.x)
-    before = {k: problem.existing_served[k].copy() for k in KINDS}
-    after = _served(problem, opened)
-    cost = float(plan_cost(problem, opened).sum())
-    if mode == "cover_all":
-        objective = cost
-        bound = min(sol.bound, objective)
-    else:
-        objective = float(sum(problem.weight[k][after[k]].sum() for k in KINDS))
-        bound = max(sol.bound + M.eps * float(budget), objective)
-    gap = 0.0 if objective == bound else abs(objective - bound) / max(abs(objective), 1e-9)
-    served = pd.DataFrame(
-        {
-            f"{k}_{w}": (before if w == "before" else after)[k]
-            for k in KINDS
-            for w in ("before", "after")
-        },
-        index=pd.Index(problem.community_ids, name="community_id"),
-    )
-    what = "cost" if mode == "cover_all" else "residents served"
-    msg = (
-        f"{sol.status}: {what} {objective:,.0f}, {sum(len(v) for v in opened.values())} new facilit(ies), "
-        f"cost {cost:,.0f}, gap {gap:.2%} "
-        + ("最优" if sol.status == "optimal" else "达到时限, 为目前最好方案")
-    )
-    if from_start and sol.status != "optimal":
-        msg += (
-            "; the solver found no plan in time, so this is the least-cost plan that meets "
-            "the district targets, with sites then added by residents served per yuan while "
-            f"the budget lasts (unspent {float(budget) - cost:,.0f}) "
-            "求解器未能在时限内给出方案: 此为满足区县目标的最低成本方案, 再按每元新增服务人数补充站点"
-        )
-    return SitingResult(
-        status=sol.status,
-        mode=mode,
-        objective=objective,
-        bound=bound,
-        gap=gap,
-        total_cost=cost,
-        opened=opened,
-        sites=_sites_table(problem, opened, before),
-        served=served,
-        districts=_district_table(problem, opened, before, after),
-        reduction=M.reduction,
-        message=msg,
-        seconds=time.perf_counter() - t0,
-        budget=budget,
-    )
+    from_start = start is not None and np.array_equal(sol.x, start)
+    return _plan_result(problem, M, mode, budget, sol, from_start, t0)

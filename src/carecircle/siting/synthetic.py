@@ -9,6 +9,8 @@ costs; a building of >= 500 m2 may host both kinds at 0.8 x the sum.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
@@ -17,10 +19,27 @@ from carecircle.siting.problem import SitingProblem, make_district_targets
 
 
 def disc_cover(points: np.ndarray, sites: np.ndarray, radius: float) -> sp.csr_matrix:
-    """0/1 CSR matrix: ``[i, j] = 1`` when site ``j`` is within *radius* of point ``i``."""
+    """0/1 CSR matrix: ``[i, j] = 1`` when site ``j`` is within *radius* of point ``i``.
+
+    Parameters
+    ----------
+    points, sites
+        ``(n, 2)`` and ``(m, 2)`` coordinates in metres.
+    radius
+        Reach in metres (Euclidean).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``int8``, points x sites, sorted indices.
+    """
     pairs = cKDTree(points).query_ball_tree(cKDTree(sites), radius)
     rows = np.repeat(np.arange(len(points)), [len(p) for p in pairs])
-    cols = np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs]) if len(pairs) else []
+    cols: np.ndarray = (
+        np.concatenate([np.asarray(p, dtype=np.int64) for p in pairs])
+        if len(pairs)
+        else np.zeros(0, np.int64)
+    )
     M = sp.csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(len(points), len(sites)))
     M.sort_indices()
     return M
@@ -41,10 +60,31 @@ def random_siting_problem(
 ) -> SitingProblem:
     """A random two-type instance; about *per_community* candidates in elderly reach.
 
-    ``districts`` is the number of district blocks per side (``districts**2``
-    districts), ``streets_per_district`` the streets per district side;
-    ``street_centre_share`` the share of large (>= 800 m2) candidates that may
-    host a street centre.
+    Parameters
+    ----------
+    n_communities, n_candidates
+        Problem size.
+    seed
+        Random seed (the same seed gives the same problem).
+    side
+        Side of the square plane in metres.
+    per_community
+        Mean number of candidates within the elderly reach of a community.
+    districts
+        District blocks per side (``districts**2`` districts).
+    streets_per_district
+        Streets per district side.
+    existing_share
+        Roughly the share of communities served today.
+    street_centre_share
+        Share of large (>= 800 m2) candidates that may host a street centre.
+    targets
+        Give the plan's district targets (places per 1,000 with 2 places per 1,000
+        today, one public childcare per district and none today).
+
+    Returns
+    -------
+    SitingProblem
     """
     rng = np.random.default_rng(seed)
     P = rng.random((n_communities, 2)) * side
@@ -88,7 +128,7 @@ def random_siting_problem(
     served_c = np.asarray(disc_cover(P, ex_c, r_c).sum(axis=1)).ravel() > 0
     cover_e = disc_cover(P, Q, r_e)
     cover_c = disc_cover(P, Q, r_c)
-    problem = SitingProblem(
+    problem = SitingProblem.from_arrays(
         community_ids=np.array([f"C{i}" for i in range(n_communities)], dtype=object),
         district=d_comm,
         urban=urban,
@@ -109,10 +149,11 @@ def random_siting_problem(
     if targets:
         dist = np.unique(d_comm)
         existing_places = {d: 2.0 * pop[d_comm == d].sum() / 1000 for d in dist}
-        problem.district_targets = make_district_targets(
+        # The table is made for this problem: no need to validate it (and the reach) again.
+        problem = replace(problem, district_targets=make_district_targets(
             problem,
             existing_places=existing_places,
             min_total={"childcare": 1},
             existing_counts={"childcare": dict.fromkeys(dist, 0)},
-        )
+        ))
     return problem
