@@ -18,6 +18,7 @@ import shapely
 
 from carecircle.errors import InputError, Problem
 from carecircle.inputs import coords as _coords
+from carecircle.inputs.filters import FilterError, apply_filter
 from carecircle.inputs.scenario import LayerSource
 from carecircle.inputs.schema import (
     COLUMNS,
@@ -89,6 +90,7 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
     """
     path = source.path
     fname = str(path)
+    lonlat_columns: tuple[str, str] | None = None
     if not path.exists():
         raise InputError(Problem("error", fname, f"file not found 文件不存在 ({layer})"))
     suffix = path.suffix.lower()
@@ -113,6 +115,7 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
             geom = gpd.points_from_xy(x, y)
             geom[(x.isna() | y.isna()).to_numpy()] = None
             gdf = gpd.GeoDataFrame(df, geometry=geom, crs=source.crs or WGS84)
+            lonlat_columns = (lon, lat)
         elif suffix == ".parquet":
             gdf = gpd.read_parquet(path)
         elif suffix in (".tif", ".tiff"):
@@ -136,12 +139,17 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
         gdf = _convert_chinese(gdf, source.coords, fname)
     if source.filter:
         try:
-            # The python engine allows string methods, e.g. 类型名.str.contains('住宅').
-            gdf = gdf.query(source.filter, engine="python")
-        except Exception as exc:
+            gdf = apply_filter(gdf, source.filter)
+        except FilterError as exc:
             raise InputError(Problem(
-                "error", fname, f"filter {source.filter!r} failed: {exc}", expected="a pandas query"
+                "error", fname, f"{layer}: filter refused 筛选条件无效: {exc}", column="filter",
+                found=repr(source.filter),
+                expected="the filter language of docs/safety.md: columns, 'text' or numbers, "
+                         "== != < <= > >=, in (...), not in, and/or/not, startswith/endswith/contains",
             )) from None
+    if lonlat_columns is not None:
+        # read by :func:`carecircle.inputs.load.load_inputs`: messages on a point name these
+        gdf.attrs["lonlat_columns"] = lonlat_columns
     return gdf
 
 
