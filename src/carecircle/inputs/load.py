@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
+from carecircle.atomic import OutputConflictError, check_output_folder
 from carecircle.errors import InputError, Problem, ProblemLog
 from carecircle.inputs import coords as _coords
 from carecircle.inputs.read import WGS84, read_table, rename_columns
@@ -208,6 +209,11 @@ def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
     check_area_of_use(scenario, crs, raw.get("districts"), log)
     layers = _validate_layers(scenario, raw, lonlat, crs, log, conversions)
     check_plan_ids(scenario, layers.get("candidates"), log)
+    try:
+        check_output_folder(scenario.out_dir, scenario.protected_files())
+    except OutputConflictError as exc:
+        log.error(_scenario_name(scenario), str(exc), column="output_dir", found=str(scenario.out_dir),
+                  expected="a folder that holds none of the inputs")
     for name, gdf in raw.items():
         if gdf.crs is not None and not pyproj.CRS(gdf.crs).equals(crs):
             conversions.append(f"{name}: {pyproj.CRS(gdf.crs).to_string()} -> {crs.to_string()}")

@@ -187,6 +187,16 @@ class Scenario:
         """A copy with top-level fields (or ``walking``/``plan``... objects) replaced."""
         return dataclasses.replace(self, **changes)
 
+    def protected_files(self) -> list[Path]:
+        """The scenario file and every input file: no output may replace them."""
+        files = [] if self.source is None else [self.source]
+        for src in self.inputs.values():
+            p = src.path
+            files += sorted(p.parent.glob(p.stem + ".*")) if p.suffix.lower() == ".shp" else [p]
+        if self.demand.projection_table:
+            files.append(Path(self.demand.projection_table))
+        return files
+
     def input_fingerprint(self) -> str:
         """sha256 over the bytes of every input file: a cache key for derived data."""
         h = hashlib.sha256()

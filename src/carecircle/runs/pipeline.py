@@ -156,7 +156,6 @@ def run_scenario(
         ``"tiles"``); ignored without a scheduler.
     """
     from carecircle.assess.indicators import terminal_table
-    from carecircle.atomic import write_text_atomic
 
     scen = _as_scenario(scenario)
     report = validate(scen)
@@ -174,13 +173,12 @@ def run_scenario(
 
             _say(quiet, f"[4/4] siting plan 选址优化{where}")
             run = plan_context(ctx, run, quiet=quiet)
-    files = write_outputs(run, quiet=quiet)
     log = [report.text, ""]
     if run.unreachable is not None and len(run.unreachable):
         log += [f"Not on the walking network, excluded from coverage shares 不在路网上 "
                 f"({len(run.unreachable)}):", run.unreachable.to_string(index=False), ""]
     log += ["Notes 说明:", *run.notes, "", "Details 技术细节:", *run.details, ""]
-    files.append(write_text_atomic(scen.out_dir / "validation.txt", "\n".join(log)))
+    files = write_outputs(run, quiet=quiet, texts={"validation.txt": "\n".join(log)})
     table = run.districts_after if run.districts_after is not None else run.districts_before
     text = "\n".join([
         "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
@@ -303,12 +301,30 @@ def existing_isochrones(ctx: Context) -> dict:
     return out
 
 
-def write_outputs(run, *, quiet: bool = False) -> list[Path]:
-    """Write maps, tables and the briefing of a run into its folder (all or nothing)."""
+def write_outputs(run, *, quiet: bool = False, texts: dict[str, str] | None = None) -> list[Path]:
+    """Write maps, tables and the briefing of a run into its folder (all or nothing).
+
+    Parameters
+    ----------
+    run
+        The run's outputs (:class:`~carecircle.outputs.results.RunOutputs`).
+    quiet
+        No progress output.
+    texts
+        More text files to publish with the run (name -> content).
+
+    Returns
+    -------
+    list of Path
+        The files written.  Only files listed in the folder's manifest are ever
+        replaced or removed (:mod:`carecircle.atomic`); a folder holding the scenario
+        or one of its inputs is refused.
+    """
     from carecircle.outputs.write import write_run
 
     _say(quiet, f"writing outputs 写出结果 -> {run.scenario.out_dir}")
-    return write_run(run, run.scenario.out_dir)
+    protect = run.scenario.protected_files() if hasattr(run.scenario, "protected_files") else ()
+    return write_run(run, run.scenario.out_dir, texts=texts, protect=protect)
 
 
 def assess(scenario: Scenario | str | Path, *, quiet: bool = False):
