@@ -24,7 +24,7 @@ import numpy as np
 
 #: Bump when the stored layout or the network-building rules change, so old
 #: cache files are ignored rather than misread.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 #: Environment variable that overrides the default cache directory.
 CACHE_ENV = "CARECIRCLE_CACHE_DIR"

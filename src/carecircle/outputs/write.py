@@ -23,7 +23,9 @@ a run that fails midway leaves the previous outputs untouched.
 
 Notes on safety: every text from input data is HTML-escaped in the briefing (Jinja
 autoescaping); in XLSX a text starting with ``=`` is stored as text, never as a
-formula.  CSVs hold the data as it is (they are for machines as much as people).
+formula; in CSV a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return (and not a plain number) gets a leading ``'`` so that Excel opens it as text
+(:func:`carecircle.outputs.tables.csv_safe`).  See ``docs/safety.md``.
 """
 
 from __future__ import annotations
@@ -80,5 +82,4 @@ def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any 
         staged.append(write_briefing(run, st.dir))
         for name, text in (texts or {}).items():
             staged.append(write_text_atomic(st.path(name), text))
-        final = [target / p.relative_to(st.dir) for p in staged]
-    return final
+        return [target / p.relative_to(st.dir) for p in staged]

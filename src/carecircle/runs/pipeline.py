@@ -90,6 +90,12 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
             inputs.conversions.append(
                 f"network 步行路网: {len(net.node_ids):,} nodes, {len(net.edge_u):,} edges (largest component)"
             )
+            from carecircle.network.pieces import network_problems
+
+            # A network in pieces, or communities off it, is never silent (docs/safety.md).
+            log.problems.extend(network_problems(
+                net, comm, max_snap_m=scen.walking.max_snap_m, fname=str(net_src),
+                layer_file=str(scen.inputs["communities"].path)))
         except InputError as exc:
             log.problems.append(exc.problem)
         except (NetworkError, CarecircleError) as exc:
@@ -238,15 +244,23 @@ def assess_context(ctx: Context):
                      f"{n_unreach} 个社区不在步行路网上(超出路网范围或距路网超过 {w.max_snap_m:g} 米), "
                      f"不计入覆盖率")
     on = comm["status"] != "unreachable"
-    headline = {
-        "communities": int(len(comm)),
+    headline: dict[str, Any] = {"communities": int(len(comm))}
+    if n_unreach:
+        # first in the headline: indicators computed on part of the communities (docs/safety.md)
+        headline["unreachable"] = n_unreach
+        headline["indicators_incomplete"] = int((table["status"] == "incomplete").sum())
+        notes.append("District coverage indicators count only the communities on the network: "
+                     "one is 'pass' only if it would pass with none of the others served, and "
+                     "'incomplete' when they could change it 覆盖率指标仅计路网上的社区; 未评估社区"
+                     "可能改变结论时标记为\"不完整\"")
+    headline.update({
         "communities_on_network": int(on.sum()),
         "served_both_before": int((comm["status"] == "both").sum()),
         "served_elderly_before": int(comm["elderly_served"].sum()),
         "served_childcare_before": int(comm["childcare_served"].sum()),
         "unreachable": n_unreach,
         "crs": inputs.crs.to_string(),
-    }
+    })
     run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
                      headline=headline, notes=notes, details=list(ctx.details),
                      unreachable=unreachable_table(comm, w.max_snap_m))

@@ -374,6 +374,17 @@ def solve_siting(
         reduce=reduce,
     )
     pre = M.precheck
+    if mode == "budget" and pre.targets:
+        # Candidates dearer than the budget were dropped before the prechecks: when the
+        # targets fit without the budget, it is the budget that falls short, not the
+        # candidates; say so with what the targets cost.
+        free = _build(problem, mode=mode, budget=None, targets=targets,
+                      coverage_kinds=coverage_kinds, allow_uncoverable=allow_uncoverable,
+                      reduce=reduce)
+        if not free.precheck.targets and not free.precheck.messages:
+            ex = _explain(problem, free, mode, budget, targets, coverage_kinds,
+                          allow_uncoverable, time_limit)
+            return _infeasible(problem, mode, budget, M.reduction, ex, time.perf_counter() - t0)
     ex = Explanation(budget=budget)
     if mode == "cover_all" and pre.uncoverable and not allow_uncoverable:
         ex.uncoverable = pre.uncoverable
