@@ -33,6 +33,7 @@ def network_problems(
     max_snap_m: float,
     fname: str,
     layer_file: str = "communities",
+    outside: np.ndarray | None = None,
 ) -> list[Problem]:
     """Warnings for communities the walking network leaves off.
 
@@ -48,6 +49,9 @@ def network_problems(
         The network file, for messages.
     layer_file
         The communities file, for messages.
+    outside
+        Communities outside the network's extent (they are not assessed either,
+        see :func:`carecircle.assess.coverage.outside_extent`).
 
     Returns
     -------
@@ -59,6 +63,8 @@ def network_problems(
         return []
     snapped = snap_points(net, communities, max_snap_m=max_snap_m, id_column="id", source=layer_file)
     off = ~snapped.ok & np.isfinite(snapped.connector)
+    if outside is not None:
+        off |= np.asarray(outside, dtype=bool)
     if not off.any():
         return []
     ids = snapped.ids[off]
@@ -87,8 +93,9 @@ def network_problems(
     if rest.any():
         problems.append(Problem(
             "warning", layer_file,
-            f"{int(rest.sum())} of {len(communities)} communities are farther than {max_snap_m:g} m "
-            f"from the walking network and cannot be assessed 社区距路网过远, 无法评估",
+            f"{int(rest.sum())} of {len(communities)} communities are outside the walking network's "
+            f"extent or farther than {max_snap_m:g} m from it, and cannot be assessed "
+            f"社区在路网范围外或距路网过远, 无法评估",
             column="geometry", found=f"communities {_examples(ids[rest])}",
             expected=f"within {max_snap_m:g} m of a walkable street (max_snap_m), or a network "
                      "extract that covers them"))

@@ -90,12 +90,14 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
             inputs.conversions.append(
                 f"network 步行路网: {len(net.node_ids):,} nodes, {len(net.edge_u):,} edges (largest component)"
             )
+            from carecircle.assess.coverage import outside_extent
             from carecircle.network.pieces import network_problems
 
             # A network in pieces, or communities off it, is never silent (docs/safety.md).
             log.problems.extend(network_problems(
                 net, comm, max_snap_m=scen.walking.max_snap_m, fname=str(net_src),
-                layer_file=str(scen.inputs["communities"].path)))
+                layer_file=str(scen.inputs["communities"].path),
+                outside=None if comm is None else outside_extent(net, comm)))
         except InputError as exc:
             log.problems.append(exc.problem)
         except (NetworkError, CarecircleError) as exc:
