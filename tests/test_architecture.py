@@ -151,7 +151,6 @@ KNOWN = {
     "parameters-section outputs/staticmap.py:Fonts.prop",
     "parameters-section outputs/staticmap.py:draw_plan",
     "parameters-section outputs/style.py:fmt_num",
-    "parameters-section outputs/tables.py:write_csv",
     "parameters-section outputs/tables.py:xlsx_bytes",
     "parameters-section outputs/tables.py:write_xlsx",
     "parameters-section outputs/webmap.py:write_layer_map",

@@ -60,7 +60,7 @@ class TerminatedError(KeyboardInterrupt):
 # ---------------------------------------------------------------- single files
 
 
-def write_atomic(path: str | Path, writer: Callable[[Path], object]) -> Path:
+def write_atomic(path: str | os.PathLike[str], writer: Callable[[Path], object]) -> Path:
     """Call ``writer(tmp_path)`` and rename the result to ``path``.
 
     Parameters
@@ -93,7 +93,7 @@ def write_atomic(path: str | Path, writer: Callable[[Path], object]) -> Path:
     return path
 
 
-def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+def write_text_atomic(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
     """Write text atomically.
 
     Parameters
@@ -112,7 +112,7 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> P
     return write_atomic(path, lambda p: p.write_text(text, encoding=encoding))
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write bytes atomically.
 
     Parameters
@@ -308,7 +308,7 @@ def remove_stale_staging(folder: str | Path) -> list[Path]:
     list of Path
         The folders removed.  A staging folder of a live process is kept.
     """
-    removed = []
+    removed: list[Path] = []
     folder = Path(folder)
     if not folder.is_dir():
         return removed

@@ -33,6 +33,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -425,7 +426,7 @@ def sample_facilities(
     """
     rng = np.random.default_rng(seed)
     used: set[int] = set()
-    rows = []
+    rows: list[Any] = []
     for kind in sorted(counts):
         want = int(counts[kind])
         able = [

@@ -170,7 +170,8 @@ def _read_layers(scenario: Scenario, log: ProblemLog, conversions: list[str]
             log.problems.append(exc.problem)
             continue
         if "lonlat_columns" in gdf.attrs:
-            lonlat[name] = tuple(gdf.attrs.pop("lonlat_columns"))  # type: ignore[assignment]
+            lon, lat = gdf.attrs.pop("lonlat_columns")
+            lonlat[name] = (str(lon), str(lat))
         gdf = rename_columns(gdf, name, src.columns, truncated=src.path.suffix.lower() == ".shp")
         for col, value in src.defaults.items():
             if col not in gdf.columns and value != "auto":

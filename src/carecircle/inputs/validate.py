@@ -321,7 +321,7 @@ def _check_location(gdf, lay, area, ok, lonlat, own, lonlat_columns=None) -> np.
         finite = bool(np.isfinite(shapely.get_coordinates(p)).all())
         if finite and (area is None or area.contains(p)):
             continue
-        found, hint = _position_text(i, lonlat, own, src_crs)
+        found, hint = _position_text(int(i), lonlat, own, src_crs)
         sx, sy = to_crs.transform(lat[i], lon[i])
         if not hint and area is not None and np.isfinite([sx, sy]).all() \
                 and area.contains(shapely.Point(sx, sy)):
