@@ -333,3 +333,16 @@ def test_filters_of_the_docs_and_examples_parse() -> None:
     for text in found:
         cols = re.findall(r"[^\W\d][\w]*", text)  # every name may be a column here
         parse_filter(json.loads(f'"{text}"'), cols)
+
+
+def test_the_docs_list_the_plausible_ranges() -> None:
+    """docs/safety.md's tables are the ranges the code applies."""
+    from carecircle.inputs.ranges import CLI, DATA, SCENARIO
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "safety.md").read_text(encoding="utf-8")
+    for key, r in SCENARIO.items():
+        assert f"| `{key}` | {r.lo:,g} - {r.hi:,g} | {r.warn_lo:,g} - {r.warn_hi:,g} |" in doc, key
+    for (layer, col), r in DATA.items():
+        assert f"| {layer} | `{col}` | {r.hi:,g} | {r.warn_hi:,g} |" in doc, (layer, col)
+    for opt, r in CLI.items():
+        assert f"| `{opt}` | {r.lo:,g} - {r.hi:,g} |" in doc, opt
