@@ -168,7 +168,15 @@ def parse_street(location: str | None) -> str | None:
 
 
 def project_kind(sector: str, name: str) -> str:
-    """Facility kind of a project (see the module notes): elderly, street_centre, institution, childcare."""
+    """Facility kind of a project (see the module notes): elderly, street_centre, institution, childcare.
+
+    Parameters
+    ----------
+    sector
+        ``elderly`` or ``childcare``.
+    name
+        The project's name (the plan's words decide centre / institution).
+    """
     if sector == "childcare":
         return "childcare"
     if "综合养老服务中心" in name:

@@ -48,6 +48,17 @@ def rename_columns(
     A canonical name already present wins over an alias.  With ``truncated`` (a
     shapefile), a column named by the first 10 characters of a longer canonical or
     alias name (``urban_rura``, ``acquisitio``) matches it too, after exact matches.
+
+    Parameters
+    ----------
+    df
+        The layer as read.
+    layer
+        Layer name (its aliases are in :data:`carecircle.inputs.schema.COLUMNS`).
+    explicit
+        File column -> canonical column from the scenario's ``columns``.
+    truncated
+        The file is a shapefile (10-character column names).
     """
     mapping: dict[str, str] = dict(explicit or {})
     taken = set(mapping.values())
@@ -82,6 +93,13 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
     """Read one file into a GeoDataFrame, with its CRS, without validation.
 
     Coordinates declared GCJ-02 / BD-09 are converted to WGS-84 here.
+
+    Parameters
+    ----------
+    source
+        The layer's source (path, coordinate system, CRS, lon/lat, filter...).
+    layer
+        Layer name, for messages.
 
     Raises
     ------

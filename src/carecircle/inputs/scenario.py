@@ -216,6 +216,9 @@ class Scenario:
 # ---------------------------------------------------------------- reading the TOML
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Control characters and bidirectional overrides: they disguise text in a terminal and
+# break spreadsheets (the same set inputs.validate cleans from data).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 WEIGHT_COLUMNS = ("population", "pop_60plus", "pop_0_3", "households")
 
 
@@ -333,8 +336,8 @@ class _Reader:
             )
         self.keys(f"inputs.{name}", value, _LAYER_KEYS)
         for key in ("path", "coords", "crs", "lon", "lat", "layer", "assumed", "filter"):
-            if key in value and not isinstance(value[key], str):
-                raise self.error(f"inputs.{name}.{key}", value[key], "a string")
+            if key in value and (not isinstance(value[key], str) or _CONTROL.search(value[key])):
+                raise self.error(f"inputs.{name}.{key}", value[key], "a string without control characters")
         text = value["path"]
         if _URL.match(text) or text.lower().startswith("/vsi") or "\x00" in text:
             raise self.error(f"inputs.{name}.path", text, "a local file path (no URL, no GDAL /vsi path)",
@@ -495,8 +498,8 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
     if not isinstance(major, bool):
         raise r.error("include_major_projects", major, "true or false")
     title = data.get("title", name)
-    if not isinstance(title, str):
-        raise r.error("title", title, "a text")
+    if not isinstance(title, str) or _CONTROL.search(title):
+        raise r.error("title", title, "a text without control characters")
     demand = r.demand(data.get("demand", {}), base_dir)
     standards = r.build(Standards, "standards", data.get("standards", {}))
     tolerance = r.number(data.get("district_tolerance_m", 500.0), "district_tolerance_m")
