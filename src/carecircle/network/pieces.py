@@ -68,7 +68,8 @@ def network_problems(
     if not off.any():
         return []
     ids = snapped.ids[off]
-    pts = shapely.points(snapped.point_xy[off])
+    xy = snapped.point_xy if snapped.point_xy is not None else snapped.snap_xy
+    pts = shapely.points(xy[off])
     counted = np.zeros(len(ids), dtype=bool)
     problems = []
     pieces = list(net.report.get("pieces") or [])
