@@ -114,26 +114,7 @@ MAX_FUNCTION_LINES = 150
 
 #: Today's exceptions to the rules below.  This list only shrinks: an entry that no
 #: longer breaks its rule fails the test until it is removed.
-KNOWN = {
-    "parameters-section atomic.py:write_text_atomic",
-    "parameters-section atomic.py:write_bytes_atomic",
-    "parameters-section inputs/assumed.py:road_names",
-    "parameters-section inputs/assumed.py:near_network",
-    "parameters-section inputs/assumed.py:street_site_attributes",
-    "parameters-section inputs/assumed.py:sample_facilities",
-    "parameters-section inputs/assumed.py:write_geojson",
-    "parameters-section inputs/coords.py:gcj02_to_bd09",
-    "parameters-section inputs/coords.py:bd09_to_gcj02",
-    "parameters-section inputs/coords.py:wgs84_to_bd09",
-    "parameters-section inputs/coords.py:bd09_to_wgs84",
-    "parameters-section inputs/coords.py:to_wgs84",
-    "parameters-section inputs/load.py:study_crs",
-    "parameters-section inputs/points.py:read_points",
-    "parameters-section inputs/projects.py:project_kind",
-    "parameters-section inputs/read.py:rename_columns",
-    "parameters-section inputs/read.py:read_table",
-    "parameters-section inputs/validate.py:validate_layer",
-}
+KNOWN: set[str] = set()
 
 
 def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:

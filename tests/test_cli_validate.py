@@ -357,7 +357,7 @@ def test_lon_lat_swapped_in_csv(case: Case, capsys) -> None:
     case.inputs["communities"] = csv.name
     code, out = run(capsys, case.write())
     assert code == 1
-    line = line_with(out, "ERROR", "communities.csv", "row 3", "id C3", "column 'geometry'")
+    line = line_with(out, "ERROR", "communities.csv", "row 3", "id C3", "column '经度/纬度'")
     assert "appear swapped" in line
     assert len(error_lines(out)) == 1, out
 
@@ -372,14 +372,24 @@ def test_point_far_outside_study_area(case: Case, capsys) -> None:
     assert "found lon 116.39700, lat 39.90900" in line
 
 
-def test_point_just_outside_districts_is_accepted(case: Case, capsys) -> None:
-    # 2 km east of the districts: inside the 5 km margin, so not an error (only the
-    # "lies in no district" warning)
+def test_point_just_outside_districts_goes_to_the_nearest(case: Case, capsys) -> None:
+    # 300 m east of 碑林区 (inside the 500 m tolerance): the nearest district, with a warning
+    props, _ = case.layers["candidates"][2]
+    case.layers["candidates"][2] = (props, (108.9633, 34.25))
+    code, out = run(capsys, case.write())
+    assert code == 0, out
+    line = line_with(out, "WARNING", "candidates.geojson", "row 3", "id K3", "column 'district'")
+    assert "nearest district 碑林区 (610103)" in line and "found 30" in line
+
+
+def test_point_beyond_the_district_tolerance_is_an_error(case: Case, capsys) -> None:
+    # 2 km east of the districts: inside the 5 km study-area margin, but in no district
     props, _ = case.layers["candidates"][2]
     case.layers["candidates"][2] = (props, (108.982, 34.25))
     code, out = run(capsys, case.write())
-    assert code == 0, out
-    assert "in no district" in line_with(out, "WARNING", "candidates.geojson", "id K3")
+    assert code == 1, out
+    line = line_with(out, "ERROR", "candidates.geojson", "row 3", "id K3", "column 'district'")
+    assert "in no district" in line and "GCJ-02" in line and "within 500 m" in line
 
 
 # ---------------------------------------------------------------- vocabularies and references

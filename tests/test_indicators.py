@@ -68,8 +68,9 @@ def table() -> pd.DataFrame:
         ("D1", "urban_elderly", 2 / 3, "fail"),
         ("D2", "urban_elderly", 1.0, "pass"),
         ("city", "urban_elderly", 3 / 4, "fail"),
-        ("D1", "rural_elderly", 1.0, "pass"),  # r2 is off the network, so 1 of 1
-        ("city", "rural_elderly", 1.0, "pass"),
+        # r2 is off the network: 1 of 1 assessed, but 1 of 2 if r2 is not served (< 80%)
+        ("D1", "rural_elderly", 1.0, "incomplete"),
+        ("city", "rural_elderly", 1.0, "incomplete"),
         ("D1", "compliance", 1 / 4, "fail"),
         ("D2", "compliance", 1.0, "pass"),
         ("city", "compliance", 2 / 5, "fail"),
@@ -94,6 +95,45 @@ def test_hand_computed(table, district, key, value, status):
     row = _get(table, district, key)
     assert row["value"] == pytest.approx(value)
     assert row["status"] == status
+
+
+def test_communities_not_assessed_are_counted(table):
+    assert _get(table, "D1", "rural_elderly")["not_assessed"] == 1
+    assert _get(table, "D1", "compliance")["not_assessed"] == 1
+    assert _get(table, "D1", "urban_elderly")["not_assessed"] == 0
+    assert _get(table, "city", "compliance")["not_assessed"] == 1
+    assert _get(table, "D1", "childcare_places")["not_assessed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("served", "off", "target", "status"),
+    [
+        # 9 of 10 assessed served, 1 not assessed: bounds 9/11 .. 10/11
+        (9, 1, 0.80, "pass"),        # 9/11 = 0.818 >= 0.80 whatever the other is
+        (9, 1, 0.85, "incomplete"),  # 0.818 < 0.85 <= 0.909
+        (9, 1, 0.95, "fail"),        # even served, 10/11 = 0.909 < 0.95
+        (9, 0, 0.90, "pass"),        # nothing missing: the share itself
+    ],
+)
+def test_share_with_communities_not_assessed(served, off, target, status):
+    n = 10 + off
+    comm = pd.DataFrame({
+        "id": [f"u{i}" for i in range(n)], "district": "D1", "urban_rural": "urban",
+        "snapped": [True] * 10 + [False] * off, "elderly_served": [i < served for i in range(n)],
+        "childcare_served": True, "population": 100.0, "pop_60plus": 20.0})
+    t = district_indicators(comm, None, DISTRICTS.iloc[:1], targets=Targets(urban_elderly_coverage=target))
+    row = _get(t, "D1", "urban_elderly")
+    assert row["value"] == pytest.approx(served / 10)
+    assert row["status"] == status
+    assert row["not_assessed"] == off
+
+
+def test_nothing_assessed_is_incomplete_not_no_data():
+    comm = pd.DataFrame({"id": ["u1"], "district": "D1", "urban_rural": "urban", "snapped": [False],
+                         "elderly_served": [False], "childcare_served": [False],
+                         "population": [100.0], "pop_60plus": [20.0]})
+    row = _get(district_indicators(comm, None, DISTRICTS.iloc[:1]), "D1", "urban_elderly")
+    assert row["status"] == "incomplete" and np.isnan(row["value"]) and row["not_assessed"] == 1
 
 
 def test_district_without_rural_is_no_data(table):

@@ -71,7 +71,12 @@ def test_today_misses_targets_and_the_plan_meets_them(library_run):
     after = planned.districts_after
     coverage = after[after["indicator"].isin(
         ["urban_elderly", "rural_elderly", "street_centre", "compliance", "childcare_places"])]
-    assert set(coverage["status"]) <= {"pass", "no data"}, coverage[coverage["status"] == "fail"]
+    assert set(coverage["status"]) <= {"pass", "no data", "incomplete"}, \
+        coverage[coverage["status"] == "fail"]
+    # incomplete only where communities off the network could change the verdict: the
+    # assessed ones all meet the target (the demo's 2 communities outside the network)
+    open_ = coverage[coverage["status"] == "incomplete"]
+    assert (open_["not_assessed"] > 0).all() and (open_["value"] >= open_["target"]).all()
 
 
 def test_every_community_is_served_on_recomputation(library_run):

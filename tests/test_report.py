@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -220,7 +221,10 @@ def test_write_run_writes_everything(run, tmp_path):
     paths = write_run(run, out)
     assert {p.name for p in paths} == RUN_FILES
     assert all(p.parent == out and p.is_file() for p in paths)
-    assert {p.name for p in out.iterdir()} == RUN_FILES  # no staging folder left
+    # no staging folder left; the manifest lists exactly the run's files
+    assert {p.name for p in out.iterdir()} == RUN_FILES | {"carecircle-manifest.json"}
+    manifest = json.loads((out / "carecircle-manifest.json").read_text(encoding="utf-8"))
+    assert manifest["files"] == dict.fromkeys(sorted(RUN_FILES), "run")
 
 
 def test_failing_run_leaves_previous_outputs_untouched(run, tmp_path, monkeypatch):
@@ -256,7 +260,7 @@ def test_rewrite_removes_stale_outputs_only(run, tmp_path):
     left = {p.name for p in out.iterdir()}
     assert "sites.csv" not in left and "cost_total.xlsx" not in left
     assert "my notes.txt" in left
-    assert left == {p.name for p in paths} | {"my notes.txt"}
+    assert left == {p.name for p in paths} | {"my notes.txt", "carecircle-manifest.json"}
 
 
 def test_write_run_default_folder_is_the_scenario_out_dir(run, tmp_path, monkeypatch):

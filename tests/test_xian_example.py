@@ -166,7 +166,7 @@ def test_pois_on_roads_and_the_rest_reported(run, communities):
     html = (run.out_dir / "briefing.html").read_text("utf-8")
     notes = html[html.index('id="notes"') : html.index('id="headline"')]
     assert f"{unreachable} communities are not on the walking network" in notes
-    assert re.search(r"1,443\s*</div>\s*<div class=\"l\">不在路网上", html)
+    assert re.search(r"1,443\s*</div>\s*<div class=\"l\">未评估\(不在路网上\)", html)
 
 
 def test_unreachable_left_out_of_coverage_shares(run):
@@ -178,14 +178,21 @@ def test_unreachable_left_out_of_coverage_shares(run):
     assert len(with_on) >= 2
     for code in with_on:  # no facilities today: 0% of the communities on the network
         assert float(table.loc[(code, "urban_elderly"), "现状值 Value today"]) == 0.0
-    # a district whose communities are all off the network has no coverage figure (not 0%)
+    # a district whose communities are all off the network has no coverage figure (not 0%):
+    # incomplete, with how many communities were not assessed
     off_only = set(comm["区县代码 District code"]) - with_on
     assert off_only
+    missing = "未评估社区数(不在路网上) Communities not assessed (not on the network)"
     for code in off_only:
-        assert table.loc[(code, "urban_elderly"), "现状达标情况 Status today"] == "no data"
+        row = table.loc[(code, "urban_elderly")]
+        assert row["现状达标情况 Status today"] == "incomplete" and pd.isna(row["现状值 Value today"])
+        assert int(row[missing]) == int((comm["区县代码 District code"] == code).sum())
     if HAS_PLANNING:  # after the plan: 100% where 0% would be far below if the 1,443 counted
         for code in with_on:
-            assert float(table.loc[(code, "urban_elderly"), "规划后值 Value after plan"]) == 1.0
+            row = table.loc[(code, "urban_elderly")]
+            assert float(row["规划后值 Value after plan"]) == 1.0
+            # ... but never "pass" while communities of the district were not assessed
+            assert row["规划后达标情况 Status after plan"] == "incomplete" and int(row[missing]) > 0
 
 
 def test_every_assumed_layer_named_in_the_outputs(run, scenario):

@@ -8,12 +8,55 @@ function of the library.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from carecircle import __version__
 from carecircle.errors import CarecircleError
+from carecircle.inputs.ranges import CLI, SCENARIO
+
+# ---------------------------------------------------------------- argument types
+
+
+def _bounded(option: str, *, integer: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number within the option's plausible range (docs/safety.md)."""
+    rng = CLI[option]
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if integer else 'a number'} 不是数字") from None
+        if not math.isfinite(value) or not rng.lo <= value <= rng.hi:
+            raise argparse.ArgumentTypeError(
+                f"{text} is outside the plausible range {rng.text()} 超出合理范围 (docs/safety.md)")
+        return value
+
+    parse.__name__ = option.lstrip("-").replace("-", "_")
+    return parse
+
+
+def _metric_crs(text: str) -> str:
+    """An argparse type: a projected CRS in metres."""
+    import pyproj
+
+    try:
+        crs = pyproj.CRS.from_user_input(text)
+    except pyproj.exceptions.CRSError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a CRS 坐标系无效; e.g. EPSG:4545") from None
+    units = {a.unit_name.lower() for a in crs.axis_info[:2]}
+    if not crs.is_projected or not units <= {"metre", "meter"}:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a projected CRS in metres 须为米制投影坐标系; e.g. EPSG:4545")
+    return text
+
+
+#: sweep parameter -> scenario key whose range its values must keep
+_SWEEP_RANGES = {"minutes": "walking.minutes", "speed_elderly": "walking.speed_mps.*",
+                 "speed_childcare": "walking.speed_mps.*", "budget_yuan": "plan.budget_yuan"}
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -54,7 +97,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    "for N local worker processes (needs the `dask` extra) 分布式计算")
     p.add_argument("--partition-by", choices=("auto", "district", "tiles"), default="auto",
                    help="how the communities are cut for the cluster")
-    p.add_argument("--partitions", type=int, default=None, help="number of tiles")
+    p.add_argument("--partitions", type=_bounded("--partitions", integer=True), default=None,
+                   help="number of tiles (1-10,000)")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -79,15 +123,22 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from carecircle.runs.compare import SUMMARY_LABELS, SWEEP_PARAMETERS, sweep, write_sweep
 
     scen = load_scenario(args.scenario)
+    rng = SCENARIO[_SWEEP_RANGES[args.parameter]]
     try:
         values = [float(v) for v in args.values.split(",") if v.strip()]
     except ValueError:
-        print(f"--values {args.values!r}: expected numbers separated by commas, e.g. 0.8,1.0,1.2 "
-              "参数值应为逗号分隔的数字", file=sys.stderr)
+        values = []
+    bad = [v for v in values if not math.isfinite(v) or not rng.lo <= v <= rng.hi]
+    if not values or bad:
+        print(f"--values {args.values!r}: expected numbers separated by commas, each within "
+              f"{rng.text()}, e.g. 0.8,1.0,1.2 参数值应为逗号分隔且在合理范围内的数字", file=sys.stderr)
         return 2
-    table = sweep(scen, args.parameter, values, quiet=args.quiet)
     out = args.out or scen.out_dir
-    files = write_sweep(table, out)
+    from carecircle.atomic import check_output_folder
+
+    check_output_folder(out, scen.protected_files())
+    table = sweep(scen, args.parameter, values, quiet=args.quiet)
+    files = write_sweep(table, out, protect=scen.protected_files())
     shown = table.drop(columns="parameter").rename(
         columns={**SUMMARY_LABELS, "value": SWEEP_PARAMETERS[args.parameter]})
     print(text_table(shown.set_index(shown.columns[0])))
@@ -95,19 +146,27 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _walk_inputs(args: argparse.Namespace, *names: str) -> list[Path]:
+    """The files a reach/isochrones command reads: its output never replaces them."""
+    return [Path(getattr(args, n)) for n in ("network", *names)]
+
+
 def _cmd_reach(args: argparse.Namespace) -> int:
-    from carecircle.atomic import write_atomic
+    from carecircle.atomic import check_output_folder, publish_file
     from carecircle.network.reach import reach_table
 
+    protect = _walk_inputs(args, "origins", "sites")
+    check_output_folder(args.output, protect)
     pairs, unsnapped = reach_table(
         args.network, args.origins, args.sites, minutes=args.minutes, speed_mps=args.speed_mps,
         max_snap_m=args.max_snap_m, crs=args.crs, progress=not args.quiet,
     )
     out: Path = args.output
     if out.suffix.lower() == ".parquet":
-        write_atomic(out, lambda p: pairs.to_parquet(p, index=False))
+        publish_file(out, lambda p: pairs.to_parquet(p, index=False), owner="reach", protect=protect)
     else:
-        write_atomic(out, lambda p: pairs.to_csv(p, index=False, encoding="utf-8-sig"))
+        publish_file(out, lambda p: pairs.to_csv(p, index=False, encoding="utf-8-sig"), owner="reach",
+                     protect=protect)
     print(f"{len(pairs)} origin-site pairs within {args.minutes:g} min at {args.speed_mps:g} m/s "
           f"({args.minutes * 60 * args.speed_mps:.0f} m) 步行可达对 -> {out}")
     if len(unsnapped):
@@ -118,9 +177,11 @@ def _cmd_reach(args: argparse.Namespace) -> int:
 
 
 def _cmd_isochrones(args: argparse.Namespace) -> int:
-    from carecircle.atomic import write_atomic
+    from carecircle.atomic import check_output_folder, publish_file
     from carecircle.network.isochrones import isochrones_for
 
+    protect = _walk_inputs(args, "sites")
+    check_output_folder(args.output, protect)
     gdf = isochrones_for(
         args.network, args.sites, minutes=args.minutes, speed_mps=args.speed_mps,
         buffer_m=args.buffer_m, max_snap_m=args.max_snap_m, crs=args.crs, progress=not args.quiet,
@@ -130,7 +191,8 @@ def _cmd_isochrones(args: argparse.Namespace) -> int:
     gdf = gdf.to_crs(4326) if driver == "GeoJSON" else gdf
     # A GeoPackage layer is otherwise named after the temporary file, which GDAL refuses.
     layer = {"layer": "isochrones"} if driver == "GPKG" else {}
-    write_atomic(out, lambda p: gdf.to_file(p, driver=driver, **layer))
+    publish_file(out, lambda p: gdf.to_file(p, driver=driver, **layer), owner="isochrones",
+                 protect=protect)
     print(f"{len(gdf)} isochrone(s) 等时圈 -> {out}")
     return 0
 
@@ -161,10 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def walk_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--network", required=True, help="walk network file (.osm, .osm.pbf, .graphml, .gpkg, .shp)")
-        p.add_argument("--minutes", type=float, default=15.0)
-        p.add_argument("--speed-mps", type=float, default=1.0)
-        p.add_argument("--max-snap-m", type=float, default=300.0)
-        p.add_argument("--crs", default=None, help="metric CRS (default: chosen for the area)")
+        p.add_argument("--minutes", type=_bounded("--minutes"), default=15.0, help="1-120")
+        p.add_argument("--speed-mps", type=_bounded("--speed-mps"), default=1.0, help="0.3-3")
+        p.add_argument("--max-snap-m", type=_bounded("--max-snap-m"), default=300.0, help="1-5,000")
+        p.add_argument("--crs", type=_metric_crs, default=None,
+                       help="metric CRS (default: chosen for the area)")
         p.add_argument("-o", "--output", type=Path, required=True)
 
     p = sub.add_parser("compare", help="several scenarios side by side 情景比较")
@@ -190,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("isochrones", help="walking isochrone polygons 步行等时圈")
     walk_args(p)
     p.add_argument("--sites", required=True, help="site points (id column)")
-    p.add_argument("--buffer-m", type=float, default=25.0)
+    p.add_argument("--buffer-m", type=_bounded("--buffer-m"), default=25.0, help="0-500")
     p.set_defaults(func=_cmd_isochrones)
 
     p = sub.add_parser("demo", help="run the bundled demo city 运行示范城区")
@@ -201,10 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    from carecircle.atomic import TerminatedError, sigterm_as_interrupt
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        # SIGTERM (a service stop, `kill`) ends a run like Ctrl-C: staging folders go
+        with sigterm_as_interrupt():
+            return int(args.func(args) or 0)
+    except TerminatedError:
+        print("terminated 已终止", file=sys.stderr)
+        return 143
     except CarecircleError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -19,8 +19,12 @@ Indicators (targets from the scenario, defaults from the plan):
 ``elderly_area``           elderly facility floor area per resident (0.1-0.3 m²)
 =========================  =====================================================
 
-Communities that are not on the network (``unreachable``) are excluded from the
-coverage shares; their count is reported separately.
+Communities that are not on the network (``unreachable``) could not be assessed.  The
+coverage shares (``urban_elderly``, ``rural_elderly``, ``compliance``) are computed over
+the assessed communities, and the count of the others is in ``not_assessed``.  A share
+with communities not assessed is ``pass`` only if it would pass even if none of them
+were served, ``fail`` only if it would fail even if all of them were, and otherwise
+``incomplete``: never "ok" on part of the data (docs/safety.md).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class _Part:
 
     num: float | None
     den: float | None
+    off: float = 0.0  # communities of the denominator's kind that could not be assessed
 
 
 _NO_DATA = _Part(None, None)
@@ -66,14 +71,21 @@ _NO_DATA = _Part(None, None)
 _STOCK = ("childcare_places", "public_beds", "public_childcare", "elderly_area")
 
 
-def _share(num, den, target) -> tuple[float | None, str]:
+def _share(num, den, target, off: float = 0.0) -> tuple[float | None, str]:
     if den is None or num is None or den == 0:
-        return None, "no data"
+        return None, ("incomplete" if off else "no data")
     value = num / den
-    return value, "pass" if value >= target - 1e-12 else "fail"
+    if not off:
+        return value, "pass" if value >= target - 1e-12 else "fail"
+    # bounds over what the communities not assessed could be: none served .. all served
+    if num / (den + off) >= target - 1e-12:
+        return value, "pass"
+    if (num + off) / (den + off) < target - 1e-12:
+        return value, "fail"
+    return value, "incomplete"
 
 
-def _row(district, name, key, value, target, target_text, status, gap=None) -> dict:
+def _row(district, name, key, value, target, target_text, status, gap=None, off=0.0) -> dict:
     if gap is None and value is not None and target is not None:
         gap = value - target
     return {
@@ -81,6 +93,7 @@ def _row(district, name, key, value, target, target_text, status, gap=None) -> d
         "value": np.nan if value is None else float(value),
         "target": np.nan if target is None else float(target), "target_text": target_text,
         "gap": np.nan if gap is None else float(gap), "status": status, "unit": UNITS[key],
+        "not_assessed": int(off),
     }
 
 
@@ -141,11 +154,14 @@ class _Communities:
         m_u = mask_d & self.on_net & self.urban
         m_r = mask_d & self.on_net & ~self.urban
         m_all = mask_d & self.on_net
+        off = mask_d & ~self.on_net
         return {
-            "urban_elderly": _Part(float((self.elderly & m_u).sum()), float(m_u.sum()) or None),
-            "rural_elderly": _Part(float((self.elderly & m_r).sum()), float(m_r.sum()) or None),
+            "urban_elderly": _Part(float((self.elderly & m_u).sum()), float(m_u.sum()) or None,
+                                   float((off & self.urban).sum())),
+            "rural_elderly": _Part(float((self.elderly & m_r).sum()), float(m_r.sum()) or None,
+                                   float((off & ~self.urban).sum())),
             "compliance": _Part(float((self.elderly & self.childcare & m_all).sum()),
-                                float(m_all.sum()) or None),
+                                float(m_all.sum()) or None, float(off.sum())),
         }
 
 
@@ -261,8 +277,8 @@ def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: floa
                         ("rural_elderly", t.rural_elderly_coverage),
                         ("street_centre", t.street_centre_coverage),
                         ("compliance", t.facility_compliance)):
-        v, s = _share(p[key].num, p[key].den, target)
-        rows.append(_row(code, name, key, v, target, f">= {target:.0%}", s))
+        v, s = _share(p[key].num, p[key].den, target, p[key].off)
+        rows.append(_row(code, name, key, v, target, f">= {target:.0%}", s, off=p[key].off))
     cp = p["childcare_places"]
     v, s = _share(cp.num, cp.den, t.childcare_places_per_1000)
     rows.append(_row(code, name, "childcare_places", v, t.childcare_places_per_1000,
@@ -372,6 +388,9 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
         if r["status"] == "no data":
             return "无数据 no data"
         v = r["value"]
+        if r["status"] == "incomplete":
+            txt = "—" if pd.isna(v) else f"{v:.1%}"
+            return f"{txt} ? ({int(r.get('not_assessed', 0))} 未评估 not assessed)"
         txt = f"{v:.1%}" if r["unit"] == "%" else f"{v:,.2f}" if r["unit"] in ("per 1,000", "m²/person") else f"{v:,.0f}"
         return f"{txt} {'✓' if r['status'] == 'pass' else '✗'}"
 
@@ -400,6 +419,8 @@ def _cell_text(r: pd.Series) -> str:
     if r["status"] == "no data":
         return "no data"
     v = r["value"]
+    if r["status"] == "incomplete":  # "?" and how many communities were not assessed
+        return f"{'-' if pd.isna(v) else f'{v:.0%}'} ?{int(r.get('not_assessed', 0))}"
     if r["unit"] == "%":
         txt = f"{v:.0%}"
     elif r["unit"] in ("per 1,000", "m²/person"):
@@ -423,4 +444,8 @@ def terminal_table(table: pd.DataFrame) -> str:
     out.index = [SHORT[k] for k in out.index]
     out.index.name = "指标 Indicator"
     out.columns.name = None
-    return out.to_string()
+    text = out.to_string()
+    if (t["status"] == "incomplete").any():
+        text += ("\n?N: incomplete, N communities not on the network were not assessed "
+                 "不完整, N 个社区未评估")
+    return text

@@ -33,6 +33,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -168,7 +169,15 @@ def street_points(
 
 
 def road_names(lines: gpd.GeoDataFrame, column: str = "name") -> pd.Series:
-    """One road name per line: osmnx list values (``"['A', 'B']"``) give their first."""
+    """One road name per line: osmnx list values (``"['A', 'B']"``) give their first.
+
+    Parameters
+    ----------
+    lines
+        Street lines.
+    column
+        The column with the names.
+    """
     if column not in lines.columns:
         return pd.Series([""] * len(lines), index=lines.index, dtype=object)
 
@@ -193,6 +202,15 @@ def near_network(
 
     Compare with the snap limit: a point farther than ``max_snap_m`` would not join the
     network, so it must not become a candidate site.
+
+    Parameters
+    ----------
+    points
+        The points (a projected CRS).
+    lines
+        The street lines (the same CRS).
+    max_snap_m
+        The snap limit the caller compares with (kept for a uniform signature).
     """
     _metric(lines, "street lines")
     pts = points.to_crs(lines.crs)
@@ -225,6 +243,17 @@ def street_site_attributes(
     ``childcare`` (even odds) from ``elderly_min_area_m2`` (300 m²), else ``childcare``;
     cost = area x unit cost of the acquisition (:data:`UNIT_COSTS`) x a factor uniform in
     0.85-1.15, rounded to 1,000 yuan.
+
+    Parameters
+    ----------
+    n
+        Number of sites.
+    seed
+        Seed of the random draws.
+    unit_costs
+        Yuan per m² by acquisition (default :data:`UNIT_COSTS`).
+    shared_min_area_m2, elderly_min_area_m2
+        Floor areas from which a site may host both kinds, or elderly care.
 
     Returns
     -------
@@ -412,6 +441,19 @@ def sample_facilities(
     ``childcare_m2_per_place``.  Use it only when a scenario states it: these are not
     real facilities.
 
+    Parameters
+    ----------
+    sites
+        Candidate sites (``kinds``, ``floor_area_m2``).
+    counts
+        Kind -> how many facilities to draw.
+    seed
+        Seed of the draws.
+    ownership
+        Ownership of every sampled facility.
+    childcare_m2_per_place
+        Floor area per childcare place.
+
     Returns
     -------
     geopandas.GeoDataFrame
@@ -425,7 +467,7 @@ def sample_facilities(
     """
     rng = np.random.default_rng(seed)
     used: set[int] = set()
-    rows = []
+    rows: list[Any] = []
     for kind in sorted(counts):
         want = int(counts[kind])
         able = [
@@ -496,6 +538,15 @@ def write_geojson(
 
     Properties keep the frame's column order; NaN becomes ``null``; coordinates are
     rounded to ``decimals`` (7: about 1 cm).  The same frame gives the same bytes.
+
+    Parameters
+    ----------
+    gdf
+        Points in any CRS (written in WGS-84).
+    path
+        The file.
+    decimals
+        Decimals of the coordinates.
     """
     wgs = gdf.to_crs(4326)
     geoms = np.asarray(wgs.geometry.array)

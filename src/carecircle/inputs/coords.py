@@ -107,7 +107,18 @@ def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Baidu's BD-09 transform from GCJ-02."""
+    """Baidu's BD-09 transform from GCJ-02.
+
+    Parameters
+    ----------
+    lon, lat
+        GCJ-02 degrees (scalars or arrays).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        BD-09 longitude and latitude.
+    """
     lon, lat = _arrays(lon, lat)
     z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
     theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
@@ -115,22 +126,67 @@ def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Exact inverse of :func:`gcj02_to_bd09` (iterated)."""
+    """Exact inverse of :func:`gcj02_to_bd09` (iterated).
+
+    Parameters
+    ----------
+    lon, lat
+        BD-09 degrees.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        GCJ-02 longitude and latitude.
+    """
     return _invert(gcj02_to_bd09, lon, lat)
 
 
 def wgs84_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """WGS-84 to BD-09 (through GCJ-02)."""
+    """WGS-84 to BD-09 (through GCJ-02).
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        BD-09 longitude and latitude.
+    """
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
 def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """BD-09 to WGS-84 (exact inverses of both steps)."""
+    """BD-09 to WGS-84 (exact inverses of both steps).
+
+    Parameters
+    ----------
+    lon, lat
+        BD-09 degrees.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        WGS-84 longitude and latitude.
+    """
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
 def to_wgs84(lon, lat, system: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert from a named system (``wgs84``, ``gcj02``, ``bd09``) to WGS-84.
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees in ``system``.
+    system
+        ``wgs84``, ``gcj02`` or ``bd09`` (case and ``-``/``_`` ignored).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        WGS-84 longitude and latitude.
 
     Raises
     ------

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyproj
 
+from carecircle.atomic import OutputConflictError, check_output_folder
 from carecircle.errors import InputError, Problem, ProblemLog
 from carecircle.inputs import coords as _coords
 from carecircle.inputs.read import WGS84, read_table, rename_columns
@@ -16,7 +18,7 @@ from carecircle.inputs.scenario import Scenario
 from carecircle.inputs.schema import (
     LAYER_ZH,
 )
-from carecircle.inputs.validate import _auto_district, _study_area, validate_layer
+from carecircle.inputs.validate import study_area, validate_layer
 
 
 @dataclass
@@ -54,19 +56,131 @@ class Inputs:
 
 # ---------------------------------------------------------------- the scenario's inputs
 
+#: How far (degrees) the data may extend beyond the scenario CRS's area of use: silently
+#: up to the first value, with a warning up to the second, beyond it an error.  A
+#: 3-degree Gauss-Kruger zone used a little beyond its edge (eastern Lantian county,
+#: 109.8E, in EPSG:4545) distorts distances by well under 0.1 %; a CRS for another
+#: province or continent gives wrong distances.
+AREA_OF_USE_SLACK_DEG = (0.5, 1.5)
+
+
+def _scenario_name(scenario: Scenario) -> str:
+    return str(scenario.source) if scenario.source is not None else "scenario"
+
 
 def study_crs(scenario: Scenario, districts_wgs: gpd.GeoDataFrame | None) -> pyproj.CRS:
-    """The metric CRS of a run: the scenario's, or one chosen from the districts' extent."""
+    """The metric CRS of a run: the scenario's, or one chosen from the districts' extent.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (its ``crs``, if set, must be projected).
+    districts_wgs
+        The district layer as read (any CRS), or ``None``.
+
+    Returns
+    -------
+    pyproj.CRS
+    """
     if scenario.crs:
         crs = pyproj.CRS.from_user_input(scenario.crs)
         if crs.is_geographic:
-            raise InputError(Problem("error", "scenario", "crs must be projected (metres) 坐标系须为投影坐标系",
+            raise InputError(Problem("error", _scenario_name(scenario),
+                                     "crs must be projected (metres) 坐标系须为投影坐标系",
                                      column="crs", found=str(scenario.crs), expected="e.g. EPSG:4545"))
         return crs
     if districts_wgs is None or len(districts_wgs) == 0:
         return pyproj.CRS.from_epsg(4545)
     b = districts_wgs.to_crs(WGS84).total_bounds
     return _coords.choose_metric_crs(*b)
+
+
+def check_area_of_use(scenario: Scenario, crs: pyproj.CRS, districts: gpd.GeoDataFrame | None,
+                      log: ProblemLog) -> None:
+    """The scenario's CRS must be meant for the place the data is (its area of use).
+
+    Parameters
+    ----------
+    scenario
+        The scenario (only a CRS it sets is checked; a chosen one fits by construction).
+    crs
+        The run's CRS.
+    districts
+        The districts layer (any CRS); its extent is the data's.
+    log
+        Where the problem goes.
+    """
+    aou = crs.area_of_use
+    if not scenario.crs or aou is None or districts is None or len(districts) == 0:
+        return
+    west, south, east, north = districts.to_crs(WGS84).total_bounds
+    beyond = max(aou.west - west, east - aou.east, aou.south - south, north - aou.north)
+    if not np.isfinite(beyond) or beyond <= AREA_OF_USE_SLACK_DEG[0]:
+        return
+    found = f"{scenario.crs} is for {aou.name} ({aou.west:g}..{aou.east:g}E, {aou.south:g}..{aou.north:g}N)"
+    data = f"the districts span {west:.2f}..{east:.2f}E, {south:.2f}..{north:.2f}N"
+    if beyond > AREA_OF_USE_SLACK_DEG[1]:
+        log.error(_scenario_name(scenario), "the CRS is not meant for where the data is "
+                  "坐标系的适用范围不含研究区", column="crs", found=f"{found}; {data}",
+                  expected="a CRS whose area of use contains the data, e.g. EPSG:4545 for Xi'an, "
+                           "or leave crs out to choose one")
+    else:
+        log.warning(_scenario_name(scenario), "the data extends a little beyond the CRS's area of use "
+                    "研究区略超出坐标系适用范围", column="crs", found=f"{found}; {data}",
+                    expected="a CRS whose area of use contains the data")
+
+
+def check_plan_ids(scenario: Scenario, candidates: gpd.GeoDataFrame | None, log: ProblemLog) -> None:
+    """``plan.required`` / ``plan.excluded`` must name candidates of the candidates layer.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    candidates
+        The validated candidates layer (``None`` when the scenario has none).
+    log
+        Where the problems go.
+    """
+    src = scenario.inputs.get("candidates")
+    known = set() if candidates is None or "id" not in candidates else set(candidates["id"].astype(str))
+    for key in ("required", "excluded"):
+        ids = list(getattr(scenario.plan, key))
+        unknown = [i for i in ids if i not in known]
+        if not unknown:
+            continue
+        shown = ", ".join(unknown[:10]) + (f" ... ({len(unknown)} in all)" if len(unknown) > 10 else "")
+        log.error(_scenario_name(scenario), f"plan.{key}: candidate id(s) not found 候选场地编号不存在",
+                  column=f"plan.{key}", found=shown,
+                  expected=f"ids of {src.path}" if src is not None else "a candidates layer with these ids")
+
+
+def _read_layers(scenario: Scenario, log: ProblemLog, conversions: list[str]
+                 ) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, tuple[str, str]]]:
+    """Every vector layer as read (renamed, defaults filled); CSV lon/lat column names."""
+    raw: dict[str, gpd.GeoDataFrame] = {}
+    lonlat: dict[str, tuple[str, str]] = {}
+    for name in ("districts", "streets", "communities", "facilities", "candidates", "population_grid"):
+        src = scenario.inputs.get(name)
+        if src is None:
+            continue
+        try:
+            gdf = read_table(src, name)
+        except InputError as exc:
+            log.problems.append(exc.problem)
+            continue
+        if "lonlat_columns" in gdf.attrs:
+            lon, lat = gdf.attrs.pop("lonlat_columns")
+            lonlat[name] = (str(lon), str(lat))
+        gdf = rename_columns(gdf, name, src.columns, truncated=src.path.suffix.lower() == ".shp")
+        for col, value in src.defaults.items():
+            if col not in gdf.columns and value != "auto":
+                gdf[col] = value
+                conversions.append(f"{name}: column '{col}' missing, set to {value!r} (assumed 假设)")
+        if src.coords != "wgs84":
+            conversions.append(f"{name}: {src.coords.upper()} -> WGS-84 ({len(gdf)} features)")
+        raw[name] = gdf
+    return raw, lonlat
 
 
 def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
@@ -85,54 +199,22 @@ def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
     Inputs
         All layers in one metric CRS, with every problem found.
     """
-    log = ProblemLog()
-    raw: dict[str, gpd.GeoDataFrame] = {}
+    log = ProblemLog(list(scenario.warnings))
     conversions: list[str] = []
-    for name in ("districts", "streets", "communities", "facilities", "candidates", "population_grid"):
-        src = scenario.inputs.get(name)
-        if src is None:
-            continue
-        try:
-            gdf = read_table(src, name)
-        except InputError as exc:
-            log.problems.append(exc.problem)
-            continue
-        gdf = rename_columns(gdf, name, src.columns, truncated=src.path.suffix.lower() == ".shp")
-        for col, value in src.defaults.items():
-            if col not in gdf.columns and value != "auto":
-                gdf[col] = value
-                conversions.append(f"{name}: column '{col}' missing, set to {value!r} (assumed 假设)")
-        if src.coords != "wgs84":
-            conversions.append(f"{name}: {src.coords.upper()} -> WGS-84 ({len(gdf)} features)")
-        raw[name] = gdf
-    districts_raw = raw.get("districts")
+    raw, lonlat = _read_layers(scenario, log, conversions)
     try:
-        crs = study_crs(scenario, districts_raw)
+        crs = study_crs(scenario, raw.get("districts"))
     except InputError as exc:
         log.problems.append(exc.problem)
         crs = pyproj.CRS.from_epsg(4545)
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    fname = {k: str(scenario.inputs[k].path) for k in raw}
-    if districts_raw is not None:
-        layers["districts"] = validate_layer(districts_raw, "districts", fname["districts"], log, crs=crs)
-    districts = layers.get("districts")
-    if districts is not None and len(districts) == 0:
-        districts = None
-    area = _study_area(districts, crs)
-    if "streets" in raw:
-        layers["streets"] = validate_layer(raw["streets"], "streets", fname["streets"], log, crs=crs,
-                                           districts=districts, area=area)
-    streets = layers.get("streets")
-    grid_pops = ("population", "pop_60plus", "pop_0_3") if "population_grid" in raw else ()
-    for name in ("communities", "facilities", "candidates", "population_grid"):
-        src = scenario.inputs.get(name)
-        if name in raw and src.defaults.get("district") == "auto" and "district" not in raw[name]:
-            raw[name]["district"] = _auto_district(raw[name], districts)
-            conversions.append(f"{name}: district taken from the district polygons 区县按空间位置确定")
-        if name in raw:
-            layers[name] = validate_layer(raw[name], name, fname[name], log, crs=crs,
-                                          districts=districts, streets=streets, area=area,
-                                          optional=grid_pops if name == "communities" else ())
+    check_area_of_use(scenario, crs, raw.get("districts"), log)
+    layers = _validate_layers(scenario, raw, lonlat, crs, log, conversions)
+    check_plan_ids(scenario, layers.get("candidates"), log)
+    try:
+        check_output_folder(scenario.out_dir, scenario.protected_files())
+    except OutputConflictError as exc:
+        log.error(_scenario_name(scenario), str(exc), column="output_dir", found=str(scenario.out_dir),
+                  expected="a folder that holds none of the inputs")
     for name, gdf in raw.items():
         if gdf.crs is not None and not pyproj.CRS(gdf.crs).equals(crs):
             conversions.append(f"{name}: {pyproj.CRS(gdf.crs).to_string()} -> {crs.to_string()}")
@@ -141,6 +223,41 @@ def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
     if raise_on_error:
         log.raise_if_errors()
     return inputs
+
+
+def _validate_layers(scenario: Scenario, raw: dict[str, gpd.GeoDataFrame],
+                     lonlat: dict[str, tuple[str, str]], crs: pyproj.CRS, log: ProblemLog,
+                     conversions: list[str]) -> dict[str, gpd.GeoDataFrame]:
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    fname = {k: str(scenario.inputs[k].path) for k in raw}
+
+    def check(name: str, **kw: object) -> None:
+        src = scenario.inputs[name]
+        layers[name] = validate_layer(raw[name], name, fname[name], log, crs=crs,
+                                      district_tolerance_m=scenario.district_tolerance_m,
+                                      coords=src.coords, lonlat_columns=lonlat.get(name),
+                                      **kw)  # type: ignore[arg-type]
+
+    if "districts" in raw:
+        check("districts")
+    districts = layers.get("districts")
+    if districts is not None and len(districts) == 0:
+        districts = None
+    area = study_area(districts, crs)
+    if "streets" in raw:
+        check("streets", districts=districts, area=area)
+    grid_pops = ("population", "pop_60plus", "pop_0_3") if "population_grid" in raw else ()
+    for name in ("communities", "facilities", "candidates", "population_grid"):
+        if name not in raw:
+            continue
+        derive = (scenario.inputs[name].defaults.get("district") == "auto"
+                  and "district" not in raw[name] and name == "communities")
+        if derive:
+            raw[name]["district"] = None
+            conversions.append(f"{name}: district taken from the district polygons 区县按空间位置确定")
+        check(name, districts=districts, streets=layers.get("streets"), area=area,
+              optional=grid_pops if name == "communities" else (), derive_district=derive)
+    return layers
 
 
 def summary(inputs: Inputs) -> pd.DataFrame:

@@ -25,6 +25,13 @@ def read_points(source: Any, *, id_column: str = "id") -> Any:
     validating readers live in :mod:`carecircle.io`.  The id column is
     matched case-insensitively, with the aliases 编号/社区代码/code.
 
+    Parameters
+    ----------
+    source
+        A GeoDataFrame, a vector file path, or a CSV path with lon/lat columns.
+    id_column
+        The id column (case-insensitive; aliases 编号/社区代码/code).
+
     Returns
     -------
     geopandas.GeoDataFrame

@@ -168,7 +168,15 @@ def parse_street(location: str | None) -> str | None:
 
 
 def project_kind(sector: str, name: str) -> str:
-    """Facility kind of a project (see the module notes): elderly, street_centre, institution, childcare."""
+    """Facility kind of a project (see the module notes): elderly, street_centre, institution, childcare.
+
+    Parameters
+    ----------
+    sector
+        ``elderly`` or ``childcare``.
+    name
+        The project's name (the plan's words decide centre / institution).
+    """
     if sector == "childcare":
         return "childcare"
     if "综合养老服务中心" in name:
@@ -228,6 +236,35 @@ def load_major_projects(path: str | Path | None = None, *, check_totals: bool = 
         raw = _read(Path(path), label)
 
     log = ProblemLog()
+    df, money = _canonical(raw, label, log)
+    log.raise_if_errors()
+    ids = [str(v) for v in df["id"]] if "id" in df.columns else [f"P{i + 1:02d}" for i in range(len(df))]
+    out = _text_columns(df, ids, label, log)
+
+    def number(col: str, scale: float | None = None) -> pd.Series:
+        return _number(df, col, ids, label, log, scale)
+
+    out["floor_area_m2"] = number("floor_area_m2")
+    out["beds"] = number("beds")
+    out["places"] = number("places")
+    out["investment_yuan"] = number(*money["investment"])
+    out["central_funds_yuan"] = number(*money["central_funds"])
+    unit = df["implementing_unit"] if "implementing_unit" in df.columns else pd.Series([None] * len(df), index=df.index)
+    out["implementing_unit"] = unit.fillna("").astype(str).values
+    out["content"] = df["content"].fillna("").astype(str) if "content" in df.columns else ""
+    out["lon"] = number("lon")
+    out["lat"] = number("lat")
+    _check_places(out, ids, label, log)
+    log.raise_if_errors()
+    if check_totals:
+        _check_plan_totals(out, label, log)
+        log.raise_if_errors()
+    return out.reset_index(drop=True)[list(PROJECT_COLUMNS)]
+
+
+def _canonical(raw: pd.DataFrame, label: str, log: ProblemLog
+               ) -> tuple[pd.DataFrame, dict[str, tuple[str, float]]]:
+    """Columns renamed to the canonical names; which money columns (and scale) to read."""
     rename = {}
     for col in raw.columns:
         key = _norm_col(col)
@@ -247,9 +284,15 @@ def load_major_projects(path: str | Path | None = None, *, check_totals: bool = 
         else:
             log.error(label, "missing column", column=f"{canon}_10k_yuan",
                       expected=f"{canon}_10k_yuan (万元) or {canon}_yuan")
-    log.raise_if_errors()
+    return df, money
 
-    ids = [str(v) for v in df["id"]] if "id" in df.columns else [f"P{i + 1:02d}" for i in range(len(df))]
+
+def _column(df: pd.DataFrame, col: str) -> pd.Series:
+    return df[col] if col in df.columns else pd.Series([None] * len(df), index=df.index)
+
+
+def _text_columns(df: pd.DataFrame, ids: list[str], label: str, log: ProblemLog) -> pd.DataFrame:
+    """id, no, sector, name, build type, kind, ownership, period, location, district, street."""
     out = pd.DataFrame({"id": ids}, index=df.index)
     out["no"] = pd.to_numeric(df.get("no"), errors="coerce") if "no" in df.columns else np.arange(1, len(df) + 1)
     sectors = []
@@ -265,62 +308,52 @@ def load_major_projects(path: str | Path | None = None, *, check_totals: bool = 
     out["build_type"] = bt.fillna("").astype(str).str.replace(r"\s+", "", regex=True)
     out["build_type_en"] = out["build_type"].map(_BUILD_TYPES)
     out["kind"] = [project_kind(s or "", n) for s, n in zip(out["sector"], out["name"], strict=True)]
-    unit = df["implementing_unit"] if "implementing_unit" in df.columns else pd.Series([None] * len(df), index=df.index)
-    out["ownership"] = [project_ownership(u) for u in unit]
+    out["ownership"] = [project_ownership(u) for u in _column(df, "implementing_unit")]
     out["period"] = df["period"].astype(str) if "period" in df.columns else ""
     out["location"] = df["location"].fillna("").astype(str).str.strip()
-    given = df["district"] if "district" in df.columns else pd.Series([None] * len(df), index=df.index)
     out["district"] = [
         str(g).strip() if isinstance(g, str) and g.strip() else parse_district(loc)
-        for g, loc in zip(given, out["location"], strict=True)
+        for g, loc in zip(_column(df, "district"), out["location"], strict=True)
     ]
-    street_given = df["street"] if "street" in df.columns else pd.Series([None] * len(df), index=df.index)
     out["street"] = [
         str(g).strip() if isinstance(g, str) and g.strip() else parse_street(loc)
-        for g, loc in zip(street_given, out["location"], strict=True)
+        for g, loc in zip(_column(df, "street"), out["location"], strict=True)
     ]
+    return out
 
-    def number(col: str, scale: float | None = None) -> pd.Series:
-        if col not in df.columns:
-            return pd.Series(np.nan, index=df.index)
-        text = df[col].astype(str).str.replace(",", "", regex=False).str.strip()
-        text = text.replace({"": None, "nan": None, "None": None})
-        num = pd.to_numeric(text, errors="coerce")
-        for i in np.flatnonzero((text.notna() & num.isna()).to_numpy()):
-            log.error(label, "not a number", row=int(i), feature_id=ids[i], column=col,
-                      found=repr(df[col].iloc[i]), expected="a number")
-        for i in np.flatnonzero((num < 0).to_numpy()):
-            log.error(label, "negative value", row=int(i), feature_id=ids[i], column=col,
-                      found=str(num.iloc[i]), expected=">= 0")
-        if scale is None:
-            return num
-        # money: round the converted amount to the fen so that 万元 x 10,000 sums exactly
-        return (num * scale).round(2)
 
-    out["floor_area_m2"] = number("floor_area_m2")
-    out["beds"] = number("beds")
-    out["places"] = number("places")
-    out["investment_yuan"] = number(*money["investment"])
-    out["central_funds_yuan"] = number(*money["central_funds"])
-    out["implementing_unit"] = unit.fillna("").astype(str).values
-    out["content"] = df["content"].fillna("").astype(str) if "content" in df.columns else ""
-    out["lon"] = number("lon")
-    out["lat"] = number("lat")
-    for i in np.flatnonzero((out["lon"].isna() ^ out["lat"].isna()).to_numpy()):
-        log.error(label, "only one of lon/lat given", row=int(i), feature_id=ids[i], column="lon",
+def _number(df: pd.DataFrame, col: str, ids: list[str], label: str, log: ProblemLog,
+            scale: float | None = None) -> pd.Series:
+    """A numeric column (``,`` thousands allowed); bad or negative values are errors."""
+    if col not in df.columns:
+        return pd.Series(np.nan, index=df.index)
+    text = df[col].astype(str).str.replace(",", "", regex=False).str.strip()
+    text = text.replace({"": None, "nan": None, "None": None})
+    num = pd.to_numeric(text, errors="coerce")
+    for i in np.flatnonzero((text.notna() & num.isna()).to_numpy()).tolist():
+        log.error(label, "not a number", row=i, feature_id=ids[i], column=col,
+                  found=repr(df[col].iloc[i]), expected="a number")
+    for i in np.flatnonzero((num < 0).to_numpy()).tolist():
+        log.error(label, "negative value", row=i, feature_id=ids[i], column=col,
+                  found=str(num.iloc[i]), expected=">= 0")
+    if scale is None:
+        return num
+    # money: round the converted amount to the fen so that 万元 x 10,000 sums exactly
+    return (num * scale).round(2)
+
+
+def _check_places(out: pd.DataFrame, ids: list[str], label: str, log: ProblemLog) -> None:
+    """lon/lat both or neither, in range; ids unique."""
+    for i in np.flatnonzero((out["lon"].isna() ^ out["lat"].isna()).to_numpy()).tolist():
+        log.error(label, "only one of lon/lat given", row=i, feature_id=ids[i], column="lon",
                   expected="both lon and lat, or neither")
     bad = out["lon"].notna() & ~(out["lon"].between(-180, 180) & out["lat"].between(-90, 90))
-    for i in np.flatnonzero(bad.to_numpy()):
-        log.error(label, "coordinates out of range", row=int(i), feature_id=ids[i], column="lon",
+    for i in np.flatnonzero(bad.to_numpy()).tolist():
+        log.error(label, "coordinates out of range", row=i, feature_id=ids[i], column="lon",
                   found=f"{out['lon'].iloc[i]}, {out['lat'].iloc[i]}",
                   expected="WGS-84 longitude/latitude in degrees")
-    for i in np.flatnonzero(pd.Series(ids).duplicated().to_numpy()):
-        log.error(label, "duplicate id", row=int(i), feature_id=ids[i], column="id", expected="unique ids")
-    log.raise_if_errors()
-    if check_totals:
-        _check_plan_totals(out, label, log)
-        log.raise_if_errors()
-    return out.reset_index(drop=True)[list(PROJECT_COLUMNS)]
+    for i in np.flatnonzero(pd.Series(ids).duplicated().to_numpy()).tolist():
+        log.error(label, "duplicate id", row=i, feature_id=ids[i], column="id", expected="unique ids")
 
 
 def _read(path: Path, label: str) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import shapely
 
 from carecircle.errors import InputError, Problem
 from carecircle.inputs import coords as _coords
+from carecircle.inputs.filters import FilterError, apply_filter
 from carecircle.inputs.scenario import LayerSource
 from carecircle.inputs.schema import (
     COLUMNS,
@@ -47,6 +48,17 @@ def rename_columns(
     A canonical name already present wins over an alias.  With ``truncated`` (a
     shapefile), a column named by the first 10 characters of a longer canonical or
     alias name (``urban_rura``, ``acquisitio``) matches it too, after exact matches.
+
+    Parameters
+    ----------
+    df
+        The layer as read.
+    layer
+        Layer name (its aliases are in :data:`carecircle.inputs.schema.COLUMNS`).
+    explicit
+        File column -> canonical column from the scenario's ``columns``.
+    truncated
+        The file is a shapefile (10-character column names).
     """
     mapping: dict[str, str] = dict(explicit or {})
     taken = set(mapping.values())
@@ -82,6 +94,13 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
 
     Coordinates declared GCJ-02 / BD-09 are converted to WGS-84 here.
 
+    Parameters
+    ----------
+    source
+        The layer's source (path, coordinate system, CRS, lon/lat, filter...).
+    layer
+        Layer name, for messages.
+
     Raises
     ------
     InputError
@@ -89,6 +108,7 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
     """
     path = source.path
     fname = str(path)
+    lonlat_columns: tuple[str, str] | None = None
     if not path.exists():
         raise InputError(Problem("error", fname, f"file not found 文件不存在 ({layer})"))
     suffix = path.suffix.lower()
@@ -113,6 +133,7 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
             geom = gpd.points_from_xy(x, y)
             geom[(x.isna() | y.isna()).to_numpy()] = None
             gdf = gpd.GeoDataFrame(df, geometry=geom, crs=source.crs or WGS84)
+            lonlat_columns = (lon, lat)
         elif suffix == ".parquet":
             gdf = gpd.read_parquet(path)
         elif suffix in (".tif", ".tiff"):
@@ -136,12 +157,17 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
         gdf = _convert_chinese(gdf, source.coords, fname)
     if source.filter:
         try:
-            # The python engine allows string methods, e.g. 类型名.str.contains('住宅').
-            gdf = gdf.query(source.filter, engine="python")
-        except Exception as exc:
+            gdf = apply_filter(gdf, source.filter)
+        except FilterError as exc:
             raise InputError(Problem(
-                "error", fname, f"filter {source.filter!r} failed: {exc}", expected="a pandas query"
+                "error", fname, f"{layer}: filter refused 筛选条件无效: {exc}", column="filter",
+                found=repr(source.filter),
+                expected="the filter language of docs/safety.md: columns, 'text' or numbers, "
+                         "== != < <= > >=, in (...), not in, and/or/not, startswith/endswith/contains",
             )) from None
+    if lonlat_columns is not None:
+        # read by :func:`carecircle.inputs.load.load_inputs`: messages on a point name these
+        gdf.attrs["lonlat_columns"] = lonlat_columns
     return gdf
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 
 import pyproj
 
-from carecircle.errors import ScenarioError
+from carecircle.errors import Problem, ScenarioError
+from carecircle.inputs.ranges import scenario_range
 
 LAYERS = ("network", "districts", "streets", "communities", "facilities", "candidates",
           "population_grid", "major_projects")
@@ -44,7 +46,8 @@ class LayerSource:
         If set, the layer is not observed data: this text says how it was made, and
         every output names it as assumed.
     filter
-        Optional pandas query applied after reading (e.g. select POI types).
+        Optional filter applied after reading (e.g. select POI types), in carecircle's
+        own filter language (:mod:`carecircle.inputs.filters`): never evaluated as code.
     columns
         Explicit mapping of file column -> canonical column.
     defaults
@@ -164,11 +167,16 @@ class Scenario:
     output_dir: Path | None = None
     demand: Demand = field(default_factory=Demand)
     include_major_projects: bool = False
+    #: How far outside every district polygon (metres) a point may lie and still be
+    #: assigned the nearest district, with a warning; farther is an error.
+    district_tolerance_m: float = 500.0
     walking: Walking = field(default_factory=Walking)
     standards: Standards = field(default_factory=Standards)
     targets: Targets = field(default_factory=Targets)
     plan: Plan = field(default_factory=Plan)
     source: Path | None = None
+    #: Warnings found while reading the scenario (values near the edge of their range).
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def out_dir(self) -> Path:
@@ -178,6 +186,16 @@ class Scenario:
     def replace(self, **changes: Any) -> Scenario:
         """A copy with top-level fields (or ``walking``/``plan``... objects) replaced."""
         return dataclasses.replace(self, **changes)
+
+    def protected_files(self) -> list[Path]:
+        """The scenario file and every input file: no output may replace them."""
+        files = [] if self.source is None else [self.source]
+        for src in self.inputs.values():
+            p = src.path
+            files += sorted(p.parent.glob(p.stem + ".*")) if p.suffix.lower() == ".shp" else [p]
+        if self.demand.projection_table:
+            files.append(Path(self.demand.projection_table))
+        return files
 
     def input_fingerprint(self) -> str:
         """sha256 over the bytes of every input file: a cache key for derived data."""
@@ -195,144 +213,243 @@ class Scenario:
         return h.hexdigest()
 
 
-def _check_keys(section: str, data: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ScenarioError(
-            f"{where}: unknown key(s) {unknown} in [{section}] 未知参数; "
-            f"expected one of {sorted(allowed)}"
-        )
+# ---------------------------------------------------------------- reading the TOML
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Control characters and bidirectional overrides: they disguise text in a terminal and
+# break spreadsheets (the same set inputs.validate cleans from data).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+WEIGHT_COLUMNS = ("population", "pop_60plus", "pop_0_3", "households")
 
 
-def _build(cls, section: str, data: dict, where: str):
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{where}: [{section}] = {data!r} 参数无效; expected a table")
-    allowed = {f.name for f in fields(cls)}
-    _check_keys(section, data, allowed, where)
-    defaults = cls()
-    kwargs = {}
-    for f in fields(cls):
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        default = getattr(defaults, f.name)
-        kwargs[f.name] = _coerce(value, default, f"{section}.{f.name}", where)
-    try:
+class _Reader:
+    """Checks values of one scenario file; collects the warnings, raises the first error."""
+
+    def __init__(self, where: str):
+        self.where = where
+        self.warnings: list[Problem] = []
+
+    def error(self, key: str, value: Any, expected: str, why: str = "参数无效") -> ScenarioError:
+        return ScenarioError(f"{self.where}: {key} = {value!r} {why}; expected {expected}")
+
+    def keys(self, section: str, data: dict, allowed: set[str]) -> None:
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ScenarioError(
+                f"{self.where}: unknown key(s) {unknown} in [{section}] 未知参数; "
+                f"expected one of {sorted(allowed)}"
+            )
+
+    def build(self, cls: Any, section: str, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ScenarioError(f"{self.where}: [{section}] = {data!r} 参数无效; expected a table")
+        self.keys(section, data, {f.name for f in fields(cls)})
+        defaults = cls()
+        kwargs = {f.name: self.coerce(data[f.name], getattr(defaults, f.name), f"{section}.{f.name}")
+                  for f in fields(cls) if f.name in data}
         return cls(**kwargs)
-    except TypeError as exc:  # pragma: no cover - guarded by _check_keys
-        raise ScenarioError(f"{where}: [{section}] {exc}") from None
 
-
-def _coerce(value: Any, default: Any, key: str, where: str) -> Any:
-    def bad(expected: str) -> ScenarioError:
-        return ScenarioError(f"{where}: {key} = {value!r} 参数无效; expected {expected}")
-
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise bad("true or false")
+    def coerce(self, value: Any, default: Any, key: str) -> Any:
+        """``value`` checked and converted to the type of ``default``."""
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise self.error(key, value, "true or false")
+            return value
+        if isinstance(default, (int, float)):
+            return self.number(value, key, integer=isinstance(default, int))
+        if isinstance(default, dict):
+            return self.table(value, default, key)
+        if isinstance(default, tuple):
+            return self.sequence(value, default, key)
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise self.error(key, value, "a string")
+            return value
         return value
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
+
+    def number(self, value: Any, key: str, *, integer: bool = False) -> float | int:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a number")
-        if value != value or value < 0:  # NaN compares unequal to itself
-            raise bad("a number >= 0")
-        if isinstance(default, int) and not (math.isfinite(value) and value == int(value)):
-            raise bad("an integer")
-        return float(value) if isinstance(default, float) else int(value)
-    if isinstance(default, dict):
+            raise self.error(key, value, "a number")
+        if not math.isfinite(value) or value < 0:
+            raise self.error(key, value, "a finite number >= 0" + (", an integer" if integer else ""))
+        if integer and value != int(value):
+            raise self.error(key, value, "an integer")
+        self.in_range(key, value)
+        return int(value) if integer else float(value)
+
+    def in_range(self, key: str, value: float | int) -> None:
+        rng = scenario_range(re.sub(r"\[\d+\]$", "", key))
+        if rng is None:
+            return
+        verdict = rng.check(float(value))
+        if verdict == "error":
+            raise self.error(key, value, f"{rng.text()} (plausible range, docs/safety.md)",
+                             "超出合理范围 out of the plausible range")
+        if verdict == "warning":
+            self.warnings.append(Problem(
+                "warning", self.where, "unusual value 数值异常, please check", column=key,
+                found=f"{value:g}", expected=f"usually {rng.warn_lo:,g}-{rng.warn_hi:,g} {rng.unit}".rstrip()))
+
+    def table(self, value: Any, default: dict, key: str) -> dict:
         if not isinstance(value, dict):
-            raise bad("a table, e.g. { elderly = 1.0, childcare = 1.2 }")
+            raise self.error(key, value, "a table, e.g. { elderly = 1.0, childcare = 1.2 }")
         merged = dict(default)
+        sample = next(iter(default.values()), None)
         for k, v in value.items():
             if default and k not in default:
-                raise bad(f"keys among {sorted(default)}")
-            sample = next(iter(default.values()), None)
-            merged[k] = _coerce(v, sample, f"{key}.{k}", where) if sample is not None else v
+                raise self.error(key, value, f"keys among {sorted(default)}")
+            merged[k] = self.coerce(v, sample, f"{key}.{k}") if sample is not None else v
         return merged
-    if isinstance(default, tuple):
+
+    def sequence(self, value: Any, default: tuple, key: str) -> tuple:
         if not isinstance(value, list):
-            raise bad("a list")
+            raise self.error(key, value, "a list")
         # elements are typed like the default's (numbers), or are ids (strings)
         sample = default[0] if default else ""
         if default and len(value) != len(default):
-            raise bad(f"a list of {len(default)} values")
-        return tuple(_coerce(v, sample, f"{key}[{i}]", where) for i, v in enumerate(value))
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise bad("a string")
-        return value
-    return value
+            raise self.error(key, value, f"a list of {len(default)} values")
+        return tuple(self.coerce(v, sample, f"{key}[{i}]") for i, v in enumerate(value))
+
+    def crs(self, value: Any, key: str, *, projected: bool = False) -> pyproj.CRS:
+        example = "a CRS such as \"EPSG:4545\""
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise self.error(key, value, example)
+        try:
+            crs = pyproj.CRS.from_user_input(value)
+        except pyproj.exceptions.CRSError:
+            raise self.error(key, value, example, "坐标系无效") from None
+        if projected:
+            units = {a.unit_name.lower() for a in crs.axis_info[:2]}
+            if not crs.is_projected or not units <= {"metre", "meter"}:
+                raise self.error(
+                    key, value, "a projected CRS in metres, e.g. \"EPSG:4545\" (Xi'an) or UTM 49N "
+                    "\"EPSG:32649\"", f"must be projected, in metres 须为米制投影坐标系 (found "
+                    f"{'geographic degrees' if crs.is_geographic else ', '.join(sorted(units))})")
+        return crs
+
+    def layer(self, name: str, value: Any, base: Path) -> LayerSource:
+        if isinstance(value, str):
+            value = {"path": value}
+        if not isinstance(value, dict) or "path" not in value:
+            raise ScenarioError(
+                f"{self.where}: inputs.{name} must be a path or a table with 'path' 输入文件路径缺失"
+            )
+        self.keys(f"inputs.{name}", value, _LAYER_KEYS)
+        for key in ("path", "coords", "crs", "lon", "lat", "layer", "assumed", "filter"):
+            if key in value and (not isinstance(value[key], str) or _CONTROL.search(value[key])):
+                raise self.error(f"inputs.{name}.{key}", value[key], "a string without control characters")
+        text = value["path"]
+        if _URL.match(text) or text.lower().startswith("/vsi") or "\x00" in text:
+            raise self.error(f"inputs.{name}.path", text, "a local file path (no URL, no GDAL /vsi path)",
+                             "不是本地文件 not a local file")
+        columns = value.get("columns", {})
+        if not isinstance(columns, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+        ):
+            raise self.error(f"inputs.{name}.columns", columns,
+                             "a table of file column = canonical column, each a string")
+        defaults = value.get("defaults", {})
+        if not isinstance(defaults, dict) or not all(
+            isinstance(v, (str, int, float, bool)) for v in defaults.values()
+        ):
+            raise self.error(f"inputs.{name}.defaults", defaults,
+                             "a table of column = a text or a number")
+        for col, v in defaults.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise self.error(f"inputs.{name}.defaults.{col}", v, "a finite number")
+        if value.get("crs") is not None:
+            self.crs(value["crs"], f"inputs.{name}.crs")
+        coords = str(value.get("coords", "wgs84")).lower().replace("-", "")
+        if coords not in ("wgs84", "gcj02", "bd09"):
+            raise self.error(f"inputs.{name}.coords", value["coords"], "wgs84, gcj02 or bd09")
+        path = Path(text)
+        return LayerSource(
+            path=path if path.is_absolute() else (base / path).resolve(),
+            coords=coords,
+            crs=value.get("crs"),
+            lon=value.get("lon"),
+            lat=value.get("lat"),
+            layer=value.get("layer"),
+            assumed=value.get("assumed"),
+            filter=value.get("filter"),
+            columns=dict(columns),
+            defaults=dict(defaults),
+        )
+
+    def demand(self, raw: Any, base: Path) -> Demand:
+        if not isinstance(raw, dict):
+            raise ScenarioError(f"{self.where}: [demand] must be a table")
+        self.keys("demand", raw, {f.name for f in fields(Demand)})
+        d = Demand()
+        year = raw.get("year", d.year)
+        if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2060:
+            raise self.error("demand.year", year, "a year such as 2020 or 2025 (2000-2060)")
+        factors = self.coerce(raw.get("factors", {}), d.factors, "demand.factors")
+        dfac = raw.get("district_factors", {})
+        if not isinstance(dfac, dict):
+            raise ScenarioError(f"{self.where}: demand.district_factors must be a table of tables")
+        district_factors = {
+            str(k): self.coerce(v, d.factors, f"demand.district_factors.{k}") for k, v in dfac.items()
+        }
+        years = {}
+        for key in ("base_year", "factors_year"):
+            value = raw.get(key, getattr(d, key))
+            if isinstance(value, bool) or not isinstance(value, int) or not 1950 <= value <= 2100:
+                raise self.error(f"demand.{key}", value, "a year such as 2020 (1950-2100)")
+            years[key] = value
+        table = raw.get("projection_table")
+        if table is not None and (not isinstance(table, str) or _URL.match(table)):
+            raise self.error("demand.projection_table", table, "a local CSV path string")
+        if table is not None:
+            tp = Path(table)
+            table = str(tp if tp.is_absolute() else (base / tp).resolve())
+        return Demand(year=year, base_year=years["base_year"], factors=factors,
+                      factors_year=years["factors_year"], district_factors=district_factors,
+                      projection_table=table)
+
+    def plan(self, raw: Any) -> Plan:
+        plan = self.build(Plan, "plan", raw)
+        if plan.mode not in ("cover_all", "budget"):
+            raise self.error("plan.mode", plan.mode, "'cover_all' or 'budget'")
+        if plan.mode == "budget" and plan.budget_yuan <= 0:
+            raise self.error("plan.budget_yuan", plan.budget_yuan, "plan.budget_yuan > 0 for plan.mode = 'budget'")
+        for kind, col in plan.weights.items():
+            if col not in WEIGHT_COLUMNS:
+                raise self.error(f"plan.weights.{kind}", col, f"one of {list(WEIGHT_COLUMNS)}")
+        for key in ("required", "excluded"):
+            ids = getattr(plan, key)
+            if not all(isinstance(i, str) and i.strip() for i in ids):
+                raise self.error(f"plan.{key}", list(ids), "a list of candidate ids (strings)")
+        return plan
+
+    def targets(self, raw: Any) -> Targets:
+        targets = self.build(Targets, "targets", raw)
+        for key in ("urban_elderly_coverage", "rural_elderly_coverage", "street_centre_coverage",
+                    "facility_compliance"):
+            if not 0 <= getattr(targets, key) <= 1:
+                raise self.error(f"targets.{key}", getattr(targets, key), "a share 0-1")
+        lo, hi = targets.elderly_area_per_resident_m2
+        if lo > hi:
+            raise self.error("targets.elderly_area_per_resident_m2", [lo, hi], "[low, high] with low <= high")
+        return targets
 
 
 _LAYER_KEYS = {f.name for f in fields(LayerSource)}
 
-
-def _layer(name: str, value: Any, base: Path, where: str) -> LayerSource:
-    if isinstance(value, str):
-        value = {"path": value}
-    if not isinstance(value, dict) or "path" not in value:
-        raise ScenarioError(
-            f"{where}: inputs.{name} must be a path or a table with 'path' 输入文件路径缺失"
-        )
-    _check_keys(f"inputs.{name}", value, _LAYER_KEYS, where)
-    for key in ("path", "coords", "crs", "lon", "lat", "layer", "assumed", "filter"):
-        if key in value and not isinstance(value[key], str):
-            raise ScenarioError(
-                f"{where}: inputs.{name}.{key} = {value[key]!r} 参数无效; expected a string"
-            )
-    columns = value.get("columns", {})
-    if not isinstance(columns, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
-    ):
-        raise ScenarioError(
-            f"{where}: inputs.{name}.columns = {columns!r} 参数无效; "
-            "expected a table of file column = canonical column, each a string"
-        )
-    if value.get("crs") is not None:
-        _parse_crs(value["crs"], f"inputs.{name}.crs", where)
-    coords = str(value.get("coords", "wgs84")).lower().replace("-", "")
-    if coords not in ("wgs84", "gcj02", "bd09"):
-        raise ScenarioError(
-            f"{where}: inputs.{name}.coords = {value['coords']!r}; expected wgs84, gcj02 or bd09"
-        )
-    path = Path(value["path"])
-    if not path.is_absolute():
-        path = (base / path).resolve()
-    return LayerSource(
-        path=path,
-        coords=coords,
-        crs=value.get("crs"),
-        lon=value.get("lon"),
-        lat=value.get("lat"),
-        layer=value.get("layer"),
-        assumed=value.get("assumed"),
-        filter=value.get("filter"),
-        columns=dict(columns),
-        defaults=dict(value.get("defaults", {})),
-    )
-
-
-def _parse_crs(value: Any, key: str, where: str, *, projected: bool = False) -> pyproj.CRS:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ScenarioError(f"{where}: {key} = {value!r} 参数无效; expected a CRS such as \"EPSG:4545\"")
-    try:
-        crs = pyproj.CRS.from_user_input(value)
-    except pyproj.exceptions.CRSError:
-        raise ScenarioError(
-            f"{where}: {key} = {value!r} 坐标系无效; expected a CRS such as \"EPSG:4545\""
-        ) from None
-    if projected and not crs.is_projected:
-        raise ScenarioError(
-            f"{where}: {key} = {value!r} must be projected (metres) 须为投影坐标系; "
-            "expected e.g. \"EPSG:4545\""
-        )
-    return crs
-
-
 _TOP_KEYS = {
     "name", "title", "crs", "output_dir", "demand", "include_major_projects",
-    "inputs", "walking", "standards", "targets", "plan",
+    "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan",
 }
+
+
+def _name(data: dict, where: str) -> str:
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ScenarioError(f"{where}: 'name' is missing 缺少情景名称; expected a short run name")
+    if any(c in name for c in "/\\:*?\"<>|") or name.strip() in (".", "..") or not name.isprintable():
+        raise ScenarioError(f"{where}: name {name!r} cannot be a folder name; avoid / \\ : * ? \" < > |, "
+                            "'.', '..' and control characters")
+    return name
 
 
 def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -> Scenario:
@@ -347,102 +464,60 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
     where
         Name used in error messages (the scenario file).
 
+    Returns
+    -------
+    Scenario
+        With :attr:`Scenario.warnings` holding values near the edge of their range.
+
     Raises
     ------
     ScenarioError
-        For unknown keys, wrong types, or missing required inputs.
+        For unknown keys, wrong types, values outside their plausible range
+        (:mod:`carecircle.inputs.ranges`), or missing required inputs.
     """
-    _check_keys("top level", data, _TOP_KEYS, where)
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ScenarioError(f"{where}: 'name' is missing 缺少情景名称; expected a short run name")
-    if any(c in name for c in "/\\:*?\"<>|"):
-        raise ScenarioError(f"{where}: name {name!r} cannot be a folder name; avoid / \\ : * ? \" < > |")
+    r = _Reader(where)
+    r.keys("top level", data, _TOP_KEYS)
+    name = _name(data, where)
     inputs_raw = data.get("inputs", {})
     if not isinstance(inputs_raw, dict):
         raise ScenarioError(f"{where}: [inputs] must be a table")
-    _check_keys("inputs", inputs_raw, set(LAYERS), where)
+    r.keys("inputs", inputs_raw, set(LAYERS))
     missing = [k for k in REQUIRED_LAYERS if k not in inputs_raw]
     if missing:
         raise ScenarioError(f"{where}: [inputs] lacks {missing} 缺少必需输入; these layers are required")
-    inputs = {k: _layer(k, v, base_dir, where) for k, v in inputs_raw.items()}
-    walking = _build(Walking, "walking", data.get("walking", {}), where)
-    for kind in KINDS:
-        if walking.speed_mps.get(kind, 0) <= 0:
-            raise ScenarioError(f"{where}: walking.speed_mps.{kind} must be > 0")
-    if walking.minutes <= 0:
-        raise ScenarioError(f"{where}: walking.minutes must be > 0")
-    targets = _build(Targets, "targets", data.get("targets", {}), where)
-    for key in ("urban_elderly_coverage", "rural_elderly_coverage", "street_centre_coverage",
-                "facility_compliance"):
-        if not 0 <= getattr(targets, key) <= 1:
-            raise ScenarioError(f"{where}: targets.{key} = {getattr(targets, key)}; expected a share 0-1")
-    plan = _build(Plan, "plan", data.get("plan", {}), where)
-    if plan.mode not in ("cover_all", "budget"):
-        raise ScenarioError(f"{where}: plan.mode = {plan.mode!r}; expected 'cover_all' or 'budget'")
-    if plan.mode == "budget" and plan.budget_yuan <= 0:
-        raise ScenarioError(f"{where}: plan.mode = 'budget' needs plan.budget_yuan > 0")
+    inputs = {k: r.layer(k, v, base_dir) for k, v in inputs_raw.items()}
+    walking = r.build(Walking, "walking", data.get("walking", {}))
+    targets = r.targets(data.get("targets", {}))
+    plan = r.plan(data.get("plan", {}))
     out = data.get("output_dir")
-    if out is not None and not isinstance(out, str):
-        raise ScenarioError(f"{where}: output_dir = {out!r} 参数无效; expected a folder path string")
-    output_dir = None if out is None else (base_dir / out).resolve()
+    if out is not None and (not isinstance(out, str) or not out.strip() or _URL.match(out)):
+        raise r.error("output_dir", out, "a folder path string")
     if data.get("crs") is not None:
-        _parse_crs(data["crs"], "crs", where, projected=True)
+        r.crs(data["crs"], "crs", projected=True)
     major = data.get("include_major_projects", False)
     if not isinstance(major, bool):
-        raise ScenarioError(f"{where}: include_major_projects = {major!r} 参数无效; expected true or false")
-    demand = _demand(data.get("demand", {}), base_dir, where)
+        raise r.error("include_major_projects", major, "true or false")
+    title = data.get("title", name)
+    if not isinstance(title, str) or _CONTROL.search(title):
+        raise r.error("title", title, "a text without control characters")
+    demand = r.demand(data.get("demand", {}), base_dir)
+    standards = r.build(Standards, "standards", data.get("standards", {}))
+    tolerance = r.number(data.get("district_tolerance_m", 500.0), "district_tolerance_m")
     return Scenario(
         name=name,
-        title=str(data.get("title", name)),
+        title=title,
         base_dir=base_dir,
         inputs=inputs,
         crs=data.get("crs"),
-        output_dir=output_dir,
+        output_dir=None if out is None else (base_dir / out).resolve(),
         demand=demand,
         include_major_projects=major,
+        district_tolerance_m=float(tolerance),
         walking=walking,
-        standards=_build(Standards, "standards", data.get("standards", {}), where),
+        standards=standards,
         targets=targets,
         plan=plan,
-    )
-
-
-def _demand(raw: Any, base: Path, where: str) -> Demand:
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{where}: [demand] must be a table")
-    allowed = {f.name for f in fields(Demand)}
-    _check_keys("demand", raw, allowed, where)
-    d = Demand()
-    year = raw.get("year", d.year)
-    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2060:
-        raise ScenarioError(f"{where}: demand.year = {year!r}; expected a year such as 2020 or 2025")
-    factors = _coerce(raw.get("factors", {}), d.factors, "demand.factors", where)
-    dfac = raw.get("district_factors", {})
-    if not isinstance(dfac, dict):
-        raise ScenarioError(f"{where}: demand.district_factors must be a table of tables")
-    district_factors = {
-        str(k): _coerce(v, d.factors, f"demand.district_factors.{k}", where) for k, v in dfac.items()
-    }
-    years = {}
-    for key in ("base_year", "factors_year"):
-        value = raw.get(key, getattr(d, key))
-        if isinstance(value, bool) or not isinstance(value, int) or not 1950 <= value <= 2100:
-            raise ScenarioError(f"{where}: demand.{key} = {value!r}; expected a year such as 2020")
-        years[key] = value
-    table = raw.get("projection_table")
-    if table is not None and not isinstance(table, str):
-        raise ScenarioError(f"{where}: demand.projection_table = {table!r}; expected a CSV path string")
-    if table is not None:
-        tp = Path(table)
-        table = str(tp if tp.is_absolute() else (base / tp).resolve())
-    return Demand(
-        year=year,
-        base_year=years["base_year"],
-        factors=factors,
-        factors_year=years["factors_year"],
-        district_factors=district_factors,
-        projection_table=table,
+        warnings=tuple(r.warnings),
     )
 
 

@@ -12,6 +12,7 @@ the run.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -20,6 +21,7 @@ import pyproj
 import shapely
 
 from carecircle.errors import ProblemLog
+from carecircle.inputs.ranges import DATA
 from carecircle.inputs.read import WGS84
 from carecircle.inputs.schema import (
     ACQUISITION,
@@ -36,6 +38,10 @@ from carecircle.inputs.schema import (
 
 # How far outside the districts' extent a point may lie before it is an error.
 STUDY_AREA_MARGIN_M = 5000.0
+#: How far outside every district polygon a point may lie and still be given the nearest
+#: district (with a warning); farther, it is an error.  The scenario's
+#: ``district_tolerance_m`` overrides it.
+DISTRICT_TOLERANCE_M = 500.0
 
 
 # ---------------------------------------------------------------- validation
@@ -76,17 +82,42 @@ def _check_numbers(gdf, layer, fname, log, ids, optional=()) -> pd.DataFrame:
         for i in np.flatnonzero((num.isna() & ~blank).to_numpy()):
             log.error(fname, "not a number 不是数字", row=int(i), feature_id=ids[i], column=col,
                       found=repr(raw.iloc[i]), expected="a number")
+        infinite = np.isinf(num.to_numpy(dtype=float))
+        for i in np.flatnonzero(infinite):
+            log.error(fname, "not a finite number 数值无穷大", row=int(i), feature_id=ids[i], column=col,
+                      found=repr(raw.iloc[i]), expected="a finite number")
+        num = num.where(~infinite)
         bad = (num <= 0) if positive else (num < 0)
         for i in np.flatnonzero(bad.fillna(False).to_numpy()):
             log.error(fname, "must be positive 必须为正数" if positive else "negative 不能为负数",
                       row=int(i), feature_id=ids[i], column=col, found=str(num.iloc[i]),
                       expected="> 0" if positive else ">= 0")
+        _check_range(num, layer, col, fname, log, ids)
         if col in _required(layer, optional):
             for i in np.flatnonzero(blank.to_numpy()):
                 log.error(fname, "value missing 缺少数值", row=int(i), feature_id=ids[i],
                           column=col, found="empty", expected="a number")
         gdf[col] = num.astype("float64")
     return gdf
+
+
+def _check_range(num: pd.Series, layer: str, col: str, fname: str, log: ProblemLog,
+                 ids: list[str | None]) -> None:
+    """Values beyond the plausible range of :data:`carecircle.inputs.ranges.DATA`."""
+    rng = DATA.get((layer, col))
+    if rng is None:
+        return
+    values = num.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        refused = values > rng.hi
+        unusual = (values > rng.warn_hi) & ~refused
+    for i in np.flatnonzero(refused):
+        log.error(fname, "implausible value 数值不合理", row=int(i), feature_id=ids[i], column=col,
+                  found=f"{values[i]:,.6g}", expected=f"at most {rng.hi:,g} {rng.unit} (docs/safety.md)")
+    for i in np.flatnonzero(unusual):
+        log.warning(fname, "unusually large value 数值异常偏大, please check", row=int(i),
+                    feature_id=ids[i], column=col, found=f"{values[i]:,.6g}",
+                    expected=f"usually at most {rng.warn_hi:,g} {rng.unit}")
 
 
 def _check_ids(gdf, fname, log, col="id") -> None:
@@ -103,13 +134,22 @@ def _check_ids(gdf, fname, log, col="id") -> None:
                   found=f"same id as row {first + 1}", expected="unique ids")
 
 
-def _check_geometry(gdf, layer, fname, log, ids) -> np.ndarray:
-    """Returns a mask of features whose geometry is usable."""
+def _check_geometry(gdf, layer, fname, log, ids, lonlat_columns=None) -> np.ndarray:
+    """Returns a mask of features whose geometry is usable.
+
+    In a CSV (``lonlat_columns`` given) a point is missing because a longitude or
+    latitude cell is not a number: the message names that cell, not ``geometry``.
+    """
     geoms = gdf.geometry.array
     ok = np.ones(len(gdf), dtype=bool)
     allowed = GEOMETRY[layer]
     for i, g in enumerate(geoms):
-        if g is None or g.is_empty:
+        if (g is None or g.is_empty) and lonlat_columns is not None:
+            col, value = _bad_lonlat(gdf, i, lonlat_columns)
+            log.error(fname, "longitude/latitude not a number 经纬度不是数字", row=i, feature_id=ids[i],
+                      column=col, found=repr(value), expected="a number in degrees")
+            ok[i] = False
+        elif g is None or g.is_empty:
             log.error(fname, "empty geometry 几何为空", row=i, feature_id=ids[i], column="geometry",
                       found="empty", expected=" or ".join(allowed))
             ok[i] = False
@@ -122,6 +162,15 @@ def _check_geometry(gdf, layer, fname, log, ids) -> np.ndarray:
                       found=shapely.is_valid_reason(g), expected="a valid (OGC simple features) geometry")
             ok[i] = False
     return ok
+
+
+def _bad_lonlat(gdf: pd.DataFrame, i: int, columns: tuple[str, str]) -> tuple[str, object]:
+    """The first of a CSV row's longitude/latitude cells that is not a number."""
+    for col in columns:
+        value = gdf[col].iloc[i] if col in gdf.columns else None
+        if pd.isna(pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]):
+            return col, value
+    return "/".join(columns), None
 
 
 def _vocab(gdf, col, vocab, fname, log, ids, expected, required=True, default=None) -> pd.Series:
@@ -194,7 +243,16 @@ def _match_district(values: pd.Series, districts: gpd.GeoDataFrame | None) -> pd
     return values.map(lambda v: None if pd.isna(v) else lookup.get(_code_text(v))).astype("object")
 
 
-def _study_area(districts: gpd.GeoDataFrame | None, crs) -> shapely.Geometry | None:
+def study_area(districts: gpd.GeoDataFrame | None, crs: pyproj.CRS) -> shapely.Geometry | None:
+    """The districts' extent grown by :data:`STUDY_AREA_MARGIN_M` (``None`` without districts).
+
+    Parameters
+    ----------
+    districts
+        The validated districts.
+    crs
+        The run's metric CRS.
+    """
     if districts is None or len(districts) == 0:
         return None
     hull = shapely.box(*districts.to_crs(crs).total_bounds)
@@ -217,42 +275,199 @@ def _lonlat(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     return series.x.to_numpy(), series.y.to_numpy()
 
 
-def _check_location(gdf, fname, log, ids, area, crs, ok, lonlat) -> np.ndarray:
+def _own_coordinates(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's point in the file's own CRS, for messages (before any reprojection)."""
+    geoms = gdf.geometry.array
+    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    x = np.full(len(gdf), np.nan)
+    y = np.full(len(gdf), np.nan)
+    if usable.any():
+        pts = shapely.point_on_surface(np.asarray(geoms[usable]))
+        x[usable], y[usable] = shapely.get_x(pts), shapely.get_y(pts)
+    return x, y
+
+
+def _position_text(i: int, lonlat: tuple[np.ndarray, np.ndarray], own: tuple[np.ndarray, np.ndarray],
+                   src_crs: pyproj.CRS | None) -> tuple[str, str]:
+    """What a misplaced point's message shows: the file's own values first; and a hint."""
+    lon, lat = lonlat
+    x, y = own
+    if src_crs is None or src_crs.is_geographic:
+        return f"lon {x[i]:.5f}, lat {y[i]:.5f}", ""
+    found = f"x {x[i]:,.3f}, y {y[i]:,.3f} in {src_crs.to_string()} (the file's values)"
+    if np.isfinite([lon[i], lat[i]]).all():
+        found += f", that is lon {lon[i]:.5f}, lat {lat[i]:.5f}"
+    hint = ""
+    if abs(x[i]) <= 180 and abs(y[i]) <= 90:
+        hint = (f" (the values look like degrees, but the layer is declared {src_crs.to_string()}: "
+                "declare crs = \"EPSG:4326\" 坐标疑似为经纬度)")
+    return found, hint
+
+
+def _check_location(gdf, lay, area, ok, lonlat, own, lonlat_columns=None) -> np.ndarray:
     """Points far outside the study area are errors; say when lon/lat look swapped.
 
-    ``lonlat`` are the features' WGS-84 coordinates before projection (see :func:`_lonlat`).
+    ``lonlat`` are the features' WGS-84 coordinates and ``own`` those in the file's CRS,
+    both before projection (see :func:`_lonlat`, :func:`_own_coordinates`).
     """
     pts = gdf.geometry.array
     lon, lat = lonlat
-    to_crs = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
+    src_crs = lay.source_crs
+    to_crs = pyproj.Transformer.from_crs(WGS84, lay.crs, always_xy=True)
+    column = "/".join(lonlat_columns) if lonlat_columns else "geometry"
     for i in np.flatnonzero(ok):
         g = pts[i]
         p = g if g.geom_type == "Point" else g.representative_point()
         finite = bool(np.isfinite(shapely.get_coordinates(p)).all())
         if finite and (area is None or area.contains(p)):
             continue
-        hint = ""
+        found, hint = _position_text(int(i), lonlat, own, src_crs)
         sx, sy = to_crs.transform(lat[i], lon[i])
-        if area is not None and np.isfinite([sx, sy]).all() and area.contains(shapely.Point(sx, sy)):
+        if not hint and area is not None and np.isfinite([sx, sy]).all() \
+                and area.contains(shapely.Point(sx, sy)):
             hint = " (longitude and latitude appear swapped 经纬度疑似颠倒)"
         message = ("point far outside the study area 点位远离研究区" if area is not None
                    else "coordinates out of range 坐标超出范围") + hint
         expected = (f"within {STUDY_AREA_MARGIN_M / 1000:.0f} km of the districts' extent"
                     if area is not None else "longitude -180..180, latitude -90..90")
-        log.error(fname, message, row=int(i), feature_id=ids[i], column="geometry",
-                  found=f"lon {lon[i]:.5f}, lat {lat[i]:.5f}", expected=expected)
+        lay.log.error(lay.fname, message, row=int(i), feature_id=lay.ids[i], column=column,
+                      found=found, expected=expected)
         ok[i] = False
     return ok
 
 
-def _assign_district(gdf, districts, fname, log, ids) -> pd.Series:
-    """District code per point from the district polygons (for layers without one)."""
-    if districts is None:
-        return pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
-    pts = gpd.GeoDataFrame(geometry=gdf.geometry.representative_point(), index=gdf.index)
-    joined = gpd.sjoin(pts, districts[["code", "geometry"]], how="left", predicate="within")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    return joined["code"].astype("object").where(joined["code"].notna(), None)
+@dataclass
+class _Layer:
+    """What the checks of one layer share: where problems go and what they refer to."""
+
+    layer: str
+    fname: str
+    log: ProblemLog
+    ids: list[str | None]
+    crs: pyproj.CRS
+    districts: gpd.GeoDataFrame | None = None
+    streets: gpd.GeoDataFrame | None = None
+    district_tolerance_m: float = DISTRICT_TOLERANCE_M
+    coords: str = "wgs84"
+    source_crs: pyproj.CRS | None = None
+
+
+def assign_districts(
+    gdf: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame | None,
+    *,
+    tolerance_m: float = DISTRICT_TOLERANCE_M,
+) -> tuple[pd.Series, np.ndarray]:
+    """District code of each feature from the polygons, with the nearest within a tolerance.
+
+    A feature inside a polygon gets that district.  One outside every polygon but within
+    ``tolerance_m`` of one (a point on the far side of a boundary road, a boundary drawn
+    coarsely) gets the nearest district; one farther gets ``None``.
+
+    Parameters
+    ----------
+    gdf
+        Features in the districts' (metric) CRS.
+    districts
+        District polygons with ``code``.
+    tolerance_m
+        How far outside every polygon a feature may lie and still be assigned.
+
+    Returns
+    -------
+    codes : pandas.Series
+        District code per feature (``None`` beyond the tolerance or without geometry).
+    distance_m : numpy.ndarray
+        Distance to the assigned (or nearest) district; 0 inside, NaN without geometry.
+    """
+    codes = pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
+    dist = np.full(len(gdf), np.nan)
+    if districts is None or len(districts) == 0 or len(gdf) == 0:
+        return codes, dist
+    geoms = gdf.geometry.array
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not ok.any():
+        return codes, dist
+    pts = gpd.GeoDataFrame(geometry=gdf.geometry[ok].representative_point(), index=gdf.index[ok],
+                           crs=gdf.crs)
+    joined = gpd.sjoin_nearest(pts, districts[["code", "geometry"]], how="left", distance_col="_d")
+    joined = joined[~joined.index.duplicated(keep="first")].reindex(pts.index)
+    d = joined["_d"].to_numpy(dtype=float)
+    near = np.where(d <= tolerance_m + 1e-9, joined["code"].to_numpy(dtype=object), None)
+    codes[ok] = near
+    dist[np.flatnonzero(ok)] = d
+    return codes, dist
+
+
+def _report_assigned(lay: _Layer, codes: pd.Series, dist: np.ndarray, rows: np.ndarray) -> None:
+    """Warnings for features put in a nearby district, errors for those in none."""
+    names = {} if lay.districts is None else dict(zip(lay.districts["code"], lay.districts["name"],
+                                                       strict=True))
+    hint = ("; if the coordinates come from Amap/Tencent (GCJ-02) or Baidu (BD-09), "
+            "declare coords = \"gcj02\" / \"bd09\" for this layer 若坐标来自高德/腾讯或百度, "
+            "请在情景中声明 coords" if lay.coords == "wgs84" else
+            f"; check the declared coords = \"{lay.coords}\"")
+    for i in rows:
+        if np.isnan(dist[i]):
+            continue
+        if pd.isna(codes.iloc[i]):
+            lay.log.error(lay.fname, "point lies in no district 点位不在任何区县内" + hint, row=int(i),
+                          feature_id=lay.ids[i], column="district",
+                          found=f"{dist[i]:,.0f} m outside every district polygon",
+                          expected=f"inside a district polygon, or within {lay.district_tolerance_m:g} m "
+                                   "of one (district_tolerance_m)")
+        elif dist[i] > 0:
+            code = codes.iloc[i]
+            lay.log.warning(lay.fname, f"point outside every district polygon, assigned to the nearest "
+                            f"district {names.get(code, code)} ({code}) 点位在区县边界外, 归入最近区县",
+                            row=int(i), feature_id=lay.ids[i], column="district",
+                            found=f"{dist[i]:,.0f} m outside", expected="inside a district polygon")
+
+
+def _district_or_derive(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray) -> None:
+    """A point layer's district: the given one if it matches, else from the polygons."""
+    if lay.districts is None:
+        if "district" not in gdf.columns:
+            gdf["district"] = None
+        return
+    derived, dist = assign_districts(gdf, lay.districts, tolerance_m=lay.district_tolerance_m)
+    given = (_match_district(gdf["district"], lay.districts) if "district" in gdf.columns
+             else pd.Series([None] * len(gdf), index=gdf.index, dtype="object"))
+    gdf["district"] = given.where(given.notna(), derived)
+    # features already refused for their position get no second message
+    _report_assigned(lay, derived, dist, np.flatnonzero(given.isna().to_numpy() & ok))
+
+
+# ---------------------------------------------------------------- text cells
+
+# Control characters (C0, DEL, C1) and the bidirectional overrides that can disguise text
+# in a terminal: openpyxl refuses the former, a terminal obeys both.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: object) -> object:
+    """``value`` with control characters replaced by a space (other values as they are)."""
+    if isinstance(value, str) and _CONTROL.search(value):
+        return _CONTROL.sub(" ", value.replace("\r\n", " ").replace("\t", " ")).strip()
+    return value
+
+
+def _clean_texts(gdf: gpd.GeoDataFrame, lay: _Layer) -> None:
+    for col in gdf.columns:
+        if col == "geometry" or not (pd.api.types.is_object_dtype(gdf[col].dtype)
+                                     or pd.api.types.is_string_dtype(gdf[col].dtype)):
+            continue
+        values = gdf[col]
+        bad = values.map(lambda v: isinstance(v, str) and bool(_CONTROL.search(v))).to_numpy(dtype=bool)
+        for i in np.flatnonzero(bad):
+            lay.log.warning(lay.fname, "control characters removed 已移除控制字符", row=int(i),
+                            feature_id=lay.ids[i], column=str(col), found=ascii(values.iloc[i])[:80],
+                            expected="printable text")
+        if bad.any():
+            gdf[col] = values.map(clean_text)
+
+
+# ---------------------------------------------------------------- one layer
 
 
 def validate_layer(
@@ -266,13 +481,50 @@ def validate_layer(
     streets: gpd.GeoDataFrame | None = None,
     area: shapely.Geometry | None = None,
     optional: tuple[str, ...] = (),
+    derive_district: bool = False,
+    district_tolerance_m: float = DISTRICT_TOLERANCE_M,
+    coords: str = "wgs84",
+    lonlat_columns: tuple[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Check one layer (already renamed) and return it cleaned, in ``crs``.
 
     Every problem goes to ``log``; features with unusable geometry are kept out of the
     returned frame only when the log holds an error for them (the run then stops).
-    Columns named in ``optional`` are not required even if the schema requires them
-    (community populations when a population grid supplies them).
+
+    Parameters
+    ----------
+    gdf
+        The layer as read, columns renamed to the canonical names.
+    layer
+        Layer name (``districts``, ``streets``, ``communities``, ``facilities``,
+        ``candidates``, ``population_grid``).
+    fname
+        The file, for messages.
+    log
+        Where problems go.
+    crs
+        The run's metric CRS.
+    districts, streets
+        The validated district and street layers (references and assignment).
+    area
+        The study area; points far outside it are errors.
+    optional
+        Columns not required even if the schema requires them (community populations
+        when a population grid supplies them).
+    derive_district
+        Take the communities' district from the polygons (``district = "auto"``).
+    district_tolerance_m
+        How far outside every district polygon a point may lie and still be given the
+        nearest district (with a warning).
+    coords
+        The layer's declared coordinate system, for hints in messages.
+    lonlat_columns
+        A CSV's longitude and latitude columns: messages on a point's position name them.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The cleaned layer in ``crs``.
     """
     if len(gdf) == 0:
         log.error(fname, f"empty layer 图层为空 ({layer})", found="0 features", expected="at least one feature")
@@ -285,84 +537,106 @@ def validate_layer(
         rest = ProblemLog()
         filled = gdf.assign(**dict.fromkeys(missing))
         validate_layer(filled, layer, fname, rest, crs=crs, districts=districts, streets=streets,
-                       area=area, optional=optional)
+                       area=area, optional=optional, derive_district=derive_district,
+                       district_tolerance_m=district_tolerance_m, coords=coords,
+                       lonlat_columns=lonlat_columns)
         log.problems.extend(p for p in rest.problems if p.column not in missing)
         return gdf.iloc[0:0].to_crs(crs)
-    ids = _ids(gdf)
+    lay = _Layer(layer, fname, log, _ids(gdf), crs, districts, streets, district_tolerance_m, coords,
+                 None if gdf.crs is None else pyproj.CRS(gdf.crs))
     id_col = "code" if layer in ("districts", "streets") else "id"
     if layer != "population_grid":
         _check_ids(gdf, fname, log, id_col)
         gdf[id_col] = gdf[id_col].map(lambda v: None if pd.isna(v) else _code_text(v)).astype("object")
-    gdf = _check_numbers(gdf, layer, fname, log, ids, optional)
-    ok = _check_geometry(gdf, layer, fname, log, ids)
+    _clean_texts(gdf, lay)
+    gdf = _check_numbers(gdf, layer, fname, log, lay.ids, optional)
+    ok = _check_geometry(gdf, layer, fname, log, lay.ids, lonlat_columns)
     lonlat = _lonlat(gdf)
+    own = _own_coordinates(gdf)
     gdf = gdf.to_crs(crs)
     if layer != "districts":
-        ok = _check_location(gdf, fname, log, ids, area, crs, ok, lonlat)
-
-    if layer == "communities":
-        for col in ("pop_60plus", "pop_0_3"):
-            over = (gdf[col] > gdf["population"]).fillna(False).to_numpy()
-            for i in np.flatnonzero(over):
-                log.error(fname, f"{col} larger than population 分组人口大于总人口", row=int(i),
-                          feature_id=ids[i], column=col,
-                          found=f"{gdf[col].iloc[i]:g} > population {gdf['population'].iloc[i]:g}",
-                          expected=f"{col} <= population")
-        classes = gdf["urban_rural"].map(parse_urban_rural)
-        for i in np.flatnonzero(classes.isna().to_numpy()):
-            log.error(fname, "unknown urban/rural class 城乡分类无效", row=int(i), feature_id=ids[i],
-                      column="urban_rural", found=repr(gdf["urban_rural"].iloc[i]),
-                      expected="urban / rural, 城市 / 农村, or a statistical code 1xx / 2xx")
-        gdf["urban_rural"] = classes
-        _check_refs(gdf, "district", districts, fname, log, ids, "district")
-        if "street" in gdf.columns and streets is not None:
-            _check_refs(gdf, "street", streets, fname, log, ids, "street", required=False)
-        if "households" not in gdf.columns:
-            gdf["households"] = np.nan
-        # A polygon community is served at a point inside it; the polygon is kept for maps.
-        is_poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy() & ok
-        if is_poly.any():
-            gdf["area_geometry"] = gpd.GeoSeries(
-                np.where(is_poly, gdf.geometry.array, None), index=gdf.index, crs=crs
-            ).to_wkb()
-            gdf.loc[is_poly, "geometry"] = gdf.geometry[is_poly].representative_point()
-    elif layer == "streets":
-        _check_refs(gdf, "district", districts, fname, log, ids, "district")
-    elif layer == "facilities":
-        gdf["kind"] = _vocab(gdf, "kind", FACILITY_KINDS, fname, log, ids,
-                             "elderly, childcare, street_centre or institution (养老/托育/综合养老服务中心/养老机构)")
-        gdf["ownership"] = _vocab(gdf, "ownership", OWNERSHIP, fname, log, ids,
-                                  "public, public_private or private (公办/公建民营/民办)",
-                                  required=False, default="private")
-        # An absent beds/places column stays NaN: indicators then say "no data", not 0.
-        for col in ("beds", "places"):
-            if col not in gdf.columns:
-                gdf[col] = np.nan
-        _district_or_derive(gdf, districts, fname, log, ids)
-    elif layer == "candidates":
-        kinds = []
-        for i, v in enumerate(gdf["kinds"]):
-            k = split_kinds(v)
-            if k is None:
-                log.error(fname, "unknown kind in kinds 可建类型无效", row=i, feature_id=ids[i],
-                          column="kinds", found=repr(v),
-                          expected="';'-separated elderly, childcare, street_centre (养老;托育;综合中心)")
-                k = []
-            elif not k:
-                log.error(fname, "candidate may host nothing 候选场地无可建类型", row=i,
-                          feature_id=ids[i], column="kinds", found="empty",
-                          expected="at least one of elderly, childcare, street_centre")
-            kinds.append(";".join(k))
-        gdf["kinds"] = kinds
-        gdf["acquisition"] = _vocab(gdf, "acquisition", ACQUISITION, fname, log, ids,
-                                    "new, renovate or lease (新建/改造/租赁)", required=False, default="new")
-        if "cost_yuan" not in gdf.columns:
-            gdf["cost_yuan"] = np.nan
-        _district_or_derive(gdf, districts, fname, log, ids)
+        ok = _check_location(gdf, lay, area, ok, lonlat, own, lonlat_columns)
+    checks = {"communities": _communities, "streets": _streets, "facilities": _facilities,
+              "candidates": _candidates}
+    if layer in checks:
+        checks[layer](gdf, lay, ok, derive_district)
     if "name" not in gdf.columns:
         gdf["name"] = gdf[id_col] if id_col in gdf.columns else ""
     gdf["name"] = gdf["name"].fillna("").astype(str)
     return gdf
+
+
+def _communities(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool) -> None:
+    fname, log, ids, crs = lay.fname, lay.log, lay.ids, lay.crs
+    for col in ("pop_60plus", "pop_0_3"):
+        over = (gdf[col] > gdf["population"]).fillna(False).to_numpy()
+        for i in np.flatnonzero(over):
+            log.error(fname, f"{col} larger than population 分组人口大于总人口", row=int(i),
+                      feature_id=ids[i], column=col,
+                      found=f"{gdf[col].iloc[i]:g} > population {gdf['population'].iloc[i]:g}",
+                      expected=f"{col} <= population")
+    classes = gdf["urban_rural"].map(parse_urban_rural)
+    for i in np.flatnonzero(classes.isna().to_numpy()):
+        log.error(fname, "unknown urban/rural class 城乡分类无效", row=int(i), feature_id=ids[i],
+                  column="urban_rural", found=repr(gdf["urban_rural"].iloc[i]),
+                  expected="urban / rural, 城市 / 农村, or a statistical code 1xx / 2xx")
+    gdf["urban_rural"] = classes
+    if derive:
+        _district_or_derive(gdf, lay, ok)
+    else:
+        _check_refs(gdf, "district", lay.districts, fname, log, ids, "district")
+    if "street" in gdf.columns and lay.streets is not None:
+        _check_refs(gdf, "street", lay.streets, fname, log, ids, "street", required=False)
+    if "households" not in gdf.columns:
+        gdf["households"] = np.nan
+    # A polygon community is served at a point inside it; the polygon is kept for maps.
+    is_poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy() & ok
+    if is_poly.any():
+        gdf["area_geometry"] = gpd.GeoSeries(
+            np.where(is_poly, gdf.geometry.array, None), index=gdf.index, crs=crs
+        ).to_wkb()
+        gdf.loc[is_poly, "geometry"] = gdf.geometry[is_poly].representative_point()
+
+
+def _streets(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool) -> None:
+    _check_refs(gdf, "district", lay.districts, lay.fname, lay.log, lay.ids, "district")
+
+
+def _facilities(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool) -> None:
+    fname, log, ids = lay.fname, lay.log, lay.ids
+    gdf["kind"] = _vocab(gdf, "kind", FACILITY_KINDS, fname, log, ids,
+                         "elderly, childcare, street_centre or institution (养老/托育/综合养老服务中心/养老机构)")
+    gdf["ownership"] = _vocab(gdf, "ownership", OWNERSHIP, fname, log, ids,
+                              "public, public_private or private (公办/公建民营/民办)",
+                              required=False, default="private")
+    # An absent beds/places column stays NaN: indicators then say "no data", not 0.
+    for col in ("beds", "places"):
+        if col not in gdf.columns:
+            gdf[col] = np.nan
+    _district_or_derive(gdf, lay, ok)
+
+
+def _candidates(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool) -> None:
+    fname, log, ids = lay.fname, lay.log, lay.ids
+    kinds = []
+    for i, v in enumerate(gdf["kinds"]):
+        k = split_kinds(v)
+        if k is None:
+            log.error(fname, "unknown kind in kinds 可建类型无效", row=i, feature_id=ids[i],
+                      column="kinds", found=repr(v),
+                      expected="';'-separated elderly, childcare, street_centre (养老;托育;综合中心)")
+            k = []
+        elif not k:
+            log.error(fname, "candidate may host nothing 候选场地无可建类型", row=i,
+                      feature_id=ids[i], column="kinds", found="empty",
+                      expected="at least one of elderly, childcare, street_centre")
+        kinds.append(";".join(k))
+    gdf["kinds"] = kinds
+    gdf["acquisition"] = _vocab(gdf, "acquisition", ACQUISITION, fname, log, ids,
+                                "new, renovate or lease (新建/改造/租赁)", required=False, default="new")
+    if "cost_yuan" not in gdf.columns:
+        gdf["cost_yuan"] = np.nan
+    _district_or_derive(gdf, lay, ok)
 
 
 def _check_refs(gdf, col, ref, fname, log, ids, what, required=True) -> None:
@@ -379,30 +653,3 @@ def _check_refs(gdf, col, ref, fname, log, ids, what, required=True) -> None:
                   feature_id=ids[i], column=col, found=repr(val),
                   expected=f"a {what} code or name of the {what}s layer")
     gdf[col] = matched.where(matched.notna(), gdf[col])
-
-
-def _auto_district(gdf: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> pd.Series:
-    """District codes from the polygons, for a layer declared ``district = "auto"``."""
-    if districts is None:
-        return pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
-    ok = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
-    out = pd.Series([None] * len(gdf), index=gdf.index, dtype="object")
-    if ok.any():
-        projected = gdf[ok].to_crs(districts.crs)
-        codes = _assign_district(projected, districts, "", None, [])
-        out[ok] = codes.to_numpy()
-    return out
-
-
-def _district_or_derive(gdf, districts, fname, log, ids) -> None:
-    derived = _assign_district(gdf, districts, fname, log, ids)
-    if "district" in gdf.columns:
-        matched = _match_district(gdf["district"], districts)
-        gdf["district"] = matched.where(matched.notna(), derived)
-    else:
-        gdf["district"] = derived
-    if districts is not None:
-        for i in np.flatnonzero(gdf["district"].isna().to_numpy()):
-            log.warning(fname, "point lies in no district 点位不在任何区县内", row=int(i),
-                        feature_id=ids[i], column="district", found="none",
-                        expected="inside a district polygon")

@@ -9,16 +9,41 @@ calls (:func:`reach_chunk`, :func:`nodes_chunk`, :func:`multi_source`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numba
 import numpy as np
 
 _INF = np.inf
 
 
+def _njit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``numba.njit(cache=True, **options)``, or uncached when no cache folder is writable.
+
+    numba keeps compiled kernels in the package's ``__pycache__``, else in
+    ``$NUMBA_CACHE_DIR``, else in the user's cache folder (``~/.cache/numba``).  When
+    none of them can be written (a read-only install and a read-only or missing home,
+    as for a service account) numba refuses ``cache=True`` with "cannot cache function";
+    then the kernels are compiled in memory at each start (a few seconds) instead.
+    Set ``NUMBA_CACHE_DIR`` to a writable folder to keep the cache.
+    """
+
+    def wrap(fn: Callable[..., Any]) -> Any:
+        try:
+            return numba.njit(cache=True, **options)(fn)
+        except RuntimeError as exc:
+            if "cannot cache" not in str(exc):
+                raise
+            return numba.njit(cache=False, **options)(fn)
+
+    return wrap
+
+
 # --------------------------------------------------------------------------- kernels
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_njit(nogil=True, inline="always")
 def _push(hd, hn, hs, d, v):  # pragma: no cover - compiled
     """Sift (d, v) up into the binary min-heap of size hs; returns the new size."""
     j = hs
@@ -34,7 +59,7 @@ def _push(hd, hn, hs, d, v):  # pragma: no cover - compiled
     return hs + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(nogil=True)
 def _search(
     indptr, indices, weights, su, sv, du, dv, limit, dist, touched, hd, hn
 ):  # pragma: no cover
@@ -96,14 +121,14 @@ def _search(
     return nt
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(nogil=True)
 def _grow(a, n):  # pragma: no cover - compiled
     b = np.empty(max(2 * a.shape[0], n), dtype=a.dtype)
     b[: a.shape[0]] = a
     return b
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(nogil=True)
 def _bucket_search(
     indptr, indices, weights, su, sv, du, dv, limit, inv, dist, touched, head, pn, pd, pnext
 ):  # pragma: no cover - compiled
@@ -187,7 +212,7 @@ def _bucket_search(
     return nt
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(nogil=True)
 def _search_from(
     indptr, indices, weights, su, sv, du, dv, limit, inv, dist, touched, hd, hn, head, pd, pnext
 ):  # pragma: no cover - compiled
@@ -210,7 +235,7 @@ def _search_from(
         pnext = _grow(pnext, 2 * pnext.shape[0])
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(nogil=True)
 def counting_order(keys, n):  # pragma: no cover - compiled
     """Stable sort of integer keys in ``[0, n)`` by counting: (ptr, order).
 
@@ -236,7 +261,7 @@ def counting_order(keys, n):  # pragma: no cover - compiled
     return ptr, order
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(nogil=True)
 def reach_chunk(
     indptr,
     indices,
@@ -343,7 +368,7 @@ def reach_chunk(
     return out_s[:n_out].copy(), out_t[:n_out].copy(), out_d[:n_out].copy()
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(nogil=True)
 def nodes_chunk(
     indptr,
     indices,
@@ -407,12 +432,12 @@ def nodes_chunk(
     return out_s[:n_out].copy(), out_n[:n_out].copy(), out_d[:n_out].copy()
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_njit(nogil=True, inline="always")
 def _before(d1, l1, d2, l2):  # pragma: no cover - compiled
     return d1 < d2 or (d1 == d2 and l1 < l2)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@_njit(nogil=True, inline="always")
 def _push_labelled(hd, hl, hn, hs, d, lb, v):  # pragma: no cover - compiled
     """Sift (d, lb, v) up into the (distance, label) min-heap of size hs; the new size."""
     j = hs
@@ -430,7 +455,7 @@ def _push_labelled(hd, hl, hn, hs, d, lb, v):  # pragma: no cover - compiled
     return hs + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@_njit(nogil=True)
 def multi_source(
     indptr, indices, weights, n_nodes, seed_n, seed_d, seed_lab, limit
 ):  # pragma: no cover

@@ -24,7 +24,8 @@ import numpy as np
 
 #: Bump when the stored layout or the network-building rules change, so old
 #: cache files are ignored rather than misread.  3: a network loaded without a
-#: ``crs`` takes the CRS of :func:`carecircle.inputs.coords.choose_metric_crs`.
+#: ``crs`` takes the CRS of :func:`carecircle.inputs.coords.choose_metric_crs`, and the
+#: report keeps the largest pieces the network dropped.
 CACHE_FORMAT = 3
 
 #: Environment variable that overrides the default cache directory.

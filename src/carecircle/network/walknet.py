@@ -255,6 +255,7 @@ def _largest_component(
     report["components"] = int(ncomp)
     report["components_dropped"] = int(ncomp - 1)
     report["nodes_dropped"] = int(n - in_big.sum())
+    report["pieces"] = _dropped_pieces(comp, sizes, big, node_xy)
     ekeep = in_big[a]
     report["edges_dropped"] = int((~ekeep).sum())
     # Number the kept nodes along a Z-order (Morton) curve: nodes near each
@@ -339,6 +340,25 @@ def assemble_network(
         csr=csr_from_edges(len(node_ids), a, b, length),
         report=report,
     )
+
+
+#: How many of the largest dropped pieces the network report describes.
+MAX_PIECES_REPORTED = 10
+
+
+def _dropped_pieces(comp: np.ndarray, sizes: np.ndarray, big: int, node_xy: np.ndarray) -> list[dict]:
+    """The largest dropped pieces (components): node count and convex hull (WKT, metres).
+
+    Only the largest component is kept; these let validation say which communities a
+    network in pieces leaves off it (:mod:`carecircle.network.pieces`).
+    """
+    order = [int(c) for c in np.argsort(-sizes, kind="stable") if c != big and sizes[c] >= 2]
+    out = []
+    for c in order[:MAX_PIECES_REPORTED]:
+        pts = shapely.multipoints(node_xy[comp == c])
+        out.append({"nodes": int(sizes[c]),
+                    "hull_wkt": shapely.to_wkt(shapely.convex_hull(pts), rounding_precision=1)})
+    return out
 
 
 def _from_edge_table(

@@ -28,7 +28,8 @@ from carecircle.outputs.webmap import _indicator_value
 HEADLINE_LABELS = {
     "communities": "社区/村总数 Communities",
     "communities_on_network": "接入路网的社区 Communities on the network",
-    "unreachable": "不在路网上 Not on the network",
+    "unreachable": "未评估(不在路网上) Not assessed (not on the network)",
+    "indicators_incomplete": "指标不完整(有社区未评估) Indicators incomplete (communities not assessed)",
     "served_both": "两类设施均覆盖 Served by both",
     "served_elderly": "养老覆盖 Served by elderly care",
     "served_childcare": "托育覆盖 Served by childcare",
@@ -152,6 +153,10 @@ def _indicator_cell(row: pd.Series | None) -> dict[str, str]:
     status = str(row["status"])
     if status == "no data":
         return {"text": "无数据 no data", "status": "nodata", "mark": ""}
+    if status == "incomplete":
+        n = int(row.get("not_assessed", 0))
+        value = "—" if pd.isna(row["value"]) else _indicator_value(row)
+        return {"text": f"{value} ({n} 未评估 not assessed)", "status": "incomplete", "mark": "?"}
     return {"text": _indicator_value(row), "status": status,
             "mark": "✓" if status == "pass" else "✗"}
 

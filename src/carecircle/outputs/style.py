@@ -68,7 +68,7 @@ DISTRICT_CLASSES = (
 )
 NO_DATA_COLOUR = "#bdbdbd"
 NO_DATA_LABEL = "无数据 No data"
-MARK = {"pass": "✓", "fail": "✗", "no data": "无数据 no data"}
+MARK = {"pass": "✓", "fail": "✗", "no data": "无数据 no data", "incomplete": "? 不完整 incomplete"}
 ISOCHRONE_WORDS = {
     "existing": "现有 Existing",
     "proposed": "规划 Proposed",

@@ -16,6 +16,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import shapely
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -33,6 +34,7 @@ DISTRICT_LABELS = {
     "value_after": "规划后值 Value after plan",
     "gap_after": "规划后差距 Gap after plan",
     "status_after": "规划后达标情况 Status after plan",
+    "not_assessed": "未评估社区数(不在路网上) Communities not assessed (not on the network)",
 }
 EXTRA_LABELS = {
     "lon": "经度(WGS-84) Longitude",
@@ -133,22 +135,52 @@ def _rounded(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A text cell that Excel or LibreOffice would run as a formula, made plain text.
+
+    A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading apostrophe (what the spreadsheet itself shows for a text typed that way),
+    unless it is a plain number such as ``-5``.  Other values are returned unchanged.
+    """
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
+def _csv_cells(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_object_dtype(out[c].dtype) or pd.api.types.is_string_dtype(out[c].dtype):
+            out[c] = out[c].map(csv_safe)
+    out.columns = [csv_safe(c) for c in out.columns]
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a table as CSV, UTF-8 with BOM, ``\\n`` line ends (atomic, deterministic).
+
+    Text cells that a spreadsheet would take for a formula are written as text
+    (:func:`csv_safe`).
 
     Parameters
     ----------
     df
-        The table; float columns are written rounded to ``CSV_DECIMALS`` decimals.
+        The table.
     path
-        The file to write.
+        The CSV file.
 
     Returns
     -------
-    pathlib.Path
-        ``path``.
+    Path
     """
-    text = _rounded(df).to_csv(index=False, lineterminator="\n")
+    text = _csv_cells(_rounded(df)).to_csv(index=False, lineterminator="\n")
     return write_bytes_atomic(path, ("\ufeff" + text).encode("utf-8"))
 
 
@@ -192,8 +224,9 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         return None if math.isnan(value) else round(float(value), CSV_DECIMALS)
     if isinstance(value, str):
-        return value
-    return str(value)
+        # openpyxl refuses control characters (inputs are cleaned; this covers the rest)
+        return ILLEGAL_CHARACTERS_RE.sub(" ", value)
+    return ILLEGAL_CHARACTERS_RE.sub(" ", str(value))
 
 
 def cell_text(value: Any) -> str:
@@ -242,7 +275,7 @@ def xlsx_bytes(df: pd.DataFrame, sheet: str = "Sheet1") -> bytes:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = re.sub(r"[\[\]:*?/\\]", " ", sheet)[:31] or "Sheet1"
-    headers = [str(c) for c in df.columns]
+    headers = [ILLEGAL_CHARACTERS_RE.sub(" ", str(c)) for c in df.columns]
     ws.append(headers)
     for row in df.itertuples(index=False, name=None):
         ws.append([_cell(v) for v in row])

@@ -23,16 +23,18 @@ a run that fails midway leaves the previous outputs untouched.
 
 Notes on safety: every text from input data is HTML-escaped in the briefing (Jinja
 autoescaping); in XLSX a text starting with ``=`` is stored as text, never as a
-formula.  CSVs hold the data as it is (they are for machines as much as people).
+formula; in CSV a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return (and not a plain number) gets a leading ``'`` so that Excel opens it as text
+(:func:`carecircle.outputs.tables.csv_safe`).  See ``docs/safety.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from carecircle.atomic import StagedOutputs
+from carecircle.atomic import StagedOutputs, write_text_atomic
 from carecircle.outputs.briefing import write_briefing
 from carecircle.outputs.results import RunOutputs
 from carecircle.outputs.staticmap import write_static_map
@@ -41,26 +43,17 @@ from carecircle.outputs.webmap import write_plan_map
 
 # ---------------------------------------------------------------- the whole run
 
-OWNED_PATTERNS = ("map.html", "map.png", "briefing.html", "communities.csv", "communities.xlsx",
-                  "districts.csv", "districts.xlsx", "sites.csv", "sites.xlsx", "cost_*.csv",
-                  "cost_*.xlsx")
 
-
-def _stale(target: Path, written: Iterable[Path]) -> list[Path]:
-    """Outputs of an earlier run in ``target`` that this run did not write."""
-    keep = {p.name for p in written}
-    found = {p for pat in OWNED_PATTERNS for p in target.glob(pat) if p.is_file()}
-    return sorted(p for p in found if p.name not in keep)
-
-
-def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any = None) -> list[Path]:
+def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any = None,
+              texts: Mapping[str, str] | None = None, protect: Iterable[str | Path] = ()) -> list[Path]:
     """Write every output of a run: maps, tables and the briefing, all or nothing.
 
     Files are staged in a hidden folder inside ``out_dir`` and moved into place only
     when all were written; if anything fails, the previous outputs stay as they were.
-    After success, outputs of an earlier run that this run does not produce (e.g. the
-    ``sites`` table of a plan, when this run is an assessment) are removed so the folder
-    never mixes two runs.
+    The folder's manifest (:mod:`carecircle.atomic`) lists what was written: outputs
+    of an earlier run that this run does not produce (e.g. the ``sites`` table of a
+    plan, when this run is an assessment) are removed, and no file carecircle did not
+    write is ever replaced or removed.
 
     Parameters
     ----------
@@ -70,6 +63,11 @@ def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any 
         The run's folder; default ``run.scenario.out_dir`` (``maps/<scenario name>``).
     tiles
         Optional tile layer for the interactive map (default none: works offline).
+    texts
+        More text files to publish with the run (name -> content), e.g. ``validation.txt``.
+    protect
+        Files no output may replace (the scenario and its inputs): a folder holding one
+        is refused before anything is written.
 
     Returns
     -------
@@ -77,12 +75,11 @@ def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any 
         The final paths of every file written.
     """
     target = Path(out_dir) if out_dir is not None else Path(run.scenario.out_dir)
-    with StagedOutputs(target) as st:
+    with StagedOutputs(target, owner="run", protect=protect) as st:
         staged = [write_plan_map(run, st.path("map.html"), tiles=tiles),
                   write_static_map(run, st.path("map.png"))]
         staged += write_tables(run, st.dir)
         staged.append(write_briefing(run, st.dir))
-        final = [target / p.relative_to(st.dir) for p in staged]
-    for old in _stale(target, final):
-        old.unlink()
-    return final
+        for name, text in (texts or {}).items():
+            staged.append(write_text_atomic(st.path(name), text))
+        return [target / p.relative_to(st.dir) for p in staged]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,7 +231,11 @@ def compare(
     """
     from tqdm.auto import tqdm
 
+    from carecircle.atomic import check_output_folder
+
     scens = _as_scenarios(scenarios)
+    if out_dir is not None:  # refuse a folder holding an input before any work
+        check_output_folder(out_dir, _protected(scens))
     runs: dict[str, RunOutputs] = {}
     for scen in tqdm(scens, desc="scenarios 情景", unit="run", disable=quiet):
         runs[scen.name] = run_one(scen, quiet=True)
@@ -244,6 +248,11 @@ def compare(
     if out_dir is not None:
         cmp.files = write_comparison(cmp, out_dir)
     return cmp
+
+
+def _protected(scens: list) -> list[Path]:
+    """The scenario files and inputs of every scenario compared: outputs never replace them."""
+    return [p for s in scens for p in s.protected_files()]
 
 
 def write_comparison(cmp: Comparison, out_dir: str | Path) -> list[Path]:
@@ -268,7 +277,8 @@ def write_comparison(cmp: Comparison, out_dir: str | Path) -> list[Path]:
     from carecircle.outputs.write import write_run
 
     target = Path(out_dir)
-    with StagedOutputs(target) as st:
+    protect = _protected([r.scenario for r in cmp.runs.values()])
+    with StagedOutputs(target, owner="compare", protect=protect) as st:
         staged: list[Path] = []
         for name, run in cmp.runs.items():
             staged += write_run(run, st.dir / name)
@@ -491,22 +501,25 @@ _SWEEP_COLUMNS = ("sites", "cost_yuan", "served_both_before", "served_both_after
                   "places_added")
 
 
-def write_sweep(table: pd.DataFrame, out_dir: str | Path, *, stem: str | None = None) -> list[Path]:
+def write_sweep(table: pd.DataFrame, out_dir: str | Path, *, stem: str | None = None,
+                protect: Iterable[str | Path] = ()) -> list[Path]:
     """Write a sweep table (CSV, XLSX) and its chart (PNG) into ``out_dir``, all or nothing.
 
     Parameters
     ----------
     table
-        A table of :func:`sweep`.
+        The sweep (:func:`sweep`).
     out_dir
-        The folder.
+        The folder (usually the scenario's output folder; the run's own outputs there
+        are left alone).
     stem
-        File name stem (default ``sweep_<parameter>``).
+        File name stem; default ``sweep_<parameter>``.
+    protect
+        Files no output may replace (the scenario and its inputs).
 
     Returns
     -------
-    list of pathlib.Path
-        The final paths of the files written.
+    list of Path
     """
     from carecircle.atomic import StagedOutputs
     from carecircle.outputs.results import bilingual
@@ -516,7 +529,7 @@ def write_sweep(table: pd.DataFrame, out_dir: str | Path, *, stem: str | None = 
     stem = stem or f"sweep_{parameter}"
     labels = {**SUMMARY_LABELS, "value": SWEEP_PARAMETERS.get(parameter, "value")}
     target = Path(out_dir)
-    with StagedOutputs(target) as st:
+    with StagedOutputs(target, owner=stem, protect=protect) as st:
         people = bilingual(table, labels)
         staged = [write_csv(people, st.path(f"{stem}.csv")),
                   write_xlsx(people, st.path(f"{stem}.xlsx"), sheet=stem[:31])]

@@ -111,6 +111,14 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
             inputs.conversions.append(
                 f"network 步行路网: {len(net.node_ids):,} nodes, {len(net.edge_u):,} edges (largest component)"
             )
+            from carecircle.assess.coverage import outside_extent
+            from carecircle.network.pieces import network_problems
+
+            # A network in pieces, or communities off it, is never silent (docs/safety.md).
+            log.problems.extend(network_problems(
+                net, comm, max_snap_m=scen.walking.max_snap_m, fname=str(net_src),
+                layer_file=str(scen.inputs["communities"].path),
+                outside=None if comm is None else outside_extent(net, comm)))
         except InputError as exc:
             log.problems.append(exc.problem)
         except (NetworkError, CarecircleError) as exc:
@@ -190,7 +198,6 @@ def run_scenario(
         ``"tiles"``); ignored without a scheduler.
     """
     from carecircle.assess.indicators import terminal_table
-    from carecircle.atomic import write_text_atomic
 
     scen = as_scenario(scenario)
     report = validate(scen)
@@ -208,13 +215,12 @@ def run_scenario(
 
             say(quiet, f"[4/4] siting plan 选址优化{where}")
             run = plan_context(ctx, run, quiet=quiet)
-    files = write_outputs(run, quiet=quiet)
     log = [report.text, ""]
     if run.unreachable is not None and len(run.unreachable):
         log += [f"Not on the walking network, excluded from coverage shares 不在路网上 "
                 f"({len(run.unreachable)}):", run.unreachable.to_string(index=False), ""]
     log += ["Notes 说明:", *run.notes, "", "Details 技术细节:", *run.details, ""]
-    files.append(write_text_atomic(scen.out_dir / "validation.txt", "\n".join(log)))
+    files = write_outputs(run, quiet=quiet, texts={"validation.txt": "\n".join(log)})
     table = run.districts_after if run.districts_after is not None else run.districts_before
     text = "\n".join([
         "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
@@ -274,15 +280,23 @@ def assess_context(ctx: Context) -> RunOutputs:
                      f"{n_unreach} 个社区不在步行路网上(超出路网范围或距路网超过 {w.max_snap_m:g} 米), "
                      f"不计入覆盖率")
     on = comm["status"] != "unreachable"
-    headline = {
-        "communities": int(len(comm)),
+    headline: dict[str, Any] = {"communities": int(len(comm))}
+    if n_unreach:
+        # first in the headline: indicators computed on part of the communities (docs/safety.md)
+        headline["unreachable"] = n_unreach
+        headline["indicators_incomplete"] = int((table["status"] == "incomplete").sum())
+        notes.append("District coverage indicators count only the communities on the network: "
+                     "one is 'pass' only if it would pass with none of the others served, and "
+                     "'incomplete' when they could change it 覆盖率指标仅计路网上的社区; 未评估社区"
+                     "可能改变结论时标记为\"不完整\"")
+    headline.update({
         "communities_on_network": int(on.sum()),
         "served_both_before": int((comm["status"] == "both").sum()),
         "served_elderly_before": int(comm["elderly_served"].sum()),
         "served_childcare_before": int(comm["childcare_served"].sum()),
         "unreachable": n_unreach,
         "crs": inputs.crs.to_string(),
-    }
+    })
     run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
                      headline=headline, notes=notes, details=list(ctx.details),
                      unreachable=unreachable_table(comm, w.max_snap_m))
@@ -350,25 +364,31 @@ def existing_isochrones(ctx: Context) -> dict[str, gpd.GeoDataFrame]:
     return out
 
 
-def write_outputs(run: RunOutputs, *, quiet: bool = False) -> list[Path]:
+def write_outputs(run: RunOutputs, *, quiet: bool = False,
+                  texts: dict[str, str] | None = None) -> list[Path]:
     """Write maps, tables and the briefing of a run into its folder (all or nothing).
 
     Parameters
     ----------
     run
-        What the run produced; its scenario's ``out_dir`` is the folder.
+        The run's outputs (:class:`~carecircle.outputs.results.RunOutputs`).
     quiet
         No progress output.
+    texts
+        More text files to publish with the run (name -> content).
 
     Returns
     -------
-    list of pathlib.Path
-        The files written.
+    list of Path
+        The files written.  Only files listed in the folder's manifest are ever
+        replaced or removed (:mod:`carecircle.atomic`); a folder holding the scenario
+        or one of its inputs is refused.
     """
     from carecircle.outputs.write import write_run
 
     say(quiet, f"writing outputs 写出结果 -> {run.scenario.out_dir}")
-    return write_run(run, run.scenario.out_dir)
+    return write_run(run, run.scenario.out_dir, texts=texts,
+                     protect=run.scenario.protected_files())
 
 
 def assess(scenario: Scenario | str | Path, *, quiet: bool = False) -> RunOutputs:

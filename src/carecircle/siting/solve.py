@@ -372,6 +372,27 @@ def _precheck(
     return ex
 
 
+def _budget_below_targets(
+    P: SitingProblem,
+    budget: float | None,
+    targets: TargetSwitch,
+    coverage_kinds: Sequence[str],
+    reduce: bool,
+    time_limit: float | None,
+) -> Explanation | None:
+    """Why a budget model's targets cannot be met, when the budget is the reason.
+
+    Candidates dearer than the budget are dropped before the prechecks, so a target may
+    look unreachable for want of candidates.  When the same targets fit without the
+    budget, it is the budget that falls short: say so, with what the targets cost.
+    """
+    free = build_model(P, mode="budget", budget=None, targets=targets,
+                       coverage_kinds=coverage_kinds, reduce=reduce)
+    if free.precheck.targets or free.precheck.messages:
+        return None
+    return _explain(P, free, "budget", budget, targets, coverage_kinds, time_limit)
+
+
 def _targets_too_dear(budget: float, least: _milp.MilpSolution) -> Explanation:
     """Proved: every plan meeting the targets costs more than the budget."""
     ex = Explanation(budget=budget, min_budget=float(least.bound))
@@ -520,6 +541,10 @@ def solve_siting(
         coverage_kinds=coverage_kinds,
         reduce=reduce,
     )
+    if mode == "budget" and M.precheck.targets:
+        dear = _budget_below_targets(problem, budget, targets, coverage_kinds, reduce, time_limit)
+        if dear is not None:
+            return _infeasible(problem, mode, budget, M.reduction, dear, time.perf_counter() - t0)
     ex = _precheck(problem, M, budget, mode == "cover_all" and not allow_uncoverable)
     if ex.messages:
         return _infeasible(problem, mode, budget, M.reduction, ex, time.perf_counter() - t0)
