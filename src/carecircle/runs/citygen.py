@@ -271,10 +271,9 @@ def district_shapes(codes: Sequence[str], data: Path | None, to_metric: pyproj.T
     lon = {r[0]: r[4] for r in DISTRICTS}
     lat = {r[0]: r[5] for r in DISTRICTS}
     x, y = to_metric.transform([lon[c] for c in codes], [lat[c] for c in codes])
-    seeds = shapely.MultiPoint(np.c_[x, y])
-    city = _shrink(seeds.convex_hull.buffer(17_000.0), centre, f)
-    seeds = _shrink(seeds, centre, f)
-    cells = shapely.voronoi_polygons(seeds, extend_to=city, ordered=True)
+    anchors = shapely.MultiPoint(np.c_[x, y])
+    city = _shrink(anchors.convex_hull.buffer(17_000.0), centre, f)
+    cells = shapely.voronoi_polygons(_shrink(anchors, centre, f), extend_to=city, ordered=True)
     return ([_polygonal(shapely.intersection(g, city)) for g in cells.geoms],
             "district polygons: Voronoi cells of the districts' centres (real polygons not found)")
 
@@ -296,7 +295,7 @@ def uniform_in(geom: shapely.Geometry, n: int, rng: np.random.Generator) -> np.n
     numpy.ndarray
         ``(n, 2)`` coordinates.
     """
-    x0, y0, x1, y1 = geom.bounds
+    x0, y0, x1, y1 = shapely.bounds(geom)
     shapely.prepare(geom)
     out = np.zeros((0, 2))
     while len(out) < n:
@@ -357,7 +356,7 @@ def street_shapes(district: shapely.Geometry, n: int, rng: np.random.Generator) 
     if n == 1:
         return [district]
     seeds = shapely.MultiPoint(spread_in(district, n, rng, tries=6))
-    cells = shapely.voronoi_polygons(seeds, extend_to=district.envelope.buffer(1.0), ordered=True)
+    cells = shapely.voronoi_polygons(seeds, extend_to=shapely.envelope(district).buffer(1.0), ordered=True)
     return [_polygonal(shapely.intersection(g, district)) for g in cells.geoms]
 
 

@@ -286,9 +286,12 @@ def _points(lonlat: np.ndarray) -> list[str]:
 
 
 def _polygons(geoms: list, to_ll: pyproj.Transformer) -> list[str]:
+    def lonlat(xy: np.ndarray) -> np.ndarray:
+        return np.asarray(np.round(np.c_[to_ll.transform(*xy.T)], 6), dtype=float)
+
     out = []
     for g in geoms:
-        ll = shapely.transform(g, lambda xy: np.round(np.c_[to_ll.transform(*xy.T)], 6))
+        ll = shapely.transform(g, lonlat)
         ll = shapely.make_valid(ll)
         if ll.geom_type == "GeometryCollection":
             ll = shapely.union_all([p for p in shapely.get_parts(ll)

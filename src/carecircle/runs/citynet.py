@@ -97,8 +97,8 @@ def _seg_key(d: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 def _template(radius: float, step: int, square: bool) -> tuple[np.ndarray, np.ndarray]:
     """Segments (d, di, dj) of a disk (or square) patch around the origin, lines every ``step``."""
     r = int(np.floor(radius))
-    di, dj = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1), indexing="ij")
-    di, dj = di.ravel(), dj.ravel()
+    gi, gj = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1), indexing="ij")
+    di, dj = gi.ravel(), gj.ravel()
 
     def inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if square:
@@ -124,7 +124,7 @@ def _patches(centres_ij: np.ndarray, radius: float, step: int, square: bool = Fa
 
 def _field_roads(area: shapely.Geometry, centre: tuple[float, float]) -> np.ndarray:
     """Segment keys of the field-road grid (every ``COARSE`` lines) inside ``area``."""
-    x0, y0, x1, y1 = area.bounds
+    x0, y0, x1, y1 = shapely.bounds(area)
     cx, cy = centre
     i0, i1 = int(np.floor((x0 - cx) / LATTICE_M)), int(np.ceil((x1 - cx) / LATTICE_M))
     j0, j1 = int(np.floor((y0 - cy) / LATTICE_M)), int(np.ceil((y1 - cy) / LATTICE_M))
@@ -134,8 +134,8 @@ def _field_roads(area: shapely.Geometry, centre: tuple[float, float]) -> np.ndar
         lines = np.arange(-(-(j0 if d == 0 else i0) // COARSE) * COARSE, (j1 if d == 0 else i1) + 1,
                           COARSE)
         along = np.arange(i0, i1) if d == 0 else np.arange(j0, j1)
-        a, b = np.meshgrid(along, lines, indexing="ij")
-        a, b = a.ravel(), b.ravel()
+        ga, gb = np.meshgrid(along, lines, indexing="ij")
+        a, b = ga.ravel(), gb.ravel()
         i, j = (a, b) if d == 0 else (b, a)
         ok = shapely.contains_xy(area, cx + i * LATTICE_M, cy + j * LATTICE_M)
         ok &= shapely.contains_xy(area, cx + (i + (d == 0)) * LATTICE_M,
