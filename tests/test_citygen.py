@@ -243,10 +243,10 @@ def test_stage_timer_line_round_trips():
 
 @pytest.mark.slow
 def test_the_city_runs_end_to_end_through_carecircle_run(tmp_path, capsys):
-    # Scale 0.01 (32 communities, 14 facilities, 200 sites): today's isochrones cost
-    # about half a CPU second per facility on this dense network, so the run stays short.
+    # Scale 0.005 (16 communities, 7 facilities, 100 sites; 24 CPU seconds here): today's
+    # isochrones cost about half a CPU second per facility on this network (city.py).
     out = tmp_path / "city"
-    counts = citygen.generate(out, scale=0.01, seed=5, data=DATA, time_limit_s=20)
+    counts = citygen.generate(out, scale=0.005, seed=5, data=DATA, time_limit_s=20)
     dest = tmp_path / "run"
     assert cli_main(["-q", "run", str(out / "scenario.toml"), "--out", str(dest)]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
