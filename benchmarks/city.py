@@ -1,7 +1,7 @@
 """Benchmark: a whole city through ``carecircle run``, as a planner runs it.
 
 For each ``--scale`` (share of Xi'an: 13 districts, 172 streets, 3,223 communities,
-about 1,400 facilities, 20,000 candidate sites, a walking network of about 775,000
+about 1,400 facilities, 20,000 candidate sites, a walking network of about 800,000
 nodes at 1.0):
 
 1. **Scenario.**  ``python -m carecircle.runs.citygen`` writes the city (see that

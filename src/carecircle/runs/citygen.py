@@ -5,8 +5,9 @@ scenario as a planner would hand it to ``carecircle run``: 13 districts made of 
 streets (街道/镇) made of 3,223 communities (社区/村), about 835 of them urban near
 the centre and the rest villages around, about 1,400 existing facilities (community
 stations, rural homes, street centres, institutions, childcare; some below the
-floor-area standard), 20,000 candidate sites, and a walking network of about 775,000
-nodes written as an ``.osm.pbf`` file.  ``--scale`` shrinks the city: every count
+floor-area standard), 20,000 candidate sites, and a walking network of about 800,000
+nodes (796,203 as loaded, seed 2023; the issue's yardstick is about 775,000) written as
+an ``.osm.pbf`` file.  ``--scale`` shrinks the city: every count
 (streets, communities, facilities, candidates, network nodes) by ``S``, every
 length by ``sqrt(S)``, so the densities, and with them the work per community and
 per site, stay those of the whole city.  The 13 districts stay (smaller).
