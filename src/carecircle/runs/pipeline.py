@@ -198,29 +198,40 @@ def run_scenario(
         ``"tiles"``); ignored without a scheduler.
     """
     from carecircle.assess.indicators import terminal_table
+    from carecircle.runs.timing import StageTimer
 
+    timer = StageTimer()
     scen = as_scenario(scenario)
-    report = validate(scen)
+    with timer.stage("validate 校验"):
+        report = validate(scen)
     if report.errors:
         raise CarecircleError(report.text)
     say(quiet, report.text)
-    ctx = prepare(scen, quiet=quiet)
+    with timer.stage("inputs+network 数据与路网"):
+        ctx = prepare(scen, quiet=quiet)
     with _engine(ctx, scheduler, partition_by=partition_by, n_partitions=n_partitions,
                  quiet=quiet) as ctx:
         where = "" if scheduler is None else " (on the cluster 分布式)"
         say(quiet, f"[3/4] coverage today 现状覆盖评估{where}")
-        run = assess_context(ctx)
+        with timer.stage("coverage 现状评估"):
+            run = assess_context(ctx)
         if plan:
             from carecircle.runs.plan import plan_context
 
             say(quiet, f"[4/4] siting plan 选址优化{where}")
-            run = plan_context(ctx, run, quiet=quiet)
+            with timer.stage("plan 选址规划"):
+                run = plan_context(ctx, run, quiet=quiet)
     log = [report.text, ""]
     if run.unreachable is not None and len(run.unreachable):
         log += [f"Not on the walking network, excluded from coverage shares 不在路网上 "
                 f"({len(run.unreachable)}):", run.unreachable.to_string(index=False), ""]
-    log += ["Notes 说明:", *run.notes, "", "Details 技术细节:", *run.details, ""]
-    files = write_outputs(run, quiet=quiet, texts={"validation.txt": "\n".join(log)})
+    # validation.txt is published with the other outputs, so its line of stage times
+    # ends before the outputs stage; the line printed at the end has every stage.
+    log += ["Notes 说明:", *run.notes, "", "Details 技术细节:", *run.details, "",
+            timer.line(), ""]
+    with timer.stage("outputs 输出"):
+        files = write_outputs(run, quiet=quiet, texts={"validation.txt": "\n".join(log)})
+    times = timer.line()
     table = run.districts_after if run.districts_after is not None else run.districts_before
     text = "\n".join([
         "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
@@ -230,6 +241,7 @@ def run_scenario(
         "",
         "Wrote 输出:",
         *[f"  {p}" for p in files],
+        times,
     ])
     return RunResult(text, scen.out_dir, files)
 
