@@ -119,8 +119,33 @@ def assign_grid(
     return GridAssignment(totals, cell_comm, grid_total, assigned, outside, int((cell_comm < 0).sum()))
 
 
-def apply_grid(communities: gpd.GeoDataFrame, assignment: GridAssignment) -> gpd.GeoDataFrame:
-    """Communities with populations replaced by the grid's (groups the grid has).
+#: The plan's city-wide shares at the end of 2020 (section 一(一)): 2.0753 M aged 60+ and
+#: 412.2 k aged 0-3 of 12.9529 M residents; the last resort for a one-band grid.
+PLAN_SHARES_2020 = {"pop_60plus": 2.0753 / 12.9529, "pop_0_3": 0.4122 / 12.9529}
+#: Where a community's aged 60+ and 0-3 come from (column ``age_groups_from``).
+AGE_SOURCES = {
+    "grid": "格网分组 the grid's own age bands",
+    "community": "社区自身比例 the community's own shares",
+    "census": "区县普查比例 the district's census shares",
+    "plan": "规划全市比例 the plan's city-wide 2020 shares",
+}
+
+
+def apply_grid(
+    communities: gpd.GeoDataFrame,
+    assignment: GridAssignment,
+    *,
+    district_shares: pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Communities with populations replaced by the grid's.
+
+    A group the grid has replaces the loaded one.  A group it lacks (a one-band,
+    WorldPop-style grid of residents only) is *derived* from the grid's residents,
+    never taken as loaded (which would mix two sources: more aged 60+ than residents
+    is then possible): the community's own share (its loaded group / its loaded
+    residents) where it has one, else its district's census share, else the plan's
+    city-wide 2020 share (:data:`PLAN_SHARES_2020`).  Column ``age_groups_from`` says
+    which (:data:`AGE_SOURCES`).
 
     Parameters
     ----------
@@ -128,18 +153,137 @@ def apply_grid(communities: gpd.GeoDataFrame, assignment: GridAssignment) -> gpd
         The communities :func:`assign_grid` was given.
     assignment
         Its result.
+    district_shares
+        District code -> ``pop_60plus``, ``pop_0_3`` shares of residents (a census,
+        :meth:`carecircle.assess.census.CensusTotals.shares`), or ``None``.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        A copy; a group the grid lacks keeps the loaded values.
+        A copy; without a grid population every group keeps its loaded values.
     """
     out = communities.copy()
-    for g in GROUPS:
-        col = assignment.community_totals[g]
-        if col.notna().all():
-            out[g] = col.to_numpy()
+    n = len(out)
+    totals = assignment.community_totals
+    has = {g: bool(totals[g].notna().all()) for g in GROUPS}
+    if not has["population"]:
+        for g in GROUPS[1:]:
+            if has[g]:
+                out[g] = totals[g].to_numpy()
+        return out
+    loaded_pop = _column(out, "population")
+    pop = totals["population"].to_numpy(dtype=float)
+    sources: list[list[str]] = [[] for _ in range(n)]
+    for g in GROUPS[1:]:
+        if has[g]:
+            out[g] = totals[g].to_numpy()
+            for s in sources:
+                s.append("grid")
+            continue
+        share, src = _age_share(out, g, loaded_pop, district_shares)
+        out[g] = pop * share
+        for s, how in zip(sources, src, strict=True):
+            s.append(how)
+    out["population"] = pop
+    out["age_groups_from"] = ["+".join(dict.fromkeys(s)) for s in sources]
     return out
+
+
+def _column(df: pd.DataFrame, col: str) -> np.ndarray:
+    return df[col].to_numpy(dtype=float) if col in df else np.full(len(df), np.nan)
+
+
+def _age_share(
+    comm: pd.DataFrame, group: str, loaded_pop: np.ndarray, district_shares: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each community's share of *group* in its residents, and where it comes from."""
+    loaded = _column(comm, group)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = np.where(loaded_pop > 0, loaded / loaded_pop, np.nan)
+    census = np.full(len(comm), np.nan)
+    if district_shares is not None and group in district_shares:
+        census = comm["district"].astype(str).map(district_shares[group]).to_numpy(dtype=float)
+    share = np.where(np.isfinite(own), own, np.where(np.isfinite(census), census,
+                                                     PLAN_SHARES_2020[group]))
+    src = np.where(np.isfinite(own), "community", np.where(np.isfinite(census), "census", "plan"))
+    return np.clip(share, 0.0, 1.0), src
+
+
+def age_groups_note(communities: pd.DataFrame) -> str | None:
+    """One line saying where the age groups of a grid run come from (``None``: not derived)."""
+    if "age_groups_from" not in communities:
+        return None
+    counts = communities["age_groups_from"].value_counts()
+    if set(counts.index) == {"grid+grid"} or set(counts.index) == {"grid"}:
+        return None
+    parts = []
+    for key, n in counts.sort_index().items():
+        what = " / ".join(AGE_SOURCES.get(k, k) for k in dict.fromkeys(str(key).split("+")))
+        parts.append(f"{n} communities: {what}")
+    return ("population grid has residents only 格网仅有总人口: aged 60+ and 0-3 derived from "
+            "the grid's residents times " + "; ".join(parts))
+
+
+def whole_people(communities: gpd.GeoDataFrame,
+                 columns: tuple[str, ...] = (*GROUPS, "households")) -> gpd.GeoDataFrame:
+    """Populations as whole people, each district's total rounded once.
+
+    Largest-remainder rounding within each district: every value goes to its floor or
+    its ceiling, and a district's communities sum to the district's rounded total, so
+    street and district sums agree in whole people.  An age group is then capped at
+    the community's residents.
+
+    Parameters
+    ----------
+    communities
+        With ``district`` and the columns to round (absent ones are skipped, NaN kept).
+    columns
+        The columns to round.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with those columns whole (float dtype, NaN where they were NaN).
+    """
+    out = communities.copy()
+    d = out["district"].astype(str).to_numpy()
+    for col in columns:
+        if col not in out:
+            continue
+        v = out[col].to_numpy(dtype=float)
+        r = np.full(len(v), np.nan)
+        for code in pd.unique(d):
+            m = (d == code) & np.isfinite(v)
+            if m.any():
+                r[m] = largest_remainder(v[m])
+        out[col] = r
+    for g in GROUPS[1:]:
+        if g in out and "population" in out:
+            out[g] = np.fmin(out[g].to_numpy(dtype=float), out["population"].to_numpy(dtype=float))
+    return out
+
+
+def largest_remainder(values: np.ndarray) -> np.ndarray:
+    """Whole numbers summing to ``round(sum(values))``: floors, plus one for the largest fractions.
+
+    Parameters
+    ----------
+    values
+        Non-negative numbers.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float array of whole numbers, each the floor or the ceiling of its value (ties:
+        the first in order).
+    """
+    v = np.asarray(values, dtype=float)
+    base = np.floor(v + 1e-9)
+    extra = int(round(float(v.sum()) - float(base.sum())))
+    if extra > 0:
+        order = np.lexsort((np.arange(len(v)), -(v - base)))
+        base[order[:extra]] += 1.0
+    return base
 
 
 # ---------------------------------------------------------------- projections

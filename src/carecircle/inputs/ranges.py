@@ -59,6 +59,7 @@ SCENARIO: dict[str, Range] = {
     "standards.childcare_m2_per_place": Range(1, 100, 3, 30, "m² per place"),
     "standards.compound_m2_per_100_households": Range(0, 1000, 1, 100, "m²"),
     "standards.shared_building_cost_factor": Range(0.1, 2, 0.5, 1.2, ""),
+    "standards.elderly_m2_per_user": Range(0.5, 100, 2, 30, "m² per user"),
     "targets.childcare_places_per_1000": Range(0, 100, 0.5, 20, "per 1,000"),
     "targets.public_beds_share_of_60plus": Range(0, 0.5, 0, 0.1, ""),
     "targets.public_childcare_per_district": Range(0, 1000, 0, 50, ""),
@@ -70,6 +71,9 @@ SCENARIO: dict[str, Range] = {
     "plan.unit_costs.*": Range(0, 1e6, 100, 50_000, "yuan/m²"),
     "demand.factors.*": Range(0.01, 100, 0.5, 3, ""),
     "demand.district_factors.*": Range(0.01, 100, 0.5, 3, ""),
+    "demand.elderly_uptake": Range(0, 1, 0.01, 0.3, ""),
+    "demand.childcare_enrolment": Range(0, 1, 0.02, 0.6, ""),
+    "demand.census_0_3_share_of_0_4": Range(0.5, 1, 0.7, 0.9, ""),
 }
 
 #: (layer, column) -> range of one feature's value (the column's own sign rule is

@@ -88,6 +88,12 @@ class Standards:
     childcare_m2_per_place: float = 8.0
     compound_m2_per_100_households: float = 20.0
     shared_building_cost_factor: float = 0.8
+    #: Floor area per user of a community elderly-care facility: its capacity is floor
+    #: area / this (docs/scenario.md, "Capacity").
+    elderly_m2_per_user: float = 6.0
+    #: A kindergarten with a 托班 (``kindergarten_tuoban``) also counts as childcare:
+    #: its places, its capacity and its walk (docs/scenario.md).
+    kindergarten_tuoban_as_childcare: bool = True
 
     def min_area(self, kind: str) -> float:
         return {"elderly": self.elderly_min_area_m2, "childcare": self.childcare_min_area_m2}[kind]
@@ -103,6 +109,7 @@ class Targets:
     public_beds_share_of_60plus: float = 0.01
     public_childcare_per_district: int = 1
     elderly_area_per_resident_m2: tuple[float, float] = (0.1, 0.3)
+    kindergarten_tuoban_coverage: float = 1.00
 
 
 # The plan's own forecast (section 一(二)): 2020 census -> 2025.
@@ -131,6 +138,20 @@ class Demand:
     factors_year: int = 2025
     district_factors: dict[str, dict[str, float]] = field(default_factory=dict)
     projection_table: str | None = None
+    #: Share of residents aged 60+ who use community elderly services (the "9073"
+    #: pattern's 7 %); demand per community = 60+ x this (docs/scenario.md).
+    elderly_uptake: float = 0.07
+    #: Share of children aged 0-3 in childcare: the plan's 4.8 places per 1,000 residents
+    #: at its 2025 forecast (72,000 places for 450,000 children = 16 %).
+    childcare_enrolment: float = 0.16
+    #: District census totals (CSV: district code, residents, households, 60+, 0-4), e.g.
+    #: ``../shared/data/xian-census/districts-2020-census.csv``.
+    census: str | None = None
+    #: Scale the communities' populations so that each district sums to its census totals.
+    scale_to_census: bool = False
+    #: Children aged 0-3 as a share of those aged 0-4 (the census counts 0-4): 4/5 under
+    #: an even spread over the ages.
+    census_0_3_share_of_0_4: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,8 @@ class Plan:
     district_targets: bool = True
     allow_uncoverable: bool = True
     operation_years: int = 1
+    #: Capacitated siting: new sites are chosen so that demand fits (docs/scenario.md).
+    capacity: bool = False
     weights: dict[str, str] = field(
         default_factory=lambda: {"elderly": "pop_60plus", "childcare": "pop_0_3"}
     )
@@ -195,6 +218,8 @@ class Scenario:
             files += sorted(p.parent.glob(p.stem + ".*")) if p.suffix.lower() == ".shp" else [p]
         if self.demand.projection_table:
             files.append(Path(self.demand.projection_table))
+        if self.demand.census:
+            files.append(Path(self.demand.census))
         return files
 
     def input_fingerprint(self) -> str:
@@ -397,15 +422,38 @@ class _Reader:
             if isinstance(value, bool) or not isinstance(value, int) or not 1950 <= value <= 2100:
                 raise self.error(f"demand.{key}", value, "a year such as 2020 (1950-2100)")
             years[key] = value
-        table = raw.get("projection_table")
-        if table is not None and (not isinstance(table, str) or _URL.match(table)):
-            raise self.error("demand.projection_table", table, "a local CSV path string")
-        if table is not None:
-            tp = Path(table)
-            table = str(tp if tp.is_absolute() else (base / tp).resolve())
+        table = self.local_csv("demand.projection_table", raw.get("projection_table"), base)
         return Demand(year=year, base_year=years["base_year"], factors=factors,
                       factors_year=years["factors_year"], district_factors=district_factors,
-                      projection_table=table)
+                      projection_table=table, **self.demand_extras(raw, base))
+
+    def local_csv(self, key: str, value: Any, base: Path) -> str | None:
+        """A local CSV path resolved against the scenario's folder (``None`` stays ``None``)."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or _URL.match(value) or _CONTROL.search(value):
+            raise self.error(key, value, "a local CSV path string")
+        p = Path(value)
+        return str(p if p.is_absolute() else (base / p).resolve())
+
+    def demand_extras(self, raw: dict, base: Path) -> dict[str, Any]:
+        """``[demand]``'s uptake shares and census options, checked."""
+        d = Demand()
+        out: dict[str, Any] = {}
+        for key in ("elderly_uptake", "childcare_enrolment", "census_0_3_share_of_0_4"):
+            if key in raw:
+                out[key] = float(self.number(raw[key], f"demand.{key}"))
+                if out[key] > 1:
+                    raise self.error(f"demand.{key}", raw[key], "a share 0-1")
+        out["census"] = self.local_csv("demand.census", raw.get("census"), base)
+        scale = raw.get("scale_to_census", d.scale_to_census)
+        if not isinstance(scale, bool):
+            raise self.error("demand.scale_to_census", scale, "true or false")
+        if scale and out["census"] is None:
+            raise self.error("demand.scale_to_census", scale,
+                             "demand.census = \"<district census CSV>\" to scale to")
+        out["scale_to_census"] = scale
+        return out
 
     def plan(self, raw: Any) -> Plan:
         plan = self.build(Plan, "plan", raw)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
     import scipy.sparse as sp
 
+    from carecircle.assess.census import CensusTotals
     from carecircle.assess.demand import Projection
     from carecircle.network.walknet import WalkNetwork
 
@@ -230,10 +231,12 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
         When the inputs hold errors.
     """
     from carecircle.assess.demand import (
+        age_groups_note,
         apply_grid,
         apply_projection,
         assign_grid,
         projection_factors,
+        whole_people,
     )
     from carecircle.network.sources import load_network
 
@@ -246,18 +249,31 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
         raise CarecircleError(str(Problem("error", str(src.path), "file not found 文件不存在 (network)")))
     net = load_network(src.path, crs=inputs.crs, cache_dir=cache_dir(), progress=not quiet)
     notes = [f"{layer}: assumed 假设数据 — {text}" for layer, text in inputs.assumed.items()]
+    census = _census(scen)
     grid = inputs.get("population_grid")
     if grid is not None and len(grid):
         limit = scen.walking.limit_m("elderly")
         ga = assign_grid(inputs["communities"], grid, net=net, limit_m=limit,
                          max_snap_m=scen.walking.max_snap_m)
-        inputs.layers["communities"] = apply_grid(inputs["communities"], ga)
+        inputs.layers["communities"] = apply_grid(
+            inputs["communities"], ga, district_shares=None if census is None else census.shares())
         notes.append(ga.summary())
+        derived = age_groups_note(inputs["communities"])
+        if derived:
+            notes.append(derived)
+    if census is not None and scen.demand.scale_to_census:
+        from carecircle.assess.census import scale_to_census
+
+        inputs.layers["communities"], lines = scale_to_census(inputs["communities"], census)
+        notes += lines
     extra = DistrictAdditions()
     if scen.include_major_projects:
         extra = _major_projects(scen, inputs, notes)
     projection = projection_factors(inputs["communities"], scen.demand)
-    inputs.layers["communities"] = apply_projection(inputs["communities"], projection)
+    inputs.layers["communities"] = whole_people(
+        apply_projection(inputs["communities"], projection),
+        ("population", "pop_60plus", "pop_0_3", "households", "population_base",
+         "pop_60plus_base", "pop_0_3_base"))
     described = projection.describe().splitlines()
     notes.append(described[0])
     details = described[1:]
@@ -266,6 +282,15 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
     engine = LocalEngine(net, max_snap_m=scen.walking.max_snap_m, progress=not quiet)
     return Context(scen, inputs, net, projection, engine, notes=notes, details=details,
                    extra=extra)
+
+
+def _census(scen: Scenario) -> CensusTotals | None:
+    """The scenario's census totals (``[demand] census``), or ``None``."""
+    if not scen.demand.census:
+        return None
+    from carecircle.assess.census import read_census
+
+    return read_census(scen.demand.census, share_0_3_of_0_4=scen.demand.census_0_3_share_of_0_4)
 
 
 def _major_projects(scen: Scenario, inputs: Inputs, notes: list[str]) -> DistrictAdditions:

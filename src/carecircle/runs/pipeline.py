@@ -98,6 +98,13 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
             inputs.conversions.append(projection_factors(comm, scen.demand).describe())
         except CarecircleError as exc:
             log.error(str(scen.demand.projection_table), str(exc))
+        if scen.demand.census:
+            from carecircle.assess.census import read_census
+
+            try:
+                read_census(scen.demand.census, share_0_3_of_0_4=scen.demand.census_0_3_share_of_0_4)
+            except InputError as exc:
+                log.problems.append(exc.problem)
     net_src = scen.inputs["network"].path
     if not net_src.exists():
         log.error(str(net_src), "file not found 文件不存在 (network)")
