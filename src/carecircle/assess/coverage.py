@@ -10,8 +10,10 @@ Decisions
 ---------
 - Elderly care is provided by community stations (``elderly``), street/town
   comprehensive centres (``street_centre``) and institutions (``institution``): any
-  of them with the standard floor area serves a community.  Childcare only by
-  ``childcare`` facilities.
+  of them with the standard floor area serves a community.  Childcare by
+  ``childcare`` facilities and, unless the scenario says otherwise, kindergartens
+  with a 托班 (``kindergarten_tuoban``, the plan's task 8: kindergartens opening
+  2-3-year classes), with the childcare floor-area standard.
 - A community that does not join the network within the snap limit, or lies
   outside the network's extent (the convex hull of its nodes: beyond it the
   streets are simply not in the data, so a walk cannot be trusted), is
@@ -41,8 +43,29 @@ if TYPE_CHECKING:
 
 KIND_SOURCES: dict[str, tuple[str, ...]] = {
     "elderly": ("elderly", "street_centre", "institution"),
-    "childcare": ("childcare",),
+    "childcare": ("childcare", "kindergarten_tuoban"),
 }
+
+
+def kind_sources(tuoban_as_childcare: bool = True) -> dict[str, tuple[str, ...]]:
+    """The facility kinds that serve each kind of care.
+
+    A kindergarten with a 托班 (``kindergarten_tuoban``) serves childcare unless the
+    scenario says otherwise (``standards.kindergarten_tuoban_as_childcare``).
+
+    Parameters
+    ----------
+    tuoban_as_childcare
+        Count ``kindergarten_tuoban`` facilities as childcare.
+
+    Returns
+    -------
+    dict
+        ``{"elderly": kinds, "childcare": kinds}``.
+    """
+    if tuoban_as_childcare:
+        return dict(KIND_SOURCES)
+    return {**KIND_SOURCES, "childcare": ("childcare",)}
 
 
 def service_status(
@@ -56,6 +79,7 @@ def service_status(
     speed_mps: float,
     max_snap_m: float = 300.0,
     community_snap: Snapped | None = None,
+    sources: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """Walking access of every community to facilities of one kind.
 
@@ -79,6 +103,8 @@ def service_status(
         Snap limit for facilities (and communities when ``community_snap`` is None).
     community_snap
         A :class:`~carecircle.network.Snapped` for the communities, to reuse.
+    sources
+        The facility kinds that serve *kind* (default :data:`KIND_SOURCES`).
 
     Returns
     -------
@@ -98,7 +124,7 @@ def service_status(
     substandard = np.zeros(n, dtype=bool)
     any_area = np.full(n, np.nan)
     if facilities is not None and len(facilities):
-        fk = facilities[facilities["kind"].isin(KIND_SOURCES[kind])].reset_index(drop=True)
+        fk = facilities[facilities["kind"].isin(sources or KIND_SOURCES[kind])].reset_index(drop=True)
         area = fk["floor_area_m2"].to_numpy(dtype=float)
         qual = fk[area >= min_area_m2].reset_index(drop=True)
         if len(qual):
@@ -175,6 +201,7 @@ def status_kwargs(scen: Scenario) -> dict[str, Any]:
         "minutes": w.minutes, "speed_mps": w.speed_mps,
         "min_area_m2": {"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
         "max_snap_m": w.max_snap_m, "compound_m2_per_100_households": st.compound_m2_per_100_households,
+        "kind_sources": kind_sources(st.kindergarten_tuoban_as_childcare),
     }
 
 
@@ -210,6 +237,7 @@ def community_status(
     compound_m2_per_100_households: float = 20.0,
     district_names: dict[str, str] | None = None,
     extent: shapely.Geometry | Literal[False] | None = None,
+    kind_sources: dict[str, tuple[str, ...]] | None = None,
 ) -> gpd.GeoDataFrame:
     """The service status of every community for both kinds.
 
@@ -235,6 +263,8 @@ def community_status(
         The study network's extent (shapely polygon); default: that of ``net``;
         ``False``: none (no community is outside).  Communities outside it are
         ``unreachable``.
+    kind_sources
+        The facility kinds that serve each kind (default :data:`KIND_SOURCES`).
 
     Returns
     -------
@@ -255,7 +285,7 @@ def community_status(
         part = service_status(
             net, comm, facilities, kind=kind, limit_m=minutes * 60.0 * speed_mps[kind],
             min_area_m2=min_area_m2[kind], speed_mps=speed_mps[kind], max_snap_m=max_snap_m,
-            community_snap=cs,
+            community_snap=cs, sources=(kind_sources or KIND_SOURCES)[kind],
         )
         for col in part.columns:
             comm[col] = part[col]
