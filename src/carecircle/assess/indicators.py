@@ -17,7 +17,11 @@ Indicators (targets from the scenario, defaults from the plan):
 ``public_beds``            public elderly-institution beds vs 1% of residents 60+
 ``public_childcare``       public or public-built-private-run childcare institutions (>= 1)
 ``elderly_area``           elderly facility floor area per resident (0.1-0.3 m²)
+``kindergarten_tuoban``    share of streets/towns with a kindergarten running a 托班 (100%)
 =========================  =====================================================
+
+A kindergarten with a 托班 (``kindergarten_tuoban``) counts for its own street target
+and, unless ``tuoban_as_childcare`` is off, its places count as childcare places.
 
 Communities that are not on the network (``unreachable``) could not be assessed.  The
 coverage shares (``urban_elderly``, ``rural_elderly``, ``compliance``) are computed over
@@ -49,11 +53,12 @@ LABELS = {
     "public_beds": "公办养老机构床位(张) Public elderly-institution beds",
     "public_childcare": "公办或公建民营托育机构(所) Public childcare institutions",
     "elderly_area": "人均养老设施面积(平方米) Elderly floor area per resident (m²)",
+    "kindergarten_tuoban": "开设托班幼儿园的镇(街道)占比 Streets/towns with a kindergarten running a 托班",
 }
 UNITS = {
     "urban_elderly": "%", "rural_elderly": "%", "street_centre": "%", "compliance": "%",
     "childcare_places": "per 1,000", "public_beds": "beds", "public_childcare": "count",
-    "elderly_area": "m²/person",
+    "elderly_area": "m²/person", "kindergarten_tuoban": "%",
 }
 
 
@@ -198,9 +203,10 @@ class _Stock:
             has_own=has_own,
         )
 
-    def streets_with_centre(self) -> set:
+    def streets_with_centre(self, kind: str = "street_centre") -> set:
+        """Streets with a facility of *kind* (default a comprehensive centre)."""
         return {s for s, k in zip(self.street, self.kind, strict=True)
-                if k == "street_centre" and s is not None and not pd.isna(s)}
+                if k == kind and s is not None and not pd.isna(s)}
 
 
 @dataclass(frozen=True)
@@ -232,6 +238,7 @@ def _stock_parts(
     extras: _Extras,
     total_pop: float,
     beds_due: float,
+    place_kinds: tuple[str, ...] = ("childcare", "kindergarten_tuoban"),
 ) -> dict[str, _Part]:
     """Places, public beds, public childcare and elderly floor area of one unit.
 
@@ -244,7 +251,7 @@ def _stock_parts(
     if (stock is not None and stock.places is not None) or plus_places:
         places = plus_places
         if stock is not None and stock.places is not None and fmask is not None:
-            places += float(np.nansum(stock.places[fmask & (stock.kind == "childcare")]))
+            places += float(np.nansum(stock.places[fmask & np.isin(stock.kind, place_kinds)]))
         p["childcare_places"] = _Part(places * 1000.0, total_pop or None)
     else:
         p["childcare_places"] = _NO_DATA
@@ -268,6 +275,17 @@ def _stock_parts(
     area += extras.total(extras.area, dcodes)
     p["elderly_area"] = _Part(area, total_pop or None)
     return p
+
+
+def place_kinds(tuoban_as_childcare: bool = True) -> tuple[str, ...]:
+    """Facility kinds whose ``places`` count as childcare places.
+
+    Parameters
+    ----------
+    tuoban_as_childcare
+        Count a kindergarten's 托班 places (``kindergarten_tuoban``).
+    """
+    return ("childcare", "kindergarten_tuoban") if tuoban_as_childcare else ("childcare",)
 
 
 def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: float) -> list[dict]:
@@ -300,6 +318,9 @@ def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: floa
     ea = p["elderly_area"]
     v, s = _share(ea.num, ea.den, lo)
     rows.append(_row(code, name, "elderly_area", v, lo, f"{lo:g}-{hi:g}", s))
+    kt, target = p["kindergarten_tuoban"], t.kindergarten_tuoban_coverage
+    v, s = _share(kt.num, kt.den, target)
+    rows.append(_row(code, name, "kindergarten_tuoban", v, target, f">= {target:.0%}", s))
     return rows
 
 
@@ -316,6 +337,7 @@ def district_indicators(
     extra_area: dict[str, float] | None = None,
     extra_public_childcare: dict[str, float] | None = None,
     stock_known: bool = True,
+    tuoban_as_childcare: bool = True,
 ) -> pd.DataFrame:
     """The district table (long format) with a city total.
 
@@ -343,6 +365,8 @@ def district_indicators(
         ``False`` when today's facilities are unknown (no facilities layer): the
         indicators that count the stock (places, beds, public childcare, floor area)
         are ``no data`` even after new facilities are added.
+    tuoban_as_childcare
+        Count the places of kindergartens with a 托班 as childcare places.
 
     A district with no community in the study area has ``no data`` for every
     indicator: nothing in it was assessed.
@@ -361,6 +385,8 @@ def district_indicators(
     comm = _Communities.of(communities, served_col)
     stock = _Stock.of(facilities, streets) if facilities is not None else None
     with_centre = stock.streets_with_centre() if stock is not None else set()
+    with_tuoban = stock.streets_with_centre("kindergarten_tuoban") if stock is not None else set()
+    with_tuoban_known = stock is not None and bool((stock.kind == "kindergarten_tuoban").any())
 
     rows = []
     units = [(d, names[d], [d]) for d in codes] + [("city", "全市 City total", codes)]
@@ -369,8 +395,12 @@ def district_indicators(
         fmask = np.isin(stock.district, dcodes) if stock is not None else None
         p = comm.coverage(mask_d)
         p["street_centre"] = _street_part(streets, dcodes, with_centre)
+        # A facilities layer without any kindergarten does not record them: no data, not 0 %.
+        p["kindergarten_tuoban"] = (_street_part(streets, dcodes, with_tuoban)
+                                    if stock_known and with_tuoban_known else _NO_DATA)
         p.update(_stock_parts(stock, fmask, dcodes, extras, float(np.nansum(comm.pop[mask_d])),
-                              float(np.nansum(comm.pop60[mask_d])) * t.public_beds_share_of_60plus))
+                              float(np.nansum(comm.pop60[mask_d])) * t.public_beds_share_of_60plus,
+                              place_kinds(tuoban_as_childcare)))
         if not mask_d.any():
             p = dict.fromkeys(p, _NO_DATA)
         elif not stock_known:
@@ -412,6 +442,7 @@ SHORT = {
     "public_beds": "公办床位 Public beds",
     "public_childcare": "公办托育 Public childcare",
     "elderly_area": "人均养老面积 Elderly m²/res.",
+    "kindergarten_tuoban": "幼儿园托班 Kindergarten 托班",
 }
 
 

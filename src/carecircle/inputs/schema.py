@@ -101,6 +101,8 @@ FACILITY_KINDS: dict[str, str] = {
     "综合养老服务中心": "street_centre", "街道综合养老服务中心": "street_centre",
     "镇(街道)综合养老服务中心": "street_centre", "综合中心": "street_centre",
     "institution": "institution", "养老机构": "institution", "养老院": "institution",
+    "kindergarten_tuoban": "kindergarten_tuoban", "幼儿园托班": "kindergarten_tuoban",
+    "幼儿园(托班)": "kindergarten_tuoban", "托班": "kindergarten_tuoban",
 }
 CANDIDATE_KINDS = ("elderly", "childcare", "street_centre")
 

@@ -605,7 +605,8 @@ def _streets(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool) -
 def _facilities(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool) -> None:
     fname, log, ids = lay.fname, lay.log, lay.ids
     gdf["kind"] = _vocab(gdf, "kind", FACILITY_KINDS, fname, log, ids,
-                         "elderly, childcare, street_centre or institution (养老/托育/综合养老服务中心/养老机构)")
+                         "elderly, childcare, street_centre, institution or kindergarten_tuoban "
+                         "(养老/托育/综合养老服务中心/养老机构/幼儿园托班)")
     gdf["ownership"] = _vocab(gdf, "ownership", OWNERSHIP, fname, log, ids,
                               "public, public_private or private (公办/公建民营/民办)",
                               required=False, default="private")
