@@ -144,6 +144,8 @@ def existing_stock(
     facilities: gpd.GeoDataFrame | None,
     streets: gpd.GeoDataFrame | None,
     extra_places: Mapping[Any, float] | None = None,
+    *,
+    place_kinds: tuple[str, ...] = ("childcare",),
 ) -> Stock:
     """Today's street centres, childcare places and public childcare, per district.
 
@@ -155,6 +157,9 @@ def existing_stock(
         Street/town polygons (``code``, ``district``) or ``None``.
     extra_places
         Childcare places per district to add (e.g. major projects counted as built).
+    place_kinds
+        Facility kinds whose places count as childcare places (a kindergarten's 托班
+        too, by the scenario's ``kindergarten_tuoban_as_childcare``).
 
     Returns
     -------
@@ -169,7 +174,8 @@ def existing_stock(
             centre_streets = np.unique([s for s, k in zip(fst, facilities["kind"], strict=True)
                                         if k == "street_centre" and s is not None])
         child = facilities[facilities["kind"] == "childcare"]
-        existing_places = child.groupby("district")["places"].sum(min_count=1).to_dict()
+        placed = facilities[facilities["kind"].isin(place_kinds)]
+        existing_places = placed.groupby("district")["places"].sum(min_count=1).to_dict()
         pub = child[child["ownership"].isin(PUBLIC)]
         public_childcare = pub.groupby("district").size().astype(float).to_dict()
     for d, v in (extra_places or {}).items():
@@ -268,4 +274,78 @@ def target_arguments(targets: Targets, stock: Stock) -> dict[str, Any]:
         "min_total": {"childcare": t.public_childcare_per_district} if stock.facilities_known else None,
         "existing_counts": {"childcare": stock.public_childcare},
         "n_streets": stock.n_streets,
+    }
+
+
+# ---------------------------------------------------------------- capacity
+
+
+def place_kinds_of(standards: Standards) -> tuple[str, ...]:
+    """Facility kinds whose places count as childcare places under *standards*.
+
+    Parameters
+    ----------
+    standards
+        The scenario's ``[standards]`` (``kindergarten_tuoban_as_childcare``).
+    """
+    from carecircle.assess.indicators import place_kinds
+
+    return place_kinds(standards.kindergarten_tuoban_as_childcare)
+
+
+def capacity_arrays(
+    communities: pd.DataFrame,
+    candidates: pd.DataFrame,
+    existing: Mapping[str, pd.DataFrame],
+    existing_cover: Mapping[str, sp.csr_matrix],
+    *,
+    standards: Standards,
+    uptake: Mapping[str, float],
+) -> dict[str, Any]:
+    """The capacity arguments of :meth:`~carecircle.siting.problem.SitingProblem.from_arrays`.
+
+    Decisions: a new site's capacity is its floor area / ``elderly_m2_per_user`` (elderly
+    care, street centre) or / ``childcare_m2_per_place`` (childcare), rounded down; in a
+    shared building each kind has its share of the floor area (60 : 40).  Existing
+    facilities keep the capacity of :func:`carecircle.assess.capacity.facility_capacity`.
+
+    Parameters
+    ----------
+    communities
+        The model's communities: their ``elderly_demand`` / ``childcare_demand`` (the
+        capacity assessment's), else ``pop_60plus``, ``pop_0_3`` and ``district``.
+    candidates
+        The candidates (``floor_area_m2``).
+    existing
+        ``{kind: the existing qualifying facilities serving it}``, in the column order
+        of *existing_cover*.
+    existing_cover
+        ``{kind: communities x existing facilities}`` reach.
+    standards
+        The scenario's ``[standards]``.
+    uptake
+        ``{kind: share}``: elderly uptake and childcare enrolment (``[demand]``).
+
+    Returns
+    -------
+    dict
+        ``demand``, ``capacity_new``, ``capacity_shared``, ``existing_capacity``,
+        ``existing_cover``.
+    """
+    from carecircle.assess.capacity import CapacityParameters, community_demand, facility_capacity
+
+    params = CapacityParameters(elderly_m2_per_user=standards.elderly_m2_per_user,
+                                childcare_m2_per_place=standards.childcare_m2_per_place)
+    area = candidates["floor_area_m2"].to_numpy(dtype=float)
+    per = {"elderly": standards.elderly_m2_per_user, "street_centre": standards.elderly_m2_per_user,
+           "childcare": standards.childcare_m2_per_place}
+    part = {"elderly": SHARED_ELDERLY_SHARE, "street_centre": SHARED_ELDERLY_SHARE,
+            "childcare": 1.0 - SHARED_ELDERLY_SHARE}
+    return {
+        "demand": {k: communities[f"{k}_demand"].to_numpy(dtype=float) if f"{k}_demand" in communities
+                   else community_demand(communities, k, uptake[k]) for k in KINDS},
+        "capacity_new": {k: np.floor(area / per[k] + 1e-9) for k in HOST_KINDS},
+        "capacity_shared": {k: np.floor(area * part[k] / per[k] + 1e-9) for k in HOST_KINDS},
+        "existing_capacity": {k: facility_capacity(existing[k], k, params)[0] for k in KINDS},
+        "existing_cover": dict(existing_cover),
     }

@@ -15,6 +15,10 @@ constraint family, each adding its rows to one model under construction (a
 6. sites required as any kind (:func:`_required_rows`) and the cost vector;
 7. per district: places per 1,000, minimum counts, urban/rural coverage
    (:func:`_places_rows`, :func:`_minimum_rows`, :func:`_coverage_rows`);
+   capacity (assignment columns, placement and capacity rows), when the problem has
+   a demand (:mod:`carecircle.siting.capacity`: :func:`~carecircle.siting.capacity.capacity_need`
+   keeps the columns it needs, :func:`~carecircle.siting.capacity.capacity_rows` adds
+   the block before the cost vector);
 8. the budget row and the objective (:func:`_budget_row`, :func:`_finish`).
 
 The formulation is stated in :mod:`carecircle.siting.solve`.  :func:`decode` reads
@@ -32,7 +36,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from carecircle.siting import _milp
+from carecircle.siting import _milp, capacity
 from carecircle.siting._reduce import dominated_rows, duplicate_row_groups
 from carecircle.siting.problem import (
     HOST_KINDS,
@@ -123,6 +127,8 @@ class _Draft:
     y_weight: dict[str, np.ndarray] = field(default_factory=dict)
     cost: np.ndarray = field(default_factory=lambda: np.zeros(0))
     budget_row: int | None = None
+    # objective coefficients a block adds beyond cost and served residents: (columns, values)
+    objective_terms: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @property
     def required_by_kind(self) -> dict[str, np.ndarray]:
@@ -189,12 +195,14 @@ def build_model(
     _places_need(b)
     _minimum_need(b)
     _street_need(b)
+    capacity.capacity_need(b)
     _columns(b)
     _community_rows(b)
     _street_centre_rows(b)
     _one_kind_per_site_rows(b)
     _shared_building_rows(b)
     _required_rows(b)
+    capacity.capacity_rows(b)
     _cost_vector(b)
     for d in b.districts:
         _places_rows(b, d)
@@ -792,7 +800,7 @@ def _objective(b: _Draft, cost_scale: float | None) -> tuple[np.ndarray, bool, f
     """(c, maximize, eps, offset): least cost, or most residents with cost as tie-break."""
     P = b.P
     if b.mode == "cover_all":
-        return b.cost, False, 0.0, 0.0
+        return _with_terms(b.cost, b), False, 0.0, 0.0
     n_y = sum(len(w) for w in b.y_weight.values())
     wpos = np.concatenate([b.y_weight[k] for k in KINDS]) if n_y else np.zeros(0)
     positive = wpos[wpos > 0]
@@ -803,7 +811,17 @@ def _objective(b: _Draft, cost_scale: float | None) -> tuple[np.ndarray, bool, f
     for k in KINDS:
         c[b.y_start[k] : b.y_start[k] + len(b.y_weight[k])] = b.y_weight[k]
     offset = float(sum(P.weight[k][P.existing_served[k]].sum() for k in KINDS))
-    return c, True, eps, offset
+    return _with_terms(c, b), True, eps, offset
+
+
+def _with_terms(c: np.ndarray, b: _Draft) -> np.ndarray:
+    """*c* plus the blocks' own objective terms (a copy when there are any)."""
+    if not b.objective_terms:
+        return c
+    c = c.copy()
+    for cols, vals in b.objective_terms:
+        c[cols] += vals
+    return c
 
 
 def _finish(b: _Draft, cost_scale: float | None, t0: float) -> SitingModel:

@@ -126,6 +126,17 @@ class SitingProblem:
         Candidate indices forced in as some kind, or ``{kind: indices}``.
     excluded
         Candidate indices forced out.
+    demand
+        Capacitated siting (``None``: off): ``{kind: people per community}`` whose
+        demand must fit (see :mod:`carecircle.siting.capacity`).
+    capacity_new
+        ``{host kind: capacity per candidate}`` when the candidate hosts that kind alone.
+    capacity_shared
+        ``{host kind: capacity per candidate}`` when it shares its building with the
+        other kind (elderly care or a street centre with childcare).
+    existing_capacity, existing_cover
+        ``{kind: capacity per existing facility}`` and ``{kind: communities x existing
+        facilities}`` 0/1 reach: today's facilities that serve the kind.
 
     ``population``, ``street`` and ``candidate_street`` stay ``None`` when unknown
     because no filled value means the same: an unknown population is not zero, and
@@ -151,6 +162,11 @@ class SitingProblem:
     district_targets: pd.DataFrame
     required: Required
     excluded: np.ndarray
+    demand: dict[str, np.ndarray] | None = None
+    capacity_new: dict[str, np.ndarray] | None = None
+    capacity_shared: dict[str, np.ndarray] | None = None
+    existing_capacity: dict[str, np.ndarray] | None = None
+    existing_cover: dict[str, sp.csr_matrix] | None = None
 
     # ------------------------------------------------------------------ factories
 
@@ -176,6 +192,11 @@ class SitingProblem:
         district_targets: pd.DataFrame | None = None,
         required: Any = None,
         excluded: Any = None,
+        demand: Mapping[str, Any] | None = None,
+        capacity_new: Mapping[str, Any] | None = None,
+        capacity_shared: Mapping[str, Any] | None = None,
+        existing_capacity: Mapping[str, Any] | None = None,
+        existing_cover: Mapping[str, Any] | None = None,
     ) -> SitingProblem:
         """A problem from plain arrays, validated, with the defaults filled.
 
@@ -222,6 +243,17 @@ class SitingProblem:
             kind), or ``{kind: selection}``.
         excluded
             Candidates forced out (indices, ids or a boolean mask).
+        demand
+            Capacitated siting: ``{kind: people per community}`` (>= 0); ``None``:
+            capacity is not modelled.
+        capacity_new
+            ``{host kind: capacity per candidate}`` hosting that kind alone (default 0).
+        capacity_shared
+            ``{host kind: capacity per candidate}`` in a building shared with the
+            other kind (default: as ``capacity_new``).
+        existing_capacity, existing_cover
+            ``{kind: capacity per existing facility}`` and ``{kind: communities x
+            facilities}`` reach (default: no existing facility).
 
         Returns
         -------
@@ -262,6 +294,8 @@ class SitingProblem:
         targets_ = _targets_table(district_targets)
         excluded_ = _index_of(excluded, cand)
         required_ = _required(required, cand)
+        cap = _capacity_arrays(demand, capacity_new, capacity_shared, existing_capacity,
+                               existing_cover, n, J)
         return cls(
             community_ids=ids,
             district=district_,
@@ -282,6 +316,7 @@ class SitingProblem:
             district_targets=targets_,
             required=required_,
             excluded=excluded_,
+            **cap,
         )
 
     @classmethod
@@ -297,6 +332,7 @@ class SitingProblem:
         facilities: gpd.GeoDataFrame | None = None,
         streets: gpd.GeoDataFrame | None = None,
         extra_places: Mapping[str, float] | None = None,
+        capacity: Mapping[str, Any] | None = None,
     ) -> SitingProblem:
         """A problem from a scenario's layers, reach and parameters.
 
@@ -328,6 +364,9 @@ class SitingProblem:
         extra_places
             Childcare places per district counted on top of *facilities* (the
             plan's major projects, when the scenario counts them as built).
+        capacity
+            Capacitated siting: the capacity arguments of :meth:`from_arrays`
+            (:func:`carecircle.siting.layers.capacity_arrays`); ``None``: off.
 
         Returns
         -------
@@ -336,12 +375,14 @@ class SitingProblem:
         """
         from carecircle.siting import layers
 
-        stock = layers.existing_stock(facilities, streets, extra_places)
+        stock = layers.existing_stock(facilities, streets, extra_places,
+                                      place_kinds=layers.place_kinds_of(standards))
         problem = cls.from_arrays(
             **layers.problem_arrays(
                 communities, candidates, cover, standards=standards, plan=plan,
                 streets=streets, stock=stock,
-            )
+            ),
+            **(capacity or {}),
         )
         if not plan.district_targets:
             return problem
@@ -501,6 +542,39 @@ def _cost_shared(v: Any, J: int) -> np.ndarray:
     if np.any(np.isfinite(c) & (c < 0)):
         raise problem_error("cost_shared must be >= 0 (NaN/inf = not allowed)", column="cost_shared")
     return c
+
+
+def _capacity_arrays(
+    demand: Mapping[str, Any] | None,
+    capacity_new: Mapping[str, Any] | None,
+    capacity_shared: Mapping[str, Any] | None,
+    existing_capacity: Mapping[str, Any] | None,
+    existing_cover: Mapping[str, Any] | None,
+    n: int,
+    J: int,
+) -> dict[str, Any]:
+    """The capacity fields, checked (all ``None`` without a demand)."""
+    if demand is None:
+        return {}
+    dem = {k: _nonneg(demand.get(k, np.zeros(n)), n, f"demand[{k}]") for k in KINDS}
+    new = {k: _nonneg((capacity_new or {}).get(k, np.zeros(J)), J, f"capacity_new[{k}]")
+           for k in HOST_KINDS}
+    shared = {k: _nonneg((capacity_shared or {}).get(k, new[k]), J, f"capacity_shared[{k}]")
+              for k in HOST_KINDS}
+    ex_cap: dict[str, np.ndarray] = {}
+    ex_cov: dict[str, sp.csr_matrix] = {}
+    for k in KINDS:
+        c = (existing_capacity or {}).get(k)
+        M = (existing_cover or {}).get(k)
+        f = 0 if c is None else len(np.asarray(c))
+        ex_cap[k] = np.zeros(0) if c is None else _nonneg(c, f, f"existing_capacity[{k}]")
+        M = sp.csr_matrix((n, f)) if M is None else as_binary_csr(M)
+        if M.shape != (n, f):
+            raise problem_error(f"existing_cover[{k!r}] has the wrong shape", column="existing_cover",
+                                found=str(M.shape), expected=f"({n}, {f}) communities x facilities")
+        ex_cov[k] = M
+    return {"demand": dem, "capacity_new": new, "capacity_shared": shared,
+            "existing_capacity": ex_cap, "existing_cover": ex_cov}
 
 
 def _targets_table(table: pd.DataFrame | None) -> pd.DataFrame:
