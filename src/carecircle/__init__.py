@@ -52,6 +52,15 @@ _API: dict[str, str] = {
     "community_status": "carecircle.assess.coverage",
     "district_indicators": "carecircle.assess.indicators",
     "wide": "carecircle.assess.indicators",
+    "CapacityParameters": "carecircle.assess.capacity",
+    "assess_capacity": "carecircle.assess.capacity",
+    "assign_demand": "carecircle.assess.capacity",
+    "read_census": "carecircle.assess.census",
+    "scale_to_census": "carecircle.assess.census",
+    "REASONS": "carecircle.assess.reasons",
+    "unserved_summary": "carecircle.assess.reasons",
+    "street_table": "carecircle.assess.streets",
+    "street_sums": "carecircle.assess.streets",
     # siting
     "SitingProblem": "carecircle.siting.problem",
     "make_district_targets": "carecircle.siting.problem",
@@ -101,10 +110,13 @@ _API: dict[str, str] = {
 
 __all__ = [
     "assess",
+    "assess_capacity",
     "assess_context",
+    "assign_demand",
     "bilingual",
     "build_problem",
     "candidate_sites",
+    "CapacityParameters",
     "community_status",
     "community_table",
     "compare",
@@ -141,13 +153,16 @@ __all__ = [
     "reach_table",
     "reached_nodes",
     "ReachPairs",
+    "read_census",
     "read_points",
     "read_table",
+    "REASONS",
     "run_demo",
     "run_distributed",
     "run_scenario",
     "RunOutputs",
     "sample_facilities",
+    "scale_to_census",
     "Scenario",
     "scenario_from_dict",
     "site_table",
@@ -160,10 +175,13 @@ __all__ = [
     "solve_siting",
     "STATUS_LABELS",
     "STATUSES",
+    "street_sums",
+    "street_table",
     "SUMMARY_LABELS",
     "sweep",
     "to_bilingual",
     "to_networkx",
+    "unserved_summary",
     "validate",
     "walk_limit_m",
     "WalkNetwork",
@@ -189,8 +207,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see; loaded lazily at run time
+    from carecircle.assess.capacity import CapacityParameters, assess_capacity, assign_demand
+    from carecircle.assess.census import read_census, scale_to_census
     from carecircle.assess.coverage import community_status
     from carecircle.assess.indicators import district_indicators, wide
+    from carecircle.assess.reasons import REASONS, unserved_summary
+    from carecircle.assess.streets import street_sums, street_table
     from carecircle.inputs.assumed import candidate_sites, sample_facilities, write_geojson
     from carecircle.inputs.load import Inputs, load_inputs
     from carecircle.inputs.points import read_points

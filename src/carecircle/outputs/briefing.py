@@ -49,6 +49,10 @@ HEADLINE_LABELS = {
     "subsidy_city_yuan": "其中市级补助 Of which city subsidy",
     "gap": "最优性差距 Optimality gap",
     "mode": "规划模式 Plan mode",
+    "unserved": "未全覆盖社区(原因见下) Communities not fully served (reasons below)",
+    "over_capacity": "现状超负荷设施 Facilities over capacity today",
+    "elderly_placed": "养老需求已落位(路网上, 人) Elderly-care demand that fits (on the network, people)",
+    "childcare_placed": "托育需求已落位(路网上, 人) Childcare demand that fits (on the network, people)",
 }
 PLAN_MODES = {
     "cover_all": "全覆盖最小费用 Cover every community at least cost",
@@ -230,6 +234,45 @@ def _site_rows(run: RunOutputs, limit: int = 60) -> tuple[list[dict[str, str]], 
     return rows, len(run.sites)
 
 
+def unserved_rows(run: RunOutputs, examples: int = 8) -> dict[str, Any]:
+    """Communities not served (after the plan when there is one), grouped by kind and reason.
+
+    Each group gives its count, the districts it falls in and the first *examples*
+    community names; a group with more says how many more (all are in communities.csv).
+
+    Parameters
+    ----------
+    run
+        The run's outputs (communities with their reason columns).
+    examples
+        Community names shown per group.
+
+    Returns
+    -------
+    dict
+        ``rows`` (kind, reason, n, districts, examples), ``after`` (reasons after a
+        plan) and ``total`` (communities not served by both kinds).
+    """
+    from carecircle.assess.reasons import KIND_LABELS, unserved_summary
+
+    comm = run.communities
+    after = "elderly_reason_after" in comm
+    if "elderly_reason" not in comm:
+        return {"rows": [], "after": after, "total": 0}
+    table = unserved_summary(comm, after=after)
+    sfx = "_after" if after else ""
+    total = int(((comm[f"elderly_reason{sfx}"] != "served")
+                 | (comm[f"childcare_reason{sfx}"] != "served")).sum())
+    rows = []
+    for r in table.itertuples():
+        names = [n or i for n, i in zip(r.names or r.ids, r.ids, strict=True)]
+        shown = "、".join(names[:examples]) + (f" … (+{len(names) - examples})" if len(names) > examples else "")
+        rows.append({"kind": KIND_LABELS[r.kind], "reason": r.label, "n": int(r.communities),
+                     "districts": "、".join(f"{d} {n}" for d, n in r.districts.items()),
+                     "examples": shown})
+    return {"rows": rows, "after": after, "total": total}
+
+
 def _cost_rows(run: RunOutputs) -> list[tuple[str, str]]:
     if not run.costs or "total" not in run.costs:
         return []
@@ -285,6 +328,7 @@ def briefing_html(run: RunOutputs, *, map_name: str = "map.html", static_png: by
         params=scenario_items(scen),
         matrix=district_matrix(run),
         statuses=status_counts(run),
+        unserved=unserved_rows(run),
         has_after="status_after" in run.communities,
         sites=sites, n_sites=n_sites,
         costs=_cost_rows(run),

@@ -141,6 +141,11 @@ class RunOutputs:
     unreachable
         Points not on the walking network: layer, id, name, distance to the network,
         reason.
+    facilities
+        Capacity and load of each facility and kind it serves, today (and after the
+        plan, ``*_after``): :mod:`carecircle.assess.capacity`.
+    streets
+        The street/town table (:mod:`carecircle.assess.streets`).
     """
 
     scenario: Any
@@ -155,3 +160,5 @@ class RunOutputs:
     notes: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     unreachable: pd.DataFrame | None = None
+    facilities: pd.DataFrame | None = None
+    streets: pd.DataFrame | None = None

@@ -50,8 +50,61 @@ EXTRA_LABELS = {
 TABLE_TITLES = {
     "communities": "社区 Communities",
     "districts": "区县指标 Districts",
+    "streets": "街道镇 Streets and towns",
+    "facilities": "设施容量 Facility capacity",
     "sites": "规划场地 Proposed sites",
 }
+_WHEN = {"": "", "_after": "规划后 after plan: "}
+# Labels of the capacity, reason and street columns (their meaning: docs/data.md).
+ACCOUNT_LABELS: dict[str, str] = {
+    "age_groups_from": "年龄组来源 Age groups from",
+    "reason": "未覆盖原因 Why not served",
+    "street_name": "街道/镇名称 Street/town name",
+    "communities": "社区数 Communities",
+    "on_network": "路网上社区数 Communities on the network",
+    "both_served": "两类均覆盖社区数 Communities served by both",
+    "elderly_coverage": "养老覆盖率 Elderly-care coverage",
+    "childcare_coverage": "托育覆盖率 Childcare coverage",
+    "compliance": "配建达标率 Compliance (both kinds)",
+    "street_centre": "有综合养老服务中心 Has a comprehensive centre",
+    "kindergarten_tuoban": "有开设托班的幼儿园 Has a kindergarten with a 托班",
+    "childcare_places": "托位数 Childcare places",
+    "places_per_1000": "每千人托位 Places per 1,000 residents",
+    "new_sites": "新建场地数 New sites",
+    "new_elderly": "新建养老 New elderly-care",
+    "new_childcare": "新建托育 New childcare",
+    "new_street_centre": "新建综合中心 New street centres",
+    "unserved_after": "规划后未全覆盖社区数 Communities not served by both after the plan",
+    "serves": "服务类型 Serves",
+    "kind": "设施类型 Facility kind",
+    "qualifies": "面积达标 Meets the floor-area standard",
+    "capacity": "容量 Capacity",
+    "capacity_unit": "容量单位 Capacity unit",
+    "communities_in_reach": "步行范围内社区数 Communities within the walk",
+    "load_nearest": "就近需求 Demand of the communities nearest to it",
+    "over_capacity": "超负荷 Over capacity",
+    "load": "分配需求 Demand assigned",
+    "utilisation": "利用率 Utilisation",
+    "full": "已满 Full",
+    "elderly_load": "规划后养老分配需求 Elderly demand assigned after plan",
+    "childcare_load": "规划后托育分配需求 Childcare demand assigned after plan",
+    "floor_area_needed_m2": "按需求所需面积(平方米) Floor area the demand needs (m²)",
+    "street": "街道/镇 Street/town",
+}
+for _k, _zh, _en in (("elderly", "养老", "Elderly care"), ("childcare", "托育", "Childcare")):
+    for _sfx, _when in _WHEN.items():
+        ACCOUNT_LABELS |= {
+            f"{_k}_placed{_sfx}": f"{_when}{_zh}需求已落位 {_en} demand placed",
+            f"{_k}_placed_share{_sfx}": f"{_when}{_zh}需求落位比例 {_en} share of demand placed",
+            f"{_k}_capacity_full{_sfx}": f"{_when}{_zh}容量已满 {_en} facilities in reach full",
+            f"{_k}_reason{_sfx}": f"{_when}{_zh}原因代码 {_en} reason code",
+            f"{_k}_served{_sfx}": f"{_when}{_zh}覆盖社区数 Communities served by {_en.lower()}",
+            f"{_k}_coverage{_sfx}": f"{_when}{_zh}覆盖率 {_en} coverage",
+        }
+    ACCOUNT_LABELS[f"{_k}_demand"] = f"{_zh}需求(人) {_en} demand (people)"
+for _c in ("both_served", "compliance", "street_centre", "childcare_places", "places_per_1000",
+           "communities_in_reach", "load_nearest", "over_capacity", "load", "utilisation", "full"):
+    ACCOUNT_LABELS[f"{_c}_after"] = f"规划后 after plan: {ACCOUNT_LABELS[_c]}"
 # Fixed time stamped into XLSX files (workbook properties and zip members), so that
 # the same tables give the same bytes.
 XLSX_TIME = (2000, 1, 1, 0, 0, 0)
@@ -111,12 +164,17 @@ def site_table(run: RunOutputs) -> pd.DataFrame | None:
 def tables(run: RunOutputs) -> dict[str, tuple[pd.DataFrame, dict[str, str]]]:
     """Every table of a run: file stem -> (table, extra bilingual labels)."""
     out: dict[str, tuple[pd.DataFrame, dict[str, str]]] = {
-        "communities": (community_table(run), EXTRA_LABELS),
+        "communities": (community_table(run), {**ACCOUNT_LABELS, **EXTRA_LABELS}),
         "districts": (district_table(run), DISTRICT_LABELS),
     }
+    if run.streets is not None:
+        out["streets"] = (run.streets.reset_index(drop=True),
+                          {**ACCOUNT_LABELS, "district_name": "区县 District"})
+    if run.facilities is not None:
+        out["facilities"] = (run.facilities.reset_index(drop=True), ACCOUNT_LABELS)
     sites = site_table(run)
     if sites is not None:
-        out["sites"] = (sites, EXTRA_LABELS)
+        out["sites"] = (sites, {**ACCOUNT_LABELS, **EXTRA_LABELS})
     if run.costs:
         from carecircle.siting.costing import COLUMN_LABELS as COST_LABELS
 

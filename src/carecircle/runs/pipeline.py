@@ -288,8 +288,12 @@ def assess_context(ctx: Context) -> RunOutputs:
     table = district_indicators(comm, inputs.get("facilities"), districts,
                                 streets=inputs.get("streets"), targets=scen.targets,
                                 extra_beds=extra.get("beds"), extra_places=extra.get("places"),
-                                extra_area=extra.get("area"))
-    comm = _keep_known_columns(comm)
+                                extra_area=extra.get("area"),
+                                tuoban_as_childcare=scen.standards.kindergarten_tuoban_as_childcare)
+    from carecircle.runs.accounts import account_today
+
+    accounts = account_today(ctx, comm)
+    comm = _keep_known_columns(accounts.communities)
     n_unreach = int((comm["status"] == "unreachable").sum())
     notes = list(ctx.notes)
     if n_unreach:
@@ -314,11 +318,14 @@ def assess_context(ctx: Context) -> RunOutputs:
         "served_elderly_before": int(comm["elderly_served"].sum()),
         "served_childcare_before": int(comm["childcare_served"].sum()),
         "unreachable": n_unreach,
+        **accounts.headline,
         "crs": inputs.crs.to_string(),
     })
+    notes += accounts.notes
     run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
                      headline=headline, notes=notes, details=list(ctx.details),
-                     unreachable=unreachable_table(comm, w.max_snap_m))
+                     unreachable=unreachable_table(comm, w.max_snap_m),
+                     facilities=accounts.facilities, streets=accounts.streets)
     run.isochrones.update(existing_isochrones(ctx))
     return run
 
@@ -330,7 +337,7 @@ def _keep_known_columns(comm: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
     known = set(COLUMNS["communities"]) | set(COLUMN_LABELS) | {
         "geometry", "area_geometry", "outside_extent", "population_base", "pop_60plus_base",
-        "pop_0_3_base"}
+        "pop_0_3_base", "age_groups_from", "reason"}
     known |= {c for c in comm.columns if c.startswith(("elderly_", "childcare_", "compound_"))}
     return comm[[c for c in comm.columns if c in known]]
 

@@ -75,15 +75,36 @@ def build_problem(ctx: Context, run: RunOutputs) -> tuple[SitingProblem, dict[st
     cand = cand.reset_index(drop=True)
     limits = {k: scen.walking.limit_m(k) for k in KINDS}
     cover = ctx.engine.cover(np.flatnonzero(on_net), inputs["communities"], cand, limits)
+    capacity = None
+    if scen.plan.capacity:
+        from carecircle.runs.accounts import existing_cover
+        from carecircle.siting.layers import capacity_arrays
+
+        existing, ex_cover = existing_cover(ctx, on_net)
+        capacity = capacity_arrays(
+            run.communities[on_net], cand, existing, ex_cover, standards=scen.standards,
+            uptake={"elderly": scen.demand.elderly_uptake, "childcare": scen.demand.childcare_enrolment})
     problem = SitingProblem.from_layers(
         run.communities[on_net], cand, cover,
         standards=scen.standards, targets=scen.targets, plan=scen.plan,
         facilities=inputs.get("facilities"), streets=inputs.get("streets"),
-        extra_places=(ctx.extra or {}).get("places"),
+        extra_places=(ctx.extra or {}).get("places"), capacity=capacity,
     )
+    problem = _all_residents(problem, run.communities)
     aux = {"candidates": cand, "places_new": problem.places_new,
            "can_share": np.isfinite(problem.cost_shared), "cost": problem.cost["elderly"]}
     return problem, aux
+
+
+def _all_residents(problem: SitingProblem, communities: pd.DataFrame) -> SitingProblem:
+    """The places-per-1,000 target counted on every resident of the district, as the
+    district indicators count it, not only those of the communities on the network."""
+    dt = problem.district_targets
+    if "population" not in dt.columns:
+        return problem
+    pop = communities.groupby(communities["district"].astype(str))["population"].sum()
+    dt = dt.assign(population=pop.reindex(dt.index.astype(str)).fillna(0.0).to_numpy())
+    return problem.with_changes(district_targets=dt)
 
 
 def proposed_facilities(result: SitingResult, cand: pd.DataFrame, places_new: np.ndarray,
@@ -177,12 +198,20 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
     all_fac = _all_facilities(inputs.get("facilities"), new_fac, inputs.crs)
     comm = _status_after(ctx, run, all_fac)
     notes += _mismatch_notes(result, comm)
+    from carecircle.runs.accounts import account_after, site_loads
+
+    sites = _with_street(sites, inputs.get("streets"))
+    accounts = account_after(ctx, comm, all_fac, siting, result.mode, sites, run.facilities)
+    comm = accounts.communities
+    sites = site_loads(sites, accounts.facilities, scen.standards)
+    notes += accounts.notes
     extra = ctx.extra or {}
     table_after = district_indicators(
         comm, all_fac, inputs["districts"], streets=inputs.get("streets"), targets=scen.targets,
         served_col="served_after", extra_beds=extra.get("beds"), extra_places=extra.get("places"),
         extra_area=extra.get("area"), extra_public_childcare=extra.get("public_childcare"),
         stock_known=inputs.get("facilities") is not None,
+        tuoban_as_childcare=scen.standards.kindergarten_tuoban_as_childcare,
     )
     costs = None
     if len(sites):
@@ -195,9 +224,21 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         scenario=scen, inputs=inputs, communities=comm, districts_before=run.districts_before,
         districts_after=table_after, sites=sites, costs=costs,
         isochrones=_isochrones_after(ctx, run, new_fac),
-        headline=_headline(run, comm, sites, result, costs, scen.plan),
+        headline={**_headline(run, comm, sites, result, costs, scen.plan), **accounts.headline},
         notes=notes, details=details, unreachable=run.unreachable,
+        facilities=accounts.facilities, streets=accounts.streets,
     )
+
+
+def _with_street(sites: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """The sites with the street/town (``street``) each lies in (None outside every street)."""
+    from carecircle.assess.indicators import street_of_points
+
+    out = sites.copy()
+    pos = list(out.columns).index("district") + 1 if "district" in out else len(out.columns)
+    street = street_of_points(out, streets).astype(object) if len(out) else pd.Series([], dtype=object)
+    out.insert(pos, "street", street.where(street.notna(), None).to_numpy() if len(out) else [])
+    return out
 
 
 def _solve(problem: SitingProblem, p: Plan) -> SitingResult:
