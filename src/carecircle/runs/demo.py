@@ -5,7 +5,8 @@ About 5 x 5 km south of the city (108.915-108.970 E, 34.155-34.200 N, where 雁�
 sparse field-road grid in the south.  Everything is built in a local metric frame (metres
 east/north of the south-west corner) and written in WGS-84: the walking network as OSM XML
 (read by the same loader as real OSM), the other layers as GeoJSON with the canonical
-columns of ``docs/data.md``, and three scenarios (cover-all, half budget, slow walkers).
+columns of ``docs/data.md``, and its scenarios (cover-all, half budget, slow walkers, 2020
+demand, capacitated).
 
 The city is *designed*: today's facilities miss the plan's targets (too few, some too small,
 the east and the villages under-served), while every community has candidate sites of each
@@ -30,6 +31,8 @@ import shapely
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
+
+from carecircle.runs.demotext import README, scenario_text
 
 SW_LON, SW_LAT = 108.915, 34.155  # south-west corner of the demo box
 SIZE_M = 5000.0
@@ -466,6 +469,40 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
     return out
 
 
+def build_kindergartens(rng: random.Random, comms: list[dict], walk: _Walk, *,
+                        first: int) -> list[dict]:
+    """Kindergartens running a 托班 (class for 2-3-year-olds) in 5 of the 12 streets.
+
+    Parameters
+    ----------
+    rng
+        Their own random source (the other layers do not change with them).
+    comms
+        The communities of :func:`build_communities`.
+    walk
+        The walkable network (they stand at the road side).
+    first
+        The number of the first id (``F<first>``).
+
+    Returns
+    -------
+    list of dict
+        Facility records of kind ``kindergarten_tuoban``: the 托班's floor area
+        (120-320 m²: some below the childcare standard) and places (10-30).
+    """
+    out = []
+    streets = ("610113001", "610113002", "610113005", "610116001", "610116004")
+    for n, street in enumerate(streets):
+        c = rng.choice([c for c in comms if c["street"] == street])
+        x, y = walk.roadside(rng, c["x"], c["y"])
+        area = rng.uniform(120, 320)
+        out.append({"kind": "kindergarten_tuoban", "name": c["name"].removesuffix("社区") + "幼儿园(托班)",
+                    "area": round(area), "owner": "public" if n % 2 else "private", "beds": 0,
+                    "places": round(area / 10), "x": x, "y": y, "district": _street_of(x, y)[0],
+                    "id": f"F{first + n:03d}"})
+    return out
+
+
 def _closest(records: list[dict], x: float, y: float) -> dict:
     """The record nearest (x, y) (the first of a tie)."""
     return min(records, key=lambda c: math.hypot(c["x"] - x, c["y"] - y))
@@ -733,44 +770,6 @@ def _write_osm(path: Path, net: _Net) -> None:
     path.write_text("\n".join([*out, "</osm>", ""]), encoding="utf-8")
 
 
-def _scenario_text(name: str, title: str, mode: str = "cover_all", budget: float = 0,
-                   elderly_speed: float = 1.0, demand_year: int | None = None) -> str:
-    demand = "" if demand_year is None else f"""
-[demand]
-year = {demand_year}   # populations as loaded (2020 census base), not the plan's 2025 forecast
-"""
-    # Half the money cannot meet the district targets: the budget plan serves the most
-    # people it can instead (with targets on, it would be infeasible, and say why).
-    targets = "district_targets = false\n" if mode == "budget" else ""
-    return f'''# Demo city scenario, written by `python -m carecircle.runs.demo` (do not edit by hand)
-name = "{name}"
-title = "{title}"
-crs = "EPSG:4545"
-output_dir = "../../maps/{name}"
-
-[inputs]
-network = "network.osm"
-districts = "districts.geojson"
-streets = "streets.geojson"
-communities = "communities.geojson"
-facilities = "facilities.geojson"
-candidates = "candidates.geojson"
-population_grid = "population.geojson"
-
-[walking]
-minutes = 15.0
-speed_mps = {{ elderly = {elderly_speed}, childcare = 1.2 }}
-max_snap_m = 300.0
-
-# [standards] and [targets]: the plan's figures (市政办发〔2023〕1号), the defaults of
-# docs/scenario.md: urban 90% / rural 80% / street centres 70% / 4.8 places per 1000 ...
-
-[plan]
-mode = "{mode}"
-budget_yuan = {budget:.0f}
-{targets}{demand}'''
-
-
 def _district_rings() -> dict[str, list[tuple[float, float]]]:
     b = [(float(x), float(y)) for x, y in BOUNDARY]
     return {"610113": [*b, (SIZE_M, SIZE_M), (0.0, SIZE_M)],
@@ -816,6 +815,9 @@ def generate(out_dir: str | Path, seed: int = 2023) -> dict[str, float]:
     cands = build_candidates(rng, comms, walk)
     grid = build_population_grid(comms)
     stats = assess(comms, facs, cands, walk)
+    # Kindergartens come last, from their own random stream: the rest stays as it was.
+    kgs = build_kindergartens(random.Random(seed + 1), comms, walk, first=len(facs) + 1)
+    facs += kgs
     budget = round(stats["cover_all_estimate_yuan"] / 2, -6)
 
     _write_osm(out / "network.osm", net)
@@ -841,47 +843,26 @@ def generate(out_dir: str | Path, seed: int = 2023) -> dict[str, float]:
         {"population": g["pop"], "pop_60plus": g["pop60"], "pop_0_3": g["pop03"]},
         _point(g["x"], g["y"])) for g in grid])
     title = "Demo city 示范城区 (synthetic: 雁塔区/长安区)"
-    (out / "scenario.toml").write_text(_scenario_text("demo", title), encoding="utf-8")
+    (out / "scenario.toml").write_text(scenario_text("demo", title), encoding="utf-8")
     (out / "scenario-budget.toml").write_text(
-        _scenario_text("demo-budget", title + ", half budget 半额预算", "budget", budget),
+        scenario_text("demo-budget", title + ", half budget 半额预算", "budget", budget),
         encoding="utf-8")
     (out / "scenario-slow.toml").write_text(
-        _scenario_text("demo-slow", title + ", elderly walk 0.8 m/s 老人步速0.8", elderly_speed=0.8),
+        scenario_text("demo-slow", title + ", elderly walk 0.8 m/s 老人步速0.8", elderly_speed=0.8),
+        encoding="utf-8")
+    (out / "scenario-capacity.toml").write_text(
+        scenario_text("demo-capacity", title + ", demand must fit 按容量规划", capacity=True),
         encoding="utf-8")
     (out / "scenario-2020.toml").write_text(
-        _scenario_text("demo-2020", title + ", 2020 demand 2020年需求", demand_year=2020),
+        scenario_text("demo-2020", title + ", 2020 demand 2020年需求", demand_year=2020),
         encoding="utf-8")
     counts = {"nodes": len({n for w, _ in net.ways for n in w}), "ways": len(net.ways),
               "communities": len(comms), "facilities": len(facs), "candidates": len(cands),
-              "grid_cells": len(grid), "budget_yuan": budget}
-    (out / "README.md").write_text(_README.format(seed=seed, **counts, **{
+              "grid_cells": len(grid), "budget_yuan": budget, "kindergartens": len(kgs),
+              "kindergarten_streets": len({_street_of(f["x"], f["y"])[1] for f in kgs})}
+    (out / "README.md").write_text(README.format(seed=seed, **counts, **{
         k.replace(" ", "_").replace("/", "_per_"): v for k, v in stats.items()}), encoding="utf-8")
     return counts | stats
-
-
-_README = """# Demo city 示范城区 (synthetic)
-
-Made by `python -m carecircle.runs.demo --out data/demo` (seed {seed}); do not edit by hand,
-regenerate. **Synthetic**: real Xi'an coordinates (WGS-84, 108.915-108.970 E,
-34.155-34.200 N, where 雁塔区 meets 长安区) but invented roads, places and numbers.
-
-| file | content |
-|---|---|
-| `network.osm` | OSM XML walking network: {nodes:,} nodes, {ways:,} ways; an urban grid, the 绕城高速 (motorway, no walking), a `foot=no` viaduct, gated `access=private` driveways, villages on field roads, and a disconnected island east of the box |
-| `districts.geojson` | 雁塔区 610113, 长安区 610116 |
-| `streets.geojson` | 12 streets (街道), 6 per district |
-| `communities.geojson` | {communities} communities: urban 社区 in the north, villages 村 in the south; some U/L-shaped polygons |
-| `facilities.geojson` | {facilities} existing facilities, some below the floor-area standard |
-| `candidates.geojson` | {candidates} candidate sites with floor area, acquisition and cost |
-| `population.geojson` | {grid_cells} cells of a 250 m grid, summing to the communities' totals |
-| `scenario*.toml` | cover-all; budget {budget_yuan:,.0f} yuan (about half the cover-all cost); elderly walking at 0.8 m/s; 2020 demand (no growth to 2025) |
-
-Designed so that today misses the plan's targets. Urban elderly coverage: 雁塔区
-{610113_urban_elderly:.0%}, 长安区 {610116_urban_elderly:.0%} (target 90%); rural {610116_rural_elderly:.0%} (80%);
-streets with a street centre: {610113_street_centres:.0%} and {610116_street_centres:.0%} (70%); childcare places per 1000:
-{610113_places_per_1000:.1f} and {610116_places_per_1000:.1f} (4.8). Every community has candidate
-sites of each kind within about 550 m on the network, so a plan can meet them.
-"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
