@@ -336,3 +336,24 @@ def test_briefing_opens_in_the_browser(run, cc_chrome, cc_serve):
     assert cc_chrome.execute_script("return arguments[0].naturalWidth", img) > 100
     severe = [e for e in cc_chrome.get_log("browser") if e.get("level") == "SEVERE"]
     assert not severe, severe
+
+
+def test_populations_are_the_census_spread_over_the_pois(communities, shared_data):
+    # [demand] scale_to_census: each district's 2020 census totals spread equally over its
+    # POIs, then the plan's growth to 2025; the base-year columns sum to the census.
+    from carecircle.assess.census import read_census
+
+    census = read_census(str(shared_data / "xian-census" / "districts-2020-census.csv")).totals
+    comm = communities
+    by_district = comm.groupby(comm["区县代码 District code"].astype(str))
+    base = by_district["基年人口 Population, base year"].sum()
+    for code, total in base.items():
+        assert total == round(census.loc[code, "population"]), code
+        assert by_district["基年60岁以上 Aged 60+, base year"].sum()[code] == round(census.loc[code, "pop_60plus"])
+    # equal weights: the POIs of a district differ by at most one person
+    spread = by_district["基年人口 Population, base year"].agg(lambda s: s.max() - s.min())
+    assert (spread <= 1).all()
+    # whole people, never more aged 60+ than residents
+    pop = comm["人口 Population"]
+    assert (pop == pop.round()).all() and (comm["60岁以上 Aged 60+"] <= pop).all()
+    assert comm["养老需求(人) Elderly care demand (people)"].sum() > 0
