@@ -7,6 +7,8 @@ Every run leaves, in its output folder:
 ``map.png``            the static map (:func:`carecircle.outputs.webmap.write_static_map`)
 ``communities.*``      community service status (today, and after the plan)
 ``districts.*``        district indicators vs targets, before and after the plan
+``streets.*``          the street/town table (:mod:`carecircle.assess.streets`)
+``facilities.*``       capacity and load of each facility (:mod:`carecircle.assess.capacity`)
 ``sites.*``            proposed sites (plans only)
 ``cost_<name>.*``      cost tables (plans with costing only)
 ``briefing.html``      one printable A4 page for the joint meeting (联席会议)
