@@ -117,3 +117,29 @@ def test_briefing_lists_the_unserved(demo_run, tmp_path):
     assert 'id="unserved"' in html
     for r in rows["rows"]:
         assert r["reason"].split(" ")[0] in html
+
+
+def test_a_community_whose_candidates_are_all_excluded_says_so(demo_scenario):
+    # The case: candidates excluded, communities left unserved without a word.
+    # Exclude every candidate within the elderly walk of one community: after a cover-all
+    # plan (allow_uncoverable) it is not served for elderly care, and says why.
+    import dataclasses
+
+    from carecircle.outputs.briefing import unserved_rows
+    from carecircle.runs.plan import build_problem
+
+    ctx = prepare(load_scenario(demo_scenario), quiet=True)
+    today = assess_context(ctx)
+    problem, _ = build_problem(ctx, today)
+    i = int(np.flatnonzero(~problem.existing_served["elderly"])[0])
+    reach = set(problem.cover["elderly"][i].indices) | set(problem.cover["street_centre"][i].indices)
+    excluded = sorted(problem.candidate_ids[sorted(reach)].tolist())
+    scen = ctx.scenario.replace(plan=dataclasses.replace(ctx.scenario.plan, excluded=tuple(excluded)))
+    planned = plan_context(dataclasses.replace(ctx, scenario=scen), today, quiet=True)
+    comm = planned.communities.set_index("id")
+    cid = problem.community_ids[i]
+    assert comm.loc[cid, "elderly_reason_after"] == "excluded_only"
+    assert "Only excluded candidate sites" in comm.loc[cid, "reason"]
+    rows = unserved_rows(planned)["rows"]
+    assert any("excluded" in r["reason"] and comm.loc[cid, "name"] in r["examples"] for r in rows)
+    assert planned.headline["unserved_after"] >= 1

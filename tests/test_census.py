@@ -160,3 +160,50 @@ def test_whole_people_keep_district_sums():
     assert out["population"].tolist() == [11.0, 10.0, 10.0, 4.0]  # 31 = round(31.0)
     assert out["pop_60plus"].tolist() == [2.0, 1.0, 1.0, 4.0]
     assert largest_remainder(np.array([0.5, 0.5, 0.5, 0.5])).tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+# ------------------------------------------------------------------ the scenario's options
+
+
+@pytest.mark.parametrize("demand, message", [
+    ({"elderly_uptake": 1.5}, "plausible range"),
+    ({"childcare_enrolment": -0.1}, ">= 0"),
+    ({"scale_to_census": True}, "demand.census"),
+    ({"census": "https://example.org/census.csv"}, "local CSV path"),
+    ({"scale_to_census": "yes", "census": "c.csv"}, "true or false"),
+])
+def test_demand_options_are_checked(tmp_path, demand, message):
+    from carecircle.errors import ScenarioError
+    from carecircle.inputs.scenario import scenario_from_dict
+
+    data = {"name": "x", "inputs": {"network": "n.osm", "districts": "d.geojson",
+                                    "communities": "c.geojson"}, "demand": demand}
+    with pytest.raises(ScenarioError, match=message):
+        scenario_from_dict(data, tmp_path)
+
+
+def test_census_options_resolve_and_protect_the_file(tmp_path):
+    from carecircle.inputs.scenario import scenario_from_dict
+
+    data = {"name": "x", "inputs": {"network": "n.osm", "districts": "d.geojson",
+                                    "communities": "c.geojson"},
+            "demand": {"census": "data/census.csv", "scale_to_census": True, "elderly_uptake": 0.1}}
+    scen = scenario_from_dict(data, tmp_path)
+    assert scen.demand.census == str((tmp_path / "data" / "census.csv").resolve())
+    assert scen.demand.scale_to_census and scen.demand.elderly_uptake == 0.1
+    assert scen.demand.childcare_enrolment == 0.16  # the default: the plan's 4.8 per 1,000 in 2025
+    assert tmp_path / "data" / "census.csv" in scen.protected_files()
+
+
+def test_validate_reports_a_bad_census_file(demo_scenario, tmp_path):
+    import dataclasses
+
+    from carecircle.inputs.scenario import load_scenario
+    from carecircle.runs.pipeline import validate
+
+    bad = tmp_path / "census.csv"
+    bad.write_text("区划代码,人口数_合计\n610113,10\n", encoding="utf-8")
+    scen = load_scenario(demo_scenario)
+    scen = scen.replace(demand=dataclasses.replace(scen.demand, census=str(bad), scale_to_census=True))
+    report = validate(scen)
+    assert any(p.file == str(bad) and "missing column" in p.message for p in report.errors)
