@@ -10,6 +10,8 @@ Every run leaves, in its output folder:
 ``sites.*``            proposed sites (plans only)
 ``cost_<name>.*``      cost tables (plans with costing only)
 ``briefing.html``      one printable A4 page for the joint meeting (联席会议)
+``what-if.html``       switch sites on and off, see who is served (plans only;
+                       :mod:`carecircle.outputs.whatif`)
 =====================  ==============================================================
 
 Tables are written twice: CSV (UTF-8 with BOM, so Excel opens Chinese correctly) and
@@ -40,6 +42,8 @@ from carecircle.outputs.results import RunOutputs
 from carecircle.outputs.staticmap import write_static_map
 from carecircle.outputs.tables import write_tables
 from carecircle.outputs.webmap import write_plan_map
+from carecircle.outputs.whatif import FILE_NAME as WHATIF_FILE
+from carecircle.outputs.whatif import write_whatif
 
 # ---------------------------------------------------------------- the whole run
 
@@ -80,6 +84,8 @@ def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any 
                   write_static_map(run, st.path("map.png"))]
         staged += write_tables(run, st.dir)
         staged.append(write_briefing(run, st.dir))
+        if run.basis is not None:
+            staged.append(write_whatif(run, st.path(WHATIF_FILE)))
         for name, text in (texts or {}).items():
             staged.append(write_text_atomic(st.path(name), text))
         return [target / p.relative_to(st.dir) for p in staged]
