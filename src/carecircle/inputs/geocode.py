@@ -382,7 +382,15 @@ class GeocodeCache:
         return self.folder / geocoder.name / digest[:2] / f"{digest}.json"
 
     def get(self, geocoder: Geocoder, address: str) -> Any:
-        """The cached answer, or ``None``."""
+        """The cached answer, or ``None`` (a damaged file counts as none).
+
+        Parameters
+        ----------
+        geocoder
+            The geocoder asked (its :meth:`Geocoder.cache_key` names the question).
+        address
+            The address.
+        """
         path = self._path(geocoder, address)
         try:
             return json.loads(path.read_text(encoding="utf-8"))["answer"]
@@ -390,7 +398,17 @@ class GeocodeCache:
             return None
 
     def put(self, geocoder: Geocoder, address: str, answer: Any) -> None:
-        """Store an answer (atomically) beside the question it answers."""
+        """Store an answer (atomically) beside the question it answers.
+
+        Parameters
+        ----------
+        geocoder
+            The geocoder asked.
+        address
+            The address.
+        answer
+            The provider's answer (parsed JSON).
+        """
         path = self._path(geocoder, address)
         text = json.dumps({"question": json.loads(geocoder.cache_key(address)), "answer": answer},
                           ensure_ascii=False, indent=1)

@@ -27,6 +27,9 @@ them); each field has a bilingual alias (``中文 English``) and an English desc
 in the GeoPackage schema extension (``gpkg_data_columns``), which GDAL reads as the
 field's alternative name and comment, and QGIS shows as the field alias.  The same
 table is in the ``field_guide`` layer and in ``docs/outputs.md``.
+
+At whole-city size (3,223 communities, 2,406 facilities, 3,000 isochrones) the file is
+about 54 MB, written in a few seconds (``benchmarks/geopackage_size.py``).
 """
 
 from __future__ import annotations
