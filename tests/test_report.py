@@ -25,7 +25,7 @@ from carecircle.outputs.write import write_run
 from test_maps import COMMUNITIES, EVIL, SITES, synthetic_run
 
 RUN_FILES = {
-    "map.html", "map.png", "briefing.html",
+    "map.html", "map.png", "briefing.html", "run.gpkg",
     "communities.csv", "communities.xlsx", "districts.csv", "districts.xlsx",
     "sites.csv", "sites.xlsx", "cost_sites.csv", "cost_sites.xlsx",
     "cost_total.csv", "cost_total.xlsx",

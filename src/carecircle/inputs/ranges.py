@@ -96,6 +96,7 @@ CLI: dict[str, Range] = {
     "--max-snap-m": SCENARIO["walking.max_snap_m"],
     "--buffer-m": SCENARIO["walking.isochrone_buffer_m"],
     "--partitions": Range(1, 10_000, 1, 1000, "pieces"),
+    "--min-interval": Range(0, 60, 0, 10, "s"),
 }
 
 

@@ -141,6 +141,10 @@ class RunOutputs:
     unreachable
         Points not on the walking network: layer, id, name, distance to the network,
         reason.
+    basis
+        The plan with the siting problem it solved
+        (:class:`~carecircle.siting.evaluate.PlanBasis`; ``None`` for an assessment):
+        the what-if page and the GeoPackage read the reach and the candidates from it.
     """
 
     scenario: Any
@@ -155,3 +159,4 @@ class RunOutputs:
     notes: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     unreachable: pd.DataFrame | None = None
+    basis: Any = None

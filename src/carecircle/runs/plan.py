@@ -33,6 +33,7 @@ from carecircle.inputs.scenario import Plan, Standards
 from carecircle.outputs.results import RunOutputs
 from carecircle.runs.context import Context
 from carecircle.siting.costing import cost_plan
+from carecircle.siting.evaluate import PlanBasis
 from carecircle.siting.layers import SHARED_ELDERLY_SHARE
 from carecircle.siting.problem import KINDS, SitingProblem
 from carecircle.siting.result import SitingResult
@@ -197,6 +198,7 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         isochrones=_isochrones_after(ctx, run, new_fac),
         headline=_headline(run, comm, sites, result, costs, scen.plan),
         notes=notes, details=details, unreachable=run.unreachable,
+        basis=PlanBasis(siting, result.opened, aux["candidates"]),
     )
 
 
