@@ -6,7 +6,9 @@ Column contracts (canonical English names; bilingual labels come from
 ``communities`` (GeoDataFrame, one row per community, metric CRS, point geometry)
     id, name, district, district_name, street, urban_rural, population, pop_60plus,
     pop_0_3, households, snapped (bool: joined the network within the snap limit),
-    snap_m, and for each kind K in (elderly, childcare): K_m (walking metres to the
+    snap_m, snap_way (the type of the way joined, with why it cannot be entered from
+    the street when nothing else was within reach: ``service (tunnel, layer -3)``),
+    and for each kind K in (elderly, childcare): K_m (walking metres to the
     nearest qualifying facility, NaN if none within reach), K_min (minutes),
     K_served (bool), K_facility (id of the nearest qualifying facility or ""),
     K_substandard (bool: a facility of that kind is within reach but below the
@@ -55,6 +57,7 @@ COLUMN_LABELS: dict[str, str] = {
     "outside_extent": "超出路网范围 Outside the network's extent",
     "snapped": "接入路网 On network",
     "snap_m": "接入距离(米) Snap distance (m)",
+    "snap_way": "接入道路类型 Way joined",
     "elderly_m": "至养老设施步行距离(米) Walk to elderly care (m)",
     "elderly_min": "至养老设施步行时间(分钟) Walk to elderly care (min)",
     "elderly_served": "养老覆盖 Elderly care served",
