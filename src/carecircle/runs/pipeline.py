@@ -55,11 +55,13 @@ def format_validation(scenario: Scenario, inputs: Inputs | None, log: ProblemLog
     str
         The text ``carecircle validate`` prints.
     """
-    lines = [f"Scenario 情景: {scenario.name} ({scenario.source or scenario.base_dir})"]
+    lines = [f"Scenario 情景: {scenario.name} ({scenario.source or scenario.base_dir})",
+             f"Profile 规划参数: {scenario.profile.describe()}"]
     if inputs is not None:
         lines.append(f"CRS 坐标系: {inputs.crs.to_string()} ({inputs.crs.name})")
         for note in inputs.conversions:
-            lines.append(f"Converted 已转换: {note}")
+            prefix = "Read 读取" if note.startswith("network") else "Converted 已转换"
+            lines.append(f"{prefix}: {note}")
         for layer, text in inputs.assumed.items():
             lines.append(f"Assumed 假设数据: {layer}: {text}")
         lines.append("")
@@ -104,13 +106,11 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
     elif not log.errors:
         # Reading the network here (it is cached for the run) catches an unreadable file now.
         from carecircle.errors import NetworkError
-        from carecircle.network.sources import load_network
+        from carecircle.network.sources import describe_network, load_network
 
         try:
             net = load_network(net_src, crs=inputs.crs, cache_dir=cache_dir())
-            inputs.conversions.append(
-                f"network 步行路网: {len(net.node_ids):,} nodes, {len(net.edge_u):,} edges (largest component)"
-            )
+            inputs.conversions.append("\n".join(describe_network(net)))
             from carecircle.assess.coverage import outside_extent
             from carecircle.network.pieces import network_problems
 
@@ -119,11 +119,27 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
                 net, comm, max_snap_m=scen.walking.max_snap_m, fname=str(net_src),
                 layer_file=str(scen.inputs["communities"].path),
                 outside=None if comm is None else outside_extent(net, comm)))
+            log.problems.extend(_restricted_snaps(scen, inputs, net))
         except InputError as exc:
             log.problems.append(exc.problem)
         except (NetworkError, CarecircleError) as exc:
             log.error(str(net_src), f"cannot build the walking network 无法构建步行路网: {exc}")
     return ValidationReport(format_validation(scen, inputs, log), list(log.problems), inputs)
+
+
+def _restricted_snaps(scen: Scenario, inputs: Inputs, net: Any) -> list[Problem]:
+    """Warnings for points that join the network only on a tunnel, underground or private way."""
+    from carecircle.network.snapping import restricted_snaps, snap_points
+
+    out: list[Problem] = []
+    for layer in ("communities", "facilities", "candidates"):
+        gdf = inputs.get(layer)
+        if gdf is None or not len(gdf):
+            continue
+        fname = str(scen.inputs[layer].path)
+        snapped = snap_points(net, gdf, max_snap_m=scen.walking.max_snap_m, source=fname)
+        out += restricted_snaps(net, snapped, fname, layer)
+    return out
 
 
 @dataclass

@@ -16,6 +16,8 @@ Decisions
   candidate can reach are exempted and listed, so a plan is still produced.
 - New facilities are public (公办/公建民营); a shared building's floor area is split
   60 : 40 between elderly care and childcare.
+- The plan is costed with the scenario profile's subsidy schedule; a profile without
+  one (``neutral``) gives no cost tables, only each site's cost.
 """
 
 from __future__ import annotations
@@ -185,12 +187,16 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         stock_known=inputs.get("facilities") is not None,
     )
     costs = None
-    if len(sites):
+    if len(sites) and scen.profile.subsidies is not None:
         cost_in = sites.drop(columns="geometry").rename(columns={"places_added": "places"})
         priced = cost_plan(cost_in, unit_costs=scen.plan.unit_costs,
+                           schedule=scen.profile.subsidies,
                            operation_years=scen.plan.operation_years)
         costs = priced.tables()
         details += [f"costing 费用测算: {n}" for n in priced.notes]
+    elif len(sites):
+        notes.append(f"profile {scen.profile.name}: no subsidy schedule, costs are the sites' own "
+                     "规划参数无补助表, 费用为场地造价")
     return RunOutputs(
         scenario=scen, inputs=inputs, communities=comm, districts_before=run.districts_before,
         districts_after=table_after, sites=sites, costs=costs,
