@@ -23,7 +23,9 @@ city total with district = "city")
 
 ``sites`` (GeoDataFrame of proposed sites)
     id, name, district, kinds (";"-joined kinds hosted), floor_area_m2, acquisition,
-    cost_yuan, places_added, communities_newly_served, residents_newly_served.
+    cost_yuan, places_added, communities_newly_served, elderly_residents_newly_served
+    (weight of the elderly kind, 60+ by default), childcare_residents_newly_served
+    (0-3 by default), residents_newly_served (their sum), snap_m, snap_way.
 """
 
 from __future__ import annotations
@@ -90,7 +92,10 @@ COLUMN_LABELS: dict[str, str] = {
     "cost_yuan": "费用(元) Cost (yuan)",
     "places_added": "新增托位 New childcare places",
     "communities_newly_served": "新覆盖社区数 Communities newly served",
-    "residents_newly_served": "新覆盖人口 Residents newly served",
+    "elderly_residents_newly_served": "新覆盖60岁以上人口 Aged 60+ newly served (elderly care)",
+    "childcare_residents_newly_served": "新覆盖0-3岁人口 Aged 0-3 newly served (childcare)",
+    "residents_newly_served": "新覆盖服务对象(60岁以上+0-3岁) People newly served (60+ by elderly "
+                              "care, 0-3 by childcare)",
 }
 
 
