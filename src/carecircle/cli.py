@@ -103,14 +103,12 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from carecircle.outputs.tables import text_table
-    from carecircle.runs.compare import SUMMARY_LABELS, compare
+    from carecircle.runs.compare import compare, summary_display
 
     out = args.out or Path("maps") / "compare"
     cmp = compare(args.scenarios, out_dir=out, quiet=args.quiet)
-    table = cmp.summary.set_index("scenario").drop(columns=["title"]).T
-    table.index = [SUMMARY_LABELS.get(i, i) for i in table.index]
-    print("Scenario comparison 情景比较")
-    print(text_table(table))
+    print("Scenario comparison 情景比较 (the parameters that differ first 先列出不同参数)")
+    print(text_table(summary_display(cmp)))
     n_all, n_some = int(cmp.sites["in_all"].sum()), int(cmp.sites["in_some"].sum())
     print(f"\nSites 场地: {n_all} in every plan 所有方案均选, {n_some} in some 部分方案选")
     print(f"Wrote 输出: {Path(out).resolve() / 'compare.html'} (+ {len(cmp.files) - 1} files)")
