@@ -70,7 +70,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from carecircle.runs.pipeline import run_demo
 
-    result = run_demo(out_dir=args.out, quiet=args.quiet)
+    result = run_demo(out_dir=args.out, quiet=args.quiet, data_dir=args.data)
     print(result.text)
     return 0
 
@@ -261,8 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--buffer-m", type=_bounded("--buffer-m"), default=25.0, help="0-500")
     p.set_defaults(func=_cmd_isochrones)
 
-    p = sub.add_parser("demo", help="run the bundled demo city 运行示范城区")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default maps/demo)")
+    p = sub.add_parser("demo", help="run the demo city 运行示范城区")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: maps/demo under the current folder)")
+    p.add_argument("--data", type=Path, default=None,
+                   help="where the demo city's files are, generated there on first use "
+                        "(default: the checkout's data/demo, else $CARECIRCLE_DEMO_DIR or "
+                        "~/.local/share/carecircle/demo-city)")
     p.set_defaults(func=_cmd_demo)
     return parser
 
