@@ -232,6 +232,11 @@ def _read_layers(scenario: Scenario, log: ProblemLog, conversions: list[str]
         if "lonlat_columns" in gdf.attrs:
             lon, lat = gdf.attrs.pop("lonlat_columns")
             lonlat[name] = (str(lon), str(lat))
+        dropped, repaired = gdf.attrs.pop("osm_dropped", 0), gdf.attrs.pop("osm_repaired", 0)
+        if dropped or repaired:
+            conversions.append(f"{name}: OpenStreetMap shapes: {repaired} repaired (cut at the "
+                               f"extract's edge), {dropped} without a shape left out "
+                               "裁切处几何已修复/剔除")
         gdf = rename_columns(gdf, name, src.columns, truncated=src.path.suffix.lower() == ".shp")
         for col, value in src.defaults.items():
             if col not in gdf.columns and value != "auto":
