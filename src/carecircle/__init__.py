@@ -32,6 +32,8 @@ _API: dict[str, str] = {
     "sample_facilities": "carecircle.inputs.assumed",
     "write_geojson": "carecircle.inputs.assumed",
     "load_major_projects": "carecircle.inputs.projects",
+    "Profile": "carecircle.inputs.profiles",
+    "load_profile": "carecircle.inputs.profiles",
     # network
     "WalkNetwork": "carecircle.network.walknet",
     "network_from_edges": "carecircle.network.walknet",
@@ -125,6 +127,7 @@ __all__ = [
     "load_inputs",
     "load_major_projects",
     "load_network",
+    "load_profile",
     "load_scenario",
     "LocalEngine",
     "make_district_targets",
@@ -134,6 +137,7 @@ __all__ = [
     "network_from_graph",
     "PartitionedNetwork",
     "plan_context",
+    "Profile",
     "plan_map",
     "prepare",
     "random_siting_problem",
@@ -194,6 +198,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; loaded lazily at run ti
     from carecircle.inputs.assumed import candidate_sites, sample_facilities, write_geojson
     from carecircle.inputs.load import Inputs, load_inputs
     from carecircle.inputs.points import read_points
+    from carecircle.inputs.profiles import Profile, load_profile
     from carecircle.inputs.projects import load_major_projects
     from carecircle.inputs.read import read_table
     from carecircle.inputs.scenario import LayerSource, Scenario, load_scenario, scenario_from_dict
