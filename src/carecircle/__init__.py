@@ -35,6 +35,9 @@ _API: dict[str, str] = {
     "geocode_file": "carecircle.inputs.geocode",
     "geocode_table": "carecircle.inputs.geocode",
     "make_geocoder": "carecircle.inputs.geocode",
+
+    "Profile": "carecircle.inputs.profiles",
+    "load_profile": "carecircle.inputs.profiles",
     # network
     "WalkNetwork": "carecircle.network.walknet",
     "network_from_edges": "carecircle.network.walknet",
@@ -136,6 +139,7 @@ __all__ = [
     "load_inputs",
     "load_major_projects",
     "load_network",
+    "load_profile",
     "load_scenario",
     "LocalEngine",
     "make_district_targets",
@@ -146,6 +150,7 @@ __all__ = [
     "network_from_graph",
     "PartitionedNetwork",
     "plan_context",
+    "Profile",
     "plan_map",
     "PlanBasis",
     "prepare",
@@ -211,6 +216,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; loaded lazily at run ti
     from carecircle.inputs.geocode import geocode_file, geocode_table, make_geocoder
     from carecircle.inputs.load import Inputs, load_inputs
     from carecircle.inputs.points import read_points
+    from carecircle.inputs.profiles import Profile, load_profile
     from carecircle.inputs.projects import load_major_projects
     from carecircle.inputs.read import read_table
     from carecircle.inputs.scenario import LayerSource, Scenario, load_scenario, scenario_from_dict

@@ -31,7 +31,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-SW_LON, SW_LAT = 108.915, 34.155  # south-west corner of the demo box
+SW_LON, SW_LAT, DEMO_SEED = 108.915, 34.155, 2023  # south-west corner of the box; the seed
 SIZE_M = 5000.0
 CELL_M = 250.0  # population grid
 DESIGN_REACH_M = 550.0  # every community has a candidate of each kind this close (node to node)
@@ -745,6 +745,7 @@ year = {demand_year}   # populations as loaded (2020 census base), not the plan'
     return f'''# Demo city scenario, written by `python -m carecircle.runs.demo` (do not edit by hand)
 name = "{name}"
 title = "{title}"
+profile = "xian-2023"   # the plan's figures (docs/profiles.md); the demo lies in Xi'an
 crs = "EPSG:4545"
 output_dir = "../../maps/{name}"
 
@@ -762,8 +763,8 @@ minutes = 15.0
 speed_mps = {{ elderly = {elderly_speed}, childcare = 1.2 }}
 max_snap_m = 300.0
 
-# [standards] and [targets]: the plan's figures (市政办发〔2023〕1号), the defaults of
-# docs/scenario.md: urban 90% / rural 80% / street centres 70% / 4.8 places per 1000 ...
+# [standards] and [targets]: the profile's (市政办发〔2023〕1号): urban 90% / rural 80% /
+# street centres 70% / 4.8 places per 1000 ... (docs/plan.md)
 
 [plan]
 mode = "{mode}"
@@ -790,7 +791,7 @@ def _street_rings() -> dict[str, list[tuple[float, float]]]:
     return dict(sorted(out.items()))
 
 
-def generate(out_dir: str | Path, seed: int = 2023) -> dict[str, float]:
+def generate(out_dir: str | Path, seed: int = DEMO_SEED) -> dict[str, float]:
     """Write the demo city into ``out_dir`` (created if needed).
 
     Parameters
@@ -888,7 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m carecircle.runs.demo --out data/demo``: (re)generate the demo city."""
     parser = argparse.ArgumentParser(description="generate the demo city 生成示范城区数据")
     parser.add_argument("--out", type=Path, default=Path("data/demo"), help="output folder")
-    parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument("--seed", type=int, default=DEMO_SEED)
     args = parser.parse_args(argv)
     for key, value in generate(args.out, seed=args.seed).items():
         print(f"{key:32s} {value:,.3f}" if isinstance(value, float) else f"{key:32s} {value:,}")

@@ -16,10 +16,21 @@ Decisions
   candidate can reach are exempted and listed, so a plan is still produced.
 - New facilities are public (公办/公建民营); a shared building's floor area is split
   60 : 40 between elderly care and childcare.
+- One id per site: a proposed site keeps its candidate's id in every table (the
+  communities' ``*_facility_after`` columns name it as ``sites.csv`` does); what it hosts
+  is the ``kinds`` column of ``sites.csv``.  Its snap distance and the type of the way
+  it joins the network (``snap_m``, ``snap_way``) are in ``sites.csv`` too.
+- The plan is costed with the scenario profile's subsidy schedule; a profile without
+  one (``neutral``) gives no cost tables, only each site's cost.
+- Targets the model has no constraint for (public beds and floor area per resident
+  always; the coverage shares and compliance in budget mode; any target the district
+  targets are switched off for) are listed in the notes with their value after the
+  plan: an "optimal" plan may miss them.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -27,9 +38,10 @@ import numpy as np
 import pandas as pd
 
 from carecircle.assess.coverage import KIND_SOURCES, status_kwargs
-from carecircle.assess.indicators import district_indicators
+from carecircle.assess.indicators import STATUS_MARKS, district_indicators, value_text
 from carecircle.errors import CarecircleError, InfeasibleError
 from carecircle.inputs.scenario import Plan, Standards
+from carecircle.network.snapping import snap_points, way_labels
 from carecircle.outputs.results import RunOutputs
 from carecircle.runs.context import Context
 from carecircle.siting.costing import cost_plan
@@ -40,7 +52,9 @@ from carecircle.siting.result import SitingResult
 from carecircle.siting.solve import solve_siting
 
 SITE_COLUMNS = ["id", "name", "district", "kinds", "floor_area_m2", "acquisition", "cost_yuan",
-                "places_added", "communities_newly_served", "residents_newly_served", "geometry"]
+                "places_added", "communities_newly_served", "elderly_residents_newly_served",
+                "childcare_residents_newly_served", "residents_newly_served", "snap_m", "snap_way",
+                "geometry"]
 FACILITY_COLUMNS = ["id", "name", "kind", "floor_area_m2", "beds", "places", "ownership",
                     "district", "geometry"]
 
@@ -127,12 +141,16 @@ def proposed_facilities(result: SitingResult, cand: pd.DataFrame, places_new: np
             "cost_yuan": float(s["cost"]) if s is not None else np.nan,
             "places_added": places,
             "communities_newly_served": int(s["communities_newly_served"]) if s is not None else 0,
-            "residents_newly_served": float(s["residents_newly_served"]) if s is not None else 0.0,
+            **{col: float(s[col]) if s is not None else 0.0 for col in (
+                "elderly_residents_newly_served", "childcare_residents_newly_served",
+                "residents_newly_served")},
+            "snap_m": np.nan, "snap_way": "",
             "geometry": c.geometry,
         })
         for k in hosted:
             k_area = area if not shared else area * (SHARED_ELDERLY_SHARE if k != "childcare" else 1 - SHARED_ELDERLY_SHARE)
-            facs.append({"id": f"{c['id']}:{k}", "name": c.get("name", ""), "kind": k,
+            # the site's own id: one id per site in every table, the kind in its column
+            facs.append({"id": str(c["id"]), "name": c.get("name", ""), "kind": k,
                          "floor_area_m2": k_area, "beds": np.nan,
                          "places": places if k == "childcare" else np.nan,
                          "ownership": "public", "district": c["district"], "geometry": c.geometry})
@@ -175,6 +193,7 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
     notes = list(run.notes) + _solver_notes(siting, result)
     details = list(run.details) + [f"problem reduction 问题约简: {result.reduction}"]
     sites, new_fac = proposed_facilities(result, aux["candidates"], aux["places_new"], scen.standards)
+    sites = _with_snaps(ctx, sites)
     all_fac = _all_facilities(inputs.get("facilities"), new_fac, inputs.crs)
     comm = _status_after(ctx, run, all_fac)
     notes += _mismatch_notes(result, comm)
@@ -185,13 +204,19 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         extra_area=extra.get("area"), extra_public_childcare=extra.get("public_childcare"),
         stock_known=inputs.get("facilities") is not None,
     )
+    notes += unenforced_notes(siting, scen.plan.mode, table_after)
     costs = None
-    if len(sites):
-        cost_in = sites.drop(columns="geometry").rename(columns={"places_added": "places"})
+    if len(sites) and scen.profile.subsidies is not None:
+        cost_in = sites.drop(columns=["geometry", "snap_m", "snap_way"]).rename(
+            columns={"places_added": "places"})
         priced = cost_plan(cost_in, unit_costs=scen.plan.unit_costs,
+                           schedule=scen.profile.subsidies,
                            operation_years=scen.plan.operation_years)
         costs = priced.tables()
         details += [f"costing 费用测算: {n}" for n in priced.notes]
+    elif len(sites):
+        notes.append(f"profile {scen.profile.name}: no subsidy schedule, costs are the sites' own "
+                     "规划参数无补助表, 费用为场地造价")
     return RunOutputs(
         scenario=scen, inputs=inputs, communities=comm, districts_before=run.districts_before,
         districts_after=table_after, sites=sites, costs=costs,
@@ -200,6 +225,67 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         notes=notes, details=details, unreachable=run.unreachable,
         basis=PlanBasis(siting, result.opened, aux["candidates"]),
     )
+
+
+def _with_snaps(ctx: Context, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The sites with where they join the network: ``snap_m`` and ``snap_way``."""
+    if not len(sites):
+        return sites
+    snapped = snap_points(ctx.net, sites, max_snap_m=ctx.scenario.walking.max_snap_m,
+                          source="candidates")
+    out = sites.copy()
+    out["snap_m"] = np.where(snapped.ok, snapped.connector, np.nan)
+    out["snap_way"] = way_labels(ctx.net, snapped)
+    return out
+
+
+#: District indicator -> the model's target column that enforces it (see
+#: :func:`carecircle.siting.problem.make_district_targets`); ``None``: no constraint.
+_ENFORCED_BY: dict[str, str | None] = {
+    "urban_elderly": "urban_cov", "rural_elderly": "rural_cov", "compliance": None,
+    "street_centre": "street_centre_share", "childcare_places": "places_per_1000",
+    "public_childcare": "min_total_childcare", "public_beds": None, "elderly_area": None,
+}
+
+
+def unenforced_notes(problem: SitingProblem, mode: str, table: pd.DataFrame) -> list[str]:
+    """The targets the model did not enforce, each with its value after the plan.
+
+    Parameters
+    ----------
+    problem
+        The siting problem solved (its ``district_targets`` are the constraints).
+    mode
+        ``cover_all`` (every reachable community served: the coverage shares and
+        compliance are implied) or ``budget``.
+    table
+        The district indicators after the plan.
+
+    Returns
+    -------
+    list of str
+        One note per indicator with a target the model has no constraint for: its
+        target, and each district's value and status after the plan.
+    """
+    columns = set(problem.district_targets.columns)
+    notes = []
+    for key in dict.fromkeys(table["indicator"]):
+        col = _ENFORCED_BY.get(key)
+        implied = mode == "cover_all" and key in ("urban_elderly", "rural_elderly", "compliance")
+        if implied or (col is not None and col in columns):
+            continue
+        rows = table[table["indicator"] == key]
+        first = rows.iloc[0]
+        cells = []
+        for r in rows.itertuples():
+            # a target in people (beds) differs per district: show it beside the value
+            need = f" / {value_text(r.target, r.unit)}" if r.unit == "beds" else ""
+            cells.append(f"{r.district_name} {value_text(r.value, r.unit)}{need} "
+                         f"{STATUS_MARKS.get(str(r.status), r.status)}")
+        target = re.sub(r" \(.*\)$", "", str(first["target_text"]))
+        notes.append(f"not enforced by the plan 规划模型未约束: {first['label']} (target 目标 "
+                     f"{target}), after the plan 规划后: {'; '.join(cells)}")
+    return notes
 
 
 def _solve(problem: SitingProblem, p: Plan) -> SitingResult:
