@@ -136,6 +136,9 @@ class Plan:
     budget_yuan: float = 0.0
     time_limit_s: float = 120.0
     mip_gap: float = 1e-4
+    method: str = "auto"  # siting solve: "auto", "exact" (HiGHS alone) or "scale" (LP bound + heuristics)
+    gap_target: float = 0.01  # scale path: stop once the plan is proved within this of the best
+    exact_max_columns: int = 20_000  # auto: models above this many columns take the scale path
     required: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
     district_targets: bool = True
@@ -382,6 +385,12 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         raise ScenarioError(f"{where}: plan.mode = {plan.mode!r}; expected 'cover_all' or 'budget'")
     if plan.mode == "budget" and plan.budget_yuan <= 0:
         raise ScenarioError(f"{where}: plan.mode = 'budget' needs plan.budget_yuan > 0")
+    if plan.method not in ("auto", "exact", "scale"):
+        raise ScenarioError(
+            f"{where}: plan.method = {plan.method!r}; expected 'auto', 'exact' or 'scale'"
+        )
+    if not plan.gap_target < 1:
+        raise ScenarioError(f"{where}: plan.gap_target = {plan.gap_target!r}; expected 0 <= value < 1")
     out = data.get("output_dir")
     if out is not None and not isinstance(out, str):
         raise ScenarioError(f"{where}: output_dir = {out!r} 参数无效; expected a folder path string")

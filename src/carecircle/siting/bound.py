@@ -112,9 +112,10 @@ def relaxation(model: _milp.MilpModel, keep: np.ndarray | None = None) -> Lagran
     model
         The MILP.
     keep
-        Rows that may be kept (default: every row); of these, rows over at most
-        three binary columns are kept, unless the group of columns they tie
-        exceeds :data:`MAX_GROUP` columns, when that group's rows are relaxed.
+        Rows that may be kept (default: every row); of these, rows over two or
+        three binary columns that opening nothing satisfies are kept, unless
+        the group of columns they tie exceeds :data:`MAX_GROUP` columns, when
+        that group's rows are relaxed.
 
     Returns
     -------
@@ -129,7 +130,10 @@ def relaxation(model: _milp.MilpModel, keep: np.ndarray | None = None) -> Lagran
     )
     size = np.diff(A.indptr)
     nonbin = np.asarray(A[:, ~binary].getnnz(axis=1)).ravel() if (~binary).any() else np.zeros(n_rows, int)
+    # A site's own rows: short, over binaries, and met by opening nothing (packing
+    # and linking rows); a short cover row is a coupling row like any other.
     cand = (size >= 2) & (size <= 3) & (nonbin == 0)
+    cand &= (model.row_lower <= 0) & (model.row_upper >= 0)
     if keep is not None:
         cand &= keep
     kept = np.flatnonzero(cand)
@@ -180,6 +184,8 @@ def _scaled(
 
 def _groups(A: sp.csr_matrix, kept: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
     """Connected groups of columns tied by the kept rows: label per column, size per label."""
+    if not len(kept) or not A[kept].nnz:
+        return np.arange(n_cols), np.ones(n_cols, np.int64)
     K = A[kept].tocoo()
     first = np.full(len(kept), -1, np.int64)
     # Tie every column of a row to the row's first column (a star per row).

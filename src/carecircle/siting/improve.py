@@ -43,7 +43,7 @@ from carecircle.siting.bound import Lagrangian, LPBound, lp_bound, relaxation
 
 #: Share of the time limit for the LP bound; for the first plan (when the rounded
 #: LP fails); and of the time then left for HiGHS on the LP's support.
-BOUND_SHARE = 0.4
+BOUND_SHARE = 0.6
 START_SHARE = 0.25
 SUPPORT_SHARE = 0.6
 
@@ -169,18 +169,21 @@ class _Windows:
     size: int = 1500
     count: int = 0
     improved: int = 0
+    exhausted: bool = False
 
     def window(self, x: np.ndarray) -> np.ndarray:
         """Free columns around a seed: breadth-first over rows, promising columns only."""
         m = self.model
-        w = self.weight * (self.promising | (x > 0.5))
+        allowed = self.promising | (x > 0.5)
+        if allowed.sum() <= self.size:
+            return allowed.copy()
+        w = self.weight * allowed
         p = w / w.sum() if w.sum() > 0 else None
         seed = int(self.rng.choice(m.n_cols, p=p))
         free = np.zeros(m.n_cols, bool)
         free[seed] = True
         seen_rows = np.zeros(m.n_rows, bool)
         cols = np.array([seed])
-        allowed = self.promising | (x > 0.5)
         while len(cols) and free.sum() < self.size:
             rows = np.unique(self.Ac[:, cols].indices)
             rows = rows[~seen_rows[rows]]
@@ -225,6 +228,10 @@ class _Windows:
         )
         took = time.perf_counter() - t
         self.count += 1
+        # A window over every column the windows may open, solved to optimality:
+        # no window can do better (small models end here).
+        allowed = self.promising | (x > 0.5)
+        self.exhausted = sol.status == "optimal" and bool(free[allowed].all())
         if repair:
             if sol.x is None:
                 return x, False
@@ -351,13 +358,72 @@ def _rounded_start(ws: _Windows, lp: LPBound, time_limit: float) -> np.ndarray |
     return best
 
 
+def greedy(model: _milp.MilpModel, reduced_cost: np.ndarray, deadline: float) -> np.ndarray | None:
+    """A plan by reduced cost per unit of unmet row bound, when no LP plan is at hand.
+
+    Rows bounded below and not yet met ask for columns; each round opens the
+    columns with the least ``max(reduced cost, 0)`` per share of the unmet
+    bounds they fill (a batch of them, skipping one whose rows are met by then
+    or that would break a row bounded above), until every row is met; then
+    :func:`tidy`.  Continuous columns are solved at the end.
+
+    Parameters
+    ----------
+    model
+        The MILP.
+    reduced_cost
+        Reduced costs (minimisation form), e.g. from Lagrangian multipliers.
+    deadline
+        ``time.perf_counter()`` value to give up at.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        A feasible point, or ``None`` if the rows could not all be met.
+    """
+    A, Ac = model.A.tocsr(), model.A.tocsc()
+    integ = np.asarray(model.integrality, bool)
+    x = np.where(integ, np.ceil(model.col_lower - 1e-9), model.col_lower)
+    act = A @ x
+    open_ok = integ & (x < model.col_upper - 0.5)
+    cost = np.maximum(reduced_cost, 0.0) + 1e-9 * (np.abs(model.c).max() + 1.0)
+    while time.perf_counter() < deadline:
+        deficit = model.row_lower - act
+        need = np.flatnonzero(np.isfinite(deficit) & (deficit > 1e-9))
+        if not len(need):
+            break
+        B = A[need].tocsr()
+        d = np.repeat(deficit[need], np.diff(B.indptr))
+        B.data = np.where(B.data > 0, np.minimum(B.data, d) / d, 0.0)
+        share = np.asarray(B.sum(axis=0)).ravel()
+        ratio = np.where(open_ok & (share > 0), cost / np.maximum(share, 1e-12), np.inf)
+        k = max(1, len(need) // 20)
+        picks = np.argsort(ratio, kind="stable")[:k]
+        picks = picks[np.isfinite(ratio[picks])]
+        if not len(picks):
+            return None
+        for j in picks:
+            rows = Ac.indices[Ac.indptr[j] : Ac.indptr[j + 1]]
+            new = act[rows] + Ac.data[Ac.indptr[j] : Ac.indptr[j + 1]]
+            if not (model.row_lower[rows] - act[rows] > 1e-9).any():
+                continue  # met by an earlier pick of this round
+            open_ok[j] = False
+            if (new > model.row_upper[rows] + 1e-9).any():
+                continue
+            act[rows] = new
+            x[j] = 1.0
+    y = _complete(model, tidy(model, x))
+    return y if y is not None and feasible(model, y) else None
+
+
 def _first_plan(ws: _Windows, lp: LPBound, time_limit: float) -> tuple[np.ndarray | None, str]:
     """The rounded LP; failing that the MILP on the LP's support, then with the
     columns of small reduced cost."""
     model = ws.model
-    if lp.x is None:
-        return None, ""
     t0 = time.perf_counter()
+    if lp.x is None:
+        x = greedy(model, lp.reduced_cost, t0 + time_limit)
+        return x, "greedy by Lagrangian reduced cost (the LP was not solved in time)"
     x = _rounded_start(ws, lp, time_limit)
     if x is not None:
         return x, "LP support rounded up, repaired and tidied"
@@ -426,7 +492,7 @@ def scale_solve(
             x, obj = sol.x, _objective(model, sol.x)
             log.append(("MILP on the LP's support from the plan", time.perf_counter() - t0, obj))
     ws.weight = np.abs(model.c) * np.abs(x - lp_x) + 1e-9
-    while gap_of(obj, lp.bound) > gap_target:
+    while gap_of(obj, lp.bound) > gap_target and not ws.exhausted:
         left = deadline - time.perf_counter()
         if left < 0.5:
             break
