@@ -563,8 +563,9 @@ def solve_siting(
     ex = _precheck(problem, M, budget, mode == "cover_all" and not allow_uncoverable)
     if ex.messages:
         return _infeasible(problem, mode, budget, M.reduction, ex, time.perf_counter() - t0)
-    scale = method == "scale" or (
-        method == "auto" and time_limit is not None and M.milp.n_cols > exact_max_columns
+    scale = M.milp.n_cols > 0 and (
+        method == "scale"
+        or (method == "auto" and time_limit is not None and M.milp.n_cols > exact_max_columns)
     )
     if scale:
         limit = SCALE_DEFAULT_SECONDS if time_limit is None else float(time_limit)
