@@ -262,3 +262,34 @@ def test_unknown_method_is_refused():
     P = random_siting_problem(30, 60, seed=1)
     with pytest.raises(InputError, match="method"):
         solve_siting(P, method="fast")
+
+
+def test_scenario_plan_keys(tmp_path):
+    from carecircle.errors import ScenarioError
+    from carecircle.inputs.scenario import scenario_from_dict
+
+    data = {
+        "name": "t",
+        "inputs": {"network": "n.osm", "districts": "d.geojson", "communities": "c.csv"},
+    }
+    p = scenario_from_dict(data, tmp_path).plan
+    assert (p.method, p.gap_target, p.exact_max_columns) == ("auto", 0.01, 10_000)
+    data["plan"] = {"method": "scale", "gap_target": 0.005, "exact_max_columns": 5000}
+    p = scenario_from_dict(data, tmp_path).plan
+    assert (p.method, p.gap_target, p.exact_max_columns) == ("scale", 0.005, 5000)
+    for bad, needle in (({"method": "fast"}, "plan.method"), ({"gap_target": 1.5}, "plan.gap_target"),
+                        ({"gap_target": -0.1}, "plan.gap_target")):
+        data["plan"] = bad
+        with pytest.raises(ScenarioError, match=needle):
+            scenario_from_dict(data, tmp_path, where="my.toml")
+
+
+def test_run_notes_say_the_path_and_the_bound():
+    from carecircle.runs.plan import _solver_notes
+
+    P = random_siting_problem(150, 600, seed=4)
+    r = solve_siting(P, method="scale", time_limit=30, gap_target=0.5)
+    notes = " ".join(_solver_notes(P, r))
+    assert "(scale)" in notes and "gap_target" in notes
+    assert r.bound_source in notes
+    assert f"{r.bound:,.2f}" in notes

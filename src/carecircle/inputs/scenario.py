@@ -138,7 +138,7 @@ class Plan:
     mip_gap: float = 1e-4
     method: str = "auto"  # siting solve: "auto", "exact" (HiGHS alone) or "scale" (LP bound + heuristics)
     gap_target: float = 0.01  # scale path: stop once the plan is proved within this of the best
-    exact_max_columns: int = 20_000  # auto: models above this many columns take the scale path
+    exact_max_columns: int = 10_000  # auto: models above this many columns take the scale path
     required: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
     district_targets: bool = True

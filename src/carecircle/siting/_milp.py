@@ -332,8 +332,12 @@ def solve(
     mip_gap: float | None = None,
     warm_start: np.ndarray | None = None,
     hint: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> MilpSolution:
-    """Build and solve *model* once; an empty model is answered without HiGHS."""
+    """Build and solve *model* once; an empty model is answered without HiGHS.
+
+    *options* are further HiGHS options (e.g. ``mip_max_improving_sols``).
+    """
     if model.n_cols == 0:
         ok = bool(np.all(model.row_lower <= 1e-9) and np.all(model.row_upper >= -1e-9))
         return MilpSolution(
@@ -346,4 +350,6 @@ def solve(
             highs_status="empty model",
         )
     h = build(model)
+    for key, value in (options or {}).items():
+        h.setOptionValue(key, value)
     return run(h, model, time_limit=time_limit, mip_gap=mip_gap, warm_start=warm_start, hint=hint)

@@ -418,7 +418,8 @@ def _convexity_rounds(
             len(over), np.full(len(over), -np.inf), np.ones(len(over)), R.nnz,
             R.indptr[:-1].astype(np.int32), R.indices.astype(np.int32), R.data.astype(float),
         )
-        h.setOptionValue("time_limit", left)
+        # HiGHS's clock runs across the runs of one instance: the limit is on its total.
+        h.setOptionValue("time_limit", float(h.getRunTime()) + left)
         h.run()
     return h.getModelStatus() == MS.kOptimal
 

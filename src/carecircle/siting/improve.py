@@ -57,6 +57,9 @@ BOUND_SHARE = 0.6
 START_SHARE = 0.25
 SUPPORT_SHARE = 0.6
 
+#: Rows with more columns than this are not followed when a window grows.
+DENSE_ROW = 200
+
 
 @dataclass
 class ScaleOutcome:
@@ -181,6 +184,12 @@ class _Windows:
     improved: int = 0
     exhausted: bool = False
     share: float = 0.2
+    #: Rows over many columns (a budget row, a district's places): windows do not
+    #: grow through them, or every window would be the whole district or city.
+    dense: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+    def __post_init__(self) -> None:
+        self.dense = np.diff(self.A.indptr) > DENSE_ROW
     #: HiGHS's bound from a window that freed every column (the whole model).
     whole_bound: float | None = None
 
@@ -199,7 +208,7 @@ class _Windows:
         cols = np.array([seed])
         while len(cols) and free.sum() < self.size:
             rows = np.unique(self.Ac[:, cols].indices)
-            rows = rows[~seen_rows[rows]]
+            rows = rows[~seen_rows[rows] & ~self.dense[rows]]
             seen_rows[rows] = True
             if not len(rows):
                 break
@@ -236,9 +245,10 @@ class _Windows:
             maximize=m.maximize,
         )
         t = time.perf_counter()
-        sol = _milp.solve(
-            sub, time_limit=time_limit, mip_gap=1e-6, warm_start=None if repair else x[F]
-        )
+        if repair:  # any plan will do: stop at HiGHS's first
+            sol = _milp.solve(sub, time_limit=time_limit, options={"mip_max_improving_sols": 1})
+        else:
+            sol = _milp.solve(sub, time_limit=time_limit, mip_gap=1e-6, warm_start=x[F])
         took = time.perf_counter() - t
         self.count += 1
         # A window over every column the windows may open, solved to optimality:
@@ -339,26 +349,31 @@ def _complete(model: _milp.MilpModel, x: np.ndarray) -> np.ndarray | None:
 
 
 def _rounded_start(ws: _Windows, lp: LPBound, time_limit: float) -> np.ndarray | None:
-    """The LP rounded (up, then down), the rows that breaks repaired by a window, tidied.
+    """The LP rounded, the rows that breaks repaired by a window, tidied.
 
-    Rounding up suits covering rows (cover_all), rounding down a budget row.
+    Rounding up suits covering rows (cover_all), rounding down a budget row:
+    the rounding whose broken rows are the smaller repair goes first, the
+    other too while half the time is left; the better plan is kept.
     """
     m = ws.model
     assert lp.x is not None  # the caller checked
     integ = np.asarray(m.integrality, bool)
     t0 = time.perf_counter()
     best: np.ndarray | None = None
+    tries = []
     for rounded in (np.ceil(lp.x - 1e-7), np.floor(lp.x + 1e-7)):
-        x = _complete(m, np.clip(np.where(integ, rounded, lp.x), m.col_lower, m.col_upper))
-        if x is None:
-            continue
+        x = np.clip(np.where(integ, rounded, lp.x), m.col_lower, m.col_upper)
         act = ws.A @ x
         bad = np.flatnonzero((act < m.row_lower - 1e-6) | (act > m.row_upper + 1e-6))
+        # The rounding whose broken rows touch fewer columns first: a smaller repair.
+        tries.append((int(ws.A[bad].getnnz()), len(tries), x, bad))
+    for _, _, x, bad in sorted(tries, key=lambda t: t[:2]):
         if len(bad):
             free = np.zeros(m.n_cols, bool)
             free[np.unique(ws.A[bad].indices)] = True
             # One ring of rows around: the repair may move what the broken rows touch.
             rows = np.unique(ws.Ac[:, np.flatnonzero(free)].indices)
+            rows = rows[~ws.dense[rows]]
             free[np.unique(ws.A[rows].indices)] = True
             free &= ws.promising | (x > 0.5)
             left = time_limit - (time.perf_counter() - t0)
@@ -366,10 +381,12 @@ def _rounded_start(ws: _Windows, lp: LPBound, time_limit: float) -> np.ndarray |
             if not ok:
                 continue
         x = tidy(m, x, lp.relaxation)
+        done = _complete(m, x)  # the continuous columns at their best for these sites
+        x = done if done is not None and feasible(m, done) else x
         if feasible(m, x) and (best is None or _better(m, _objective(m, x), _objective(m, best))):
             best = x
-        if best is not None and not m.maximize:
-            break  # rounding up worked: rounding down breaks the cover rows anyway
+        if best is not None and time.perf_counter() - t0 > 0.5 * time_limit:
+            break
     return best
 
 
@@ -441,7 +458,7 @@ def _first_plan(ws: _Windows, lp: LPBound, time_limit: float) -> tuple[np.ndarra
         return x, "greedy by Lagrangian reduced cost (the LP was not solved in time)"
     x = _rounded_start(ws, lp, time_limit)
     if x is not None:
-        return x, "LP support rounded up, repaired and tidied"
+        return x, "LP rounded, repaired and tidied"
     support = (lp.x > 1e-7) | (model.col_lower > 0) | ~np.asarray(model.integrality, bool)
     sol = restricted(model, support, time_limit - (time.perf_counter() - t0))
     if sol.x is not None and feasible(model, sol.x):

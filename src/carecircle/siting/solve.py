@@ -470,11 +470,10 @@ def _plan_result(
 
 
 #: Models with more columns than this go to the scale path by default (``method="auto"``).
-#: Measured (benchmarks/README.md): HiGHS alone proves small models optimal in
-#: seconds, and at 1,000 x 6,667 (19,380 columns) is still within about 2 % of the
-#: LP in a minute; at 3,000 x 20,000 (58,104 columns) its heuristics stall far
-#: above the LP, where the scale path's plans do not.
-EXACT_MAX_COLUMNS = 20_000
+#: Measured (benchmarks/README.md): at 1,000 x 6,667 (19,380 columns) HiGHS alone
+#: ends a minute 40 % above its bound where the scale path is within 1.5 %; below
+#: about 10,000 columns HiGHS proves plans optimal or nearly so in that time.
+EXACT_MAX_COLUMNS = 10_000
 
 #: The scale path's time when none is given (it needs one; the exact path does not).
 SCALE_DEFAULT_SECONDS = 60.0
