@@ -20,13 +20,17 @@ a walking reach, and it is cheap to build at any size):
   buildings, street centres, places per 1,000 and one childcare per district.
   :func:`carecircle.siting.solve.solve_siting` in ``cover_all`` mode (least cost to
   serve every community with both kinds) and in ``budget`` mode (most residents
-  for 80 % of that cost, with the urban/rural coverage targets binding), each
-  with a time limit; the model size before and after the reduction, the solve
-  time, status, objective, bound and gap are reported.
+  for 80 % of the cheapest cover-all plan found, with the urban/rural coverage
+  targets binding), each by plain HiGHS (``method="exact"``, ``--time-limit``) and
+  by the scale path (``method="scale"``: LP bound and heuristics, ``--scale-time``,
+  ``--gap-target``) on the same model; the model size before and after the
+  reduction, the solve time, status, objective, bound, where the bound comes from
+  and the gap are reported.  Default cities: 5,000 x 20,000 and the issue's hard
+  3,000 x 20,000.
 
 Run from the repository root::
 
-    PYTHONPATH=src python benchmarks/optimize.py            # full run, ~22 min (300 s limits)
+    PYTHONPATH=src python benchmarks/optimize.py            # full run, ~45 min (300 s exact, 60 s scale)
     PYTHONPATH=src python benchmarks/optimize.py --quick    # small run, < 1 min
 
 Writes ``benchmarks/results/optimize.json`` (``optimize-quick.json``) and prints
