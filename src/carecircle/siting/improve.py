@@ -360,7 +360,7 @@ def _rounded_start(ws: _Windows, lp: LPBound, time_limit: float) -> np.ndarray |
     integ = np.asarray(m.integrality, bool)
     t0 = time.perf_counter()
     best: np.ndarray | None = None
-    tries = []
+    tries: list[tuple[int, int, np.ndarray, np.ndarray]] = []
     for rounded in (np.ceil(lp.x - 1e-7), np.floor(lp.x + 1e-7)):
         x = np.clip(np.where(integ, rounded, lp.x), m.col_lower, m.col_upper)
         act = ws.A @ x
