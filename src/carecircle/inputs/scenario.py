@@ -147,6 +147,9 @@ class Plan:
     budget_yuan: float = 0.0
     time_limit_s: float = 120.0
     mip_gap: float = 1e-4
+    method: str = "auto"  # siting solve: "auto", "exact" (HiGHS alone) or "scale" (LP bound + heuristics)
+    gap_target: float = 0.01  # scale path: stop once the plan is proved within this of the best
+    exact_max_columns: int = 10_000  # auto: models above this many columns take the scale path
     required: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
     district_targets: bool = True
@@ -444,6 +447,12 @@ class _Reader:
             raise self.error("plan.mode", plan.mode, "'cover_all' or 'budget'")
         if plan.mode == "budget" and plan.budget_yuan <= 0:
             raise self.error("plan.budget_yuan", plan.budget_yuan, "plan.budget_yuan > 0 for plan.mode = 'budget'")
+        if plan.method not in ("auto", "exact", "scale"):
+            raise self.error("plan.method", plan.method, "'auto', 'exact' or 'scale'")
+        if not 0 <= plan.gap_target < 1:
+            raise self.error("plan.gap_target", plan.gap_target, "0 <= value < 1")
+        if plan.exact_max_columns < 1:
+            raise self.error("plan.exact_max_columns", plan.exact_max_columns, "a whole number >= 1")
         for kind, col in plan.weights.items():
             if col not in WEIGHT_COLUMNS:
                 raise self.error(f"plan.weights.{kind}", col, f"one of {list(WEIGHT_COLUMNS)}")

@@ -293,6 +293,7 @@ def _solve(problem: SitingProblem, p: Plan) -> SitingResult:
     result = solve_siting(
         problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
         time_limit=p.time_limit_s, mip_gap=p.mip_gap, allow_uncoverable=p.allow_uncoverable,
+        method=p.method, gap_target=p.gap_target, exact_max_columns=p.exact_max_columns,
     )
     if result.status == "infeasible" or not result.has_solution:
         raise InfeasibleError(
@@ -304,11 +305,16 @@ def _solve(problem: SitingProblem, p: Plan) -> SitingResult:
 
 def _solver_notes(problem: SitingProblem, result: SitingResult) -> list[str]:
     """The solver's outcome, and the communities no candidate can reach."""
-    notes = [f"solver 求解器 HiGHS: status {result.status}, objective {result.objective:,.2f}, "
-             f"bound {result.bound:,.2f}, gap {result.gap:.4%}, {result.seconds:.1f} s"]
+    notes = [f"solver 求解器 HiGHS ({result.method}): status {result.status}, objective "
+             f"{result.objective:,.2f}, bound {result.bound:,.2f} ({result.bound_source}), "
+             f"gap {result.gap:.4%}, {result.seconds:.1f} s"]
     if result.status == "time_limit":
         notes.append("the solver stopped at its time limit: this is the best plan found, not proven "
-                     "optimal 达到求解时间上限, 为当前最优方案")
+                     "optimal; the optimum lies between the bound and the plan "
+                     "达到求解时间上限, 为当前最优方案, 最优值介于下界与本方案之间")
+    elif result.status == "gap_target":
+        notes.append(f"the plan is proved within {result.gap:.2%} of the best possible (the bound) "
+                     "and the solver stopped there (plan.gap_target) 已证明方案与最优值之差不超过目标差距")
     for kind in KINDS:
         reach = problem.cover[kind].getnnz(axis=1) > 0
         if kind == "elderly":
