@@ -98,8 +98,11 @@ def _placed(demand, cover, cap_existing, cover_existing, caps) -> float:
     return float(nx.maximum_flow_value(G, "s", "t")) if G.number_of_edges() else 0.0
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_cover_all_with_capacity_against_brute_force(seed):
+@pytest.mark.parametrize(("seed", "method"), [(s, "exact") for s in range(12)]
+                         + [(s, "scale") for s in range(6)])
+def test_cover_all_with_capacity_against_brute_force(seed, method):
+    # The scale path (LP bound, heuristics on the model's rows and columns) takes the
+    # capacity block too: its plan and its bound are checked against the brute force.
     rng = np.random.default_rng(seed)
     n, J = 4, 4
     ce = (rng.random((n, J)) < 0.5).astype(int)
@@ -124,8 +127,9 @@ def test_cover_all_with_capacity_against_brute_force(seed):
         capacity_shared={**S, "street_centre": np.zeros(J)},
         existing_capacity=ex_cap, existing_cover=ex_cov)
     penalty = 2.0 * max(cost_e.max(), cost_c.max(), np.nanmax(cost_s) if share.any() else 0.0) + 1.0
-    r = solve_siting(P, mode="cover_all", allow_uncoverable=True)
-    assert r.status == "optimal"
+    r = solve_siting(P, mode="cover_all", allow_uncoverable=True, method=method,
+                     time_limit=None if method == "exact" else 20.0)
+    assert r.status == "optimal" and r.method == method
 
     def value(open_e, open_c) -> float | None:
         for kind, cov, opened in (("elderly", ce, open_e), ("childcare", cc, open_c)):
@@ -156,6 +160,7 @@ def test_cover_all_with_capacity_against_brute_force(seed):
                 best = min(best, v)
     got = value(set(r.opened["elderly"].tolist()), set(r.opened["childcare"].tolist()))
     assert got == pytest.approx(best), seed
+    assert r.bound <= r.objective * (1 + 1e-9) + 1e-6  # the plan proved within its bound
 
 
 def test_the_model_grows_by_the_assignment_pairs_and_reduces_unused_columns():

@@ -16,10 +16,22 @@ Decisions
   candidate can reach are exempted and listed, so a plan is still produced.
 - New facilities are public (公办/公建民营); a shared building's floor area is split
   60 : 40 between elderly care and childcare.
+- One id per site: a proposed site keeps its candidate's id in every table (the
+  communities' ``*_facility_after`` columns name it as ``sites.csv`` does); what it hosts
+  is the ``kinds`` column of ``sites.csv``.  Its snap distance and the type of the way
+  it joins the network (``snap_m``, ``snap_way``) are in ``sites.csv`` too.
+- The plan is costed with the scenario profile's subsidy schedule; a profile without
+  one (``neutral``) gives no cost tables, only each site's cost.
+- Targets the model has no constraint for (public beds and floor area per resident
+  always; the coverage shares and compliance in budget mode; any target the district
+  targets are switched off for; the street share with a kindergarten running a 托班,
+  which is assessed, not sited) are listed in the notes with their value after the
+  plan: an "optimal" plan may miss them.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -27,19 +39,23 @@ import numpy as np
 import pandas as pd
 
 from carecircle.assess.coverage import KIND_SOURCES, status_kwargs
-from carecircle.assess.indicators import district_indicators
+from carecircle.assess.indicators import STATUS_MARKS, district_indicators, value_text
 from carecircle.errors import CarecircleError, InfeasibleError
 from carecircle.inputs.scenario import Plan, Standards
+from carecircle.network.snapping import snap_points, way_labels
 from carecircle.outputs.results import RunOutputs
 from carecircle.runs.context import Context
 from carecircle.siting.costing import cost_plan
+from carecircle.siting.evaluate import PlanBasis
 from carecircle.siting.layers import SHARED_ELDERLY_SHARE
 from carecircle.siting.problem import KINDS, SitingProblem
 from carecircle.siting.result import SitingResult
 from carecircle.siting.solve import solve_siting
 
 SITE_COLUMNS = ["id", "name", "district", "kinds", "floor_area_m2", "acquisition", "cost_yuan",
-                "places_added", "communities_newly_served", "residents_newly_served", "geometry"]
+                "places_added", "communities_newly_served", "elderly_residents_newly_served",
+                "childcare_residents_newly_served", "residents_newly_served", "snap_m", "snap_way",
+                "geometry"]
 FACILITY_COLUMNS = ["id", "name", "kind", "floor_area_m2", "beds", "places", "ownership",
                     "district", "geometry"]
 
@@ -147,12 +163,16 @@ def proposed_facilities(result: SitingResult, cand: pd.DataFrame, places_new: np
             "cost_yuan": float(s["cost"]) if s is not None else np.nan,
             "places_added": places,
             "communities_newly_served": int(s["communities_newly_served"]) if s is not None else 0,
-            "residents_newly_served": float(s["residents_newly_served"]) if s is not None else 0.0,
+            **{col: float(s[col]) if s is not None else 0.0 for col in (
+                "elderly_residents_newly_served", "childcare_residents_newly_served",
+                "residents_newly_served")},
+            "snap_m": np.nan, "snap_way": "",
             "geometry": c.geometry,
         })
         for k in hosted:
             k_area = area if not shared else area * (SHARED_ELDERLY_SHARE if k != "childcare" else 1 - SHARED_ELDERLY_SHARE)
-            facs.append({"id": f"{c['id']}:{k}", "name": c.get("name", ""), "kind": k,
+            # the site's own id: one id per site in every table, the kind in its column
+            facs.append({"id": str(c["id"]), "name": c.get("name", ""), "kind": k,
                          "floor_area_m2": k_area, "beds": np.nan,
                          "places": places if k == "childcare" else np.nan,
                          "ownership": "public", "district": c["district"], "geometry": c.geometry})
@@ -195,6 +215,7 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
     notes = list(run.notes) + _solver_notes(siting, result)
     details = list(run.details) + [f"problem reduction 问题约简: {result.reduction}"]
     sites, new_fac = proposed_facilities(result, aux["candidates"], aux["places_new"], scen.standards)
+    sites = _with_snaps(ctx, sites)
     all_fac = _all_facilities(inputs.get("facilities"), new_fac, inputs.crs)
     comm = _status_after(ctx, run, all_fac)
     notes += _mismatch_notes(result, comm)
@@ -213,13 +234,19 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         stock_known=inputs.get("facilities") is not None,
         tuoban_as_childcare=scen.standards.kindergarten_tuoban_as_childcare,
     )
+    notes += unenforced_notes(siting, scen.plan.mode, table_after)
     costs = None
-    if len(sites):
-        cost_in = sites.drop(columns="geometry").rename(columns={"places_added": "places"})
+    if len(sites) and scen.profile.subsidies is not None:
+        cost_in = sites.drop(columns=["geometry", "snap_m", "snap_way"]).rename(
+            columns={"places_added": "places"})
         priced = cost_plan(cost_in, unit_costs=scen.plan.unit_costs,
+                           schedule=scen.profile.subsidies,
                            operation_years=scen.plan.operation_years)
         costs = priced.tables()
         details += [f"costing 费用测算: {n}" for n in priced.notes]
+    elif len(sites):
+        notes.append(f"profile {scen.profile.name}: no subsidy schedule, costs are the sites' own "
+                     "规划参数无补助表, 费用为场地造价")
     return RunOutputs(
         scenario=scen, inputs=inputs, communities=comm, districts_before=run.districts_before,
         districts_after=table_after, sites=sites, costs=costs,
@@ -227,6 +254,7 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         headline={**_headline(run, comm, sites, result, costs, scen.plan), **accounts.headline},
         notes=notes, details=details, unreachable=run.unreachable,
         facilities=accounts.facilities, streets=accounts.streets,
+        basis=PlanBasis(siting, result.opened, aux["candidates"]),
     )
 
 
@@ -241,11 +269,75 @@ def _with_street(sites: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None) -> g
     return out
 
 
+def _with_snaps(ctx: Context, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The sites with where they join the network: ``snap_m`` and ``snap_way``."""
+    if not len(sites):
+        return sites
+    snapped = snap_points(ctx.net, sites, max_snap_m=ctx.scenario.walking.max_snap_m,
+                          source="candidates")
+    out = sites.copy()
+    out["snap_m"] = np.where(snapped.ok, snapped.connector, np.nan)
+    out["snap_way"] = way_labels(ctx.net, snapped)
+    return out
+
+
+#: District indicator -> the model's target column that enforces it (see
+#: :func:`carecircle.siting.problem.make_district_targets`); ``None``: no constraint.
+_ENFORCED_BY: dict[str, str | None] = {
+    "urban_elderly": "urban_cov", "rural_elderly": "rural_cov", "compliance": None,
+    "street_centre": "street_centre_share", "childcare_places": "places_per_1000",
+    "public_childcare": "min_total_childcare", "public_beds": None, "elderly_area": None,
+    # assessed, not sited: a 托班 opens in an existing kindergarten (docs/plan.md)
+    "kindergarten_tuoban": None,
+}
+
+
+def unenforced_notes(problem: SitingProblem, mode: str, table: pd.DataFrame) -> list[str]:
+    """The targets the model did not enforce, each with its value after the plan.
+
+    Parameters
+    ----------
+    problem
+        The siting problem solved (its ``district_targets`` are the constraints).
+    mode
+        ``cover_all`` (every reachable community served: the coverage shares and
+        compliance are implied) or ``budget``.
+    table
+        The district indicators after the plan.
+
+    Returns
+    -------
+    list of str
+        One note per indicator with a target the model has no constraint for: its
+        target, and each district's value and status after the plan.
+    """
+    columns = set(problem.district_targets.columns)
+    notes = []
+    for key in dict.fromkeys(table["indicator"]):
+        col = _ENFORCED_BY.get(key)
+        implied = mode == "cover_all" and key in ("urban_elderly", "rural_elderly", "compliance")
+        if implied or (col is not None and col in columns):
+            continue
+        rows = table[table["indicator"] == key]
+        first = rows.iloc[0]
+        cells = []
+        for r in rows.itertuples():
+            # a target in people (beds) differs per district: show it beside the value
+            need = f" / {value_text(r.target, r.unit)}" if r.unit == "beds" else ""
+            cells.append(f"{r.district_name} {value_text(r.value, r.unit)}{need} "
+                         f"{STATUS_MARKS.get(str(r.status), r.status)}")
+        target = re.sub(r" \(.*\)$", "", str(first["target_text"]))
+        notes.append(f"not enforced by the plan 规划模型未约束: {first['label']} (target 目标 "
+                     f"{target}), after the plan 规划后: {'; '.join(cells)}")
+    return notes
+
+
 def _solve(problem: SitingProblem, p: Plan) -> SitingResult:
     """Solve with the scenario's ``[plan]``; no plan at all is an error that says why."""
     result = solve_siting(
         problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
         time_limit=p.time_limit_s, mip_gap=p.mip_gap, allow_uncoverable=p.allow_uncoverable,
+        method=p.method, gap_target=p.gap_target, exact_max_columns=p.exact_max_columns,
     )
     if result.status == "infeasible" or not result.has_solution:
         raise InfeasibleError(
@@ -257,11 +349,16 @@ def _solve(problem: SitingProblem, p: Plan) -> SitingResult:
 
 def _solver_notes(problem: SitingProblem, result: SitingResult) -> list[str]:
     """The solver's outcome, and the communities no candidate can reach."""
-    notes = [f"solver 求解器 HiGHS: status {result.status}, objective {result.objective:,.2f}, "
-             f"bound {result.bound:,.2f}, gap {result.gap:.4%}, {result.seconds:.1f} s"]
+    notes = [f"solver 求解器 HiGHS ({result.method}): status {result.status}, objective "
+             f"{result.objective:,.2f}, bound {result.bound:,.2f} ({result.bound_source}), "
+             f"gap {result.gap:.4%}, {result.seconds:.1f} s"]
     if result.status == "time_limit":
         notes.append("the solver stopped at its time limit: this is the best plan found, not proven "
-                     "optimal 达到求解时间上限, 为当前最优方案")
+                     "optimal; the optimum lies between the bound and the plan "
+                     "达到求解时间上限, 为当前最优方案, 最优值介于下界与本方案之间")
+    elif result.status == "gap_target":
+        notes.append(f"the plan is proved within {result.gap:.2%} of the best possible (the bound) "
+                     "and the solver stopped there (plan.gap_target) 已证明方案与最优值之差不超过目标差距")
     for kind in KINDS:
         reach = problem.cover[kind].getnnz(axis=1) > 0
         if kind == "elderly":

@@ -258,7 +258,8 @@ def target_arguments(targets: Targets, stock: Stock) -> dict[str, Any]:
     stock
         From :func:`existing_stock`: a target whose data is missing is left out
         (no street layer: no street-centre share; no places: no places per 1,000;
-        no facilities layer: no public-childcare minimum).
+        no facilities layer: no public-childcare minimum), and so is a target the
+        scenario's profile does not set (``None``).
 
     Returns
     -------
@@ -271,7 +272,9 @@ def target_arguments(targets: Targets, stock: Stock) -> dict[str, Any]:
         "street_centre_share": t.street_centre_coverage if stock.n_streets is not None else None,
         "places_per_1000": t.childcare_places_per_1000 if stock.places_known else None,
         "existing_places": stock.existing_places,
-        "min_total": {"childcare": t.public_childcare_per_district} if stock.facilities_known else None,
+        "min_total": ({"childcare": t.public_childcare_per_district}
+                      if stock.facilities_known and t.public_childcare_per_district is not None
+                      else None),
         "existing_counts": {"childcare": stock.public_childcare},
         "n_streets": stock.n_streets,
     }
