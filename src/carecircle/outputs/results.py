@@ -130,8 +130,10 @@ class RunOutputs:
     costs
         Cost summary tables by name (``None`` for an assessment).
     isochrones
-        Name -> GeoDataFrame of isochrone polygons (e.g. ``existing_elderly``,
-        ``proposed``).
+        Name -> GeoDataFrame of walking-isochrone polygons: ``existing_<kind>`` is the
+        area today's qualifying facilities of that kind serve, one row (see
+        :mod:`carecircle.network.surface`); ``proposed_<kind>`` one walk zone per
+        proposed facility.
     headline
         Headline numbers for the briefing (name -> value).
     notes

@@ -346,21 +346,32 @@ def unreachable_table(comm: gpd.GeoDataFrame, max_snap_m: float) -> pd.DataFrame
 
 
 def existing_isochrones(ctx: Context) -> dict[str, gpd.GeoDataFrame]:
-    """Walking isochrones of today's qualifying facilities, per kind."""
+    """The area today's qualifying facilities serve: one surface per kind.
+
+    ``existing_<kind>`` is a one-row frame from
+    :func:`carecircle.network.surface.served_area` (one multi-source search over the
+    facilities of that kind, one union), which is what the map draws: at city scale a
+    polygon per facility took half a second each.  Per-facility polygons are left to
+    :func:`carecircle.network.isochrones.isochrones` (and ``carecircle isochrones``) for
+    whoever asks for them.  The search runs on the whole network here, also when the
+    engine is a cluster: it is one search.
+    """
     from carecircle.assess.coverage import KIND_SOURCES
+    from carecircle.network.snapping import snap_points
+    from carecircle.network.surface import served_area
 
     fac = ctx.inputs.get("facilities")
     out: dict[str, gpd.GeoDataFrame] = {}
     if fac is None or not len(fac):
         return out
     w, st = ctx.scenario.walking, ctx.scenario.standards
+    snapped = snap_points(ctx.net, fac, max_snap_m=w.max_snap_m, source="facilities")
     for kind in ("elderly", "childcare"):
-        sel = fac[fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))]
-        if not len(sel):
+        sel = (fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))).to_numpy()
+        if not sel.any():
             continue
-        out[f"existing_{kind}"] = ctx.engine.isochrones(
-            sel, w.limit_m(kind), buffer_m=w.isochrone_buffer_m, source="facilities",
-            ids=sel["id"].to_numpy())
+        out[f"existing_{kind}"] = served_area(ctx.net, snapped.subset(sel), w.limit_m(kind),
+                                              buffer_m=w.isochrone_buffer_m, name=f"existing_{kind}")
     return out
 
 
