@@ -143,6 +143,9 @@ class RunOutputs:
     unreachable
         Points not on the walking network: layer, id, name, distance to the network,
         reason.
+    network
+        The walking network (a :class:`~carecircle.network.walknet.WalkNetwork`), for
+        the maps' street layer; ``None``: maps without streets.
     """
 
     scenario: Any
@@ -157,3 +160,4 @@ class RunOutputs:
     notes: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     unreachable: pd.DataFrame | None = None
+    network: Any = None

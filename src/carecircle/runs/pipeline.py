@@ -98,6 +98,13 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
             inputs.conversions.append(projection_factors(comm, scen.demand).describe())
         except CarecircleError as exc:
             log.error(str(scen.demand.projection_table), str(exc))
+    if scen.map.basemap != "none":
+        from carecircle.outputs.basemap import Basemap
+
+        try:  # a missing Tianditu key stops the run now, not after the plan
+            Basemap.of(scen.map.basemap, key=scen.map.tianditu_key)
+        except CarecircleError as exc:
+            log.error(str(scen.source or "scenario"), str(exc), column="map.basemap")
     net_src = scen.inputs["network"].path
     if not net_src.exists():
         log.error(str(net_src), "file not found 文件不存在 (network)")
@@ -299,7 +306,7 @@ def assess_context(ctx: Context) -> RunOutputs:
     })
     run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
                      headline=headline, notes=notes, details=list(ctx.details),
-                     unreachable=unreachable_table(comm, w.max_snap_m))
+                     unreachable=unreachable_table(comm, w.max_snap_m), network=ctx.net)
     run.isochrones.update(existing_isochrones(ctx))
     return run
 

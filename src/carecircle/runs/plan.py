@@ -196,7 +196,7 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         districts_after=table_after, sites=sites, costs=costs,
         isochrones=_isochrones_after(ctx, run, new_fac),
         headline=_headline(run, comm, sites, result, costs, scen.plan),
-        notes=notes, details=details, unreachable=run.unreachable,
+        notes=notes, details=details, unreachable=run.unreachable, network=run.network,
     )
 
 
