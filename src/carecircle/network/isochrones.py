@@ -388,6 +388,26 @@ def _union_groups(polys: np.ndarray, group: np.ndarray, n_groups: int, threads: 
         return np.array(list(pool.map(one, range(n_groups))), dtype=object)
 
 
+def _samples(lines: np.ndarray, step: float, ends: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(line, xy) of points along ``lines``: their vertices and points at most ``step``
+    apart between them (what ``shapely.segmentize`` adds, without building geometries);
+    each line's first and last vertex only when ``ends``."""
+    xy, gi = shapely.get_coordinates(lines, return_index=True)
+    if not len(xy):
+        return gi, xy
+    same = gi[1:] == gi[:-1]
+    a, b, seg_line = xy[:-1][same], xy[1:][same], gi[:-1][same]
+    n = np.ceil(np.hypot(*(b - a).T) / step).astype(np.int64) - 1  # points inside each segment
+    n = np.maximum(n, 0)
+    row = np.repeat(np.arange(len(a)), n)
+    f = (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n) + 1) / np.repeat(n + 1, n)
+    inner = a[row] + (b[row] - a[row]) * f[:, None]
+    keep = np.ones(len(xy), dtype=bool)
+    if not ends:
+        keep &= np.r_[False, same] & np.r_[same, False]
+    return np.r_[gi[keep], seg_line[row]], np.vstack([xy[keep], inner])
+
+
 def _hull_points(net: WalkNetwork, sites: Snapped, limit: float,
                  reach: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(site, xy) of the points a site's hull is drawn through, grouped by site.
@@ -398,18 +418,17 @@ def _hull_points(net: WalkNetwork, sites: Snapped, limit: float,
     """
     site, edge, lines, whole, src, node = reach
     parts_site, parts_xy = [src], [net.node_xy[node]]
-    xy, gi = shapely.get_coordinates(shapely.segmentize(lines[~whole], HULL_STEP_M),
-                                     return_index=True)
+    gi, xy = _samples(lines[~whole], HULL_STEP_M, ends=True)
     parts_site.append(site[~whole][gi])
     parts_xy.append(xy)
     uniq, inv = np.unique(edge[whole], return_inverse=True)
-    xy, gi = shapely.get_coordinates(shapely.segmentize(net.edge_geometry[uniq], HULL_STEP_M),
-                                     return_index=True)
-    inner = np.r_[False, gi[1:] == gi[:-1]] & np.r_[gi[1:] == gi[:-1], False]
-    ptr = np.searchsorted(gi[inner], np.arange(len(uniq) + 1))
+    gi, xy = _samples(net.edge_geometry[uniq], HULL_STEP_M, ends=False)
+    order = np.argsort(gi, kind="stable")
+    gi, xy = gi[order], xy[order]
+    ptr = np.searchsorted(gi, np.arange(len(uniq) + 1))
     row, k = _ranges(ptr[inv], ptr[inv + 1])
     parts_site.append(site[whole][row])
-    parts_xy.append(xy[inner][k])
+    parts_xy.append(xy[k])
     ok = np.flatnonzero(sites.ok & (sites.connector <= limit))
     parts_site += [ok, ok]
     parts_xy += [sites.snap_xy[ok], sites.snap_xy[ok] if sites.point_xy is None else sites.point_xy[ok]]
