@@ -9,7 +9,9 @@ Every run leaves, in its output folder:
 ``districts.*``        district indicators vs targets, before and after the plan
 ``sites.*``            proposed sites (plans only)
 ``cost_<name>.*``      cost tables (plans with costing only)
-``briefing.html``      one printable A4 page for the joint meeting (联席会议)
+``briefing.html``      page one for the joint meeting (联席会议), then the appendices
+``briefing.pdf``       the same on A4, printed by headless Chromium (skipped, with a
+                       warning saying why, when there is no Chromium)
 =====================  ==============================================================
 
 Tables are written twice: CSV (UTF-8 with BOM, so Excel opens Chinese correctly) and
@@ -30,12 +32,15 @@ return (and not a plain number) gets a leading ``'`` so that Excel opens it as t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from carecircle.atomic import StagedOutputs, write_text_atomic
-from carecircle.outputs.briefing import write_briefing
+from carecircle.errors import CarecircleWarning
+from carecircle.outputs.briefing import write_briefing, write_briefing_pdf
+from carecircle.outputs.pdf import PdfUnavailable
 from carecircle.outputs.results import RunOutputs
 from carecircle.outputs.staticmap import write_static_map
 from carecircle.outputs.tables import write_tables
@@ -45,7 +50,8 @@ from carecircle.outputs.webmap import write_plan_map
 
 
 def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any = None,
-              texts: Mapping[str, str] | None = None, protect: Iterable[str | Path] = ()) -> list[Path]:
+              texts: Mapping[str, str] | None = None, protect: Iterable[str | Path] = (),
+              basemap: Any = None, pdf: bool = True) -> list[Path]:
     """Write every output of a run: maps, tables and the briefing, all or nothing.
 
     Files are staged in a hidden folder inside ``out_dir`` and moved into place only
@@ -68,6 +74,11 @@ def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any 
     protect
         Files no output may replace (the scenario and its inputs): a folder holding one
         is refused before anything is written.
+    basemap
+        The interactive map's base map (default the scenario's ``[map] basemap``).
+    pdf
+        Also print ``briefing.pdf``.  Without Chromium it is skipped with a
+        :class:`~carecircle.errors.CarecircleWarning` saying why; the run goes on.
 
     Returns
     -------
@@ -76,10 +87,15 @@ def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any 
     """
     target = Path(out_dir) if out_dir is not None else Path(run.scenario.out_dir)
     with StagedOutputs(target, owner="run", protect=protect) as st:
-        staged = [write_plan_map(run, st.path("map.html"), tiles=tiles),
+        staged = [write_plan_map(run, st.path("map.html"), tiles=tiles, basemap=basemap),
                   write_static_map(run, st.path("map.png"))]
         staged += write_tables(run, st.dir)
         staged.append(write_briefing(run, st.dir))
+        if pdf:
+            try:
+                staged.append(write_briefing_pdf(st.path("briefing.html"), st.path("briefing.pdf")))
+            except PdfUnavailable as exc:
+                warnings.warn(f"briefing.pdf skipped 未生成PDF: {exc}", CarecircleWarning, stacklevel=2)
         for name, text in (texts or {}).items():
             staged.append(write_text_atomic(st.path(name), text))
         return [target / p.relative_to(st.dir) for p in staged]

@@ -6,13 +6,21 @@ library-level tables so a notebook can use them too.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from carecircle.errors import CarecircleError, InputError, Problem, ProblemLog, ScenarioError
+from carecircle.errors import (
+    CarecircleError,
+    CarecircleWarning,
+    InputError,
+    Problem,
+    ProblemLog,
+    ScenarioError,
+)
 from carecircle.inputs.load import Inputs, load_inputs, summary
 from carecircle.inputs.scenario import Scenario, load_scenario
 from carecircle.network.partition import PartitionBy
@@ -227,7 +235,15 @@ def run_scenario(
         log += [f"Not on the walking network, excluded from coverage shares 不在路网上 "
                 f"({len(run.unreachable)}):", run.unreachable.to_string(index=False), ""]
     log += ["Notes 说明:", *run.notes, "", "Details 技术细节:", *run.details, ""]
-    files = write_outputs(run, quiet=quiet, texts={"validation.txt": "\n".join(log)})
+    with warnings.catch_warnings(record=True) as caught:
+        # what the outputs could not do (a PDF without Chromium, a map without a CJK
+        # font) goes into the run's own text, which -q does not silence
+        warnings.simplefilter("always", CarecircleWarning)
+        files = write_outputs(run, quiet=quiet, texts={"validation.txt": "\n".join(log)})
+    skipped = [str(w.message) for w in caught if issubclass(w.category, CarecircleWarning)]
+    for w in caught:
+        if not issubclass(w.category, CarecircleWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     table = run.districts_after if run.districts_after is not None else run.districts_before
     text = "\n".join([
         "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
@@ -237,6 +253,7 @@ def run_scenario(
         "",
         "Wrote 输出:",
         *[f"  {p}" for p in files],
+        *([""] + [f"Note 注意: {m}" for m in skipped] if skipped else []),
     ])
     return RunResult(text, scen.out_dir, files)
 
