@@ -5,8 +5,8 @@ in light grey under everything (its own pane, below the districts), from data in
 the page: no tile server, no request.  The edges are simplified to
 :data:`STREET_SIMPLIFY_M` and packed (:mod:`carecircle.outputs.packed`: a city's 1.4 M
 edges in 6.6 MB).  The browser draws them on canvas tiles from a grid index, so
-a city's streets pan and zoom as fast as a district's; streets shorter than a pixel
-at the current zoom are skipped (at city zoom a 60 m street is a third of a pixel).
+a city's streets pan and zoom as fast as a district's; zoomed out to the whole city
+they are thin and faint, a texture of where the streets are.
 
 **Online base maps, when asked** (``[map] basemap`` in the scenario, ``--basemap`` on the
 command line): ``osm`` (OpenStreetMap), ``tianditu`` (天地图, vector map and labels;
@@ -294,7 +294,7 @@ L.CCStreets = L.GridLayer.extend({
   },
   _draw: function (ctx, coords, px, ratio) {
     var d = this._ccData, z = coords.z, scale = px * Math.pow(2, z) * ratio;
-    var ox = coords.x * px * ratio, oy = coords.y * px * ratio, min = 0.8 * ratio / scale;
+    var ox = coords.x * px * ratio, oy = coords.y * px * ratio;
     var f = Math.pow(2, d.zb - z), b0 = Math.floor(coords.x * f) - d.bx, b1 = Math.ceil((coords.x + 1) * f) - d.bx;
     var c0 = Math.floor(coords.y * f) - d.by, c1 = Math.ceil((coords.y + 1) * f) - d.by;
     var stamp = ++d.stampNo, n = 0;
@@ -304,7 +304,7 @@ L.CCStreets = L.GridLayer.extend({
         var b = by * d.nw + bx;
         for (var k = d.ptr[b]; k < d.ptr[b + 1]; k++) {
           var line = d.ids[k];
-          if (d.stamp[line] === stamp || d.ext[line] < min) { continue; }
+          if (d.stamp[line] === stamp) { continue; }
           d.stamp[line] = stamp;
           var s = d.off[line], e = d.off[line + 1];
           ctx.moveTo(d.x[s] * scale - ox, d.y[s] * scale - oy);
@@ -314,7 +314,9 @@ L.CCStreets = L.GridLayer.extend({
       }
     }
     ctx.strokeStyle = 'STREET';
-    ctx.lineWidth = (z >= 16 ? 2 : z >= 14 ? 1.2 : 0.8) * ratio;
+    // thin and faint when zoomed out, where a city's streets are a texture, not lines
+    ctx.globalAlpha = z >= 14 ? 1 : z >= 12 ? 0.75 : 0.5;
+    ctx.lineWidth = (z >= 16 ? 2 : z >= 14 ? 1.2 : z >= 12 ? 0.8 : 0.5) * ratio;
     ctx.lineJoin = 'round';
     ctx.stroke();
     cc.streetTiles = (cc.streetTiles || 0) + 1;
@@ -331,14 +333,13 @@ cc.decodeStreets = function (u8) {
   }
   // a grid index at zoom 14 (tiles of about 2 km): each line in every cell its box meets
   var zb = 14, nb = Math.pow(2, zb), x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  var box = new Float64Array(4 * n), ext = new Float64Array(n);
+  var box = new Float64Array(4 * n);
   for (i = 0; i < n; i++) {
     var a = Infinity, b = Infinity, c = -Infinity, e = -Infinity;
     for (j = off[i]; j < off[i + 1]; j++) {
       a = Math.min(a, x[j]); b = Math.min(b, y[j]); c = Math.max(c, x[j]); e = Math.max(e, y[j]);
     }
     box[4 * i] = a; box[4 * i + 1] = b; box[4 * i + 2] = c; box[4 * i + 3] = e;
-    ext[i] = Math.max(c - a, e - b);
     x0 = Math.min(x0, a); y0 = Math.min(y0, b); x1 = Math.max(x1, c); y1 = Math.max(y1, e);
   }
   var bx = Math.floor(x0 * nb), by = Math.floor(y0 * nb);
@@ -360,7 +361,7 @@ cc.decodeStreets = function (u8) {
       fill = ptr.slice(0, nw * nh);
     }
   }
-  return {off: off, x: x, y: y, ext: ext, zb: zb, bx: bx, by: by, nw: nw, nh: nh, ptr: ptr,
+  return {off: off, x: x, y: y, zb: zb, bx: bx, by: by, nw: nw, nh: nh, ptr: ptr,
           ids: ids, stamp: new Uint32Array(n), stampNo: 0, n: n, lon: lines.lon, lat: lines.lat};
 };
 """.replace("'STREET'", json.dumps(STREET_COLOUR))

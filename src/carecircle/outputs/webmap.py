@@ -201,14 +201,19 @@ def _truthy(value: object) -> bool:
     return bool(value)
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as dicts (``iterrows`` makes a Series a row: seconds for a city's layers)."""
+    return frame.to_dict("records")
+
+
 def _community_items(comm_wgs: gpd.GeoDataFrame) -> tuple[list[str], list[dict[str, Any]]]:
     """(popup labels, items) of the communities: both layers (today, after) draw these."""
     radius = community_radius(comm_wgs["population"]) if "population" in comm_wgs else np.full(len(comm_wgs), 5.0)
     after = "status_after" in comm_wgs.columns
     labels: list[str] = []
     items = []
-    for (_, c), r in zip(comm_wgs.iterrows(), radius, strict=True):
-        loc = _point_latlon(c.geometry)
+    for c, r in zip(_records(comm_wgs), radius, strict=True):
+        loc = _point_latlon(c["geometry"])
         if loc is None:
             continue
         status = str(c.get("status", ""))
@@ -261,8 +266,8 @@ def _facility_layer(fac_wgs: gpd.GeoDataFrame, low: np.ndarray, standards: Any) 
     fg = folium.FeatureGroup(name="现有设施 Existing facilities", show=True)
     labels: list[str] = []
     items = []
-    for (_, f), is_low in zip(fac_wgs.iterrows(), low, strict=True):
-        loc = _point_latlon(f.geometry)
+    for f, is_low in zip(_records(fac_wgs), low, strict=True):
+        loc = _point_latlon(f["geometry"])
         if loc is None:
             continue
         kind = str(f.get("kind", ""))
@@ -297,8 +302,8 @@ def _site_layer(sites_wgs: gpd.GeoDataFrame) -> folium.FeatureGroup:
     fg = folium.FeatureGroup(name="规划场地 Proposed sites", show=True)
     labels: list[str] = []
     items = []
-    for _, s in sites_wgs.iterrows():
-        loc = _point_latlon(s.geometry)
+    for s in _records(sites_wgs):
+        loc = _point_latlon(s["geometry"])
         if loc is None:
             continue
         rows: list[tuple[str, object]] = [
@@ -353,9 +358,11 @@ def _isochrone_layer(name: str, gdf: gpd.GeoDataFrame, basemap: Basemap) -> foli
         return fg
     kind = "childcare" if "childcare" in name else "elderly" if "elderly" in name else "both"
     colour = SITE_COLOURS[kind]
-    # a served-area surface is already simplified to its grid; zones to SIMPLIFY_M
+    # A served-area surface is drawn at its grid's cell (it is simplified to half a cell),
+    # zones at SIMPLIFY_M.  Topology is not kept: a sliver of a ring that crosses another
+    # after simplifying draws the same at a map's scale, at a tenth of the cost.
     tol = float(gdf["cell_m"].max()) if "cell_m" in gdf.columns else SIMPLIFY_M
-    geoms = to_display(gdf.set_geometry(gdf.geometry.simplify(tol, preserve_topology=True)),
+    geoms = to_display(gdf.set_geometry(gdf.geometry.simplify(tol, preserve_topology=False)),
                        basemap).geometry
     LazyZones(name, geoms.to_numpy(), {"color": colour, "weight": 1, "fillColor": colour,
                                        "fillOpacity": 0.12}).add_to(fg)
