@@ -496,3 +496,23 @@ def test_scale_bar_length():
     assert _nice_length(12_000) == 2000
     assert _nice_length(30_000) == 5000
     assert _nice_length(3) == 0.5 or _nice_length(3) == 1.0
+
+
+def test_static_map_is_not_widened_by_what_lies_beyond_the_view(run, tmp_path):
+    """A district far from the study area (its label) and streets reaching far past it are
+    cut at the map's edge: the picture keeps the study area's size (a 14,000-pixel-wide
+    PNG of central Xi'an before)."""
+    from PIL import Image
+
+    from carecircle.network.walknet import network_from_edges
+
+    base = write_static_map(run, tmp_path / "a.png")
+    far = np.array([[X0 - 50_000, Y0], [X0 + 500, Y0 + 500], [X0 + 90_000, Y0 + 40_000]])
+    run.network = network_from_edges(far, np.array([0, 1]), np.array([1, 2]), crs=CRS)
+    d = run.inputs.layers["districts"]
+    run.inputs.layers["districts"] = gpd.GeoDataFrame(pd.concat([d, gpd.GeoDataFrame(
+        {"code": ["Z09"], "name": ["远郊区"]}, geometry=[box(X0 + 80_000, Y0 + 60_000, X0 + 90_000,
+                                                          Y0 + 70_000)], crs=CRS)]), crs=CRS)
+    wide = write_static_map(run, tmp_path / "b.png")
+    with Image.open(base) as a, Image.open(wide) as b:
+        assert abs(a.size[0] - b.size[0]) < 60 and abs(a.size[1] - b.size[1]) < 60

@@ -2,7 +2,7 @@
 
 Run after ``carecircle run examples/xian-central/scenario.toml``::
 
-    python examples/xian-central/screenshot.py [maps/xian-central] [DEST]
+    python examples/xian-central/screenshot.py [maps/xian-central] [DEST] [--zones]
 
 ``DEST`` (default: this folder) receives ``map.png`` (the interactive map with its
 streets) and ``briefing.png`` (page one of ``briefing.pdf``, as Chromium's own PDF
@@ -10,8 +10,8 @@ viewer shows it; the briefing page itself when the run has no PDF).  The README'
 pictures are made with ``screenshot.py maps/demo docs/img/demo``.
 
 The interactive map opens fitted to the study area; for the picture it is zoomed to the
-communities on the network and the proposed sites, as a user would zoom in, and the
-proposed sites' walk zones are switched on.  Needs selenium and Debian's ``chromium``
+communities on the network and the proposed sites, as a user would zoom in (with
+``--zones`` the proposed elderly-care sites' walk zones are switched on too).  Needs selenium and Debian's ``chromium``
 + ``chromium-driver`` (as the browser tests).
 """
 
@@ -28,7 +28,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 MAP_SIZE = (1400, 1050)
-PDF_SIZE = (900, 1240)  # about A4's proportions, the page filling the width
+PDF_SIZE = (900, 1290)  # about A4's proportions, the page filling the width
 
 
 def study_bounds(out: Path, pad: float = 0.004) -> list[list[float]]:
@@ -51,18 +51,18 @@ def _wait(driver, script: str, limit_s: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def shoot_map(driver, out: Path, dest: Path) -> None:
+def shoot_map(driver, out: Path, dest: Path, zones: bool) -> None:
     driver.set_window_size(*MAP_SIZE)
     driver.get((out / "map.html").resolve().as_uri())
     _wait(driver, "window.cc && cc.map && cc.streetsReady")
     # zoom to the study area without animation
     driver.execute_script("cc.map.fitBounds(arguments[0], {animate: false});", study_bounds(out))
-    # show the proposed sites' walk zones (off by default) by ticking them in the layer control
-    driver.execute_script(
-        "document.querySelectorAll('.leaflet-control-layers-overlays label').forEach(l => {"
-        "  const box = l.querySelector('input');"
-        "  if (l.textContent.includes('Walk zones: Proposed') && !box.checked) box.click(); });")
-    _wait(driver, "Object.keys(cc.zones).length > 0 || !document.body.textContent.includes('Walk zones')")
+    if zones:  # the proposed sites' walk zones (off by default), ticked in the layer control
+        driver.execute_script(
+            "document.querySelectorAll('.leaflet-control-layers-overlays label').forEach(l => {"
+            "  const box = l.querySelector('input');"
+            "  if (l.textContent.includes('Walk zones: Proposed elderly') && !box.checked) box.click(); });")
+        _wait(driver, "Object.keys(cc.zones).length > 0")
     time.sleep(1.0)  # the street tiles of the new view
     driver.save_screenshot(str(dest / "map.png"))
 
@@ -72,17 +72,38 @@ def shoot_pdf(driver, out: Path, dest: Path) -> None:
     pdf = out / "briefing.pdf"
     if pdf.is_file():  # the viewer without its toolbar and thumbnails, page one
         driver.get(pdf.resolve().as_uri() + "#toolbar=0&navpanes=0&page=1&view=FitH")
-        time.sleep(3.0)  # the viewer renders the page after load
+        png = _rendered_page(driver)
     else:
         driver.get((out / "briefing.html").resolve().as_uri())
         time.sleep(1.0)
-    driver.save_screenshot(str(dest / "briefing.png"))
+        png = driver.get_screenshot_as_png()
+    (dest / "briefing.png").write_bytes(png)
+
+
+def _rendered_page(driver, limit_s: float = 60.0) -> bytes:
+    """A screenshot once the PDF viewer has drawn the (white) page, not its dark ground."""
+    import io
+
+    from PIL import Image
+
+    t0 = time.monotonic()
+    while True:
+        png = driver.get_screenshot_as_png()
+        with Image.open(io.BytesIO(png)) as im:
+            grey = im.convert("L")
+            white = sum(grey.histogram()[230:]) / (grey.width * grey.height)
+        if white > 0.4 or time.monotonic() - t0 > limit_s:
+            time.sleep(1.0)  # the text after the page's ground
+            return driver.get_screenshot_as_png()
+        time.sleep(0.5)
 
 
 def main(argv: list[str]) -> int:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    flags = [a for a in argv if a.startswith("--")]
+    argv = [a for a in argv if not a.startswith("--")]
     out = Path(argv[0]) if argv else REPO / "maps" / "xian-central"
     dest = Path(argv[1]) if len(argv) > 1 else HERE
     dest.mkdir(parents=True, exist_ok=True)
@@ -94,7 +115,7 @@ def main(argv: list[str]) -> int:
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
     try:
-        shoot_map(driver, out, dest)
+        shoot_map(driver, out, dest, zones="--zones" in flags)
         shoot_pdf(driver, out, dest)
     finally:
         driver.quit()

@@ -422,7 +422,7 @@ def briefing_html(run: RunOutputs, *, map_name: str = "map.html", static_png: by
         footer_css=Markup(css_string(f"{title} · carecircle")),
         name=getattr(scen, "name", ""),
         minutes=f"{getattr(getattr(scen, 'walking', None), 'minutes', 15.0):g}",
-        notes=notes, notes_long=sum(len(n) for n in notes) > 900 or len(notes) > 8,
+        notes=notes,
         headline=cards, technical=technical,
         params=scenario_items(scen),
         matrix=district_matrix(run),

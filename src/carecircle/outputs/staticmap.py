@@ -214,8 +214,10 @@ def _streets(ax: Any, run: RunOutputs) -> list[Any]:
     if not len(xy):
         return []
     breaks = np.flatnonzero(gi[1:] != gi[:-1]) + 1
-    ax.plot(np.insert(xy[:, 0], breaks, np.nan), np.insert(xy[:, 1], breaks, np.nan),
-            color=STREET_COLOUR, linewidth=0.4, zorder=1.5, solid_capstyle="round")
+    (line,) = ax.plot(np.insert(xy[:, 0], breaks, np.nan), np.insert(xy[:, 1], breaks, np.nan),
+                      color=STREET_COLOUR, linewidth=0.4, zorder=1.5, solid_capstyle="round")
+    # streets run past the view: they must not widen the "tight" picture
+    line.set_in_layout(False)
     return [Line2D([], [], color=STREET_COLOUR, linewidth=1.2, label="街道 Streets")]
 
 
@@ -253,8 +255,11 @@ def draw_plan(run: RunOutputs, ax: Any, fonts: Fonts) -> list[Any]:
             name = str(d.get("name", d.get("code", "")))
             if fonts.cjk is None and _CJK_RE.search(name):
                 name = str(d.get("code", ""))
-            ax.text(p.x, p.y, name, ha="center", va="center", fontproperties=fonts.prop(8),
-                    color="#222", alpha=0.8, zorder=3, parse_math=False)
+            label = ax.text(p.x, p.y, name, ha="center", va="center", fontproperties=fonts.prop(8),
+                            color="#222", alpha=0.8, zorder=3, parse_math=False, clip_on=True)
+            # a district far outside the study area keeps its label off the picture: a
+            # label outside the view would otherwise widen the "tight" figure to reach it
+            label.set_in_layout(False)
         when = "规划后 after plan" if table is not run.districts_before else "现状 today"
         handles.append(Patch(visible=False, label=fonts.label(f"区县未达标指标比例({when}) "
                                                               "Districts, share failed")))
