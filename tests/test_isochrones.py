@@ -272,3 +272,28 @@ def test_surface_pieces_are_the_union_of_every_site_pieces(demo_scenario):
         assert shapely.union_all(per_site, grid_size=1e-3).length == pytest.approx(
             shapely.union_all(together, grid_size=1e-3).length, rel=1e-9)
         assert a.buffer(0.01).covers(b) and b.buffer(0.01).covers(a)
+
+
+def test_command_writes_street_or_hull_polygons(xian_roads, tmp_path, monkeypatch):
+    """`carecircle isochrones` keeps giving one polygon per site; --method hull the hulls."""
+    from carecircle.cli import main
+
+    monkeypatch.setenv("CARECIRCLE_CACHE_DIR", str(tmp_path / "cache"))
+    sites = gpd.GeoDataFrame({"id": ["a", "b"]}, geometry=[shapely.Point(108.9470, 34.2590),
+                                                           shapely.Point(108.9600, 34.2650)],
+                             crs="EPSG:4326")
+    sites.to_file(tmp_path / "sites.geojson")
+    out = {}
+    for method in ("streets", "hull"):
+        path = tmp_path / f"{method}.geojson"
+        assert main(["-q", "isochrones", "--network", str(xian_roads), "--sites",
+                     str(tmp_path / "sites.geojson"), "--minutes", "10", "--method", method,
+                     "-o", str(path)]) == 0
+        out[method] = gpd.read_file(path).to_crs(4545)
+    assert list(out["streets"]["id"]) == list(out["hull"]["id"]) == ["a", "b"]
+    for st, hu in zip(out["streets"].geometry, out["hull"].geometry, strict=True):
+        assert hu.area > st.area and st.difference(hu).area < 0.02 * st.area
+    with pytest.raises(SystemExit) as exc:
+        main(["-q", "isochrones", "--network", str(xian_roads), "--sites",
+              str(tmp_path / "sites.geojson"), "--method", "convex", "-o", str(tmp_path / "x.geojson")])
+    assert exc.value.code == 2
