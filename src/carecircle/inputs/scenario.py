@@ -187,6 +187,23 @@ class Plan:
     )
 
 
+#: Base maps ``[map] basemap`` may name (see carecircle.outputs.basemap).
+BASEMAPS = ("none", "osm", "tianditu", "amap")
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """``[map]``: what the interactive map draws under the run's layers.
+
+    ``basemap``: ``none`` (default: the run's own streets, offline), ``osm``,
+    ``tianditu`` (needs ``tianditu_key``, or the ``TIANDITU_KEY`` environment variable)
+    or ``amap`` (GCJ-02: the overlays are shifted for display).
+    """
+
+    basemap: str = "none"
+    tianditu_key: str = ""
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario.
@@ -209,6 +226,7 @@ class Scenario:
     standards: Standards = field(default_factory=Standards)
     targets: Targets = field(default_factory=Targets)
     plan: Plan = field(default_factory=Plan)
+    map: MapOptions = field(default_factory=MapOptions)
     source: Path | None = None
     #: Warnings found while reading the scenario (values near the edge of their range).
     warnings: tuple[Problem, ...] = ()
@@ -522,6 +540,15 @@ class _Reader:
                 raise self.error(f"plan.{key}", list(ids), "a list of candidate ids (strings)")
         return plan
 
+    def map(self, raw: Any) -> MapOptions:
+        opts = self.build(MapOptions, "map", raw)
+        if opts.basemap not in BASEMAPS:
+            raise self.error("map.basemap", opts.basemap, f"one of {', '.join(BASEMAPS)}")
+        key = opts.tianditu_key
+        if key and not (key.isascii() and key.isalnum() and 8 <= len(key) <= 64):
+            raise self.error("map.tianditu_key", key, "the Tianditu key: 8-64 letters and digits")
+        return opts
+
     def targets(self, raw: Any, base: Targets | None = None) -> Targets:
         """``[targets]`` over ``base``; ``key = false`` is no target."""
         if isinstance(raw, dict):
@@ -549,7 +576,7 @@ _LAYER_KEYS = {f.name for f in fields(LayerSource)}
 
 _TOP_KEYS = {
     "name", "title", "crs", "output_dir", "demand", "include_major_projects",
-    "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan",
+    "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan", "map",
     "profile", "currency", "subsidies",
 }
 
@@ -634,6 +661,7 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
     targets = r.targets(data.get("targets", {}), profile.targets)
     plan = r.plan(data.get("plan", {}), dataclasses.replace(
         Plan(), unit_costs=dict(profile.unit_costs), operation_years=profile.operation_years))
+    map_options = r.map(data.get("map", {}))
     out = data.get("output_dir")
     if out is not None and (not isinstance(out, str) or not out.strip() or _URL.match(out)):
         raise r.error("output_dir", out, "a folder path string")
@@ -662,6 +690,7 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         standards=standards,
         targets=targets,
         plan=plan,
+        map=map_options,
         warnings=tuple(r.warnings),
         profile=profile,
     )

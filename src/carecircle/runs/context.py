@@ -122,6 +122,7 @@ class Engine(Protocol):
         buffer_m: float,
         source: str = "",
         ids: Any = None,
+        method: str = "streets",
     ) -> gpd.GeoDataFrame:
         """Walking isochrones of ``points`` (snapped by the engine).
 
@@ -137,6 +138,8 @@ class Engine(Protocol):
             Layer name for snapping messages.
         ids
             One id per point (default: the ``id`` column).
+        method
+            ``"streets"`` or ``"hull"`` (see :func:`carecircle.network.isochrones.isochrones`).
 
         Returns
         -------
