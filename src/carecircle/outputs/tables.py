@@ -105,6 +105,9 @@ for _k, _zh, _en in (("elderly", "养老", "Elderly care"), ("childcare", "托�
 for _c in ("both_served", "compliance", "street_centre", "childcare_places", "places_per_1000",
            "communities_in_reach", "load_nearest", "over_capacity", "load", "utilisation", "full"):
     ACCOUNT_LABELS[f"{_c}_after"] = f"规划后 after plan: {ACCOUNT_LABELS[_c]}"
+# A community's own ``*_served`` columns are yes/no, not the street table's counts.
+COMMUNITY_ACCOUNT_LABELS = {k: v for k, v in ACCOUNT_LABELS.items()
+                            if not k.startswith(("elderly_served", "childcare_served"))}
 # Fixed time stamped into XLSX files (workbook properties and zip members), so that
 # the same tables give the same bytes.
 XLSX_TIME = (2000, 1, 1, 0, 0, 0)
@@ -196,7 +199,7 @@ def served_labels(weights: dict[str, str]) -> dict[str, str]:
 def tables(run: RunOutputs) -> dict[str, tuple[pd.DataFrame, dict[str, str]]]:
     """Every table of a run: file stem -> (table, extra bilingual labels)."""
     out: dict[str, tuple[pd.DataFrame, dict[str, str]]] = {
-        "communities": (community_table(run), {**ACCOUNT_LABELS, **EXTRA_LABELS}),
+        "communities": (community_table(run), {**COMMUNITY_ACCOUNT_LABELS, **EXTRA_LABELS}),
         "districts": (district_table(run), DISTRICT_LABELS),
     }
     if run.streets is not None:
