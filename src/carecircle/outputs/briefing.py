@@ -3,7 +3,8 @@
 Page one (``#summary``) is what the meeting reads: the notes the reader must know, the
 headline numbers, the district table against the targets (today -> after the plan), a
 small map and the communities not served, by status and by district.  Everything long
-follows as appendix pages, each starting on a new page: A notes, parameters and costs,
+follows as appendix pages, each starting on a new page: A notes, parameters, the
+communities not served grouped by kind and reason, and costs,
 B every proposed site, C every street/town, D every community (a city's 3,223 rows are
 an appendix, not page one).  Table headers repeat on every printed page; the page
 footer carries the title and the page number.
