@@ -82,15 +82,68 @@ class Walking:
 
 @dataclass(frozen=True)
 class Standards:
+    """Floor-area standards and the sizing rules of new facilities.
+
+    ``elderly_min_area_m2``, ``childcare_min_area_m2`` and
+    ``compound_m2_per_100_households`` are the plan's (task 5); the others are planning
+    assumptions, documented in docs/scenario.md and docs/plan.md:
+    ``institution_m2_per_bed`` (beds of a new elderly institution = its floor area / this;
+    40 m² is about the median of the plan's own attachment-2 projects),
+    ``institution_nursing_share_new`` (share of a new institution's beds fitted out as
+    nursing-type beds), ``demonstration_min_beds`` (a new public institution with at least
+    this many beds may be the district's demonstration home), ``rural_home_min_area_m2``
+    (the area standard of a rural happiness home 农村幸福院, which serves villages only).
+    ``shared_building_cost_factor`` is no longer used (the cost of a shared building is
+    the building once plus each kind's fit-out, :mod:`carecircle.siting.layers`); a
+    scenario that sets it gets a warning.
+    """
+
     elderly_min_area_m2: float = 300.0
     childcare_min_area_m2: float = 200.0
     shared_min_area_m2: float = 500.0
     childcare_m2_per_place: float = 8.0
     compound_m2_per_100_households: float = 20.0
     shared_building_cost_factor: float = 0.8
+    institution_m2_per_bed: float = 40.0
+    institution_nursing_share_new: float = 0.8
+    demonstration_min_beds: int = 100
+    rural_home_min_area_m2: float = 200.0
 
     def min_area(self, kind: str) -> float:
-        return {"elderly": self.elderly_min_area_m2, "childcare": self.childcare_min_area_m2}[kind]
+        return {"elderly": self.elderly_min_area_m2, "childcare": self.childcare_min_area_m2,
+                "rural_home": self.rural_home_min_area_m2}[kind]
+
+
+#: Travel modes a rural travel limit may be stated in (a label: the distance is measured
+#: on the scenario's network).
+RURAL_MODES = ("walk", "bicycle", "ebike", "car", "bus")
+
+
+@dataclass(frozen=True)
+class Rural:
+    """How villages (村) are served: a rural travel limit instead of the urban walk.
+
+    The 15-minute walk (task 11) is an urban standard.  A rural community is served
+    for elderly care by a qualifying facility inside the village or within
+    :meth:`limit` metres on the network: ``limit_m``, or ``minutes`` at ``speed_mps``
+    when ``minutes`` > 0.  ``mode`` names the travel mode the limit assumes (shown with
+    the results).  The plan sets no rural distance; 2 km is the project's assumption
+    (docs/plan.md).  Childcare in villages keeps the walking limit.
+    """
+
+    mode: str = "walk"
+    limit_m: float = 2000.0
+    minutes: float = 0.0
+    speed_mps: float = 1.0
+
+    def limit(self) -> float:
+        """The rural travel limit in metres."""
+        return self.minutes * 60.0 * self.speed_mps if self.minutes > 0 else self.limit_m
+
+    def text(self) -> str:
+        """``"2,000 m (walk)"``: the limit for notes and tables."""
+        how = f"{self.minutes:g} min at {self.speed_mps:g} m/s" if self.minutes > 0 else ""
+        return f"{self.limit():,.0f} m ({self.mode}{', ' + how if how else ''})"
 
 
 @dataclass(frozen=True)
@@ -103,6 +156,8 @@ class Targets:
     public_beds_share_of_60plus: float = 0.01
     public_childcare_per_district: int = 1
     elderly_area_per_resident_m2: tuple[float, float] = (0.1, 0.3)
+    nursing_bed_share: float = 0.60
+    demonstration_homes_per_district: int = 1
 
 
 # The plan's own forecast (section 一(二)): 2020 census -> 2025.
@@ -133,6 +188,20 @@ class Demand:
     projection_table: str | None = None
 
 
+#: Fit-out per m² of the floor area a kind uses, by kind and acquisition (yuan/m²): the
+#: project's assumption (docs/scenario.md).  A candidate's ``cost_yuan`` (or unit cost x
+#: floor area) is its cost fitted out as a community station, so its building part is that
+#: less the elderly fit-out; childcare costs the same to fit out, an institution more
+#: (nursing rooms, call system, medical room), a rural happiness home less.
+FITOUT_COSTS: dict[str, dict[str, float]] = {
+    "elderly": {"new": 1000.0, "renovate": 1200.0, "lease": 1200.0},
+    "street_centre": {"new": 1000.0, "renovate": 1200.0, "lease": 1200.0},
+    "childcare": {"new": 1000.0, "renovate": 1200.0, "lease": 1200.0},
+    "institution": {"new": 2000.0, "renovate": 2400.0, "lease": 2400.0},
+    "rural_home": {"new": 600.0, "renovate": 800.0, "lease": 800.0},
+}
+
+
 @dataclass(frozen=True)
 class Plan:
     mode: str = "cover_all"
@@ -150,6 +219,11 @@ class Plan:
     unit_costs: dict[str, float] = field(
         default_factory=lambda: {"new": 7500.0, "renovate": 2800.0, "lease": 2000.0}
     )
+    fitout_costs: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in FITOUT_COSTS.items()}
+    )
+    shared_fitout_saving: float = 0.0
+
 
 
 @dataclass(frozen=True)
@@ -174,6 +248,7 @@ class Scenario:
     standards: Standards = field(default_factory=Standards)
     targets: Targets = field(default_factory=Targets)
     plan: Plan = field(default_factory=Plan)
+    rural: Rural = field(default_factory=Rural)
     source: Path | None = None
     #: Warnings found while reading the scenario (values near the edge of their range).
     warnings: tuple[Problem, ...] = ()
@@ -420,12 +495,36 @@ class _Reader:
             ids = getattr(plan, key)
             if not all(isinstance(i, str) and i.strip() for i in ids):
                 raise self.error(f"plan.{key}", list(ids), "a list of candidate ids (strings)")
+        if not 0 <= plan.shared_fitout_saving <= 1:
+            raise self.error("plan.shared_fitout_saving", plan.shared_fitout_saving, "a share 0-1")
         return plan
+
+    def rural(self, raw: Any) -> Rural:
+        rural = self.build(Rural, "rural", raw)
+        if rural.mode not in RURAL_MODES:
+            raise self.error("rural.mode", rural.mode, f"one of {list(RURAL_MODES)}")
+        if rural.limit() <= 0:
+            raise self.error("rural.limit_m", rural.limit_m, "a distance > 0 (or minutes > 0)")
+        return rural
+
+    def standards(self, raw: Any) -> Standards:
+        standards = self.build(Standards, "standards", raw)
+        if not 0 <= standards.institution_nursing_share_new <= 1:
+            raise self.error("standards.institution_nursing_share_new",
+                             standards.institution_nursing_share_new, "a share 0-1")
+        if isinstance(raw, dict) and "shared_building_cost_factor" in raw:
+            self.warnings.append(Problem(
+                "warning", self.where, "no longer used 已停用: a shared building costs the "
+                "building once plus each kind's fit-out, less plan.shared_fitout_saving",
+                column="standards.shared_building_cost_factor",
+                found=f"{raw['shared_building_cost_factor']!r}",
+                expected="plan.fitout_costs and plan.shared_fitout_saving (docs/scenario.md)"))
+        return standards
 
     def targets(self, raw: Any) -> Targets:
         targets = self.build(Targets, "targets", raw)
         for key in ("urban_elderly_coverage", "rural_elderly_coverage", "street_centre_coverage",
-                    "facility_compliance"):
+                    "facility_compliance", "nursing_bed_share"):
             if not 0 <= getattr(targets, key) <= 1:
                 raise self.error(f"targets.{key}", getattr(targets, key), "a share 0-1")
         lo, hi = targets.elderly_area_per_resident_m2
@@ -438,7 +537,7 @@ _LAYER_KEYS = {f.name for f in fields(LayerSource)}
 
 _TOP_KEYS = {
     "name", "title", "crs", "output_dir", "demand", "include_major_projects",
-    "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan",
+    "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan", "rural",
 }
 
 
@@ -501,7 +600,8 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
     if not isinstance(title, str) or _CONTROL.search(title):
         raise r.error("title", title, "a text without control characters")
     demand = r.demand(data.get("demand", {}), base_dir)
-    standards = r.build(Standards, "standards", data.get("standards", {}))
+    standards = r.standards(data.get("standards", {}))
+    rural = r.rural(data.get("rural", {}))
     tolerance = r.number(data.get("district_tolerance_m", 500.0), "district_tolerance_m")
     return Scenario(
         name=name,
@@ -517,6 +617,7 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         standards=standards,
         targets=targets,
         plan=plan,
+        rural=rural,
         warnings=tuple(r.warnings),
     )
 
