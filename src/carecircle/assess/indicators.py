@@ -15,9 +15,18 @@ Indicators (targets from the scenario, defaults from the plan):
 ``compliance``             share of communities served by both kinds (配建达标率, 100%)
 ``childcare_places``       childcare places per 1,000 residents (>= 4.8)
 ``public_beds``            public elderly-institution beds vs 1% of residents 60+
+``nursing_share``          nursing-type beds as a share of institution beds (>= 60%)
+``demonstration_home``     public demonstration elderly homes (>= 1)
 ``public_childcare``       public or public-built-private-run childcare institutions (>= 1)
 ``elderly_area``           elderly facility floor area per resident (0.1-0.3 m²)
 =========================  =====================================================
+
+Beds are those of institutions and street/town centres (:data:`BED_KINDS`: the plan's
+street centres have beds, attachment 2), public ones (公办 and 公建民营) for
+``public_beds``, all of them for the nursing share.  A facility with beds but no
+``nursing_beds`` makes the share ``incomplete`` when it could change the verdict (its
+beds counted as not nursing-type for ``pass``, as nursing-type for ``fail``).  A
+demonstration home is a public institution whose ``demonstration`` is true.
 
 Communities that are not on the network (``unreachable``) could not be assessed.  The
 coverage shares (``urban_elderly``, ``rural_elderly``, ``compliance``) are computed over
@@ -29,6 +38,8 @@ were served, ``fail`` only if it would fail even if all of them were, and otherw
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -38,7 +49,9 @@ import pandas as pd
 from carecircle.inputs.scenario import Targets
 
 PUBLIC = ("public", "public_private")
-ELDERLY_KINDS = ("elderly", "street_centre", "institution")
+ELDERLY_KINDS = ("elderly", "street_centre", "institution", "rural_home")
+#: Facility kinds whose beds count as elderly-institution beds.
+BED_KINDS = ("institution", "street_centre")
 
 LABELS = {
     "urban_elderly": "城市社区养老服务设施覆盖率 Urban community elderly-care coverage",
@@ -47,12 +60,15 @@ LABELS = {
     "compliance": "社区养老托育设施配建达标率 Communities with both facilities",
     "childcare_places": "每千人口托位数 Childcare places per 1,000 residents",
     "public_beds": "公办养老机构床位(张) Public elderly-institution beds",
+    "nursing_share": "养老机构护理型床位占比 Nursing-type bed share",
+    "demonstration_home": "公办示范性养老院(所) Public demonstration elderly homes",
     "public_childcare": "公办或公建民营托育机构(所) Public childcare institutions",
     "elderly_area": "人均养老设施面积(平方米) Elderly floor area per resident (m²)",
 }
 UNITS = {
     "urban_elderly": "%", "rural_elderly": "%", "street_centre": "%", "compliance": "%",
-    "childcare_places": "per 1,000", "public_beds": "beds", "public_childcare": "count",
+    "childcare_places": "per 1,000", "public_beds": "beds", "nursing_share": "%",
+    "demonstration_home": "count", "public_childcare": "count",
     "elderly_area": "m²/person",
 }
 
@@ -68,7 +84,8 @@ class _Part:
 
 _NO_DATA = _Part(None, None)
 #: The indicators that count today's stock of facilities.
-_STOCK = ("childcare_places", "public_beds", "public_childcare", "elderly_area")
+_STOCK = ("childcare_places", "public_beds", "nursing_share", "demonstration_home",
+          "public_childcare", "elderly_area")
 
 
 def _share(num, den, target, off: float = 0.0) -> tuple[float | None, str]:
@@ -181,12 +198,16 @@ class _Stock:
     places: np.ndarray | None
     beds: np.ndarray | None
     has_own: bool
+    nursing: np.ndarray | None = None  # NaN where a facility does not say
+    demonstration: np.ndarray | None = None
 
     @classmethod
     def of(cls, fac: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None) -> _Stock:
         has_own = "ownership" in fac
         has_places = "places" in fac and fac["places"].notna().any()
         has_beds = "beds" in fac and fac["beds"].notna().any()
+        has_nursing = "nursing_beds" in fac and fac["nursing_beds"].notna().any()
+        has_demo = "demonstration" in fac and fac["demonstration"].notna().any()
         return cls(
             district=fac["district"].astype(str).to_numpy(),
             kind=fac["kind"].to_numpy(),
@@ -196,6 +217,9 @@ class _Stock:
             places=fac["places"].to_numpy(float) if has_places else None,
             beds=fac["beds"].to_numpy(float) if has_beds else None,
             has_own=has_own,
+            nursing=fac["nursing_beds"].to_numpy(float) if has_nursing else None,
+            demonstration=(fac["demonstration"].fillna(False).to_numpy(dtype=bool)
+                           if has_demo else None),
         )
 
     def streets_with_centre(self) -> set:
@@ -211,6 +235,9 @@ class _Extras:
     places: dict[str, float]
     area: dict[str, float]
     public_childcare: dict[str, float]
+    all_beds: dict[str, float] = dataclasses.field(default_factory=dict)
+    nursing_beds: dict[str, float] = dataclasses.field(default_factory=dict)
+    demonstration: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @staticmethod
     def total(values: dict[str, float], dcodes: list[str]) -> float:
@@ -251,11 +278,13 @@ def _stock_parts(
     if (stock is not None and stock.beds is not None and stock.has_own) or plus_beds:
         beds = plus_beds
         if stock is not None and stock.beds is not None and fmask is not None:
-            sel = fmask & (stock.kind == "institution") & stock.public
+            sel = fmask & np.isin(stock.kind, BED_KINDS) & stock.public
             beds += float(np.nansum(stock.beds[sel]))
         p["public_beds"] = _Part(beds, beds_due or None)
     else:
         p["public_beds"] = _NO_DATA
+    p["nursing_share"] = _nursing_part(stock, fmask, dcodes, extras)
+    p["demonstration_home"] = _demonstration_part(stock, fmask, dcodes, extras)
     if stock is None or fmask is None:
         p["public_childcare"] = p["elderly_area"] = _NO_DATA
         return p
@@ -270,8 +299,45 @@ def _stock_parts(
     return p
 
 
-def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: float) -> list[dict]:
-    """The eight indicator rows of one district (or the city)."""
+def _nursing_part(stock: _Stock | None, fmask: np.ndarray | None, dcodes: list[str],
+                  extras: _Extras) -> _Part:
+    """Nursing-type beds over the beds that say (``off``: beds that do not)."""
+    plus_beds = extras.total(extras.all_beds, dcodes)
+    plus_nursing = extras.total(extras.nursing_beds, dcodes)
+    have = stock is not None and stock.nursing is not None and stock.beds is not None
+    if not have and not plus_beds:
+        return _NO_DATA
+    num, den, off = plus_nursing, plus_beds, 0.0
+    if have and fmask is not None:
+        assert stock is not None and stock.beds is not None and stock.nursing is not None
+        sel = fmask & np.isin(stock.kind, BED_KINDS) & (np.nan_to_num(stock.beds) > 0)
+        known = sel & ~np.isnan(stock.nursing)
+        num += float(np.nansum(stock.nursing[known]))
+        den += float(np.nansum(stock.beds[known]))
+        off = float(np.nansum(stock.beds[sel & np.isnan(stock.nursing)]))
+    if den == 0 and off == 0:
+        return _NO_DATA  # no beds at all: no share to judge
+    return _Part(num, den or None, off)
+
+
+def _demonstration_part(stock: _Stock | None, fmask: np.ndarray | None, dcodes: list[str],
+                        extras: _Extras) -> _Part:
+    """Public demonstration homes (institutions flagged ``demonstration``)."""
+    plus = extras.total(extras.demonstration, dcodes)
+    have = stock is not None and stock.demonstration is not None and stock.has_own
+    if not have and not plus:
+        return _NO_DATA
+    n = plus
+    if have and fmask is not None:
+        assert stock is not None and stock.demonstration is not None
+        n += float((fmask & (stock.kind == "institution") & stock.public
+                    & stock.demonstration).sum())
+    return _Part(n, 1.0)
+
+
+def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: float,
+               demo_need: float = 1.0) -> list[dict]:
+    """The ten indicator rows of one district (or the city)."""
     rows = []
     for key, target in (("urban_elderly", t.urban_elderly_coverage),
                         ("rural_elderly", t.rural_elderly_coverage),
@@ -290,6 +356,17 @@ def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: floa
         s = "pass" if pb.num >= pb.den - 1e-9 else "fail"
         rows.append(_row(code, name, "public_beds", pb.num, pb.den,
                          f">= {t.public_beds_share_of_60plus:.0%} of 60+ ({pb.den:.0f})", s))
+    ns = p["nursing_share"]
+    v, s = _share(ns.num, ns.den, t.nursing_bed_share, ns.off)
+    rows.append(_row(code, name, "nursing_share", v, t.nursing_bed_share,
+                     f">= {t.nursing_bed_share:.0%}", s))
+    dh = p["demonstration_home"]
+    if dh.num is None:
+        rows.append(_row(code, name, "demonstration_home", None, demo_need, f">= {demo_need:g}",
+                         "no data"))
+    else:
+        rows.append(_row(code, name, "demonstration_home", dh.num, demo_need,
+                         f">= {demo_need:g}", "pass" if dh.num >= demo_need else "fail"))
     pc = p["public_childcare"]
     if pc.num is None:
         rows.append(_row(code, name, "public_childcare", None, need, f">= {need}", "no data"))
@@ -316,6 +393,7 @@ def district_indicators(
     extra_area: dict[str, float] | None = None,
     extra_public_childcare: dict[str, float] | None = None,
     stock_known: bool = True,
+    extra: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pd.DataFrame:
     """The district table (long format) with a city total.
 
@@ -339,6 +417,11 @@ def district_indicators(
     extra_beds, extra_places, extra_area, extra_public_childcare
         Additions per district code that have no coordinates (e.g. the plan's major
         projects counted as built).
+    extra
+        More such additions by name: ``all_beds`` (institution beds of any ownership,
+        for the nursing share), ``nursing_beds``, ``demonstration`` (public
+        demonstration homes); the ``extra_*`` names (``beds``, ``places``, ``area``,
+        ``public_childcare``) may be given here too.
     stock_known
         ``False`` when today's facilities are unknown (no facilities layer): the
         indicators that count the stock (places, beds, public childcare, floor area)
@@ -354,8 +437,12 @@ def district_indicators(
         target_text, gap, status, unit``.
     """
     t = targets or Targets()
-    extras = _Extras(extra_beds or {}, extra_places or {}, extra_area or {},
-                     extra_public_childcare or {})
+    more = {k: dict(v) for k, v in (extra or {}).items()}
+    extras = _Extras(extra_beds or more.get("beds", {}), extra_places or more.get("places", {}),
+                     extra_area or more.get("area", {}),
+                     extra_public_childcare or more.get("public_childcare", {}),
+                     all_beds=more.get("all_beds", {}), nursing_beds=more.get("nursing_beds", {}),
+                     demonstration=more.get("demonstration", {}))
     codes = list(districts["code"].astype(str))
     names = dict(zip(districts["code"].astype(str), districts["name"].astype(str), strict=True))
     comm = _Communities.of(communities, served_col)
@@ -378,7 +465,8 @@ def district_indicators(
         # The city needs one public childcare per district that was assessed (has communities).
         n_assessed = sum(1 for d in dcodes if (comm.district == d).any())
         need = t.public_childcare_per_district * (n_assessed if code == "city" else 1)
-        rows += _unit_rows(code, name, p, t, need)
+        demo = t.demonstration_homes_per_district * (n_assessed if code == "city" else 1)
+        rows += _unit_rows(code, name, p, t, need, demo)
     return pd.DataFrame(rows)
 
 
@@ -390,7 +478,9 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
         v = r["value"]
         if r["status"] == "incomplete":
             txt = "—" if pd.isna(v) else f"{v:.1%}"
-            return f"{txt} ? ({int(r.get('not_assessed', 0))} 未评估 not assessed)"
+            n = int(r.get("not_assessed", 0))
+            # the nursing share is incomplete for beds without a nursing count, not communities
+            return f"{txt} ?" + (f" ({n} 未评估 not assessed)" if n else " (部分数据 partial data)")
         txt = f"{v:.1%}" if r["unit"] == "%" else f"{v:,.2f}" if r["unit"] in ("per 1,000", "m²/person") else f"{v:,.0f}"
         return f"{txt} {'✓' if r['status'] == 'pass' else '✗'}"
 
@@ -410,6 +500,8 @@ SHORT = {
     "compliance": "配建达标率 Both facilities",
     "childcare_places": "千人托位 Places/1,000",
     "public_beds": "公办床位 Public beds",
+    "nursing_share": "护理型床位占比 Nursing beds",
+    "demonstration_home": "示范养老院 Demo homes",
     "public_childcare": "公办托育 Public childcare",
     "elderly_area": "人均养老面积 Elderly m²/res.",
 }
@@ -420,7 +512,8 @@ def _cell_text(r: pd.Series) -> str:
         return "no data"
     v = r["value"]
     if r["status"] == "incomplete":  # "?" and how many communities were not assessed
-        return f"{'-' if pd.isna(v) else f'{v:.0%}'} ?{int(r.get('not_assessed', 0))}"
+        n = int(r.get("not_assessed", 0))
+        return f"{'-' if pd.isna(v) else f'{v:.0%}'} ?{n if n else ''}"
     if r["unit"] == "%":
         txt = f"{v:.0%}"
     elif r["unit"] in ("per 1,000", "m²/person"):
