@@ -21,7 +21,12 @@ city total with district = "city")
 
 ``sites`` (GeoDataFrame of proposed sites)
     id, name, district, kinds (";"-joined kinds hosted), floor_area_m2, acquisition,
-    cost_yuan, places_added, communities_newly_served, residents_newly_served.
+    cost_yuan (= building_yuan + fitout_yuan - shared_saving_yuan), places_added,
+    beds_added, nursing_beds_added, demonstration, communities_newly_served,
+    residents_newly_served.
+
+``districts_committed`` (DataFrame or None): the district table of the committed state
+(today plus the plan's major projects, ``include_major_projects``).
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ COLUMN_LABELS: dict[str, str] = {
     "childcare_substandard": "有面积不达标托育设施 Childcare facility below standard",
     "status": "服务状态 Status",
     "status_after": "规划后服务状态 Status after plan",
+    "status_committed": "已承诺项目建成后服务状态 Status with committed projects",
+    "elderly_served_committed": "已承诺项目建成后养老覆盖 Elderly served, committed",
+    "childcare_served_committed": "已承诺项目建成后托育覆盖 Childcare served, committed",
     "elderly_served_after": "规划后养老覆盖 Elderly served after plan",
     "childcare_served_after": "规划后托育覆盖 Childcare served after plan",
     "elderly_facility_after": "规划后服务的养老设施 Serving elderly facility after plan",
@@ -86,6 +94,12 @@ COLUMN_LABELS: dict[str, str] = {
     "acquisition": "取得方式 Acquisition",
     "cost_yuan": "费用(元) Cost (yuan)",
     "places_added": "新增托位 New childcare places",
+    "beds_added": "新增床位 New beds",
+    "nursing_beds_added": "新增护理型床位 New nursing-type beds",
+    "demonstration": "公办示范性养老院 Public demonstration home",
+    "building_yuan": "建筑取得/改造费用(一次) Building: acquire, build or renovate (once, yuan)",
+    "fitout_yuan": "各类设施装修费用 Fit-out of the kinds hosted (yuan)",
+    "shared_saving_yuan": "合建节省 Shared-building saving (yuan)",
     "communities_newly_served": "新覆盖社区数 Communities newly served",
     "residents_newly_served": "新覆盖人口 Residents newly served",
 }
@@ -125,6 +139,9 @@ class RunOutputs:
     districts_before, districts_after
         District indicator tables before and after the plan (``after`` is ``None``
         for an assessment).
+    districts_committed
+        The district table of the committed state (today plus the plan's major
+        projects), ``None`` when the scenario leaves the projects out.
     sites
         Proposed sites (``None`` for an assessment).
     costs
@@ -155,3 +172,4 @@ class RunOutputs:
     notes: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     unreachable: pd.DataFrame | None = None
+    districts_committed: pd.DataFrame | None = None
