@@ -31,6 +31,14 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
+from carecircle.runs.demotext import (
+    README,
+    RURAL_HOME_M2,
+    RURAL_MINUTES,
+    RURAL_SPEED,
+    scenario_text,
+)
+
 SW_LON, SW_LAT = 108.915, 34.155  # south-west corner of the demo box
 SIZE_M = 5000.0
 CELL_M = 250.0  # population grid
@@ -40,6 +48,20 @@ M_PER_DEG_LAT = 111_132.92 - 559.82 * math.cos(2 * _PHI) + 1.175 * math.cos(4 * 
 M_PER_DEG_LON = 111_412.84 * math.cos(_PHI) - 93.5 * math.cos(3 * _PHI)
 
 DISTRICTS = (("610113", "雁塔区"), ("610116", "长安区"))
+# Beds today, designed so that the bed targets bind: 雁塔区 has its public beds but too few
+# nursing-type beds (58 % < 60 %); 长安区 has too few public beds (about 0.8 % of its 60+ in
+# 2020, under 1 % of the 2025 forecast) and no demonstration home.
+PUBLIC_BED_RATES = {"610113": (0.0085, 0.0075), "610116": (0.0045, 0.0035)}
+NURSING_SHARES = {"610113": 0.58, "610116": 0.55}
+DEMONSTRATION_HOMES = ("雁塔区社会福利院",)
+# Candidate sites for an elderly institution (beds from floor area): a renovated building
+# and a new plot per district (names, acquisition, floor-area range in m²).
+INSTITUTION_SITES = {
+    "610113": (("闲置办公楼(可改建养老院)", "renovate", (6000, 8000)),
+               ("养老院规划用地", "new", (8000, 10000))),
+    "610116": (("原干部培训疗养中心", "renovate", (9000, 11000)),
+               ("养老院规划用地", "new", (11000, 14000))),
+}
 # district boundary (雁塔 north, 长安 south): (x, y) vertices; street columns split at 1700/3300
 BOUNDARY = ((0, 2950), (600, 3050), (1100, 2900), (1700, 2850), (2300, 3000), (2800, 3150),
             (3300, 3100), (3900, 2950), (4500, 2900), (5000, 3000))
@@ -436,7 +458,7 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
                 rng.choice(("public", "public_private", "private")))
     for c in rng.sample(rural, 18):
         area = rng.uniform(100, 280) if rng.random() < 0.35 else rng.uniform(300, 500)
-        add("elderly", c, c["name"] + "互助幸福院", area, "public")
+        add("rural_home", c, c["name"] + "互助幸福院", area, "public")
     for n, c in enumerate(rng.sample(urban, 16) + rng.sample(rural, 4)):
         area = rng.uniform(90, 190) if n % 3 == 2 else rng.uniform(220, 700)
         add("childcare", c, c["name"].removesuffix("社区") + "托育园", area,
@@ -454,13 +476,17 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
             rng.uniform(1200, 2000), "public_private")
     for d, dname in DISTRICTS:
         old = sum(c["pop60"] for c in comms if c["district"] == d)
-        beds = [10 * math.ceil(old * 0.0085 / 10), 10 * math.ceil(old * 0.0075 / 10),
+        rate = PUBLIC_BED_RATES[d]
+        beds = [10 * math.ceil(old * rate[0] / 10), 10 * math.ceil(old * rate[1] / 10),
                 rng.randrange(150, 300, 10)]
         west = [c for c in urban if c["district"] == d and c["x"] < 2500
                 and abs(c["y"] - boundary_y(c["x"])) > 200]
         for k, (b, owner) in enumerate(zip(beds, ("public", "public", "private"), strict=True)):
             label = (f"{dname}社会福利院", f"{dname}第二颐养院", f"{dname}康宁养老中心")[k]
             add("institution", rng.choice(west), label, b * rng.uniform(35, 45), owner, beds=b)
+    for f in out:  # nursing-type beds and the demonstration home (no random draws)
+        f["nursing"] = math.floor(f["beds"] * NURSING_SHARES[f["district"]])
+        f["demo"] = f["name"] in DEMONSTRATION_HOMES
     for n, f in enumerate(out, 1):
         f["id"] = f"F{n:03d}"
     return out
@@ -498,6 +524,8 @@ def _site(rng: random.Random, c: dict, add) -> None:
         kinds = rng.choice(("elderly;childcare",) * 3 + ("elderly", "childcare"))
     else:
         kinds = rng.choice(("elderly", "childcare")) if area >= 300 else "childcare"
+    if not c["urban"]:  # a village building may house a rural happiness home (no draw)
+        kinds += ";rural_home"
     add(c, acq, area, kinds, name)
 
 
@@ -559,6 +587,12 @@ def build_candidates(rng: random.Random, comms: list[dict], walk: _Walk) -> list
     far = _farthest_site(comms, out, walk)
     if max(far.values()) > DESIGN_REACH_M:  # a generator bug, not a data problem
         raise RuntimeError(f"demo design broken: nearest sites {far}")
+    for d, sites in INSTITUTION_SITES.items():  # last: the draws above stay as they were
+        pool = [c for c in comms if c["district"] == d and c["urban"]
+                and abs(c["y"] - boundary_y(c["x"])) > 300]  # the site stays in its district
+        for label, acq, (lo, hi) in sites:
+            c = rng.choice(pool)
+            add(c, acq, rng.uniform(lo, hi), "institution", _street_name(c["street"]) + label)
     for n, k in enumerate(out, 1):
         k["id"] = f"C{n:04d}"
     return out
@@ -619,9 +653,11 @@ def _largest_remainder(shares: list[float], total: int) -> list[int]:
 def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) -> dict:
     """Today's coverage per district and a greedy cover-all cost (for the budget scenario).
 
-    Node-to-node network distances; elderly reach 900 m (1.0 m/s), childcare 1080 m (1.2 m/s).
-    The cost covers every community, 4.8 childcare places per 1000 and a centre in every
-    street lacking one: an upper estimate of the optimal plan's cost.
+    Node-to-node network distances; elderly reach 900 m (1.0 m/s; villages 1,200 m, a
+    20-minute walk, rural happiness homes of 200 m² counting), childcare 1080 m (1.2 m/s).
+    The cost covers every community, then 4.8 childcare places per 1000 and a centre in
+    every street lacking one: an upper estimate of the optimal plan's cost without its
+    institutions.
 
     Parameters
     ----------
@@ -633,8 +669,9 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
     Returns
     -------
     dict
-        Coverage shares, places per 1000 and street-centre shares per district, and
-        ``cover_all_estimate_yuan``.
+        Coverage shares, places per 1000 and street-centre shares per district, beds,
+        ``cover_estimate_yuan`` (every community served) and ``cover_all_estimate_yuan``
+        (with the places and street-centre targets).
     """
     reach = {"elderly": 900.0, "childcare": 1080.0}
     cn = walk.snap([(c["x"], c["y"]) for c in comms])
@@ -644,9 +681,13 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
             return np.zeros((0, len(comms)), dtype=bool)
         return walk.dist(walk.snap([(p["x"], p["y"]) for p in points]), limit)[:, cn] <= limit
 
-    old = [f for f in facs if f["kind"] != "childcare" and f["area"] >= 300]
+    old = [f for f in facs if f["kind"] not in ("childcare", "rural_home") and f["area"] >= 300]
     kid = [f for f in facs if f["kind"] == "childcare" and f["area"] >= 200]
-    served = {"elderly": np.asarray(within(old, reach["elderly"]).any(0)),
+    # villages: any elderly facility, or a rural happiness home of 200 m², within 20 minutes
+    village = old + [f for f in facs if f["kind"] == "rural_home" and f["area"] >= RURAL_HOME_M2]
+    rural = np.array([not c["urban"] for c in comms])
+    served = {"elderly": np.where(rural, within(village, RURAL_MINUTES * 60 * RURAL_SPEED).any(0),
+                                  within(old, reach["elderly"]).any(0)),
               "childcare": np.asarray(within(kid, reach["childcare"]).any(0))}
     stats: dict = {}
     centres = {_street_of(f["x"], f["y"])[1] for f in facs if f["kind"] == "street_centre"}
@@ -660,8 +701,14 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
         stats[f"{d} places/1000"] = 1000 * places / pop
         streets = {c["street"] for c in comms if c["district"] == d}
         stats[f"{d} street centres"] = len(streets & centres) / len(streets)
-    # greedy set cover of what today leaves unserved: newly served pairs per yuan
+        homes = [f for f in facs if f["district"] == d and f["kind"] == "institution"]
+        stats[f"{d} public beds"] = float(sum(f["beds"] for f in homes if f["owner"] == "public"))
+        stats[f"{d} nursing share"] = sum(f["nursing"] for f in homes) / sum(f["beds"] for f in homes)
+    # greedy set cover of what today leaves unserved: newly served pairs per yuan (villages'
+    # elderly care within the rural limit)
     cover = {kind: within(cands, reach[kind]) for kind in reach}
+    cover["elderly"] = np.where(rural[None, :], within(cands, RURAL_MINUTES * 60 * RURAL_SPEED),
+                                cover["elderly"])
     todo = {kind: ~served[kind] for kind in reach}
     total, chosen = 0.0, set()
     while any(t.any() for t in todo.values()):
@@ -675,6 +722,7 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
         for kind in reach:
             if _capable(cands[best], kind):
                 todo[kind] &= ~cover[kind][best]
+    stats["cover_estimate_yuan"] = total  # every community served, before the targets
     # then the cheapest childcare floor area (per m2) up to 4.8 places per 1000 in each district
     for d, _ in DISTRICTS:
         in_d = [k for k, c in enumerate(cands) if _capable(c, "childcare")
@@ -733,44 +781,6 @@ def _write_osm(path: Path, net: _Net) -> None:
     path.write_text("\n".join([*out, "</osm>", ""]), encoding="utf-8")
 
 
-def _scenario_text(name: str, title: str, mode: str = "cover_all", budget: float = 0,
-                   elderly_speed: float = 1.0, demand_year: int | None = None) -> str:
-    demand = "" if demand_year is None else f"""
-[demand]
-year = {demand_year}   # populations as loaded (2020 census base), not the plan's 2025 forecast
-"""
-    # Half the money cannot meet the district targets: the budget plan serves the most
-    # people it can instead (with targets on, it would be infeasible, and say why).
-    targets = "district_targets = false\n" if mode == "budget" else ""
-    return f'''# Demo city scenario, written by `python -m carecircle.runs.demo` (do not edit by hand)
-name = "{name}"
-title = "{title}"
-crs = "EPSG:4545"
-output_dir = "../../maps/{name}"
-
-[inputs]
-network = "network.osm"
-districts = "districts.geojson"
-streets = "streets.geojson"
-communities = "communities.geojson"
-facilities = "facilities.geojson"
-candidates = "candidates.geojson"
-population_grid = "population.geojson"
-
-[walking]
-minutes = 15.0
-speed_mps = {{ elderly = {elderly_speed}, childcare = 1.2 }}
-max_snap_m = 300.0
-
-# [standards] and [targets]: the plan's figures (市政办发〔2023〕1号), the defaults of
-# docs/scenario.md: urban 90% / rural 80% / street centres 70% / 4.8 places per 1000 ...
-
-[plan]
-mode = "{mode}"
-budget_yuan = {budget:.0f}
-{targets}{demand}'''
-
-
 def _district_rings() -> dict[str, list[tuple[float, float]]]:
     b = [(float(x), float(y)) for x, y in BOUNDARY]
     return {"610113": [*b, (SIZE_M, SIZE_M), (0.0, SIZE_M)],
@@ -816,7 +826,7 @@ def generate(out_dir: str | Path, seed: int = 2023) -> dict[str, float]:
     cands = build_candidates(rng, comms, walk)
     grid = build_population_grid(comms)
     stats = assess(comms, facs, cands, walk)
-    budget = round(stats["cover_all_estimate_yuan"] / 2, -6)
+    budget = round(stats["cover_estimate_yuan"] / 2, -6)
 
     _write_osm(out / "network.osm", net)
     names = dict(DISTRICTS)
@@ -833,7 +843,8 @@ def generate(out_dir: str | Path, seed: int = 2023) -> dict[str, float]:
     _write_geojson(out / "facilities.geojson", [(
         {"id": f["id"], "name": f["name"], "kind": f["kind"], "floor_area_m2": f["area"],
          "beds": f["beds"], "places": f["places"], "ownership": f["owner"],
-         "district": f["district"]}, _point(f["x"], f["y"])) for f in facs])
+         "district": f["district"], "nursing_beds": f["nursing"], "demonstration": f["demo"]},
+        _point(f["x"], f["y"])) for f in facs])
     _write_geojson(out / "candidates.geojson", [(
         {"id": c["id"], "name": c["name"], "kinds": c["kinds"], "floor_area_m2": c["area"],
          "acquisition": c["acq"], "cost_yuan": c["cost"]}, _point(c["x"], c["y"])) for c in cands])
@@ -841,47 +852,24 @@ def generate(out_dir: str | Path, seed: int = 2023) -> dict[str, float]:
         {"population": g["pop"], "pop_60plus": g["pop60"], "pop_0_3": g["pop03"]},
         _point(g["x"], g["y"])) for g in grid])
     title = "Demo city 示范城区 (synthetic: 雁塔区/长安区)"
-    (out / "scenario.toml").write_text(_scenario_text("demo", title), encoding="utf-8")
+    (out / "scenario.toml").write_text(scenario_text("demo", title), encoding="utf-8")
     (out / "scenario-budget.toml").write_text(
-        _scenario_text("demo-budget", title + ", half budget 半额预算", "budget", budget),
+        scenario_text("demo-budget", title + ", half budget 半额预算", "budget", budget),
         encoding="utf-8")
     (out / "scenario-slow.toml").write_text(
-        _scenario_text("demo-slow", title + ", elderly walk 0.8 m/s 老人步速0.8", elderly_speed=0.8),
+        scenario_text("demo-slow", title + ", elderly walk 0.8 m/s 老人步速0.8", elderly_speed=0.8),
         encoding="utf-8")
     (out / "scenario-2020.toml").write_text(
-        _scenario_text("demo-2020", title + ", 2020 demand 2020年需求", demand_year=2020),
+        scenario_text("demo-2020", title + ", 2020 demand 2020年需求", demand_year=2020),
         encoding="utf-8")
     counts = {"nodes": len({n for w, _ in net.ways for n in w}), "ways": len(net.ways),
               "communities": len(comms), "facilities": len(facs), "candidates": len(cands),
               "grid_cells": len(grid), "budget_yuan": budget}
-    (out / "README.md").write_text(_README.format(seed=seed, **counts, **{
+    (out / "README.md").write_text(README.format(seed=seed, **counts, **{
         k.replace(" ", "_").replace("/", "_per_"): v for k, v in stats.items()}), encoding="utf-8")
     return counts | stats
 
 
-_README = """# Demo city 示范城区 (synthetic)
-
-Made by `python -m carecircle.runs.demo --out data/demo` (seed {seed}); do not edit by hand,
-regenerate. **Synthetic**: real Xi'an coordinates (WGS-84, 108.915-108.970 E,
-34.155-34.200 N, where 雁塔区 meets 长安区) but invented roads, places and numbers.
-
-| file | content |
-|---|---|
-| `network.osm` | OSM XML walking network: {nodes:,} nodes, {ways:,} ways; an urban grid, the 绕城高速 (motorway, no walking), a `foot=no` viaduct, gated `access=private` driveways, villages on field roads, and a disconnected island east of the box |
-| `districts.geojson` | 雁塔区 610113, 长安区 610116 |
-| `streets.geojson` | 12 streets (街道), 6 per district |
-| `communities.geojson` | {communities} communities: urban 社区 in the north, villages 村 in the south; some U/L-shaped polygons |
-| `facilities.geojson` | {facilities} existing facilities, some below the floor-area standard |
-| `candidates.geojson` | {candidates} candidate sites with floor area, acquisition and cost |
-| `population.geojson` | {grid_cells} cells of a 250 m grid, summing to the communities' totals |
-| `scenario*.toml` | cover-all; budget {budget_yuan:,.0f} yuan (about half the cover-all cost); elderly walking at 0.8 m/s; 2020 demand (no growth to 2025) |
-
-Designed so that today misses the plan's targets. Urban elderly coverage: 雁塔区
-{610113_urban_elderly:.0%}, 长安区 {610116_urban_elderly:.0%} (target 90%); rural {610116_rural_elderly:.0%} (80%);
-streets with a street centre: {610113_street_centres:.0%} and {610116_street_centres:.0%} (70%); childcare places per 1000:
-{610113_places_per_1000:.1f} and {610116_places_per_1000:.1f} (4.8). Every community has candidate
-sites of each kind within about 550 m on the network, so a plan can meet them.
-"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

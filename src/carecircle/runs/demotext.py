@@ -1,0 +1,97 @@
+"""The demo city's texts: its scenario files and its README (:mod:`carecircle.runs.demo`)."""
+
+from __future__ import annotations
+
+# The demo's rural travel limit ([rural] of its scenarios): a 20-minute walk at 1.0 m/s.
+RURAL_MINUTES, RURAL_SPEED = 20.0, 1.0
+RURAL_HOME_M2 = 200.0  # the default area standard of a rural happiness home
+
+
+def scenario_text(name: str, title: str, mode: str = "cover_all", budget: float = 0,
+                  elderly_speed: float = 1.0, demand_year: int | None = None) -> str:
+    """The text of one of the demo city's scenario files.
+
+    Parameters
+    ----------
+    name, title
+        The scenario's name and title.
+    mode, budget
+        ``[plan]`` mode and budget (budget mode turns the district targets off).
+    elderly_speed
+        The elderly walking speed, m/s.
+    demand_year
+        A ``[demand]`` year, when not the default.
+    """
+    demand = "" if demand_year is None else f"""
+[demand]
+year = {demand_year}   # populations as loaded (2020 census base), not the plan's 2025 forecast
+"""
+    # Half the money cannot meet the district targets: the budget plan serves the most
+    # people it can instead (with targets on, it would be infeasible, and say why).
+    targets = "district_targets = false\n" if mode == "budget" else ""
+    return f'''# Demo city scenario, written by `python -m carecircle.runs.demo` (do not edit by hand)
+name = "{name}"
+title = "{title}"
+crs = "EPSG:4545"
+output_dir = "../../maps/{name}"
+
+[inputs]
+network = "network.osm"
+districts = "districts.geojson"
+streets = "streets.geojson"
+communities = "communities.geojson"
+facilities = "facilities.geojson"
+candidates = "candidates.geojson"
+population_grid = "population.geojson"
+
+[walking]
+minutes = 15.0
+speed_mps = {{ elderly = {elderly_speed}, childcare = 1.2 }}
+max_snap_m = 300.0
+
+[rural]
+# villages (村) are served for elderly care within a 20-minute walk (default: 2 km), by
+# stations or by rural happiness homes (农村幸福院, 200 m² by default)
+mode = "walk"
+minutes = {RURAL_MINUTES:g}
+speed_mps = {RURAL_SPEED:g}
+
+# [standards] and [targets]: the plan's figures (市政办发〔2023〕1号), the defaults of
+# docs/scenario.md: urban 90% / rural 80% / street centres 70% / 4.8 places per 1000 ...
+
+[plan]
+mode = "{mode}"
+budget_yuan = {budget:.0f}
+{targets}{demand}'''
+
+
+README = """# Demo city 示范城区 (synthetic)
+
+Made by `python -m carecircle.runs.demo --out data/demo` (seed {seed}); do not edit by hand,
+regenerate. **Synthetic**: real Xi'an coordinates (WGS-84, 108.915-108.970 E,
+34.155-34.200 N, where 雁塔区 meets 长安区) but invented roads, places and numbers.
+
+| file | content |
+|---|---|
+| `network.osm` | OSM XML walking network: {nodes:,} nodes, {ways:,} ways; an urban grid, the 绕城高速 (motorway, no walking), a `foot=no` viaduct, gated `access=private` driveways, villages on field roads, and a disconnected island east of the box |
+| `districts.geojson` | 雁塔区 610113, 长安区 610116 |
+| `streets.geojson` | 12 streets (街道), 6 per district |
+| `communities.geojson` | {communities} communities: urban 社区 in the north, villages 村 in the south; some U/L-shaped polygons |
+| `facilities.geojson` | {facilities} existing facilities, some below the floor-area standard; institutions with beds, nursing-type beds and the demonstration flag; rural happiness homes (`rural_home`) in the villages |
+| `candidates.geojson` | {candidates} candidate sites with floor area, acquisition and cost; village buildings may house a rural happiness home; the last four may host an elderly institution |
+| `population.geojson` | {grid_cells} cells of a 250 m grid, summing to the communities' totals |
+| `scenario*.toml` | cover-all; budget {budget_yuan:,.0f} yuan (about half of what serving every community costs); elderly walking at 0.8 m/s; 2020 demand (no growth to 2025) |
+
+Designed so that today misses the plan's targets. Urban elderly coverage: 雁塔区
+{610113_urban_elderly:.0%}, 长安区 {610116_urban_elderly:.0%} (target 90%); rural {610116_rural_elderly:.0%} (80%);
+streets with a street centre: {610113_street_centres:.0%} and {610116_street_centres:.0%} (70%); childcare places per 1000:
+{610113_places_per_1000:.1f} and {610116_places_per_1000:.1f} (4.8). Every community has candidate
+sites of each kind within about 550 m on the network, so a plan can meet them.
+
+Villages are served for elderly care within a 20-minute walk (the scenarios' `[rural]`),
+by a station or a rural happiness home of 200 m². Beds: 雁塔区 has {610113_public_beds:,.0f} public
+beds but {610113_nursing_share:.0%} of its institution beds are nursing-type (60%); 长安区 has
+{610116_public_beds:,.0f} public beds (1% of its 60+ in 2025 is about 640), {610116_nursing_share:.0%} nursing-type
+beds and no public demonstration home: the plan must add institutions, from the four
+candidate sites that may host one (beds = floor area / 40 m²).
+"""
