@@ -122,6 +122,10 @@ def scenario_items(scen: Any) -> list[tuple[str, str]]:
                      f"{st.childcare_min_area_m2:g} m²; 合建 shared ≥ {st.shared_min_area_m2:g} m²; "
                      f"托位 {st.childcare_m2_per_place:g} m²/place; 小区配建 compounds "
                      f"{st.compound_m2_per_100_households:g} m²/100 households"))
+        rows.append(("新建养老机构 New institutions",
+                     f"{st.institution_m2_per_bed:g} m²/床 bed; 护理型 nursing-type "
+                     f"{st.institution_nursing_share_new:.0%}; 示范院 demonstration home ≥ "
+                     f"{st.demonstration_min_beds} 床 beds"))
     t = getattr(scen, "targets", None)
     if t is not None:
         lo, hi = t.elderly_area_per_resident_m2
@@ -131,11 +135,23 @@ def scenario_items(scen: Any) -> list[tuple[str, str]]:
                      f"{t.street_centre_coverage:.0%}; 配建达标 compliance {t.facility_compliance:.0%}; "
                      f"每千人托位 childcare places/1,000 ≥ {t.childcare_places_per_1000:g}; "
                      f"公办床位 public beds ≥ {t.public_beds_share_of_60plus:.0%} of 60+; "
+                     f"护理型床位 nursing-type beds ≥ {t.nursing_bed_share:.0%}; "
+                     f"公办示范性养老院 demonstration homes ≥ {t.demonstration_homes_per_district} "
+                     f"per district; "
                      f"公办托育 public childcare ≥ {t.public_childcare_per_district} per district; "
                      f"人均养老面积 elderly area {lo:g}-{hi:g} m²/person"))
+    rural = getattr(scen, "rural", None)
+    if rural is not None and st is not None:
+        rows.append(("农村 Villages",
+                     f"养老服务半径 elderly care within {rural.text()}; 农村幸福院 rural happiness "
+                     f"homes ≥ {st.rural_home_min_area_m2:g} m²"))
     p = getattr(scen, "plan", None)
     if p is not None:
         rows.append(("规划模式 Plan mode", PLAN_MODES.get(p.mode, p.mode)))
+        fit = "; ".join(f"{SITE_KIND_LABELS.get(k, k)} {v.get('renovate', 0):,.0f}"
+                        for k, v in p.fitout_costs.items())
+        rows.append(("费用 Costs", f"建筑一次 building once + 装修 fit-out (yuan/m², renovated): "
+                                  f"{fit}; 合建节省 shared saving {p.shared_fitout_saving:.0%}"))
         if p.mode == "budget" or p.budget_yuan:
             rows.append(("预算 Budget", _fmt_value(float(p.budget_yuan), "budget_yuan")))
     d = getattr(scen, "demand", None)
