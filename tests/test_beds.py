@@ -257,3 +257,50 @@ def test_a_village_served_within_the_rural_limit_counts_for_the_rural_target():
     s = _village_case(250.0, rural_limit_m=10 * 60 * 4.0, rural_speed_mps=4.0)
     assert bool(s.loc["v_far", "elderly_served"]) and not s.loc["v_near", "elderly_served"]
     assert s.loc["v_far", "elderly_min"] == pytest.approx(1500 / 4.0 / 60.0)
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def test_the_default_area_per_bed_is_about_the_plans_projects():
+    from carecircle.inputs.projects import load_major_projects
+
+    p = load_major_projects()
+    bedded = p[(p["sector"] == "elderly") & p["beds"].notna()
+               & (p["build_type_en"] != "safety_retrofit")]
+    median = float((bedded["floor_area_m2"] / bedded["beds"]).median())
+    assert len(bedded) == 23 and median == pytest.approx(40.6, abs=0.05)
+    assert abs(Standards().institution_m2_per_bed - median) < 1
+
+
+def test_bed_and_subsidy_attributes_are_checked_with_file_row_and_column():
+    from carecircle.errors import ProblemLog
+    from carecircle.inputs.validate import validate_layer
+
+    fac = gpd.GeoDataFrame({
+        "id": ["F1", "F2", "F3"], "kind": ["养老院", "农村幸福院", "institution"],
+        "floor_area_m2": [4000.0, 250.0, 900.0], "beds": [100.0, 0.0, 20.0],
+        "nursing_beds": [60.0, 0.0, 25.0], "demonstration": ["是", "", "maybe"],
+    }, geometry=[_P(0), _P(10), _P(20)], crs=GCRS)
+    log = ProblemLog()
+    out = validate_layer(fac, "facilities", "f.geojson", log, crs=GCRS)
+    text = [str(p) for p in log.errors]
+    assert len(text) == 2, text
+    assert any("nursing_beds" in t and "F3" in t and "25 > beds 20" in t for t in text)
+    assert any("demonstration" in t and "F3" in t and "'maybe'" in t for t in text)
+    assert out["kind"].tolist() == ["institution", "rural_home", "institution"]
+    assert out["demonstration"].iloc[0] is True and pd.isna(out["demonstration"].iloc[1])
+    cand = gpd.GeoDataFrame({
+        "id": ["K1", "K2"], "kinds": ["养老机构", "elderly;农村幸福院"],
+        "floor_area_m2": [5000.0, 250.0], "meal_point": ["yes", "否"],
+        "medical": ["护理站", "ward"], "childcare_star": ["五星", 2],
+    }, geometry=[_P(0), _P(10)], crs=GCRS)
+    log = ProblemLog()
+    out = validate_layer(cand, "candidates", "k.geojson", log, crs=GCRS)
+    text = [str(p) for p in log.errors]
+    assert len(text) == 2, text
+    assert any("medical" in t and "K2" in t and "'ward'" in t for t in text)
+    assert any("childcare_star" in t and "K2" in t for t in text)
+    assert out["kinds"].tolist() == ["institution", "elderly;rural_home"]
+    assert out["meal_point"].tolist() == [True, False]
+    assert out["medical"].iloc[0] == "clinic" and out["childcare_star"].iloc[0] == 5
