@@ -120,9 +120,25 @@ def demo_scenario() -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of one ``carecircle demo`` run (tables, maps, briefing), shared by tests."""
+    from carecircle.cli import main
+
+    out = tmp_path_factory.mktemp("demo-run")
+    assert main(["-q", "demo", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data``: real data used in place (skip without it)."""
     return _need(SHARED / "data", "the shared data folder")
+
+
+@pytest.fixture(scope="session")
+def osm_data(shared_data: Path) -> Path:
+    """``../shared/data/osm``: small real OSM extracts (a Finnish town's PBF, West Oakland)."""
+    return _need(shared_data / "osm", "the OSM extracts")
 
 
 @pytest.fixture(scope="session")

@@ -200,3 +200,46 @@ def test_unknown_stock_is_no_data_even_with_new_facilities():
     for key in ("childcare_places", "public_beds", "public_childcare", "elderly_area"):
         assert set(t[t["indicator"] == key]["status"]) == {"no data"}, key
     assert _get(t, "D1", "urban_elderly")["status"] == "fail"
+
+
+# ---------------------------------------------------------------- range and absent targets
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "status", "gap"),
+    [
+        # D1: 900 m² of elderly floor area over 5,000 residents = 0.18 m² each
+        (0.1, 0.3, "pass", 0.0),
+        (0.2, 0.3, "fail", 0.18 - 0.2),  # below the low end
+        (0.05, 0.1, "fail", 0.18 - 0.1),  # above the high end: checked too
+        (0.18, 0.18, "pass", 0.0),  # exactly at both ends
+    ],
+)
+def test_a_range_target_is_checked_at_both_ends(lo, hi, status, gap):
+    t = district_indicators(_communities(), _facilities(), DISTRICTS, streets=STREETS,
+                            targets=Targets(elderly_area_per_resident_m2=(lo, hi)))
+    row = _get(t, "D1", "elderly_area")
+    assert row["value"] == pytest.approx(0.18)
+    assert row["status"] == status
+    assert row["gap"] == pytest.approx(gap)
+    assert row["target_text"] == f"{lo:g}-{hi:g}"
+
+
+def test_a_target_the_profile_does_not_set_has_no_row():
+    none = dict.fromkeys(("street_centre_coverage", "childcare_places_per_1000",
+                          "public_beds_share_of_60plus", "public_childcare_per_district",
+                          "elderly_area_per_resident_m2"))
+    t = district_indicators(_communities(), _facilities(), DISTRICTS, streets=STREETS,
+                            targets=Targets(**none))
+    assert set(t["indicator"]) == {"urban_elderly", "rural_elderly", "compliance"}
+    assert _get(t, "D1", "urban_elderly")["value"] == pytest.approx(2 / 3)
+    assert len(wide(t)) == 3  # two districts and the city, three indicator columns
+
+
+def test_value_text_is_the_briefings():
+    from carecircle.assess.indicators import value_text
+
+    assert value_text(0.933333, "%") == "93.3%"
+    assert value_text(1259.6, "beds") == "1,260"
+    assert value_text(0.1512, "m²/person") == "0.15"
+    assert value_text(np.nan, "%") == "—"

@@ -357,7 +357,7 @@ def test_popups_hold_the_facts(run, tmp_path):
     contents = _js_strings(_html(run, tmp_path))
     site = next(c for c in contents if "新建综合服务站" in c and "<table>" in c)
     for text in ("养老 Elderly care; 托育 Childcare", "600", "4,500,000", "6,000", "新建 New build",
-                 "Residents newly served", "Communities newly served"):
+                 "People newly served", "Communities newly served"):
         assert text in site, text
     small = next(c for c in contents if "西关小站" in c and "<table>" in c)
     assert "Below floor-area standard" in small and "&lt; 300 m²" in small

@@ -25,7 +25,7 @@ from carecircle.outputs.write import write_run
 from test_maps import COMMUNITIES, EVIL, SITES, synthetic_run
 
 RUN_FILES = {
-    "map.html", "map.png", "briefing.html",
+    "map.html", "map.png", "briefing.html", "run.gpkg",
     "communities.csv", "communities.xlsx", "districts.csv", "districts.xlsx",
     "sites.csv", "sites.xlsx", "cost_sites.csv", "cost_sites.xlsx",
     "cost_total.csv", "cost_total.xlsx",
@@ -62,7 +62,8 @@ def test_write_tables_files_and_headers(run, tmp_path):
     assert comm["名称 Name"].tolist()[2] == EVIL  # data kept as it is in CSV
     assert comm["经度(WGS-84) Longitude"].between(107.8, 108.2).all()
     sites = _read_csv(tmp_path / "t" / "sites.csv")
-    assert len(sites) == len(SITES) and "新覆盖人口 Residents newly served" in sites.columns
+    assert len(sites) == len(SITES)
+    assert any(c.startswith("新覆盖服务对象") and "People newly served" in c for c in sites.columns)
     total = _read_csv(tmp_path / "t" / "cost_total.csv")
     # cost tables use the costing module's labels
     assert "建设费用 Construction cost (yuan)" in total.columns

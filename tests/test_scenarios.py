@@ -19,7 +19,14 @@ import pytest
 from carecircle import cli
 from carecircle.errors import ScenarioError
 from carecircle.inputs.scenario import PLAN_FACTORS_2025, load_scenario
-from carecircle.runs.compare import compare, run_one, sweep, write_sweep
+from carecircle.runs.compare import (
+    compare,
+    indicators_display,
+    run_one,
+    summary_display,
+    sweep,
+    write_sweep,
+)
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +212,61 @@ def test_cli_sweep(tmp_path, capsys, demo):
 def test_demo_scenarios_are_documented():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert "carecircle compare" in readme and "carecircle sweep" in readme
+
+
+# ---------------------------------------------------------------- what people read
+
+
+def test_the_parameters_that_differ_come_first(cmp):
+    c, out = cmp
+    p = c.parameters
+    differ = p.loc[p["differs"], "parameter"].tolist()
+    # the four demo scenarios: budget mode and amount, the elderly speed, the demand year
+    assert set(differ) == {"plan.mode", "plan.budget_yuan", "plan.district_targets",
+                           "walking.speed_mps.elderly", "demand.year"}
+    assert p["differs"].tolist() == sorted(p["differs"].tolist(), reverse=True)
+    row = p.set_index("parameter").loc["walking.speed_mps.elderly"]
+    assert (row["demo"], row["demo-slow"]) == ("1", "0.8")
+    assert {"profile", "currency", "targets.urban_elderly_coverage", "inputs.network"} <= set(
+        p["parameter"])
+    saved = pd.read_csv(out / "compare_parameters.csv", encoding="utf-8-sig", dtype=str)
+    assert saved["参数 Parameter"].tolist()[:len(differ)] == differ
+
+
+def test_the_summary_reads_as_the_briefing(cmp):
+    c, _ = cmp
+    shown = summary_display(c)
+    labels = list(shown.index)
+    assert all(label.startswith("参数 Parameter: ") for label in labels[:5])
+    assert not any(label.startswith("参数 Parameter: ") for label in labels[5:])
+    year = shown.loc["需求年份 Demand year"]
+    assert (year["demo"], year["demo-2020"]) == ("2025", "2020")  # not "2,025"
+    pop = shown.loc["常住人口 Residents", "demo"]
+    assert pop == f"{_row(c, 'demo')['population']:,.0f}" and "." not in pop  # whole people
+    cost = shown.loc["建设费用(元) Construction cost (yuan)", "demo"]
+    assert cost.endswith("万元)") and " 元 (" in cost
+    assert shown.loc["预算(元) Budget (yuan)", "demo"] == "—"
+
+
+def test_indicators_read_as_the_briefing(cmp):
+    c, out = cmp
+    ind = indicators_display(c)
+    row = ind[(ind["label"].str.contains("Urban community")) & (ind["district_name"] == "雁塔区")]
+    value = float(c.indicators.loc[row.index[0], "demo-budget"])
+    assert row["demo-budget"].iloc[0].startswith(f"{100 * value:.1f}% ")
+    assert row["demo"].iloc[0] == "100.0% ✓"
+    beds = ind[ind["label"].str.contains("Public elderly-institution beds")]["demo"]
+    assert beds.str.fullmatch(r"[\d,]+ [✓✗]").all()
+    html = (out / "compare.html").read_text(encoding="utf-8")
+    assert "100.0% ✓" in html and "2,025" not in html and "0.933333" not in html
+    assert html.index("Parameter: plan.mode") < html.index("Residents")
+
+
+def test_cli_compare_prints_the_differences_first(tmp_path, capsys, demo):
+    code = cli.main(["-q", "compare", str(demo / "scenario.toml"), str(demo / "scenario-slow.toml"),
+                     "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[2].startswith("参数 Parameter: walking.speed_mps.elderly")
+    assert "2,025" not in out and " 2025 " in out

@@ -4,7 +4,8 @@ Run after ``carecircle run examples/xian-central/scenario.toml``::
 
     python examples/xian-central/screenshot.py [maps/xian-central] [DEST]
 
-``DEST`` (default: this folder) receives ``briefing.png`` and ``map.png``; the
+``DEST`` (default: this folder) receives ``briefing.png``, ``map.png`` and, for a plan,
+``whatif.png`` (the what-if page with the plan's first site swapped for another); the
 README's demo pictures are made with ``screenshot.py maps/demo docs/img/demo``.
 
 The briefing is shot as it opens.  The interactive map opens fitted to all 13 districts
@@ -39,6 +40,22 @@ def study_bounds(out: Path, pad: float = 0.004) -> list[list[float]]:
     pts = pd.concat([f[["经度(WGS-84) Longitude", "纬度(WGS-84) Latitude"]] for f in frames])
     lon, lat = pts.iloc[:, 0], pts.iloc[:, 1]
     return [[lat.min() - pad, lon.min() - pad], [lat.max() + pad, lon.max() + pad]]
+
+
+def shoot_whatif(driver, page: Path, png: Path) -> None:
+    """The what-if page with one question asked: the plan's first site dropped, a candidate
+    outside the plan taken instead (so the changes show)."""
+    driver.get(page.resolve().as_uri())
+    for _ in range(200):
+        if driver.execute_script("return document.body.getAttribute('data-ready');") != "0":
+            break
+        time.sleep(0.1)
+    driver.execute_script(
+        "const ids = window.ccWhatIf.siteIds(), on = window.ccWhatIf.onIds();"
+        "const other = ids.find(i => !on.includes(i));"
+        "window.ccWhatIf.setSites(on.slice(1).concat(other ? [other] : []));")
+    time.sleep(0.5)
+    driver.save_screenshot(str(png))
 
 
 def main(argv: list[str]) -> int:
@@ -82,10 +99,12 @@ def main(argv: list[str]) -> int:
         )
         time.sleep(1.0)
         driver.save_screenshot(str(dest / "map.png"))
+        if (out / "what-if.html").is_file():
+            shoot_whatif(driver, out / "what-if.html", dest / "whatif.png")
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-    print(f"wrote {dest / 'briefing.png'} and {dest / 'map.png'}")
+    print(f"wrote {dest / 'briefing.png'}, {dest / 'map.png'} and (plans) {dest / 'whatif.png'}")
     return 0
 
 

@@ -32,6 +32,12 @@ _API: dict[str, str] = {
     "sample_facilities": "carecircle.inputs.assumed",
     "write_geojson": "carecircle.inputs.assumed",
     "load_major_projects": "carecircle.inputs.projects",
+    "geocode_file": "carecircle.inputs.geocode",
+    "geocode_table": "carecircle.inputs.geocode",
+    "make_geocoder": "carecircle.inputs.geocode",
+
+    "Profile": "carecircle.inputs.profiles",
+    "load_profile": "carecircle.inputs.profiles",
     # network
     "WalkNetwork": "carecircle.network.walknet",
     "network_from_edges": "carecircle.network.walknet",
@@ -64,6 +70,9 @@ _API: dict[str, str] = {
     "cost_plan": "carecircle.siting.costing",
     "to_bilingual": "carecircle.siting.costing",
     "random_siting_problem": "carecircle.siting.synthetic",
+    "PlanBasis": "carecircle.siting.evaluate",
+    "evaluate_sites": "carecircle.siting.evaluate",
+    "site_kinds": "carecircle.siting.evaluate",
     # outputs
     "RunOutputs": "carecircle.outputs.results",
     "STATUSES": "carecircle.outputs.results",
@@ -78,6 +87,8 @@ _API: dict[str, str] = {
     "district_table": "carecircle.outputs.tables",
     "site_table": "carecircle.outputs.tables",
     "write_run": "carecircle.outputs.write",
+    "write_whatif": "carecircle.outputs.whatif",
+    "write_geopackage": "carecircle.outputs.geopackage",
     # runs
     "Context": "carecircle.runs.context",
     "DistrictAdditions": "carecircle.runs.context",
@@ -115,9 +126,12 @@ __all__ = [
     "DistrictAdditions",
     "district_table",
     "Engine",
+    "evaluate_sites",
     "find_cjk_font",
     "frontier",
     "FRONTIER_LABELS",
+    "geocode_file",
+    "geocode_table",
     "Inputs",
     "isochrones",
     "latin_only",
@@ -125,16 +139,20 @@ __all__ = [
     "load_inputs",
     "load_major_projects",
     "load_network",
+    "load_profile",
     "load_scenario",
     "LocalEngine",
     "make_district_targets",
+    "make_geocoder",
     "nearest_site",
     "network_from_edges",
     "network_from_frames",
     "network_from_graph",
     "PartitionedNetwork",
     "plan_context",
+    "Profile",
     "plan_map",
+    "PlanBasis",
     "prepare",
     "random_siting_problem",
     "reach_pairs",
@@ -150,6 +168,7 @@ __all__ = [
     "sample_facilities",
     "Scenario",
     "scenario_from_dict",
+    "site_kinds",
     "site_table",
     "SitingProblem",
     "SitingResult",
@@ -169,9 +188,11 @@ __all__ = [
     "WalkNetwork",
     "wide",
     "write_geojson",
+    "write_geopackage",
     "write_plan_map",
     "write_run",
     "write_static_map",
+    "write_whatif",
 ]
 
 
@@ -192,8 +213,10 @@ if TYPE_CHECKING:  # what type checkers and editors see; loaded lazily at run ti
     from carecircle.assess.coverage import community_status
     from carecircle.assess.indicators import district_indicators, wide
     from carecircle.inputs.assumed import candidate_sites, sample_facilities, write_geojson
+    from carecircle.inputs.geocode import geocode_file, geocode_table, make_geocoder
     from carecircle.inputs.load import Inputs, load_inputs
     from carecircle.inputs.points import read_points
+    from carecircle.inputs.profiles import Profile, load_profile
     from carecircle.inputs.projects import load_major_projects
     from carecircle.inputs.read import read_table
     from carecircle.inputs.scenario import LayerSource, Scenario, load_scenario, scenario_from_dict
@@ -215,10 +238,12 @@ if TYPE_CHECKING:  # what type checkers and editors see; loaded lazily at run ti
         network_from_graph,
         to_networkx,
     )
+    from carecircle.outputs.geopackage import write_geopackage
     from carecircle.outputs.results import STATUS_LABELS, STATUSES, RunOutputs, bilingual
     from carecircle.outputs.staticmap import find_cjk_font, latin_only, write_static_map
     from carecircle.outputs.tables import community_table, district_table, site_table
     from carecircle.outputs.webmap import plan_map, write_plan_map
+    from carecircle.outputs.whatif import write_whatif
     from carecircle.outputs.write import write_run
     from carecircle.runs.compare import SUMMARY_LABELS, compare, sweep
     from carecircle.runs.context import Context, DistrictAdditions, Engine, prepare
@@ -236,6 +261,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; loaded lazily at run ti
     from carecircle.runs.plan import build_problem, plan_context
     from carecircle.siting.costing import cost_plan, to_bilingual
     from carecircle.siting.covering import solve_max_cover, solve_set_cover
+    from carecircle.siting.evaluate import PlanBasis, evaluate_sites, site_kinds
     from carecircle.siting.frontier import FRONTIER_LABELS, frontier
     from carecircle.siting.problem import SitingProblem, make_district_targets
     from carecircle.siting.result import SitingResult

@@ -70,7 +70,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from carecircle.runs.pipeline import run_demo
 
-    result = run_demo(out_dir=args.out, quiet=args.quiet)
+    result = run_demo(out_dir=args.out, quiet=args.quiet, data_dir=args.data)
     print(result.text)
     return 0
 
@@ -103,14 +103,12 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from carecircle.outputs.tables import text_table
-    from carecircle.runs.compare import SUMMARY_LABELS, compare
+    from carecircle.runs.compare import compare, summary_display
 
     out = args.out or Path("maps") / "compare"
     cmp = compare(args.scenarios, out_dir=out, quiet=args.quiet)
-    table = cmp.summary.set_index("scenario").drop(columns=["title"]).T
-    table.index = [SUMMARY_LABELS.get(i, i) for i in table.index]
-    print("Scenario comparison 情景比较")
-    print(text_table(table))
+    print("Scenario comparison 情景比较 (the parameters that differ first 先列出不同参数)")
+    print(text_table(summary_display(cmp)))
     n_all, n_some = int(cmp.sites["in_all"].sum()), int(cmp.sites["in_some"].sum())
     print(f"\nSites 场地: {n_all} in every plan 所有方案均选, {n_some} in some 部分方案选")
     print(f"Wrote 输出: {Path(out).resolve() / 'compare.html'} (+ {len(cmp.files) - 1} files)")
@@ -154,19 +152,19 @@ def _walk_inputs(args: argparse.Namespace, *names: str) -> list[Path]:
 def _cmd_reach(args: argparse.Namespace) -> int:
     from carecircle.atomic import check_output_folder, publish_file
     from carecircle.network.reach import reach_table
+    from carecircle.outputs.formats import needs_shapes, write_layer
 
+    out: Path = args.output
     protect = _walk_inputs(args, "origins", "sites")
-    check_output_folder(args.output, protect)
+    check_output_folder(out, protect)
+    lines = needs_shapes(out)  # also refuses an unknown suffix before any work
     pairs, unsnapped = reach_table(
         args.network, args.origins, args.sites, minutes=args.minutes, speed_mps=args.speed_mps,
-        max_snap_m=args.max_snap_m, crs=args.crs, progress=not args.quiet,
+        max_snap_m=args.max_snap_m, crs=args.crs, progress=not args.quiet, lon=args.lon,
+        lat=args.lat, lines=lines,
     )
-    out: Path = args.output
-    if out.suffix.lower() == ".parquet":
-        publish_file(out, lambda p: pairs.to_parquet(p, index=False), owner="reach", protect=protect)
-    else:
-        publish_file(out, lambda p: pairs.to_csv(p, index=False, encoding="utf-8-sig"), owner="reach",
-                     protect=protect)
+    publish_file(out, lambda p: write_layer(pairs, p, layer="reach"), owner="reach",
+                 protect=protect)
     print(f"{len(pairs)} origin-site pairs within {args.minutes:g} min at {args.speed_mps:g} m/s "
           f"({args.minutes * 60 * args.speed_mps:.0f} m) 步行可达对 -> {out}")
     if len(unsnapped):
@@ -179,21 +177,47 @@ def _cmd_reach(args: argparse.Namespace) -> int:
 def _cmd_isochrones(args: argparse.Namespace) -> int:
     from carecircle.atomic import check_output_folder, publish_file
     from carecircle.network.isochrones import isochrones_for
+    from carecircle.outputs.formats import output_format, write_layer
 
+    out: Path = args.output
     protect = _walk_inputs(args, "sites")
-    check_output_folder(args.output, protect)
+    check_output_folder(out, protect)
+    output_format(out)  # an unknown suffix is refused before any work
     gdf = isochrones_for(
         args.network, args.sites, minutes=args.minutes, speed_mps=args.speed_mps,
         buffer_m=args.buffer_m, max_snap_m=args.max_snap_m, crs=args.crs, progress=not args.quiet,
+        lon=args.lon, lat=args.lat,
     )
-    out: Path = args.output
-    driver = "GPKG" if out.suffix.lower() == ".gpkg" else "GeoJSON"
-    gdf = gdf.to_crs(4326) if driver == "GeoJSON" else gdf
-    # A GeoPackage layer is otherwise named after the temporary file, which GDAL refuses.
-    layer = {"layer": "isochrones"} if driver == "GPKG" else {}
-    publish_file(out, lambda p: gdf.to_file(p, driver=driver, **layer), owner="isochrones",
+    publish_file(out, lambda p: write_layer(gdf, p, layer="isochrones"), owner="isochrones",
                  protect=protect)
     print(f"{len(gdf)} isochrone(s) 等时圈 -> {out}")
+    return 0
+
+
+def _cmd_geocode(args: argparse.Namespace) -> int:
+    import os
+
+    from carecircle.inputs.geocode import geocode_file, make_geocoder
+    from carecircle.runs.context import cache_dir
+
+    key = args.key or os.environ.get("CARECIRCLE_GEOCODE_KEY", "")
+    kw = {"city": args.city or ""}
+    if args.base_url:
+        kw["base_url"] = args.base_url
+    geocoder = make_geocoder(args.provider, key, **kw)
+    if args.min_interval is not None:
+        geocoder.min_interval_s = args.min_interval
+    cache = None if args.no_cache else (args.cache_dir or cache_dir() / "geocode")
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet and (done % 50 == 0 or done == total):
+            print(f"  {done}/{total} addresses 地址", file=sys.stderr)
+
+    report = geocode_file(args.input, args.output, geocoder, cache_dir=cache,
+                          address_column=args.address_column, given_coords=args.given_coords,
+                          progress=progress)
+    print(report.summary())
+    print("Wrote 输出:", *[f"  {p}" for p in report.files], sep="\n")
     return 0
 
 
@@ -228,7 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max-snap-m", type=_bounded("--max-snap-m"), default=300.0, help="1-5,000")
         p.add_argument("--crs", type=_metric_crs, default=None,
                        help="metric CRS (default: chosen for the area)")
-        p.add_argument("-o", "--output", type=Path, required=True)
+        p.add_argument("--lon", default=None,
+                       help="longitude column of CSV/Parquet inputs (default: found by name, "
+                            "e.g. lon, 经度, 经度(WGS-84) Longitude)")
+        p.add_argument("--lat", default=None, help="latitude column of CSV/Parquet inputs")
+        p.add_argument("-o", "--output", type=Path, required=True,
+                       help="output file: .csv, .geojson, .gpkg or .parquet")
 
     p = sub.add_parser("compare", help="several scenarios side by side 情景比较")
     p.add_argument("scenarios", type=Path, nargs="+", help="two or more scenario files")
@@ -246,18 +275,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reach", help="origin-site walking pairs 步行可达对")
     walk_args(p)
-    p.add_argument("--from", dest="origins", required=True, help="origin points (id column)")
-    p.add_argument("--to", dest="sites", required=True, help="site points (id column)")
+    p.add_argument("--from", dest="origins", required=True,
+                   help="origin points (id column), e.g. a run's communities.csv")
+    p.add_argument("--to", dest="sites", required=True,
+                   help="site points (id column), e.g. a run's sites.csv")
     p.set_defaults(func=_cmd_reach)
 
     p = sub.add_parser("isochrones", help="walking isochrone polygons 步行等时圈")
     walk_args(p)
-    p.add_argument("--sites", required=True, help="site points (id column)")
+    p.add_argument("--sites", required=True,
+                   help="site points (id column), e.g. a run's sites.csv; its columns are kept")
     p.add_argument("--buffer-m", type=_bounded("--buffer-m"), default=25.0, help="0-500")
     p.set_defaults(func=_cmd_isochrones)
 
-    p = sub.add_parser("demo", help="run the bundled demo city 运行示范城区")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default maps/demo)")
+    p = sub.add_parser("geocode", help="place a facility list's addresses 地址解析(地理编码)")
+    p.add_argument("input", type=Path, help="CSV with an address column (地址)")
+    p.add_argument("--provider", choices=("amap", "tianditu"), required=True,
+                   help="amap (高德, GCJ-02 converted to WGS-84) or tianditu (天地图)")
+    p.add_argument("--key", default=None,
+                   help="the provider's key (default $CARECIRCLE_GEOCODE_KEY) 密钥")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output CSV with lon/lat (WGS-84); rows not placed also in <output>.unplaced.csv")
+    p.add_argument("--city", default=None, help="restrict to a city, e.g. 西安市 or 610100")
+    p.add_argument("--address-column", default=None, help="default: address, 地址, 详细地址 ...")
+    p.add_argument("--given-coords", choices=("wgs84", "gcj02", "bd09"), default="wgs84",
+                   help="coordinate system of coordinates already in the file")
+    p.add_argument("--base-url", default=None, help="the service URL (default: the provider's)")
+    p.add_argument("--min-interval", type=_bounded("--min-interval"), default=None,
+                   help="seconds between requests (default 0.34 amap, 0.2 tianditu)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="answers cache (default: carecircle's cache folder /geocode)")
+    p.add_argument("--no-cache", action="store_true", help="ask the provider for every address")
+    p.set_defaults(func=_cmd_geocode)
+
+    p = sub.add_parser("demo", help="run the demo city 运行示范城区")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: maps/demo under the current folder)")
+    p.add_argument("--data", type=Path, default=None,
+                   help="where the demo city's files are, generated there on first use "
+                        "(default: the checkout's data/demo, else $CARECIRCLE_DEMO_DIR or "
+                        "~/.local/share/carecircle/demo-city)")
     p.set_defaults(func=_cmd_demo)
     return parser
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from carecircle.network.reach import nearest_site
-from carecircle.network.snapping import Snapped, snap_points
+from carecircle.network.snapping import Snapped, snap_points, way_labels
 from carecircle.network.walknet import WalkNetwork
 
 if TYPE_CHECKING:
@@ -323,6 +323,7 @@ def community_status(
     comm["outside_extent"] = outside
     comm["snapped"] = cs.ok
     comm["snap_m"] = np.where(cs.ok, cs.connector, np.nan)
+    comm["snap_way"] = way_labels(net, cs)
     for kind in ("elderly", "childcare"):
         part = service_status(
             net, comm, facilities, kind=kind, limit_m=minutes * 60.0 * speed_mps[kind],

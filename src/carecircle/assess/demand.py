@@ -149,13 +149,15 @@ def apply_grid(communities: gpd.GeoDataFrame, assignment: GridAssignment) -> gpd
 class Projection:
     """The factors applied to move loaded populations to the demand year."""
 
-    year: int
-    base_year: int
+    year: int | None
+    base_year: int | None
     factors: pd.DataFrame  # index = district code, columns = GROUPS
     source: str
 
     def describe(self) -> str:
         """One line per district and the rule, for the validation summary and briefing."""
+        if self.year is None:
+            return "demand 需求: populations as loaded, no growth applied 按输入人口, 未作增长预测"
         if self.year == self.base_year:
             return f"demand year 需求年份 {self.year}: populations as loaded 按输入人口"
         lines = [f"demand year 需求年份 {self.year} (from {self.base_year}): {self.source}"]
@@ -206,12 +208,13 @@ def projection_factors(communities: pd.DataFrame, demand: Demand) -> Projection:
     """
     codes = sorted(communities["district"].astype(str).unique())
     out = pd.DataFrame(1.0, index=pd.Index(codes, name="district"), columns=list(GROUPS))
-    if demand.year == demand.base_year:
+    if demand.year is None or demand.base_year is None or demand.year == demand.base_year:
         return Projection(demand.year, demand.base_year, out, "as loaded")
-    span = demand.factors_year - demand.base_year
+    factors_year = demand.year if demand.factors_year is None else demand.factors_year
+    span = factors_year - demand.base_year
     power = (demand.year - demand.base_year) / span if span else 1.0
-    source = (f"plan's city-wide growth 规划全市增长系数 {demand.base_year}->{demand.factors_year}"
-              + (f", compounded to {demand.year}" if demand.year != demand.factors_year else ""))
+    source = (f"profile's city-wide growth 规划参数全市增长系数 {demand.base_year}->{factors_year}"
+              + (f", compounded to {demand.year}" if demand.year != factors_year else ""))
     for g in GROUPS:
         out[g] = float(demand.factors[g]) ** power
     for code, fac in demand.district_factors.items():

@@ -28,6 +28,11 @@ street centres have beds, attachment 2), public ones (公办 and 公建民营) f
 beds counted as not nursing-type for ``pass``, as nursing-type for ``fail``).  A
 demonstration home is a public institution whose ``demonstration`` is true.
 
+A target the scenario's profile does not set (``None``, e.g. the ``neutral`` profile's
+places per 1,000) has no row.  A range target (floor area per resident) is checked at
+both ends: below the low end or above the high end fails, and the gap is the distance to
+the nearer end (0 inside the range).
+
 Communities that are not on the network (``unreachable``) could not be assessed.  The
 coverage shares (``urban_elderly``, ``rural_elderly``, ``compliance``) are computed over
 the assessed communities, and the count of the others is in ``not_assessed``.  A share
@@ -335,48 +340,85 @@ def _demonstration_part(stock: _Stock | None, fmask: np.ndarray | None, dcodes: 
     return _Part(n, 1.0)
 
 
-def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: float,
-               demo_need: float = 1.0) -> list[dict]:
-    """The ten indicator rows of one district (or the city)."""
+def _range_status(value: float | None, lo: float, hi: float) -> tuple[str, float | None]:
+    """A range target checked at both ends: status and the gap to the nearer end.
+
+    Below ``lo`` the gap is negative (``value - lo``), above ``hi`` positive
+    (``value - hi``), inside it 0.
+    """
+    if value is None:
+        return "no data", None
+    if value < lo - 1e-12:
+        return "fail", value - lo
+    if value > hi + 1e-12:
+        return "fail", value - hi
+    return "pass", 0.0
+
+
+def _bed_rows(code: str, name: str, p: dict[str, _Part], t: Targets,
+              demo_need: float | None) -> list[dict]:
+    """The bed rows (public beds, nursing share, demonstration homes) the profile sets."""
     rows = []
-    for key, target in (("urban_elderly", t.urban_elderly_coverage),
-                        ("rural_elderly", t.rural_elderly_coverage),
-                        ("street_centre", t.street_centre_coverage),
-                        ("compliance", t.facility_compliance)):
-        v, s = _share(p[key].num, p[key].den, target, p[key].off)
-        rows.append(_row(code, name, key, v, target, f">= {target:.0%}", s, off=p[key].off))
-    cp = p["childcare_places"]
-    v, s = _share(cp.num, cp.den, t.childcare_places_per_1000)
-    rows.append(_row(code, name, "childcare_places", v, t.childcare_places_per_1000,
-                     f">= {t.childcare_places_per_1000:g}", s))
     pb = p["public_beds"]
-    if pb.num is None or pb.den is None:
-        rows.append(_row(code, name, "public_beds", None, None, "1% of 60+", "no data"))
+    if t.public_beds_share_of_60plus is None:
+        pass
+    elif pb.num is None or pb.den is None:
+        rows.append(_row(code, name, "public_beds", None, None,
+                         f"{t.public_beds_share_of_60plus:.0%} of 60+", "no data"))
     else:
         s = "pass" if pb.num >= pb.den - 1e-9 else "fail"
         rows.append(_row(code, name, "public_beds", pb.num, pb.den,
                          f">= {t.public_beds_share_of_60plus:.0%} of 60+ ({pb.den:.0f})", s))
     ns = p["nursing_share"]
-    v, s = _share(ns.num, ns.den, t.nursing_bed_share, ns.off)
-    rows.append(_row(code, name, "nursing_share", v, t.nursing_bed_share,
-                     f">= {t.nursing_bed_share:.0%}", s))
+    if t.nursing_bed_share is not None:
+        v, s = _share(ns.num, ns.den, t.nursing_bed_share, ns.off)
+        rows.append(_row(code, name, "nursing_share", v, t.nursing_bed_share,
+                         f">= {t.nursing_bed_share:.0%}", s))
     dh = p["demonstration_home"]
-    if dh.num is None:
+    if demo_need is None:
+        pass
+    elif dh.num is None:
         rows.append(_row(code, name, "demonstration_home", None, demo_need, f">= {demo_need:g}",
                          "no data"))
     else:
         rows.append(_row(code, name, "demonstration_home", dh.num, demo_need,
                          f">= {demo_need:g}", "pass" if dh.num >= demo_need else "fail"))
+    return rows
+
+
+def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: float | None,
+               demo_need: float | None = 1.0) -> list[dict]:
+    """The indicator rows of one district (or the city); a target that is ``None`` (the
+    profile sets none) has no row."""
+    rows = []
+    for key, target in (("urban_elderly", t.urban_elderly_coverage),
+                        ("rural_elderly", t.rural_elderly_coverage),
+                        ("street_centre", t.street_centre_coverage),
+                        ("compliance", t.facility_compliance)):
+        if target is None:
+            continue
+        v, s = _share(p[key].num, p[key].den, target, p[key].off)
+        rows.append(_row(code, name, key, v, target, f">= {target:.0%}", s, off=p[key].off))
+    cp = p["childcare_places"]
+    if t.childcare_places_per_1000 is not None:
+        v, s = _share(cp.num, cp.den, t.childcare_places_per_1000)
+        rows.append(_row(code, name, "childcare_places", v, t.childcare_places_per_1000,
+                         f">= {t.childcare_places_per_1000:g}", s))
+    rows += _bed_rows(code, name, p, t, demo_need)
     pc = p["public_childcare"]
-    if pc.num is None:
+    if need is None:
+        pass
+    elif pc.num is None:
         rows.append(_row(code, name, "public_childcare", None, need, f">= {need}", "no data"))
     else:
         rows.append(_row(code, name, "public_childcare", pc.num, need, f">= {need}",
                          "pass" if pc.num >= need else "fail"))
-    lo, hi = t.elderly_area_per_resident_m2
-    ea = p["elderly_area"]
-    v, s = _share(ea.num, ea.den, lo)
-    rows.append(_row(code, name, "elderly_area", v, lo, f"{lo:g}-{hi:g}", s))
+    if t.elderly_area_per_resident_m2 is not None:
+        lo, hi = t.elderly_area_per_resident_m2
+        ea = p["elderly_area"]
+        v = None if ea.num is None or not ea.den else ea.num / ea.den
+        s, gap = _range_status(v, lo, hi)
+        rows.append(_row(code, name, "elderly_area", v, lo, f"{lo:g}-{hi:g}", s, gap=gap))
     return rows
 
 
@@ -457,17 +499,48 @@ def district_indicators(
         p = comm.coverage(mask_d)
         p["street_centre"] = _street_part(streets, dcodes, with_centre)
         p.update(_stock_parts(stock, fmask, dcodes, extras, float(np.nansum(comm.pop[mask_d])),
-                              float(np.nansum(comm.pop60[mask_d])) * t.public_beds_share_of_60plus))
+                              float(np.nansum(comm.pop60[mask_d])) * (t.public_beds_share_of_60plus or 0.0)))
         if not mask_d.any():
             p = dict.fromkeys(p, _NO_DATA)
         elif not stock_known:
             p.update(dict.fromkeys(_STOCK, _NO_DATA))
         # The city needs one public childcare per district that was assessed (has communities).
         n_assessed = sum(1 for d in dcodes if (comm.district == d).any())
-        need = t.public_childcare_per_district * (n_assessed if code == "city" else 1)
-        demo = t.demonstration_homes_per_district * (n_assessed if code == "city" else 1)
+        per = t.public_childcare_per_district
+        need = None if per is None else per * (n_assessed if code == "city" else 1)
+        per_demo = t.demonstration_homes_per_district
+        demo = None if per_demo is None else per_demo * (n_assessed if code == "city" else 1)
         rows += _unit_rows(code, name, p, t, need, demo)
     return pd.DataFrame(rows)
+
+
+#: Status -> the mark shown beside a value.
+STATUS_MARKS = {"pass": "✓", "fail": "✗", "no data": "无数据 no data", "incomplete": "? 不完整 incomplete"}
+
+
+def value_text(value: object, unit: str) -> str:
+    """An indicator's value as the briefing shows it: shares in percent, counts whole.
+
+    Parameters
+    ----------
+    value
+        The value (NaN or None: "—").
+    unit
+        The indicator's unit (:data:`UNITS`).
+
+    Returns
+    -------
+    str
+        ``93.3%``, ``1,260``, ``0.15``.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "—"
+    v = float(value)  # type: ignore[arg-type]
+    if unit == "%":
+        return f"{100 * v:.1f}%"
+    if unit in ("beds", "count"):
+        return f"{v:,.0f}"
+    return f"{v:.2f}"
 
 
 def wide(table: pd.DataFrame) -> pd.DataFrame:

@@ -130,6 +130,66 @@ def check_area_of_use(scenario: Scenario, crs: pyproj.CRS, districts: gpd.GeoDat
                     expected="a CRS whose area of use contains the data")
 
 
+def check_profile(scenario: Scenario, districts: gpd.GeoDataFrame | None, log: ProblemLog) -> None:
+    """Warn when the profile's figures are another place's (Xi'an's plan on Helsinki).
+
+    Parameters
+    ----------
+    scenario
+        The scenario (its profile).
+    districts
+        The districts layer as read (any CRS), or ``None``.
+    log
+        Where the warning goes.
+    """
+    from carecircle.inputs.profiles import profile_problems
+
+    if districts is None or len(districts) == 0 or districts.crs is None:
+        return
+    bounds = tuple(float(b) for b in districts.to_crs(WGS84).total_bounds)
+    log.problems.extend(profile_problems(scenario.profile, bounds,  # type: ignore[arg-type]
+                                         _scenario_name(scenario)))
+
+
+def check_costs(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], log: ProblemLog) -> None:
+    """Candidates that can never be chosen for lack of a cost, and ids a proposed site
+    would share with an existing facility.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (its unit costs by acquisition).
+    layers
+        The validated layers.
+    log
+        Where the warnings go.
+    """
+    cand = layers.get("candidates")
+    if cand is None or not len(cand) or "id" not in cand:
+        return
+    fname = str(scenario.inputs["candidates"].path)
+    cost = cand["cost_yuan"] if "cost_yuan" in cand else pd.Series(np.nan, index=cand.index)
+    unit = (cand["acquisition"].map(scenario.plan.unit_costs) if "acquisition" in cand
+            else pd.Series(np.nan, index=cand.index))
+    no_cost = pd.to_numeric(cost, errors="coerce").isna() & unit.isna()
+    if no_cost.any():
+        ids = cand.loc[no_cost, "id"].astype(str).tolist()
+        log.warning(fname, "candidates without a cost, and no unit cost for their acquisition: "
+                    "a plan cannot choose them 候选场地无费用且无单价, 无法入选",
+                    column="cost_yuan", found=f"{len(ids)}: {', '.join(ids[:10])}"
+                    + (" ..." if len(ids) > 10 else ""),
+                    expected=f"a cost_yuan, or [plan] unit_costs (profile {scenario.profile.name} "
+                             f"gives {scenario.plan.unit_costs or 'none'})")
+    fac = layers.get("facilities")
+    if fac is not None and len(fac) and "id" in fac:
+        shared = sorted(set(fac["id"].astype(str)) & set(cand["id"].astype(str)))
+        if shared:
+            log.warning(fname, "candidate ids also used by existing facilities: the tables could "
+                        "not tell a proposed site from an existing facility 候选场地编号与现状设施重复",
+                        column="id", found=", ".join(shared[:10]) + (" ..." if len(shared) > 10 else ""),
+                        expected="ids that differ from the facilities'")
+
+
 def check_plan_ids(scenario: Scenario, candidates: gpd.GeoDataFrame | None, log: ProblemLog) -> None:
     """``plan.required`` / ``plan.excluded`` must name candidates of the candidates layer.
 
@@ -172,6 +232,11 @@ def _read_layers(scenario: Scenario, log: ProblemLog, conversions: list[str]
         if "lonlat_columns" in gdf.attrs:
             lon, lat = gdf.attrs.pop("lonlat_columns")
             lonlat[name] = (str(lon), str(lat))
+        dropped, repaired = gdf.attrs.pop("osm_dropped", 0), gdf.attrs.pop("osm_repaired", 0)
+        if dropped or repaired:
+            conversions.append(f"{name}: OpenStreetMap shapes: {repaired} repaired (cut at the "
+                               f"extract's edge), {dropped} without a shape left out "
+                               "裁切处几何已修复/剔除")
         gdf = rename_columns(gdf, name, src.columns, truncated=src.path.suffix.lower() == ".shp")
         for col, value in src.defaults.items():
             if col not in gdf.columns and value != "auto":
@@ -208,8 +273,10 @@ def load_inputs(scenario: Scenario, *, raise_on_error: bool = True) -> Inputs:
         log.problems.append(exc.problem)
         crs = pyproj.CRS.from_epsg(4545)
     check_area_of_use(scenario, crs, raw.get("districts"), log)
+    check_profile(scenario, raw.get("districts"), log)
     layers = _validate_layers(scenario, raw, lonlat, crs, log, conversions)
     check_plan_ids(scenario, layers.get("candidates"), log)
+    check_costs(scenario, layers, log)
     try:
         check_output_folder(scenario.out_dir, scenario.protected_files())
     except OutputConflictError as exc:

@@ -53,16 +53,17 @@ SCENARIO: dict[str, Range] = {
     "walking.speed_mps.*": Range(0.3, 3.0, 0.5, 2.0, "m/s"),
     "walking.max_snap_m": Range(1, 5000, 20, 1000, "m"),
     "walking.isochrone_buffer_m": Range(0, 500, 0, 200, "m"),
-    "standards.elderly_min_area_m2": Range(1, 100_000, 50, 5000, "m²"),
-    "standards.childcare_min_area_m2": Range(1, 100_000, 50, 5000, "m²"),
-    "standards.shared_min_area_m2": Range(1, 100_000, 50, 10_000, "m²"),
+    # 0: no standard, any facility counts (the neutral profile)
+    "standards.elderly_min_area_m2": Range(0, 100_000, 0, 5000, "m²"),
+    "standards.childcare_min_area_m2": Range(0, 100_000, 0, 5000, "m²"),
+    "standards.shared_min_area_m2": Range(0, 100_000, 0, 10_000, "m²"),
     "standards.childcare_m2_per_place": Range(1, 100, 3, 30, "m² per place"),
-    "standards.compound_m2_per_100_households": Range(0, 1000, 1, 100, "m²"),
+    "standards.compound_m2_per_100_households": Range(0, 1000, 0, 100, "m²"),
     "standards.shared_building_cost_factor": Range(0.1, 2, 0.5, 1.2, ""),
     "standards.institution_m2_per_bed": Range(5, 500, 20, 120, "m² per bed"),
     "standards.institution_nursing_share_new": Range(0, 1, 0.3, 1, ""),
     "standards.demonstration_min_beds": Range(0, 5000, 0, 1000, "beds"),
-    "standards.rural_home_min_area_m2": Range(1, 100_000, 50, 1000, "m²"),
+    "standards.rural_home_min_area_m2": Range(0, 100_000, 0, 1000, "m²"),
     "targets.childcare_places_per_1000": Range(0, 100, 0.5, 20, "per 1,000"),
     "targets.public_beds_share_of_60plus": Range(0, 0.5, 0, 0.1, ""),
     "targets.public_childcare_per_district": Range(0, 1000, 0, 50, ""),
@@ -108,6 +109,7 @@ CLI: dict[str, Range] = {
     "--max-snap-m": SCENARIO["walking.max_snap_m"],
     "--buffer-m": SCENARIO["walking.isochrone_buffer_m"],
     "--partitions": Range(1, 10_000, 1, 1000, "pieces"),
+    "--min-interval": Range(0, 60, 0, 10, "s"),
 }
 
 

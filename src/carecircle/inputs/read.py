@@ -139,8 +139,7 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
         elif suffix in (".tif", ".tiff"):
             gdf = read_raster_grid(path)
         else:
-            kw = {"layer": source.layer} if source.layer else {}
-            gdf = gpd.read_file(path, **kw)
+            gdf = _read_vector(path, source.layer)
     except InputError:
         raise
     except Exception as exc:
@@ -169,6 +168,37 @@ def read_table(source: LayerSource, layer: str) -> gpd.GeoDataFrame:
         # read by :func:`carecircle.inputs.load.load_inputs`: messages on a point name these
         gdf.attrs["lonlat_columns"] = lonlat_columns
     return gdf
+
+
+def _read_vector(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    """A vector file (GeoPackage, GeoJSON, Shapefile, an OSM extract's layer ...)."""
+    kw: dict = {"layer": layer} if layer else {}
+    osm = path.name.lower().endswith((".pbf", ".osm"))
+    if osm:
+        kw["on_invalid"] = "ignore"  # broken rings: no geometry, not a failed read
+    gdf = gpd.read_file(path, **kw)
+    return _osm_shapes(gdf) if osm else gdf
+
+
+def _osm_shapes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """An OpenStreetMap extract's shapes made valid, those with none left out.
+
+    An extract cuts areas at its edge and GDAL assembles some into self-intersecting or
+    two-point rings: they are repaired (``shapely.make_valid``, keeping the polygons), and
+    the features left without a shape are dropped; ``attrs["osm_dropped"]`` counts them
+    (:func:`carecircle.inputs.load.load_inputs` says so in the conversions).
+    """
+    geom = np.asarray(gdf.geometry.values, dtype=object)
+    present = ~shapely.is_missing(geom)
+    bad = present & ~shapely.is_valid(geom)
+    if bad.any():
+        geom = geom.copy()
+        geom[bad] = shapely.make_valid(geom[bad], method="structure", keep_collapsed=False)
+    keep = ~shapely.is_missing(geom) & ~shapely.is_empty(geom)
+    out = gdf.set_geometry(gpd.GeoSeries(geom, index=gdf.index, crs=gdf.crs))[keep].copy()
+    out.attrs["osm_dropped"] = int((~keep).sum())
+    out.attrs["osm_repaired"] = int((bad & keep).sum())
+    return out
 
 
 def _convert_chinese(gdf: gpd.GeoDataFrame, system: str, fname: str) -> gpd.GeoDataFrame:

@@ -1,7 +1,9 @@
 """The scenario: every input and parameter of a run, read from TOML and validated.
 
-Defaults are the figures of the Xi'an plan 市政办发〔2023〕1号 (see docs/plan.md).
-Unknown keys are errors: a typo in a target name must never be silently ignored.
+A scenario starts from a plan *profile* (:mod:`carecircle.inputs.profiles`; default
+``xian-2023``, the figures of the Xi'an plan 市政办发〔2023〕1号, see docs/plan.md) and
+overrides what it sets.  Unknown keys are errors: a typo in a target name must never be
+silently ignored.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyproj
 
 from carecircle.errors import Problem, ScenarioError
 from carecircle.inputs.ranges import scenario_range
+
+if TYPE_CHECKING:
+    from carecircle.inputs.profiles import Currency, Profile
 
 LAYERS = ("network", "districts", "streets", "communities", "facilities", "candidates",
           "population_grid", "major_projects")
@@ -148,16 +153,18 @@ class Rural:
 
 @dataclass(frozen=True)
 class Targets:
-    urban_elderly_coverage: float = 0.90
-    rural_elderly_coverage: float = 0.80
-    street_centre_coverage: float = 0.70
-    facility_compliance: float = 1.00
-    childcare_places_per_1000: float = 4.8
-    public_beds_share_of_60plus: float = 0.01
-    public_childcare_per_district: int = 1
-    elderly_area_per_resident_m2: tuple[float, float] = (0.1, 0.3)
-    nursing_bed_share: float = 0.60
-    demonstration_homes_per_district: int = 1
+    """The district targets; ``None`` is no target (a profile or ``key = false`` says so)."""
+
+    urban_elderly_coverage: float | None = 0.90
+    rural_elderly_coverage: float | None = 0.80
+    street_centre_coverage: float | None = 0.70
+    facility_compliance: float | None = 1.00
+    childcare_places_per_1000: float | None = 4.8
+    public_beds_share_of_60plus: float | None = 0.01
+    public_childcare_per_district: int | None = 1
+    elderly_area_per_resident_m2: tuple[float, float] | None = (0.1, 0.3)
+    nursing_bed_share: float | None = 0.60
+    demonstration_homes_per_district: int | None = 1
 
 
 # The plan's own forecast (section 一(二)): 2020 census -> 2025.
@@ -172,18 +179,19 @@ PLAN_FACTORS_2025 = {
 class Demand:
     """Which year's demand the run plans for, and how loaded (2020) numbers are projected.
 
-    ``year = 2020`` uses the populations as loaded; any other year scales them. By
-    default the factors are the plan's city-wide growth 2020 -> 2025 (residents
-    12.9529 M -> 15 M, 60+ 2.0753 M -> 3 M, 0-3 412.2 k -> 450 k), compounded per
-    year for years other than 2025.  ``district_factors`` (district code -> group ->
+    ``year == base_year`` uses the populations as loaded; any other year scales them.
+    The defaults are the ``xian-2023`` profile's: the plan's city-wide growth 2020 -> 2025
+    (residents 12.9529 M -> 15 M, 60+ 2.0753 M -> 3 M, 0-3 412.2 k -> 450 k), compounded
+    per year for years other than 2025.  ``district_factors`` (district code -> group ->
     factor) override them per district; a ``projection_table`` CSV (district, group,
-    year, value) gives projected district totals instead.
+    year, value) gives projected district totals instead.  ``year = None`` (a profile
+    without a forecast, such as ``neutral``): the populations as loaded, no year stated.
     """
 
-    year: int = 2025
-    base_year: int = 2020
+    year: int | None = 2025
+    base_year: int | None = 2020
     factors: dict[str, float] = field(default_factory=lambda: dict(PLAN_FACTORS_2025))
-    factors_year: int = 2025
+    factors_year: int | None = 2025
     district_factors: dict[str, dict[str, float]] = field(default_factory=dict)
     projection_table: str | None = None
 
@@ -208,6 +216,9 @@ class Plan:
     budget_yuan: float = 0.0
     time_limit_s: float = 120.0
     mip_gap: float = 1e-4
+    method: str = "auto"  # siting solve: "auto", "exact" (HiGHS alone) or "scale" (LP bound + heuristics)
+    gap_target: float = 0.01  # scale path: stop once the plan is proved within this of the best
+    exact_max_columns: int = 10_000  # auto: models above this many columns take the scale path
     required: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
     district_targets: bool = True
@@ -252,6 +263,14 @@ class Scenario:
     source: Path | None = None
     #: Warnings found while reading the scenario (values near the edge of their range).
     warnings: tuple[Problem, ...] = ()
+    #: The plan profile the figures start from, with the scenario's ``currency`` and
+    #: ``subsidies`` applied (:mod:`carecircle.inputs.profiles`).
+    profile: Profile = field(default_factory=lambda: _default_profile())
+
+    @property
+    def currency(self) -> Currency:
+        """What money is counted in (the profile's, or the scenario's ``currency``)."""
+        return self.profile.currency
 
     @property
     def out_dir(self) -> Path:
@@ -270,7 +289,7 @@ class Scenario:
             files += sorted(p.parent.glob(p.stem + ".*")) if p.suffix.lower() == ".shp" else [p]
         if self.demand.projection_table:
             files.append(Path(self.demand.projection_table))
-        return files
+        return files + self.profile.files()
 
     def input_fingerprint(self) -> str:
         """sha256 over the bytes of every input file: a cache key for derived data."""
@@ -315,17 +334,25 @@ class _Reader:
                 f"expected one of {sorted(allowed)}"
             )
 
-    def build(self, cls: Any, section: str, data: Any) -> Any:
+    def build(self, cls: Any, section: str, data: Any, base: Any = None) -> Any:
+        """``base`` (default ``cls()``) with the keys of ``data`` checked and set.
+
+        The class defaults give each key's type; ``base`` (a profile's figures) the
+        values not set.
+        """
         if not isinstance(data, dict):
             raise ScenarioError(f"{self.where}: [{section}] = {data!r} 参数无效; expected a table")
         self.keys(section, data, {f.name for f in fields(cls)})
-        defaults = cls()
-        kwargs = {f.name: self.coerce(data[f.name], getattr(defaults, f.name), f"{section}.{f.name}")
+        sample = cls()
+        base = sample if base is None else base
+        kwargs = {f.name: self.coerce(data[f.name], getattr(sample, f.name), f"{section}.{f.name}",
+                                      getattr(base, f.name))
                   for f in fields(cls) if f.name in data}
-        return cls(**kwargs)
+        return dataclasses.replace(base, **kwargs)
 
-    def coerce(self, value: Any, default: Any, key: str) -> Any:
-        """``value`` checked and converted to the type of ``default``."""
+    def coerce(self, value: Any, default: Any, key: str, base: Any = None) -> Any:
+        """``value`` checked and converted to the type of ``default`` (a table merged
+        into ``base``, default ``default``)."""
         if isinstance(default, bool):
             if not isinstance(value, bool):
                 raise self.error(key, value, "true or false")
@@ -333,7 +360,7 @@ class _Reader:
         if isinstance(default, (int, float)):
             return self.number(value, key, integer=isinstance(default, int))
         if isinstance(default, dict):
-            return self.table(value, default, key)
+            return self.table(value, default, key, base)
         if isinstance(default, tuple):
             return self.sequence(value, default, key)
         if isinstance(default, str):
@@ -365,15 +392,20 @@ class _Reader:
                 "warning", self.where, "unusual value 数值异常, please check", column=key,
                 found=f"{value:g}", expected=f"usually {rng.warn_lo:,g}-{rng.warn_hi:,g} {rng.unit}".rstrip()))
 
-    def table(self, value: Any, default: dict, key: str) -> dict:
+    def table(self, value: Any, default: dict, key: str, base: dict | None = None) -> dict:
         if not isinstance(value, dict):
             raise self.error(key, value, "a table, e.g. { elderly = 1.0, childcare = 1.2 }")
-        merged = dict(default)
+        merged = dict(default if base is None else base)
         sample = next(iter(default.values()), None)
         for k, v in value.items():
             if default and k not in default:
                 raise self.error(key, value, f"keys among {sorted(default)}")
-            merged[k] = self.coerce(v, sample, f"{key}.{k}") if sample is not None else v
+            if isinstance(sample, dict):
+                # a table of tables (plan.fitout_costs): an entry merges into the same
+                # entry of the base, not into the first entry's figures
+                merged[k] = self.table(v, sample, f"{key}.{k}", merged.get(k, {}))
+            else:
+                merged[k] = self.coerce(v, sample, f"{key}.{k}") if sample is not None else v
         return merged
 
     def sequence(self, value: Any, default: tuple, key: str) -> tuple:
@@ -451,28 +483,35 @@ class _Reader:
             defaults=dict(defaults),
         )
 
-    def demand(self, raw: Any, base: Path) -> Demand:
+    def demand(self, raw: Any, base: Path, start: Demand | None = None) -> Demand:
+        """``[demand]`` over ``start`` (a profile's; default :class:`Demand`)."""
         if not isinstance(raw, dict):
             raise ScenarioError(f"{self.where}: [demand] must be a table")
         self.keys("demand", raw, {f.name for f in fields(Demand)})
-        d = Demand()
+        d = Demand() if start is None else start
         year = raw.get("year", d.year)
-        if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2060:
+        if year is not None and (isinstance(year, bool) or not isinstance(year, int)
+                                 or not 2000 <= year <= 2060):
             raise self.error("demand.year", year, "a year such as 2020 or 2025 (2000-2060)")
-        factors = self.coerce(raw.get("factors", {}), d.factors, "demand.factors")
+        sample = Demand().factors
+        factors = self.coerce(raw.get("factors", {}), sample, "demand.factors", d.factors)
         dfac = raw.get("district_factors", {})
         if not isinstance(dfac, dict):
             raise ScenarioError(f"{self.where}: demand.district_factors must be a table of tables")
-        district_factors = {
-            str(k): self.coerce(v, d.factors, f"demand.district_factors.{k}") for k, v in dfac.items()
+        district_factors = dict(d.district_factors) | {
+            str(k): self.coerce(v, sample, f"demand.district_factors.{k}", d.factors)
+            for k, v in dfac.items()
         }
-        years = {}
+        years: dict[str, int | None] = {}
         for key in ("base_year", "factors_year"):
+            # without a forecast (a profile such as neutral) the base year is the year
             value = raw.get(key, getattr(d, key))
-            if isinstance(value, bool) or not isinstance(value, int) or not 1950 <= value <= 2100:
+            value = year if value is None else value
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 1950 <= value <= 2100):
                 raise self.error(f"demand.{key}", value, "a year such as 2020 (1950-2100)")
             years[key] = value
-        table = raw.get("projection_table")
+        table = raw.get("projection_table", d.projection_table)
         if table is not None and (not isinstance(table, str) or _URL.match(table)):
             raise self.error("demand.projection_table", table, "a local CSV path string")
         if table is not None:
@@ -482,12 +521,18 @@ class _Reader:
                       factors_year=years["factors_year"], district_factors=district_factors,
                       projection_table=table)
 
-    def plan(self, raw: Any) -> Plan:
-        plan = self.build(Plan, "plan", raw)
+    def plan(self, raw: Any, base: Plan | None = None) -> Plan:
+        plan = self.build(Plan, "plan", raw, base)
         if plan.mode not in ("cover_all", "budget"):
             raise self.error("plan.mode", plan.mode, "'cover_all' or 'budget'")
         if plan.mode == "budget" and plan.budget_yuan <= 0:
             raise self.error("plan.budget_yuan", plan.budget_yuan, "plan.budget_yuan > 0 for plan.mode = 'budget'")
+        if plan.method not in ("auto", "exact", "scale"):
+            raise self.error("plan.method", plan.method, "'auto', 'exact' or 'scale'")
+        if not 0 <= plan.gap_target < 1:
+            raise self.error("plan.gap_target", plan.gap_target, "0 <= value < 1")
+        if plan.exact_max_columns < 1:
+            raise self.error("plan.exact_max_columns", plan.exact_max_columns, "a whole number >= 1")
         for kind, col in plan.weights.items():
             if col not in WEIGHT_COLUMNS:
                 raise self.error(f"plan.weights.{kind}", col, f"one of {list(WEIGHT_COLUMNS)}")
@@ -499,16 +544,18 @@ class _Reader:
             raise self.error("plan.shared_fitout_saving", plan.shared_fitout_saving, "a share 0-1")
         return plan
 
-    def rural(self, raw: Any) -> Rural:
-        rural = self.build(Rural, "rural", raw)
+    def rural(self, raw: Any, base: Rural | None = None) -> Rural:
+        """``[rural]`` over ``base`` (a profile's)."""
+        rural = self.build(Rural, "rural", raw, base)
         if rural.mode not in RURAL_MODES:
             raise self.error("rural.mode", rural.mode, f"one of {list(RURAL_MODES)}")
         if rural.limit() <= 0:
             raise self.error("rural.limit_m", rural.limit_m, "a distance > 0 (or minutes > 0)")
         return rural
 
-    def standards(self, raw: Any) -> Standards:
-        standards = self.build(Standards, "standards", raw)
+    def standards(self, raw: Any, base: Standards | None = None) -> Standards:
+        """``[standards]`` over ``base`` (a profile's)."""
+        standards = self.build(Standards, "standards", raw, base)
         if not 0 <= standards.institution_nursing_share_new <= 1:
             raise self.error("standards.institution_nursing_share_new",
                              standards.institution_nursing_share_new, "a share 0-1")
@@ -521,15 +568,26 @@ class _Reader:
                 expected="plan.fitout_costs and plan.shared_fitout_saving (docs/scenario.md)"))
         return standards
 
-    def targets(self, raw: Any) -> Targets:
-        targets = self.build(Targets, "targets", raw)
+    def targets(self, raw: Any, base: Targets | None = None) -> Targets:
+        """``[targets]`` over ``base``; ``key = false`` is no target."""
+        if isinstance(raw, dict):
+            off = [k for k, v in raw.items() if v is False]
+            raw = {k: v for k, v in raw.items() if v is not False}
+        else:
+            off = []
+        targets = self.build(Targets, "targets", raw, base)
+        self.keys("targets", dict.fromkeys(off), {f.name for f in fields(Targets)})
+        targets = dataclasses.replace(targets, **dict.fromkeys(off))
         for key in ("urban_elderly_coverage", "rural_elderly_coverage", "street_centre_coverage",
                     "facility_compliance", "nursing_bed_share"):
-            if not 0 <= getattr(targets, key) <= 1:
-                raise self.error(f"targets.{key}", getattr(targets, key), "a share 0-1")
-        lo, hi = targets.elderly_area_per_resident_m2
-        if lo > hi:
-            raise self.error("targets.elderly_area_per_resident_m2", [lo, hi], "[low, high] with low <= high")
+            value = getattr(targets, key)
+            if value is not None and not 0 <= value <= 1:
+                raise self.error(f"targets.{key}", value, "a share 0-1")
+        if targets.elderly_area_per_resident_m2 is not None:
+            lo, hi = targets.elderly_area_per_resident_m2
+            if lo > hi:
+                raise self.error("targets.elderly_area_per_resident_m2", [lo, hi],
+                                 "[low, high] with low <= high")
         return targets
 
 
@@ -538,7 +596,39 @@ _LAYER_KEYS = {f.name for f in fields(LayerSource)}
 _TOP_KEYS = {
     "name", "title", "crs", "output_dir", "demand", "include_major_projects",
     "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan", "rural",
+    "profile", "currency", "subsidies",
 }
+
+
+def _default_profile() -> Profile:
+    from carecircle.inputs.profiles import default_profile
+
+    return default_profile()
+
+
+def _profile(data: dict, base_dir: Path, r: _Reader) -> Profile:
+    """The scenario's profile, with its own ``currency`` and ``subsidies`` applied."""
+    from carecircle.inputs.profiles import (
+        DEFAULT_PROFILE,
+        _currency,
+        _subsidies,
+        load_profile,
+    )
+
+    name = data.get("profile", DEFAULT_PROFILE)
+    if not isinstance(name, str) or not name.strip() or _CONTROL.search(name) or _URL.match(name):
+        raise r.error("profile", name, '"xian-2023", "neutral" or a profile .toml file')
+    try:
+        profile = load_profile(name.strip(), base_dir)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{r.where}: {exc}") from None
+    changes: dict[str, Any] = {}
+    if "currency" in data:
+        changes["currency"] = _currency(r, data["currency"])
+    if "subsidies" in data:
+        changes["subsidies"] = _subsidies(r, data["subsidies"], base_dir)
+        changes["bundled"] = profile.bundled and changes["subsidies"] in (None, profile.subsidies)
+    return dataclasses.replace(profile, **changes) if changes else profile
 
 
 def _name(data: dict, where: str) -> str:
@@ -585,9 +675,13 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
     if missing:
         raise ScenarioError(f"{where}: [inputs] lacks {missing} 缺少必需输入; these layers are required")
     inputs = {k: r.layer(k, v, base_dir) for k, v in inputs_raw.items()}
+    profile = _profile(data, base_dir, r)
     walking = r.build(Walking, "walking", data.get("walking", {}))
-    targets = r.targets(data.get("targets", {}))
-    plan = r.plan(data.get("plan", {}))
+    targets = r.targets(data.get("targets", {}), profile.targets)
+    plan = r.plan(data.get("plan", {}), dataclasses.replace(
+        Plan(), unit_costs=dict(profile.unit_costs), operation_years=profile.operation_years,
+        fitout_costs={k: dict(v) for k, v in profile.fitout_costs.items()},
+        shared_fitout_saving=profile.shared_fitout_saving))
     out = data.get("output_dir")
     if out is not None and (not isinstance(out, str) or not out.strip() or _URL.match(out)):
         raise r.error("output_dir", out, "a folder path string")
@@ -599,9 +693,9 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
     title = data.get("title", name)
     if not isinstance(title, str) or _CONTROL.search(title):
         raise r.error("title", title, "a text without control characters")
-    demand = r.demand(data.get("demand", {}), base_dir)
-    standards = r.standards(data.get("standards", {}))
-    rural = r.rural(data.get("rural", {}))
+    demand = r.demand(data.get("demand", {}), base_dir, profile.demand)
+    standards = r.standards(data.get("standards", {}), profile.standards)
+    rural = r.rural(data.get("rural", {}), profile.rural)
     tolerance = r.number(data.get("district_tolerance_m", 500.0), "district_tolerance_m")
     return Scenario(
         name=name,
@@ -619,6 +713,7 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         plan=plan,
         rural=rural,
         warnings=tuple(r.warnings),
+        profile=profile,
     )
 
 

@@ -85,8 +85,9 @@ GEOMETRY: dict[str, tuple[str, ...]] = {
     "districts": ("Polygon", "MultiPolygon"),
     "streets": ("Polygon", "MultiPolygon", "Point"),
     "communities": ("Point", "Polygon", "MultiPolygon"),
-    "facilities": ("Point",),
-    "candidates": ("Point",),
+    # a building's outline (an OSM extract's) stands for the building: a point inside it
+    "facilities": ("Point", "Polygon", "MultiPolygon"),
+    "candidates": ("Point", "Polygon", "MultiPolygon"),
     "population_grid": ("Point", "Polygon"),
 }
 

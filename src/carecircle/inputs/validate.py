@@ -558,6 +558,11 @@ def validate_layer(
     lonlat = _lonlat(gdf)
     own = _own_coordinates(gdf)
     gdf = gdf.to_crs(crs)
+    if layer in ("facilities", "candidates"):
+        # a building given by its outline is the point inside it (maps, snapping, tables)
+        poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy() & ok
+        if poly.any():
+            gdf.loc[poly, "geometry"] = gdf.geometry[poly].representative_point()
     if layer != "districts":
         ok = _check_location(gdf, lay, area, ok, lonlat, own, lonlat_columns)
     checks = {"communities": _communities, "streets": _streets, "facilities": _facilities,

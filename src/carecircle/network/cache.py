@@ -25,8 +25,9 @@ import numpy as np
 #: Bump when the stored layout or the network-building rules change, so old
 #: cache files are ignored rather than misread.  3: a network loaded without a
 #: ``crs`` takes the CRS of :func:`carecircle.inputs.coords.choose_metric_crs`, and the
-#: report keeps the largest pieces the network dropped.
-CACHE_FORMAT = 3
+#: report keeps the largest pieces the network dropped.  4: each edge's way type and
+#: whether it can be entered from the street (``edge_way``, ``edge_restricted``).
+CACHE_FORMAT = 4
 
 #: Environment variable that overrides the default cache directory.
 CACHE_ENV = "CARECIRCLE_CACHE_DIR"

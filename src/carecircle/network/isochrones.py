@@ -13,12 +13,13 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.ops import substring
 
 from carecircle.inputs.points import read_points
 from carecircle.network.reach import reached_nodes, walk_limit_m
-from carecircle.network.snapping import Snapped, snap_points
+from carecircle.network.snapping import Snapped, snap_points, way_labels
 from carecircle.network.sources import load_network
 from carecircle.network.walknet import WalkNetwork
 
@@ -188,6 +189,8 @@ def isochrones_for(
     crs: Any = None,
     cache_dir: Any = None,
     progress: bool = False,
+    lon: str | None = None,
+    lat: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Isochrones of the sites in a file: the library side of ``carecircle isochrones``.
 
@@ -197,28 +200,39 @@ def isochrones_for(
         Anything :func:`carecircle.network.sources.load_network` accepts, or a
         :class:`~carecircle.network.walknet.WalkNetwork`.
     sites_path_or_gdf
-        Points with an ``id`` column (GeoDataFrame, vector file, CSV lon/lat).
+        Places with an id (GeoDataFrame, vector file, CSV or Parquet with lon/lat, any
+        table carecircle writes: :func:`carecircle.inputs.points.read_points`).
     minutes, speed_mps
         The limit is ``minutes * 60 * speed_mps`` metres.
     buffer_m
         Street half-width of the polygons.
     max_snap_m, crs, cache_dir, progress
         As for :func:`carecircle.network.reach.reach_table`.
+    lon, lat
+        The longitude and latitude columns of a CSV or plain Parquet file.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        As :func:`isochrones`, plus ``minutes`` and ``speed_mps`` columns.
+        ``id``, the input's own columns (a name the output uses gets the prefix
+        ``input_``), ``minutes``, ``speed_mps``, ``limit_m``, ``buffer_m``, ``snapped``,
+        ``snap_m`` and ``snap_way`` (where and on what way the site joins the network),
+        one polygon per site, in the network's CRS.
     """
     net = (
         network_source
         if isinstance(network_source, WalkNetwork)
         else load_network(network_source, crs=crs, cache_dir=cache_dir, progress=progress)
     )
-    pts = read_points(sites_path_or_gdf)
+    pts = read_points(sites_path_or_gdf, lon=lon, lat=lat)
     label = sites_path_or_gdf if isinstance(sites_path_or_gdf, str) else "sites"
     snapped = snap_points(net, pts, max_snap_m=max_snap_m, source=str(label))
     gdf = isochrones(net, snapped, walk_limit_m(minutes, speed_mps), buffer_m=buffer_m)
     gdf.insert(1, "minutes", float(minutes))
     gdf.insert(2, "speed_mps", float(speed_mps))
-    return gdf
+    gdf["snap_m"] = np.where(snapped.ok, snapped.connector, np.nan)
+    gdf["snap_way"] = way_labels(net, snapped)
+    own = pd.DataFrame(pts.drop(columns=["id", pts.geometry.name])).reset_index(drop=True)
+    own = own.rename(columns={c: f"input_{c}" for c in own.columns if c in gdf.columns})
+    out = pd.concat([gdf[["id"]], own, pd.DataFrame(gdf.drop(columns=["id"]))], axis=1)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=gdf.crs)

@@ -1,7 +1,11 @@
-"""OpenStreetMap ways from ``.osm`` XML and ``.osm.pbf`` files, and the walk filter.
+"""OpenStreetMap ways from ``.osm`` XML and ``.osm.pbf`` files, the walk filter, and
+which ways a person can step onto from the street.
 
 :func:`walkable_ways` decides, from a way's tags, whether pedestrians may use it;
-the readers (:func:`read_osm_xml`, :func:`read_osm_pbf`) return the ways as
+:func:`entry_restrictions` which of the walkable ways a person cannot enter from
+where they stand (tunnels, underground levels, private driveways): a walk may pass
+through them, but a community or a site joins the network on them only when no other
+way is within reach (:mod:`carecircle.network.snapping`).  The readers (:func:`read_osm_xml`, :func:`read_osm_pbf`) return the ways as
 :class:`OsmWays`, and :func:`ways_to_edges` cuts them into the edges that
 :func:`carecircle.network.walknet.assemble_network` turns into a
 :class:`~carecircle.network.walknet.WalkNetwork` (:mod:`carecircle.network.sources`
@@ -23,6 +27,9 @@ import shapely
 
 from carecircle.errors import InputError, Problem
 
+#: Tags read to decide whether a way can be entered from the street.
+ENTRY_TAGS = ("tunnel", "layer", "level", "indoor")
+
 #: Tags read to decide whether pedestrians may use a way.
 WALK_TAGS = (
     "highway",
@@ -43,6 +50,12 @@ _HIGHWAY_NOT_WALK = r"bus_guideway|cycleway|motor|no|platform|raceway|rest_area|
 # An explicit pedestrian permission keeps a way that highway/access/service alone
 # would drop (a cycleway with foot=designated is a shared path); osmnx drops them.
 _FOOT_ALLOWED = r"^(?:yes|designated|permissive)$"
+
+#: Every tag the readers keep.
+READ_TAGS = WALK_TAGS + ENTRY_TAGS
+# A tunnel that is a passage through a building at street level can be entered.
+_TUNNEL_SURFACE = r"^(?:no|building_passage)$"
+_ACCESS_CLOSED = r"^(?:private|destination|no|customers|delivery|permit)$"
 
 #: File names :func:`read_osm_xml` reads (compressed or not).
 OSM_XML_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.xml", ".xml")
@@ -126,6 +139,86 @@ def walkable_ways(tags: pd.DataFrame) -> tuple[np.ndarray, pd.Series, list[str]]
     return keep, pd.Series(values, index=index, dtype="object"), missing
 
 
+def _first_number(values: pd.Series) -> pd.Series:
+    """The first number of each tag value (``"-1;0"`` -> -1); NaN where none."""
+    return pd.to_numeric(values.str.extract(r"(-?\d+(?:\.\d+)?)", expand=False), errors="coerce")
+
+
+def entry_restrictions(tags: pd.DataFrame) -> np.ndarray:
+    """Why a person cannot step onto each way from the street (``""`` when they can).
+
+    A way is *not* entered from the street when it is a ``tunnel`` (other than a
+    ``building_passage``), lies below ground (``layer`` or ``level`` below 0), is
+    ``indoor``, or its access is closed to the public (``access`` or ``foot`` is
+    private, destination, no, customers, delivery or permit, unless ``foot`` says
+    yes/designated/permissive).  Walks still pass through such ways (an underpass
+    is a crossing); only joining the network prefers the others.
+
+    Parameters
+    ----------
+    tags
+        One row per way; any of :data:`READ_TAGS` as columns (a missing column means
+        the tag is unknown and no rule uses it).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of text, e.g. ``"tunnel, layer -3, access=destination"``.
+    """
+    n = len(tags)
+
+    def col(key: str) -> pd.Series:
+        if key in tags.columns:
+            return tags[key].astype("string").str.strip().str.lower().replace("", pd.NA)
+        return pd.Series(pd.NA, index=tags.index, dtype="string")
+
+    parts: list[np.ndarray] = []
+    tunnel = col("tunnel")
+    hit = (tunnel.notna() & ~tunnel.str.contains(_TUNNEL_SURFACE, regex=True, na=False)).to_numpy()
+    parts.append(np.where(hit, "tunnel", ""))
+    for key in ("layer", "level"):
+        raw = col(key)
+        below = _first_number(raw).lt(0).fillna(False).to_numpy(dtype=bool)
+        parts.append(np.where(below, key + " " + raw.fillna("").to_numpy(dtype=object), ""))
+    parts.append(np.where(col("indoor").str.contains(r"^(?:yes|corridor|room|area)$", regex=True,
+                                                     na=False).to_numpy(), "indoor", ""))
+    foot = col("foot")
+    foot_ok = foot.str.contains(_FOOT_ALLOWED, regex=True, na=False).to_numpy()
+    for key in ("access", "foot"):
+        value = col(key)
+        closed = value.str.contains(_ACCESS_CLOSED, regex=True, na=False).to_numpy() & ~foot_ok
+        parts.append(np.where(closed, key + "=" + value.fillna("").to_numpy(dtype=object), ""))
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        out[i] = ", ".join(p[i] for p in parts if p[i])
+    return out
+
+
+def _entry_counts(tags: pd.DataFrame) -> dict[str, int]:
+    """How many ways of each kind cannot be entered from the street (for the report)."""
+    reasons = pd.Series(entry_restrictions(tags), dtype=object)
+    kinds = reasons[reasons != ""].str.split(", ").explode().str.replace(
+        r"^(layer|level) .*$", r"\1<0", regex=True)
+    return {str(k): int(v) for k, v in kinds.value_counts().sort_index().items()}
+
+
+def way_types(tags: pd.DataFrame) -> np.ndarray:
+    """The ``highway`` value of each way (``""`` when unknown), as object array.
+
+    Parameters
+    ----------
+    tags
+        One row per way.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    if "highway" not in tags.columns:
+        return np.full(len(tags), "", dtype=object)
+    return tags["highway"].astype("string").str.strip().fillna("").to_numpy(dtype=object)
+
+
 # --------------------------------------------------------------------------- readers
 
 
@@ -179,7 +272,7 @@ def read_osm_xml(path: Path) -> OsmWays:
                         for nd in elem.iter("nd"):
                             refs.append(int(nd.get("ref")))
                             ref_way.append(w)
-                        rows.append({k: tags[k] for k in WALK_TAGS if k in tags})
+                        rows.append({k: tags[k] for k in READ_TAGS if k in tags})
                         way_ids.append(int(elem.get("id")))
                     elem.clear()
                 elif tag == "relation":
@@ -204,7 +297,7 @@ def read_osm_xml(path: Path) -> OsmWays:
     keep = found
     piece_way = np.zeros(piece.max() + 1 if len(piece) else 0, dtype=np.int64)
     piece_way[piece] = way
-    tags = pd.DataFrame(rows, columns=[t for t in WALK_TAGS if any(t in r for r in rows)])
+    tags = pd.DataFrame(rows, columns=[t for t in READ_TAGS if any(t in r for r in rows)])
     tags["osm_way_id"] = way_ids
     piece, piece_idx = np.unique(piece[keep], return_inverse=True)
     return OsmWays(
@@ -246,7 +339,7 @@ def read_osm_pbf(path: Path) -> OsmWays:
         ) from exc
     tags = pd.DataFrame({"highway": df["highway"].astype("string")})
     other = df["other_tags"] if "other_tags" in df else pd.Series(pd.NA, index=df.index)
-    for key in WALK_TAGS[1:]:
+    for key in READ_TAGS[1:]:
         tags[key] = _hstore_value(other, key)
     tags["osm_way_id"] = pd.to_numeric(df["osm_id"], errors="coerce").astype("Int64")
     coords, way = shapely.get_coordinates(np.asarray(df.geometry.values), return_index=True)
@@ -263,7 +356,7 @@ def read_osm_pbf(path: Path) -> OsmWays:
 
 def ways_to_edges(
     ways: OsmWays, filter_walkable: bool, report: dict
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Split ways at shared nodes into edges between intersections/ends.
 
     Parameters
@@ -280,8 +373,8 @@ def ways_to_edges(
     tuple of numpy.ndarray or None
         ``node_ids``, ``node_lonlat`` ``(n, 2)``, ``edge_u``, ``edge_v`` (node
         indices) and the edges' LineStrings in lon/lat, as
-        :func:`carecircle.network.walknet.assemble_network` takes them; ``None``
-        when no way has an edge left.
+        :func:`carecircle.network.walknet.assemble_network` takes them, and each
+        edge's row in ``ways.tags``; ``None`` when no way has an edge left.
     """
     # Clipped ways arrive as several pieces: count OSM ways, not pieces.
     way_id = (
@@ -301,6 +394,7 @@ def ways_to_edges(
         report["ways_dropped_not_walkable"] = {}
         report["tags_missing"] = []
     report["ways_walkable"] = int((keep_way & first_piece).sum())
+    report["ways_no_street_entry"] = _entry_counts(ways.tags[keep_way & first_piece])
     sel = keep_way[ways.way] if len(ways.way) else np.zeros(0, bool)
     way, key, lonlat = ways.way[sel], ways.key[sel], ways.lonlat[sel]
     # Drop a vertex repeating the previous one in the same way (zero-length step).
@@ -339,4 +433,4 @@ def ways_to_edges(
     else:
         node_ids = uniq[used].astype(np.int64)
         report["node_ids"] = "osm"
-    return node_ids, node_lonlat, remap[eu], remap[ev], geoms
+    return node_ids, node_lonlat, remap[eu], remap[ev], geoms, way[a]

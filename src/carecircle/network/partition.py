@@ -481,4 +481,5 @@ def extract_subnetwork(net: WalkNetwork, area: Any, distance: float) -> WalkNetw
         edge_geometry=net.edge_geometry[edges],
         csr=csr,
         report=report,
+        **net.edge_attributes(edges),
     )

@@ -564,6 +564,9 @@ def reach_table(
     crs: Any = None,
     cache_dir: Any = None,
     progress: bool = False,
+    lon: str | None = None,
+    lat: str | None = None,
+    lines: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Origin-site pairs within ``minutes`` of walking at ``speed_mps``.
 
@@ -585,12 +588,17 @@ def reach_table(
         Passed to :func:`~carecircle.network.sources.load_network`.
     progress
         Progress bars.
+    lon, lat
+        The longitude and latitude columns of CSV or plain Parquet inputs.
+    lines
+        Return the pairs as a GeoDataFrame of straight lines from each origin to its
+        site (network CRS), for GeoJSON and GeoPackage outputs.
 
     Returns
     -------
     pairs : pandas.DataFrame
         ``origin_id``, ``site_id``, ``metres``, ``minutes``; sorted by origin
-        then site (input order).
+        then site (input order).  A GeoDataFrame with ``lines``.
     unsnapped : pandas.DataFrame
         ``file``, ``id``, ``distance_m``, ``max_snap_m`` of points not snapped.
     """
@@ -601,10 +609,19 @@ def reach_table(
     )
     o_label = _label(origins_path_or_gdf, "origins")
     s_label = _label(sites_path_or_gdf, "sites")
-    o = snap_points(net, read_points(origins_path_or_gdf), max_snap_m=max_snap_m, source=o_label)
-    s = snap_points(net, read_points(sites_path_or_gdf), max_snap_m=max_snap_m, source=s_label)
+    o = snap_points(net, read_points(origins_path_or_gdf, lon=lon, lat=lat), max_snap_m=max_snap_m,
+                    source=o_label)
+    s = snap_points(net, read_points(sites_path_or_gdf, lon=lon, lat=lat), max_snap_m=max_snap_m,
+                    source=s_label)
     pairs = reach_pairs(net, o, s, walk_limit_m(minutes, speed_mps), progress=progress)
     table = pairs.to_frame(o.ids, s.ids, speed_mps=speed_mps)
+    if lines:
+        import geopandas as gpd
+        import shapely
+
+        assert o.point_xy is not None and s.point_xy is not None  # set by snap_points
+        ends = np.stack([o.point_xy[pairs.origin], s.point_xy[pairs.site]], axis=1)
+        table = gpd.GeoDataFrame(table, geometry=shapely.linestrings(ends), crs=net.crs)
     unsnapped = pd.concat(
         [unsnapped_report(o, o_label), unsnapped_report(s, s_label)], ignore_index=True
     )

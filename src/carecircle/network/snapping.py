@@ -5,6 +5,14 @@ at the nearest node: the snap point splits its edge, and the straight connector
 from the point to the snap point counts in every walking distance.  A point
 farther than ``max_snap_m`` from every edge is *not* snapped: it is reported
 (file, id, distance) and reaches nothing.
+
+Walking starts on the surface.  A point joins the nearest edge a person can step onto
+from the street: not a tunnel, not below ground (``layer``/``level`` < 0), not indoor,
+not closed to the public (``access=private|destination|no``...; see
+:func:`carecircle.network.osm.entry_restrictions`).  Only when no such edge lies within
+``max_snap_m`` does it join the nearest edge of any kind, and it is flagged
+(``Snapped.restricted``; :func:`restricted_snaps` makes the warnings).  A community
+26 m from an underground service road and 27 m from its street joins the street.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from carecircle.errors import InputError, Problem
 if TYPE_CHECKING:  # avoid an import cycle at run time
     from carecircle.network.walknet import WalkNetwork
 
-__all__ = ["Snapped", "snap_points", "unsnapped_report"]
+__all__ = ["Snapped", "restricted_snaps", "snap_points", "unsnapped_report", "way_labels"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +57,10 @@ class Snapped:
     point_xy
         ``(k, 2)`` the points themselves in the network CRS (NaN for empty
         geometry); polygons are represented by an inside point.
+    restricted
+        True where the point joined an edge that cannot be entered from the street
+        (a tunnel, an underground or private way) because no other edge lies within
+        ``max_snap_m``; ``None`` means none did.
     """
 
     ids: np.ndarray
@@ -59,6 +71,7 @@ class Snapped:
     snap_xy: np.ndarray
     max_snap_m: float = np.inf
     point_xy: np.ndarray | None = None
+    restricted: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -75,6 +88,7 @@ class Snapped:
             snap_xy=self.snap_xy[sel],
             max_snap_m=self.max_snap_m,
             point_xy=None if self.point_xy is None else self.point_xy[sel],
+            restricted=None if self.restricted is None else self.restricted[sel],
         )
 
 
@@ -115,24 +129,51 @@ def _ids(points: Any, id_column: str) -> np.ndarray:
 
 
 def _nearest_edges(
-    net: WalkNetwork, geoms: np.ndarray, present: np.ndarray
+    net: WalkNetwork, geoms: np.ndarray, present: np.ndarray, edges: np.ndarray | None = None,
+    max_distance: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per point, the nearest edge (the lowest index among equally near ones) and the
-    distance to it; ``-1`` and NaN where the geometry is not ``present``."""
+    distance to it; ``-1`` and NaN where the geometry is not ``present`` (or nothing
+    lies within ``max_distance``).  ``edges``: the edge indices to search (default all)."""
     k = len(geoms)
     edge = np.full(k, -1, dtype=np.int64)
     dist = np.full(k, np.nan)
-    if k and present.any():
-        tree = shapely.STRtree(net.edge_geometry)
-        (pi, ei), d = tree.query_nearest(geoms[present], all_matches=True, return_distance=True)
+    pool = net.edge_geometry if edges is None else net.edge_geometry[edges]
+    if k and present.any() and len(pool):
+        tree = shapely.STRtree(pool)
+        (pi, ei), d = tree.query_nearest(geoms[present], all_matches=True, return_distance=True,
+                                         max_distance=max_distance)
+        if edges is not None:
+            ei = edges[ei]
         # all_matches returns every equidistant edge: keep the lowest index.
         order = np.lexsort((ei, pi))
         pi, ei, d = pi[order], ei[order], d[order]
-        first = np.r_[True, pi[1:] != pi[:-1]]
+        first = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.zeros(0, bool)
         idx = np.flatnonzero(present)[pi[first]]
         edge[idx] = ei[first]
         dist[idx] = d[first]
     return edge, dist
+
+
+def _surface_first(
+    net: WalkNetwork, geoms: np.ndarray, present: np.ndarray, max_snap_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nearest edge a person can enter from the street within ``max_snap_m``, else
+    the nearest edge of any kind: edge, distance, and whether it is a restricted one."""
+    restricted_edge = None if net.edge_restricted is None else net.edge_restricted != ""
+    if restricted_edge is None or not restricted_edge.any():
+        edge, dist = _nearest_edges(net, geoms, present)
+        return edge, dist, np.zeros(len(geoms), dtype=bool)
+    open_edges = np.flatnonzero(~restricted_edge)
+    edge, dist = _nearest_edges(net, geoms, present, open_edges, max_distance=max_snap_m)
+    rest = present & (edge < 0)
+    if rest.any():
+        e2, d2 = _nearest_edges(net, geoms, rest)
+        edge[rest], dist[rest] = e2[rest], d2[rest]
+    used = edge >= 0
+    restricted = np.zeros(len(geoms), dtype=bool)
+    restricted[used] = restricted_edge[edge[used]]
+    return edge, dist, restricted
 
 
 def snap_points(
@@ -163,7 +204,9 @@ def snap_points(
     -------
     Snapped
         Ties between equidistant edges go to the lowest edge index, so the
-        result is deterministic.
+        result is deterministic.  Edges that cannot be entered from the street
+        are used only for points with no other edge within ``max_snap_m``
+        (``Snapped.restricted``).
 
     Raises
     ------
@@ -183,7 +226,7 @@ def snap_points(
     geoms = _point_geometries(points, label)
     k = len(geoms)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    edge, dist = _nearest_edges(net, geoms, present)
+    edge, dist, restricted = _surface_first(net, geoms, present, float(max_snap_m))
     ok = present & (dist <= max_snap_m)
     offset = np.full(k, np.nan)
     snap_xy = np.full((k, 2), np.nan)
@@ -209,6 +252,7 @@ def snap_points(
         snap_xy=snap_xy,
         max_snap_m=float(max_snap_m),
         point_xy=point_xy,
+        restricted=restricted & ok,
     )
 
 
@@ -237,3 +281,69 @@ def unsnapped_report(snapped: Snapped, source: str) -> pd.DataFrame:
             "max_snap_m": np.full(int(bad.sum()), snapped.max_snap_m),
         }
     )
+
+
+def way_labels(net: WalkNetwork, snapped: Snapped) -> np.ndarray:
+    """The type of the way each point joins: ``"residential"``, ``"service (tunnel, layer -3)"``.
+
+    Parameters
+    ----------
+    net
+        The network the points were snapped onto.
+    snapped
+        Result of :func:`snap_points`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array; ``""`` for points not snapped, ``"?"`` where the network has no
+        way types (a source without tags).
+    """
+    out = np.full(len(snapped), "", dtype=object)
+    ok = snapped.ok & (snapped.edge >= 0)
+    if not ok.any():
+        return out
+    e = snapped.edge[ok]
+    kind = net.edge_way[e] if net.edge_way is not None else np.full(len(e), "?", dtype=object)
+    why = net.edge_restricted[e] if net.edge_restricted is not None else np.full(len(e), "", object)
+    kind = np.where(kind == "", "?", kind)
+    out[ok] = [f"{k} ({w})" if w else str(k) for k, w in zip(kind, why, strict=True)]
+    return out
+
+
+def restricted_snaps(net: WalkNetwork, snapped: Snapped, source: str, layer: str) -> list[Problem]:
+    """A warning for each point that joined the network only through a way a person
+    cannot enter from the street (no other way within the snap limit).
+
+    Parameters
+    ----------
+    net
+        The network.
+    snapped
+        Result of :func:`snap_points`.
+    source
+        The layer's file, for the message.
+    layer
+        The layer's name (``communities``, ``candidates`` ...).
+
+    Returns
+    -------
+    list of Problem
+        At most 20 warnings, the last one counting the rest.
+    """
+    if snapped.restricted is None or not snapped.restricted.any():
+        return []
+    idx = np.flatnonzero(snapped.restricted)
+    labels = way_labels(net, snapped)
+    out = [Problem(
+        "warning", source,
+        f"{layer}: joins the walking network only on a way that cannot be entered from the "
+        "street (nothing else within the snap limit) 仅能接入隧道/地下/非公共道路",
+        feature_id=str(snapped.ids[i]), column="geometry",
+        found=f"{labels[i]}, {snapped.connector[i]:.1f} m away",
+        expected=f"a street or path within {snapped.max_snap_m:g} m, or check the point")
+        for i in idx[:20]]
+    if len(idx) > 20:
+        out.append(Problem("warning", source, f"{layer}: {len(idx) - 20} more points join only "
+                           "such ways 另有点位仅能接入隧道/地下/非公共道路"))
+    return out

@@ -27,6 +27,7 @@ from carecircle.network.walknet import (
     WalkNetwork,
     assemble_network,
     csr_from_edges,
+    edge_tag_attributes,
     network_from_frames,
     network_from_graph,
 )
@@ -158,8 +159,9 @@ def _build(
         parts = ways_to_edges(ways, filter_walkable, report)
         if parts is None:
             raise NetworkError(f"{label}: no walkable ways found")
-        node_ids, node_ll, eu, ev, geoms = parts
-        return assemble_network(node_ids, node_ll, eu, ev, geoms, "EPSG:4326", crs, report)
+        node_ids, node_ll, eu, ev, geoms, edge_way = parts
+        attrs = {k: v[edge_way] for k, v in edge_tag_attributes(ways.tags).items()}
+        return assemble_network(node_ids, node_ll, eu, ev, geoms, "EPSG:4326", crs, report, attrs)
     if kind == "online":
         G = _graph_online(source)
         net = network_from_graph(G, crs=crs, filter_walkable=filter_walkable, source=label)
@@ -224,6 +226,11 @@ def _to_cache(net: WalkNetwork) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         "geom_offsets": offsets[0],
     }
     meta = {"crs_wkt": net.crs.to_wkt(), "crs_epsg": net.crs.to_epsg(), "report": net.report}
+    # Text per edge as codes into a list of values (nothing is pickled).
+    for name, values in net.edge_attributes(np.arange(net.n_edges)).items():
+        cats, codes = np.unique(values.astype(str), return_inverse=True)
+        arrays[name] = codes.astype(np.int32)
+        meta[name] = cats.tolist()
     return arrays, meta
 
 
@@ -247,6 +254,8 @@ def _from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> WalkNetw
         edge_geometry=np.asarray(geoms, dtype=object),
         csr=csr_from_edges(n, arrays["edge_u"], arrays["edge_v"], arrays["edge_length"]),
         report=dict(meta["report"]),
+        **{name: np.asarray(meta[name], dtype=object)[arrays[name]]
+           for name in ("edge_way", "edge_restricted") if name in arrays},
     )
 
 
@@ -356,3 +365,46 @@ def load_network(
         if bar is not None:
             bar.update(bar.total - bar.n)
             bar.close()
+
+
+def describe_network(net: WalkNetwork) -> list[str]:
+    """What the loader kept and what it dropped, as lines for ``carecircle validate``.
+
+    Parameters
+    ----------
+    net
+        A loaded network (its ``report``).
+
+    Returns
+    -------
+    list of str
+        The kept counts, then one line per kind of thing dropped (ways not for walking by
+        reason, pieces not connected to the rest, duplicate edges), and the ways kept for
+        walking through but not for joining the network (tunnels, underground, private).
+    """
+    r = net.report
+    lines = [f"network 步行路网: {net.n_nodes:,} nodes, {net.n_edges:,} edges, "
+             f"{float(np.sum(net.edge_length)) / 1000:,.1f} km (largest connected piece 最大连通部分)"]
+    dropped = r.get("ways_dropped_not_walkable") or {}
+    if dropped:
+        read = r.get("ways_read", r.get("edges_read"))
+        what = "ways" if "ways_read" in r else "edges"
+        reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(dropped.items(), key=lambda kv: -kv[1]))
+        lines.append(f"  dropped 已剔除: {sum(dropped.values()):,} of {read:,} {what} not for walking "
+                     f"不可步行 ({reasons})")
+    if r.get("components_dropped"):
+        lines.append(f"  dropped 已剔除: {r['components_dropped']:,} pieces not connected to the rest "
+                     f"与主路网不连通 ({r.get('nodes_dropped', 0):,} nodes, "
+                     f"{r.get('edges_dropped', 0):,} edges)")
+    if r.get("duplicate_edges_merged"):
+        lines.append(f"  merged 已合并: {r['duplicate_edges_merged']:,} duplicate edges 重复路段")
+    if r.get("tags_missing") and "highway" in r["tags_missing"]:
+        lines.append("  note 注意: the source has no highway tags, every edge was kept 无道路类型标签")
+    entry = r.get("ways_no_street_entry") or {}
+    n_edges = r.get("edges_no_street_entry", 0)
+    if entry or n_edges:
+        kinds = ", ".join(f"{k} {v:,}" for k, v in entry.items())
+        lines.append(f"  kept for walking through, not for joining the network 可通行但不作接入点: "
+                     f"{n_edges:,} edges" + (f" (ways 道路: {kinds})" if kinds else "")
+                     + " — tunnels, underground, indoor or private ways")
+    return lines

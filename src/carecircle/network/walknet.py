@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import connected_components
 
 from carecircle.errors import InputError, NetworkError, Problem
 from carecircle.inputs.coords import choose_metric_crs
-from carecircle.network.osm import WALK_TAGS, walkable_ways
+from carecircle.network.osm import READ_TAGS, entry_restrictions, walkable_ways, way_types
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +52,13 @@ class WalkNetwork:
         What was read and what was dropped: source, format, crs, counts of
         non-walkable ways by reason, tags missing from the input, components,
         nodes and edges dropped, duplicate directed edges merged, cache status.
+    edge_way
+        ``object (m,)`` the OSM ``highway`` type of each edge (``""`` unknown), or
+        ``None`` when the source has no tags.
+    edge_restricted
+        ``object (m,)`` why a person cannot step onto the edge from the street
+        (:func:`carecircle.network.osm.entry_restrictions`: tunnel, layer below 0,
+        private access ...), ``""`` when they can; ``None``: every edge can be entered.
     """
 
     crs: pyproj.CRS
@@ -63,6 +70,28 @@ class WalkNetwork:
     edge_geometry: np.ndarray
     csr: sp.csr_matrix
     report: dict
+    edge_way: np.ndarray | None = None
+    edge_restricted: np.ndarray | None = None
+
+    def edge_attributes(self, edges: np.ndarray) -> dict[str, np.ndarray]:
+        """The per-edge attributes (``edge_way``, ``edge_restricted``) of ``edges``.
+
+        Parameters
+        ----------
+        edges
+            Edge indices or a boolean mask.
+
+        Returns
+        -------
+        dict
+            Only the attributes this network has.
+        """
+        out = {}
+        for name in ("edge_way", "edge_restricted"):
+            values = getattr(self, name)
+            if values is not None:
+                out[name] = values[edges]
+        return out
 
     @property
     def n_nodes(self) -> int:
@@ -209,10 +238,10 @@ def _project(
 
 def _merge_duplicates(
     eu: np.ndarray, ev: np.ndarray, geoms: np.ndarray, report: dict, label: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Edges oriented low to high node index, duplicates and zero-length loops dropped.
 
-    Returns the edges' ends, geometries and lengths.
+    Returns the edges' ends, geometries and lengths, and the mask of edges kept.
     """
     length = shapely.length(geoms)
     # Orient every edge from its lower to its higher node index, so that the two
@@ -232,7 +261,7 @@ def _merge_duplicates(
     keep = ~dup & ~degenerate
     if not keep.any():
         raise NetworkError(f"{label}: no walkable edges left after filtering")
-    return a[keep], b[keep], geoms[keep], length[keep]
+    return a[keep], b[keep], geoms[keep], length[keep], keep
 
 
 def _largest_component(
@@ -245,7 +274,8 @@ def _largest_component(
     report: dict,
 ) -> tuple[np.ndarray, ...]:
     """The largest connected component, its nodes numbered along a Z-order curve and
-    its edges sorted by (u, v, length): ``node_ids, node_xy, a, b, geoms, length``."""
+    its edges sorted by (u, v, length): ``node_ids, node_xy, a, b, geoms, length``, and
+    the positions of the edges kept, in their new order."""
     n = len(node_ids)
     structure = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)).tocsr()
     ncomp, comp = connected_components(structure, directed=False)
@@ -268,7 +298,8 @@ def _largest_component(
     new[kept] = np.arange(len(kept))
     a, b, geoms, length = new[a[ekeep]], new[b[ekeep]], geoms[ekeep], length[ekeep]
     order = np.lexsort((length, b, a))
-    return node_ids[kept], node_xy[kept], a[order], b[order], geoms[order], length[order]
+    return (node_ids[kept], node_xy[kept], a[order], b[order], geoms[order], length[order],
+            np.flatnonzero(ekeep)[order])
 
 
 def assemble_network(
@@ -280,6 +311,7 @@ def assemble_network(
     src_crs: Any,
     crs: Any,
     report: dict,
+    edge_attributes: dict[str, np.ndarray] | None = None,
 ) -> WalkNetwork:
     """A :class:`WalkNetwork` from node and edge arrays: project, merge duplicate
     directed edges, keep the largest component.
@@ -306,6 +338,9 @@ def assemble_network(
     report
         What the reader recorded (``source`` labels error messages); the counts of
         this step are added and the dict becomes ``WalkNetwork.report``.
+    edge_attributes
+        ``edge_way`` and/or ``edge_restricted`` per input edge (see
+        :class:`WalkNetwork`), kept for the edges kept.
 
     Returns
     -------
@@ -321,10 +356,13 @@ def assemble_network(
     src = pyproj.CRS.from_user_input(src_crs)
     target = _resolve_crs(crs, src, node_xy, label)
     node_xy, geoms = _project(node_xy, edge_geometry, src, target)
-    a, b, geoms, length = _merge_duplicates(edge_u, edge_v, geoms, report, label)
-    node_ids, node_xy, a, b, geoms, length = _largest_component(
+    a, b, geoms, length, kept = _merge_duplicates(edge_u, edge_v, geoms, report, label)
+    node_ids, node_xy, a, b, geoms, length, order = _largest_component(
         node_ids, node_xy, a, b, geoms, length, report
     )
+    attrs = {k: np.asarray(v, dtype=object)[kept][order] for k, v in (edge_attributes or {}).items()}
+    if "edge_restricted" in attrs:
+        report["edges_no_street_entry"] = int((attrs["edge_restricted"] != "").sum())
     report["crs"] = target.to_string()
     report["nodes"] = int(len(node_ids))
     report["edges"] = int(len(a))
@@ -339,6 +377,8 @@ def assemble_network(
         edge_geometry=geoms,
         csr=csr_from_edges(len(node_ids), a, b, length),
         report=report,
+        edge_way=attrs.get("edge_way"),
+        edge_restricted=attrs.get("edge_restricted"),
     )
 
 
@@ -417,6 +457,8 @@ def _from_edge_table(
     unknown = (u < 0) | (v < 0)
     report["edges_unknown_node"] = int(unknown.sum())
     keep &= ~unknown
+    attrs = edge_tag_attributes(tags)
+    attrs = {k: val[keep] for k, val in attrs.items()}
     u, v, geoms = u[keep], v[keep], np.asarray(geoms, dtype=object)[keep]
     # Edges without geometry are straight lines between their nodes (osmnx
     # leaves geometry off straight edges).
@@ -429,13 +471,38 @@ def _from_edge_table(
     d_u = np.hypot(*(start - node_xy[u]).T)
     d_v = np.hypot(*(start - node_xy[v]).T)
     geoms = np.where(d_v < d_u, shapely.reverse(geoms), geoms)
-    return assemble_network(node_ids, node_xy, u, v, geoms, src_crs, crs, report)
+    return assemble_network(node_ids, node_xy, u, v, geoms, src_crs, crs, report, attrs)
+
+
+def edge_tag_attributes(tags: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``edge_way`` and ``edge_restricted`` of each row of ``tags`` (see :class:`WalkNetwork`).
+
+    Parameters
+    ----------
+    tags
+        One row per edge or way, OSM tags as columns (osmnx writes list-valued tags
+        as text, ``"['footway', 'steps']"``: the first value is the type).
+
+    Returns
+    -------
+    dict
+        Empty when ``tags`` has no ``highway`` column (the type is unknown and every
+        edge can be entered).
+    """
+    if "highway" not in tags.columns:
+        return {}
+    clean = tags.copy()
+    for col in clean.columns:
+        text = clean[col].astype("string")
+        listed = text.str.startswith("[", na=False)
+        clean[col] = text.where(~listed, text.str.extract(r"^\[\s*'([^']*)'", expand=False))
+    return {"edge_way": way_types(clean), "edge_restricted": entry_restrictions(clean)}
 
 
 def _tags_frame(frame: pd.DataFrame) -> pd.DataFrame:
     cols = {c.lower(): c for c in frame.columns}
     out = pd.DataFrame(index=range(len(frame)))
-    for tag in WALK_TAGS:
+    for tag in READ_TAGS:
         if tag in cols:
             out[tag] = frame[cols[tag]].to_numpy()
     return out
@@ -606,8 +673,8 @@ def network_from_graph(
         if isinstance(g, str):
             g = shapely.from_wkt(g)
         geoms.append(g)
-        rows.append({k: d[k] for k in WALK_TAGS if k in d})
-    tags = pd.DataFrame(rows, columns=[t for t in WALK_TAGS if any(t in r for r in rows)])
+        rows.append({k: d[k] for k in READ_TAGS if k in d})
+    tags = pd.DataFrame(rows, columns=[t for t in READ_TAGS if any(t in r for r in rows)])
     if ids.size and all(isinstance(i, (int, np.integer)) for i in ids):
         ids = ids.astype(np.int64)
     return _from_edge_table(

@@ -65,21 +65,38 @@ def _split_label(label: str) -> tuple[str, str]:
     return (m.group(1), m.group(2)) if m else (str(label), "")
 
 
-def _fmt_value(value: Any, key: str = "") -> str:
+def _fmt_value(value: Any, key: str = "", currency: Any = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, (bool, np.bool_)):
         return "是 yes" if value else "否 no"
     if isinstance(value, (int, float, np.integer, np.floating)):
         v = float(value)
-        if key.endswith("_yuan"):
-            return f"{v:,.0f} 元 ({v / 1e4:,.1f} 万元)"
+        if key.endswith("_yuan"):  # money, in the scenario's currency (yuan by default)
+            return currency.amount(v) if currency is not None else f"{v:,.0f} 元 ({v / 1e4:,.1f} 万元)"
         return f"{v:,.0f}" if v == int(v) else f"{v:,.2f}"
     return str(value)
 
 
-def headline_items(headline: dict[str, Any]) -> list[dict[str, str]]:
-    """Headline cards: label and text; ``X_before``/``X_after`` pairs become one card."""
+def headline_items(headline: dict[str, Any], currency: Any = None) -> list[dict[str, str]]:
+    """Headline cards: label and text; ``X_before``/``X_after`` pairs become one card.
+
+    Parameters
+    ----------
+    headline
+        The run's headline numbers.
+    currency
+        The scenario's :class:`~carecircle.inputs.profiles.Currency` for money
+        (``None``: yuan).
+
+    Returns
+    -------
+    list of dict
+        ``label``, ``value``, ``sub`` per card.
+    """
+    def _fmt(v: Any, k: str) -> str:
+        return _fmt_value(v, k, currency)
+
     items: list[dict[str, str]] = []
     done: set[str] = set()
     for key, value in headline.items():
@@ -91,15 +108,15 @@ def headline_items(headline: dict[str, Any]) -> list[dict[str, str]]:
             done.update({f"{base}_before", f"{base}_after"})
             label = HEADLINE_LABELS.get(base, base)
             if before is not None and after is not None:
-                text = f"{_fmt_value(before, base)} → {_fmt_value(after, base)}"
+                text = f"{_fmt(before, base)} → {_fmt(after, base)}"
                 sub = "现状 → 规划后 today → after plan"
             else:
-                text = _fmt_value(before if before is not None else after, base)
+                text = _fmt(before if before is not None else after, base)
                 sub = "现状 today" if before is not None else "规划后 after plan"
             items.append({"label": label, "value": text, "sub": sub})
             continue
         done.add(key)
-        items.append({"label": HEADLINE_LABELS.get(key, key), "value": _fmt_value(value, key),
+        items.append({"label": HEADLINE_LABELS.get(key, key), "value": _fmt(value, key),
                       "sub": ""})
     return items
 
@@ -126,20 +143,11 @@ def scenario_items(scen: Any) -> list[tuple[str, str]]:
                      f"{st.institution_m2_per_bed:g} m²/床 bed; 护理型 nursing-type "
                      f"{st.institution_nursing_share_new:.0%}; 示范院 demonstration home ≥ "
                      f"{st.demonstration_min_beds} 床 beds"))
+    profile = getattr(scen, "profile", None)
     t = getattr(scen, "targets", None)
     if t is not None:
-        lo, hi = t.elderly_area_per_resident_m2
-        rows.append(("目标 Targets (2025)",
-                     f"城市社区养老覆盖 urban elderly-care coverage ≥ {t.urban_elderly_coverage:.0%}; "
-                     f"农村 rural ≥ {t.rural_elderly_coverage:.0%}; 街道综合中心 street centres ≥ "
-                     f"{t.street_centre_coverage:.0%}; 配建达标 compliance {t.facility_compliance:.0%}; "
-                     f"每千人托位 childcare places/1,000 ≥ {t.childcare_places_per_1000:g}; "
-                     f"公办床位 public beds ≥ {t.public_beds_share_of_60plus:.0%} of 60+; "
-                     f"护理型床位 nursing-type beds ≥ {t.nursing_bed_share:.0%}; "
-                     f"公办示范性养老院 demonstration homes ≥ {t.demonstration_homes_per_district} "
-                     f"per district; "
-                     f"公办托育 public childcare ≥ {t.public_childcare_per_district} per district; "
-                     f"人均养老面积 elderly area {lo:g}-{hi:g} m²/person"))
+        heading = profile.targets_heading() if profile is not None else "目标 Targets"
+        rows.append((heading, targets_text(t)))
     rural = getattr(scen, "rural", None)
     if rural is not None and st is not None:
         rows.append(("农村 Villages",
@@ -150,17 +158,46 @@ def scenario_items(scen: Any) -> list[tuple[str, str]]:
         rows.append(("规划模式 Plan mode", PLAN_MODES.get(p.mode, p.mode)))
         fit = "; ".join(f"{SITE_KIND_LABELS.get(k, k)} {v.get('renovate', 0):,.0f}"
                         for k, v in p.fitout_costs.items())
-        rows.append(("费用 Costs", f"建筑一次 building once + 装修 fit-out (yuan/m², renovated): "
-                                  f"{fit}; 合建节省 shared saving {p.shared_fitout_saving:.0%}"))
+        money = getattr(scen, "currency", None)
+        text = (f"建筑一次 building once + 装修 fit-out (元/m² yuan/m², renovated): "
+                f"{fit}; 合建节省 shared saving {p.shared_fitout_saving:.0%}")
+        rows.append(("费用 Costs", money.relabel(text) if money is not None else text))
         if p.mode == "budget" or p.budget_yuan:
-            rows.append(("预算 Budget", _fmt_value(float(p.budget_yuan), "budget_yuan")))
+            rows.append(("预算 Budget", _fmt_value(float(p.budget_yuan), "budget_yuan",
+                                                   getattr(scen, "currency", None))))
     d = getattr(scen, "demand", None)
     if d is not None:
-        rows.append(("需求年份 Demand year", f"{d.year} (基年 base {d.base_year})"))
+        year = "按输入人口 as loaded" if d.year is None else str(d.year)
+        base = "" if d.base_year in (None, d.year) else f" (基年 base {d.base_year})"
+        rows.append(("需求年份 Demand year", year + base))
+    if profile is not None:
+        rows.append(("规划参数 Plan profile", profile.describe()))
     src = getattr(scen, "source", None)
     if src is not None:
         rows.append(("情景文件 Scenario file", str(src)))
     return rows
+
+
+def targets_text(t: Any) -> str:
+    """The scenario's targets in one line; a target its profile does not set is left out."""
+    parts = []
+    for key, text in (("urban_elderly_coverage", "城市社区养老覆盖 urban elderly-care coverage ≥ {:.0%}"),
+                      ("rural_elderly_coverage", "农村 rural ≥ {:.0%}"),
+                      ("street_centre_coverage", "街道综合中心 street centres ≥ {:.0%}"),
+                      ("facility_compliance", "配建达标 compliance {:.0%}"),
+                      ("childcare_places_per_1000", "每千人托位 childcare places/1,000 ≥ {:g}"),
+                      ("public_beds_share_of_60plus", "公办床位 public beds ≥ {:.0%} of 60+"),
+                      ("nursing_bed_share", "护理型床位 nursing-type beds ≥ {:.0%}"),
+                      ("demonstration_homes_per_district",
+                       "公办示范性养老院 demonstration homes ≥ {} per district"),
+                      ("public_childcare_per_district", "公办托育 public childcare ≥ {} per district")):
+        value = getattr(t, key, None)
+        if value is not None:
+            parts.append(text.format(value))
+    area = getattr(t, "elderly_area_per_resident_m2", None)
+    if area is not None:
+        parts.append(f"人均养老面积 elderly area {area[0]:g}-{area[1]:g} m²/person")
+    return "; ".join(parts) or "无 none"
 
 
 def _indicator_cell(row: pd.Series | None) -> dict[str, str]:
@@ -255,7 +292,10 @@ def _cost_rows(run: RunOutputs) -> list[tuple[str, str]]:
     if not len(total):
         return []
     row = total.iloc[0]
-    return [(COST_LABELS.get(c, c), _fmt_value(row[c], c if c.endswith("_yuan") else ""))
+    currency = getattr(run.scenario, "currency", None)
+    relabel = currency.relabel if currency is not None else str
+    return [(relabel(COST_LABELS.get(c, c)), _fmt_value(row[c], c if c.endswith("_yuan") else "",
+                                                         currency))
             for c in total.columns]
 
 
@@ -292,12 +332,15 @@ def briefing_html(run: RunOutputs, *, map_name: str = "map.html", static_png: by
     if static_png is not None:
         image = "data:image/png;base64," + base64.b64encode(static_png).decode("ascii")
     crs = getattr(getattr(run.inputs, "crs", None), "to_string", lambda: "")()
+    currency = getattr(scen, "currency", None)
+    cost_zh, cost_en = (currency.names if currency is not None else ("元", "yuan"))
     return _template().render(
+        cost_zh=f"费用({cost_zh})", cost_en=f"Cost ({cost_en})",
         title=getattr(scen, "title", "") or getattr(scen, "name", ""),
         name=getattr(scen, "name", ""),
         minutes=f"{getattr(getattr(scen, 'walking', None), 'minutes', 15.0):g}",
         notes=[str(n) for n in run.notes],
-        headline=headline_items(run.headline),
+        headline=headline_items(run.headline, currency),
         params=scenario_items(scen),
         matrix=district_matrix(run),
         statuses=status_counts(run),

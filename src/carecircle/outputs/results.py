@@ -6,7 +6,9 @@ Column contracts (canonical English names; bilingual labels come from
 ``communities`` (GeoDataFrame, one row per community, metric CRS, point geometry)
     id, name, district, district_name, street, urban_rural, population, pop_60plus,
     pop_0_3, households, snapped (bool: joined the network within the snap limit),
-    snap_m, and for each kind K in (elderly, childcare): K_m (walking metres to the
+    snap_m, snap_way (the type of the way joined, with why it cannot be entered from
+    the street when nothing else was within reach: ``service (tunnel, layer -3)``),
+    and for each kind K in (elderly, childcare): K_m (walking metres to the
     nearest qualifying facility, NaN if none within reach), K_min (minutes),
     K_served (bool), K_facility (id of the nearest qualifying facility or ""),
     K_substandard (bool: a facility of that kind is within reach but below the
@@ -23,7 +25,9 @@ city total with district = "city")
     id, name, district, kinds (";"-joined kinds hosted), floor_area_m2, acquisition,
     cost_yuan (= building_yuan + fitout_yuan - shared_saving_yuan), places_added,
     beds_added, nursing_beds_added, demonstration, communities_newly_served,
-    residents_newly_served.
+    elderly_residents_newly_served (weight of the elderly kind, 60+ by default),
+    childcare_residents_newly_served (0-3 by default), residents_newly_served (their
+    sum), snap_m, snap_way.
 
 ``districts_committed`` (DataFrame or None): the district table of the committed state
 (today plus the plan's major projects, ``include_major_projects``).
@@ -60,6 +64,7 @@ COLUMN_LABELS: dict[str, str] = {
     "outside_extent": "超出路网范围 Outside the network's extent",
     "snapped": "接入路网 On network",
     "snap_m": "接入距离(米) Snap distance (m)",
+    "snap_way": "接入道路类型 Way joined",
     "elderly_m": "至养老设施步行距离(米) Walk to elderly care (m)",
     "elderly_min": "至养老设施步行时间(分钟) Walk to elderly care (min)",
     "elderly_served": "养老覆盖 Elderly care served",
@@ -101,7 +106,10 @@ COLUMN_LABELS: dict[str, str] = {
     "fitout_yuan": "各类设施装修费用 Fit-out of the kinds hosted (yuan)",
     "shared_saving_yuan": "合建节省 Shared-building saving (yuan)",
     "communities_newly_served": "新覆盖社区数 Communities newly served",
-    "residents_newly_served": "新覆盖人口 Residents newly served",
+    "elderly_residents_newly_served": "新覆盖60岁以上人口 Aged 60+ newly served (elderly care)",
+    "childcare_residents_newly_served": "新覆盖0-3岁人口 Aged 0-3 newly served (childcare)",
+    "residents_newly_served": "新覆盖服务对象(60岁以上+0-3岁) People newly served (60+ by elderly "
+                              "care, 0-3 by childcare)",
 }
 
 
@@ -158,6 +166,10 @@ class RunOutputs:
     unreachable
         Points not on the walking network: layer, id, name, distance to the network,
         reason.
+    basis
+        The plan with the siting problem it solved
+        (:class:`~carecircle.siting.evaluate.PlanBasis`; ``None`` for an assessment):
+        the what-if page and the GeoPackage read the reach and the candidates from it.
     """
 
     scenario: Any
@@ -173,3 +185,4 @@ class RunOutputs:
     details: list[str] = field(default_factory=list)
     unreachable: pd.DataFrame | None = None
     districts_committed: pd.DataFrame | None = None
+    basis: Any = None

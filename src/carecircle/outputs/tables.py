@@ -114,6 +114,38 @@ def site_table(run: RunOutputs) -> pd.DataFrame | None:
     return _drop_geometry(run.sites).reset_index(drop=True)
 
 
+#: A plan weight (``[plan] weights``) -> how a "newly served" label names it.
+WEIGHT_NAMES = {
+    "pop_60plus": ("60岁以上", "aged 60+"),
+    "pop_0_3": ("0-3岁", "aged 0-3"),
+    "population": ("常住人口", "residents"),
+    "households": ("户数", "households"),
+}
+
+
+def served_labels(weights: dict[str, str]) -> dict[str, str]:
+    """Labels of the sites' "newly served" columns for what they count.
+
+    Parameters
+    ----------
+    weights
+        ``[plan] weights``: kind -> the community column a served community counts.
+
+    Returns
+    -------
+    dict
+        Column -> bilingual label, e.g. ``新覆盖60岁以上 Aged 60+ newly served (elderly care)``.
+    """
+    e = WEIGHT_NAMES.get(weights.get("elderly", "pop_60plus"), ("人口", "people"))
+    c = WEIGHT_NAMES.get(weights.get("childcare", "pop_0_3"), ("人口", "people"))
+    return {
+        "elderly_residents_newly_served": f"新覆盖{e[0]} {e[1].capitalize()} newly served (elderly care)",
+        "childcare_residents_newly_served": f"新覆盖{c[0]} {c[1].capitalize()} newly served (childcare)",
+        "residents_newly_served": f"新覆盖服务对象({e[0]}+{c[0]}) People newly served ({e[1]} by "
+                                  f"elderly care + {c[1]} by childcare)",
+    }
+
+
 def tables(run: RunOutputs) -> dict[str, tuple[pd.DataFrame, dict[str, str]]]:
     """Every table of a run: file stem -> (table, extra bilingual labels)."""
     out: dict[str, tuple[pd.DataFrame, dict[str, str]]] = {
@@ -122,7 +154,9 @@ def tables(run: RunOutputs) -> dict[str, tuple[pd.DataFrame, dict[str, str]]]:
     }
     sites = site_table(run)
     if sites is not None:
-        out["sites"] = (sites, EXTRA_LABELS)
+        plan = getattr(run.scenario, "plan", None)
+        weights = dict(getattr(plan, "weights", {}) or {})
+        out["sites"] = (sites, {**EXTRA_LABELS, **served_labels(weights)})
     if run.costs:
         from carecircle.siting.costing import COLUMN_LABELS as COST_LABELS
 
@@ -351,8 +385,11 @@ def write_tables(run: RunOutputs, out_dir: str | Path) -> list[Path]:
     """
     out = Path(out_dir)
     paths: list[Path] = []
+    currency = getattr(run.scenario, "currency", None)
     for stem, (df, extra) in tables(run).items():
         people = bilingual(df, extra)
+        if currency is not None:  # labels name the scenario's currency, not always yuan
+            people.columns = [currency.relabel(str(c)) for c in people.columns]
         paths.append(write_csv(people, out / f"{stem}.csv"))
         sheet = TABLE_TITLES.get(stem, stem)
         paths.append(write_xlsx(people, out / f"{stem}.xlsx", sheet=sheet))

@@ -264,7 +264,8 @@ def _facility_layer(fac_wgs: gpd.GeoDataFrame, low: np.ndarray, standards: Any) 
     return fg
 
 
-def _site_layer(sites_wgs: gpd.GeoDataFrame) -> folium.FeatureGroup:
+def _site_layer(sites_wgs: gpd.GeoDataFrame, cost_label: str = "费用(元) Cost (yuan)"
+                ) -> folium.FeatureGroup:
     fg = folium.FeatureGroup(name="规划场地 Proposed sites", show=True)
     labels: list[str] = []
     items = []
@@ -278,10 +279,11 @@ def _site_layer(sites_wgs: gpd.GeoDataFrame) -> folium.FeatureGroup:
             ("建设类型 Kinds", kinds_text(s.get("kinds"))),
             ("建筑面积(平方米) Floor area (m²)", fmt_num(s.get("floor_area_m2"))),
             ("取得方式 Acquisition", ACQUISITION_LABELS.get(str(s.get("acquisition", "")), s.get("acquisition"))),
-            ("费用(元) Cost (yuan)", fmt_num(s.get("cost_yuan"))),
+            (cost_label, fmt_num(s.get("cost_yuan"))),
             ("新增托位 New childcare places", fmt_num(s.get("places_added"))),
             ("新覆盖社区 Communities newly served", fmt_num(s.get("communities_newly_served"))),
-            ("新覆盖人口 Residents newly served", fmt_num(s.get("residents_newly_served"))),
+            ("新覆盖服务对象 People newly served (60+ / 0-3)",
+             fmt_num(s.get("residents_newly_served"))),
         ]
         labels, vals = _values(rows)
         items.append({
@@ -392,7 +394,9 @@ def plan_map(run: RunOutputs, *, tiles: Any = None,
         low = below_standard(fac, run.scenario.standards)
         _facility_layer(to_wgs(fac), low, run.scenario.standards).add_to(m)
     if run.sites is not None and len(run.sites):
-        _site_layer(to_wgs(run.sites)).add_to(m)
+        currency = getattr(run.scenario, "currency", None)
+        label = "费用(元) Cost (yuan)"
+        _site_layer(to_wgs(run.sites), currency.relabel(label) if currency else label).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     root = page_of(m)
     title = getattr(run.scenario, "title", "") or getattr(run.scenario, "name", "carecircle")

@@ -10,6 +10,10 @@ Every run leaves, in its output folder:
 ``sites.*``            proposed sites (plans only)
 ``cost_<name>.*``      cost tables (plans with costing only)
 ``briefing.html``      one printable A4 page for the joint meeting (联席会议)
+``what-if.html``       switch sites on and off, see who is served (plans only;
+                       :mod:`carecircle.outputs.whatif`)
+``run.gpkg``           every layer of the run for QGIS/ArcGIS
+                       (:mod:`carecircle.outputs.geopackage`)
 =====================  ==============================================================
 
 Tables are written twice: CSV (UTF-8 with BOM, so Excel opens Chinese correctly) and
@@ -36,17 +40,22 @@ from typing import Any
 
 from carecircle.atomic import StagedOutputs, write_text_atomic
 from carecircle.outputs.briefing import write_briefing
+from carecircle.outputs.geopackage import FILE_NAME as GPKG_FILE
+from carecircle.outputs.geopackage import write_geopackage
 from carecircle.outputs.results import RunOutputs
 from carecircle.outputs.staticmap import write_static_map
 from carecircle.outputs.tables import write_tables
 from carecircle.outputs.webmap import write_plan_map
+from carecircle.outputs.whatif import FILE_NAME as WHATIF_FILE
+from carecircle.outputs.whatif import write_whatif
 
 # ---------------------------------------------------------------- the whole run
 
 
 def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any = None,
               texts: Mapping[str, str] | None = None, protect: Iterable[str | Path] = ()) -> list[Path]:
-    """Write every output of a run: maps, tables and the briefing, all or nothing.
+    """Write every output of a run: maps, tables, the briefing, the what-if page and the
+    GeoPackage, all or nothing.
 
     Files are staged in a hidden folder inside ``out_dir`` and moved into place only
     when all were written; if anything fails, the previous outputs stay as they were.
@@ -80,6 +89,9 @@ def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any 
                   write_static_map(run, st.path("map.png"))]
         staged += write_tables(run, st.dir)
         staged.append(write_briefing(run, st.dir))
+        if run.basis is not None:
+            staged.append(write_whatif(run, st.path(WHATIF_FILE)))
+        staged.append(write_geopackage(run, st.path(GPKG_FILE)))
         for name, text in (texts or {}).items():
             staged.append(write_text_atomic(st.path(name), text))
         return [target / p.relative_to(st.dir) for p in staged]

@@ -18,6 +18,12 @@ Decisions
 - "What the growth costs" (2020 vs 2025 demand) is read off the summary: demand
   totals, the places the 4.8 per 1,000 target asks for, the public beds the 1 %
   of 60+ target asks for, and the plan's sites, places and money.
+- What people read (the terminal, ``compare.html``) lists first the parameters that
+  differ between the scenarios (by their scenario-file key, ``walking.speed_mps.elderly``;
+  every parameter is in ``compare_parameters.csv``), then the summary and the district
+  indicators formatted as the briefing formats them: shares in percent, people whole,
+  money in the scenario's currency, a year as a year.  The CSV and XLSX tables keep the
+  numbers.
 """
 
 from __future__ import annotations
@@ -75,6 +81,10 @@ class Comparison:
 
     Attributes
     ----------
+    parameters
+        Every parameter of every scenario, the ones that differ first.
+    statuses
+        ``pass``/``fail``/... of each indicator after each plan.
     summary
         One row per scenario: demand, targets' needs, coverage, sites, cost.
     indicators
@@ -94,6 +104,11 @@ class Comparison:
     sites: pd.DataFrame
     runs: dict[str, RunOutputs]
     files: list[Path] = field(default_factory=list)
+    #: Every parameter of every scenario (``parameter``, ``differs``, one text column per
+    #: scenario), the differing ones first.
+    parameters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The indicators' status after each plan (same rows as ``indicators``).
+    statuses: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def names(self) -> list[str]:
@@ -125,14 +140,16 @@ def _summary_row(run: RunOutputs) -> dict[str, Any]:
     return {
         "scenario": scen.name,
         "title": scen.title,
-        "demand_year": scen.demand.year,
+        "demand_year": scen.demand.year if scen.demand.year is not None else np.nan,
         "mode": scen.plan.mode,
         "budget_yuan": float(scen.plan.budget_yuan) if scen.plan.mode == "budget" else np.nan,
         "population": pop,
         "pop_60plus": old,
         "pop_0_3": float(comm["pop_0_3"].sum()) if "pop_0_3" in comm else np.nan,
-        "places_target": pop / 1000.0 * t.childcare_places_per_1000,
-        "public_beds_target": old * t.public_beds_share_of_60plus,
+        "places_target": (np.nan if t.childcare_places_per_1000 is None
+                          else pop / 1000.0 * t.childcare_places_per_1000),
+        "public_beds_target": (np.nan if t.public_beds_share_of_60plus is None
+                               else old * t.public_beds_share_of_60plus),
         "communities_on_network": h.get("communities_on_network"),
         "served_both_before": h.get("served_both_before"),
         "served_both_after": h.get("served_both_after", h.get("served_both_before")),
@@ -147,16 +164,164 @@ def _summary_row(run: RunOutputs) -> dict[str, Any]:
     }
 
 
-def _indicators(runs: dict[str, RunOutputs]) -> pd.DataFrame:
-    keys = ["district", "district_name", "indicator", "label"]
+def _indicators(runs: dict[str, RunOutputs], column: str = "value") -> pd.DataFrame:
+    """One row per district and indicator, one ``column`` (value, status) per scenario."""
+    keys = ["district", "district_name", "indicator", "label", "unit"]
     parts = []
     for name, run in runs.items():
         table = run.districts_after if run.districts_after is not None else run.districts_before
-        parts.append(table[[*keys, "value"]].rename(columns={"value": name}))
+        parts.append(table[[*keys, column]].rename(columns={column: name}))
     out = parts[0]  # compare() runs two scenarios at least
     for part in parts[1:]:
         out = out.merge(part, on=keys, how="outer", sort=False)
     return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- what people read
+
+
+def _param_text(value: Any) -> str:
+    """A parameter's value as text: ``—`` for none (no target), numbers as written."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_param_text(v) for v in value) or "[]"
+    return str(value)
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, dict) and value:
+        for k in sorted(value):
+            _flatten(f"{prefix}.{k}", value[k], out)
+    else:
+        out[prefix] = _param_text(value if not isinstance(value, dict) else None)
+
+
+def scenario_parameters(scen: Scenario) -> dict[str, str]:
+    """Every parameter of a scenario as text, keyed as in the scenario file.
+
+    Parameters
+    ----------
+    scen
+        The scenario.
+
+    Returns
+    -------
+    dict
+        ``profile``, ``currency``, ``subsidies``, ``crs``, ``include_major_projects``,
+        then ``demand.*``, ``walking.*``, ``standards.*``, ``targets.*``, ``plan.*`` and
+        ``inputs.*`` (file names), e.g. ``walking.speed_mps.elderly = "0.8"``.
+    """
+    prof = scen.profile
+    out = {"profile": prof.name, "currency": prof.currency.code or "—",
+           "subsidies": prof.subsidies.name if prof.subsidies is not None else "none",
+           "crs": scen.crs or "auto", "include_major_projects": _param_text(scen.include_major_projects)}
+    for section in ("demand", "walking", "standards", "targets", "plan"):
+        data = dataclasses.asdict(getattr(scen, section))
+        if section == "demand" and data.get("projection_table"):
+            data["projection_table"] = Path(data["projection_table"]).name
+        for key, value in data.items():
+            _flatten(f"{section}.{key}", value, out)
+    for name in sorted(scen.inputs):
+        src = scen.inputs[name]
+        out[f"inputs.{name}"] = src.path.name + (f" [{src.filter}]" if src.filter else "")
+    return out
+
+
+def parameter_table(scens: Sequence[Scenario]) -> pd.DataFrame:
+    """Every parameter of the scenarios side by side, the ones that differ first.
+
+    Parameters
+    ----------
+    scens
+        The scenarios compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``parameter``, ``differs`` and one text column per scenario name.
+    """
+    params = {s.name: scenario_parameters(s) for s in scens}
+    keys = list(dict.fromkeys(k for p in params.values() for k in p))
+    rows = [{"parameter": k, **{n: p.get(k, "—") for n, p in params.items()}} for k in keys]
+    df = pd.DataFrame(rows)
+    df.insert(1, "differs", df[list(params)].nunique(axis=1) > 1)
+    return pd.concat([df[df["differs"]], df[~df["differs"]]], ignore_index=True)
+
+
+#: Summary rows shown as whole numbers (people, places, communities, sites).
+_WHOLE = ("population", "pop_60plus", "pop_0_3", "places_target", "public_beds_target",
+          "communities_on_network", "served_both_before", "served_both_after",
+          "served_elderly_after", "served_childcare_after", "sites", "places_added")
+
+
+def _summary_cell(key: str, value: Any, scen: Scenario) -> str:
+    missing = value is None or (isinstance(value, float) and np.isnan(value))
+    if key == "demand_year":
+        return "按输入人口 as loaded" if missing else str(int(value))
+    if missing:
+        return "—"
+    if key.endswith("_yuan"):
+        return scen.currency.amount(float(value))
+    if key in _WHOLE:
+        return f"{float(value):,.0f}"
+    return str(value)
+
+
+def summary_display(cmp: Comparison) -> pd.DataFrame:
+    """What the terminal and ``compare.html`` show: the parameters that differ, then the
+    summary formatted as in the briefing; one column per scenario.
+
+    Parameters
+    ----------
+    cmp
+        The comparison.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: bilingual labels (a differing parameter as ``参数 Parameter: <key>``).
+    """
+    scens = {n: r.scenario for n, r in cmp.runs.items()}
+    rows: dict[str, list[str]] = {}
+    differ = cmp.parameters[cmp.parameters["differs"]] if len(cmp.parameters) else None
+    if differ is not None:
+        for _, r in differ.iterrows():
+            rows[f"参数 Parameter: {r['parameter']}"] = [str(r[n]) for n in cmp.names]
+    s = cmp.summary.set_index("scenario")
+    for key in SUMMARY_LABELS:
+        if key in s.columns and key not in ("scenario", "title"):
+            label = next(iter(scens.values())).currency.relabel(SUMMARY_LABELS[key])
+            rows[label] = [_summary_cell(key, s.loc[n, key], scens[n]) for n in cmp.names]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=cmp.names)
+
+
+def indicators_display(cmp: Comparison) -> pd.DataFrame:
+    """The district indicators after each plan as the briefing shows them (``93.3% ✓``).
+
+    Parameters
+    ----------
+    cmp
+        The comparison.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``district_name``, ``label`` and one text column per scenario.
+    """
+    from carecircle.assess.indicators import STATUS_MARKS, value_text
+
+    out = cmp.indicators[["district_name", "label"]].copy()
+    for name in cmp.names:
+        status = cmp.statuses[name] if name in cmp.statuses else pd.Series("", index=out.index)
+        out[name] = [
+            "" if pd.isna(st) else f"{value_text(v, u)} {STATUS_MARKS.get(str(st), st)}".strip()
+            for v, u, st in zip(cmp.indicators[name], cmp.indicators["unit"], status, strict=True)]
+    return out
 
 
 def _sites(runs: dict[str, RunOutputs]) -> pd.DataFrame:
@@ -244,6 +409,8 @@ def compare(
         indicators=_indicators(runs),
         sites=_sites(runs),
         runs=runs,
+        parameters=parameter_table(scens),
+        statuses=_indicators(runs, "status"),
     )
     if out_dir is not None:
         cmp.files = write_comparison(cmp, out_dir)
@@ -283,12 +450,16 @@ def write_comparison(cmp: Comparison, out_dir: str | Path) -> list[Path]:
         for name, run in cmp.runs.items():
             staged += write_run(run, st.dir / name)
         tables = {
+            "compare_parameters": bilingual(cmp.parameters, {
+                "parameter": "参数 Parameter", "differs": "情景间不同 Differs"}),
             "compare_summary": bilingual(cmp.summary, SUMMARY_LABELS),
             "compare_indicators": bilingual(cmp.indicators),
             "compare_sites": bilingual(cmp.sites, {
                 "in_all": "所有方案均选 In every plan", "in_some": "部分方案选 In some plans"}),
         }
+        currency = next(iter(cmp.runs.values())).scenario.currency
         for stem, df in tables.items():
+            df.columns = [currency.relabel(str(c)) for c in df.columns]
             staged.append(write_csv(df, st.path(f"{stem}.csv")))
             staged.append(write_xlsx(df, st.path(f"{stem}.xlsx"), sheet=stem))
         png = comparison_chart(cmp)
@@ -319,8 +490,10 @@ def comparison_chart(cmp: Comparison) -> bytes:
     s = cmp.summary
     fig, fonts = _figure(11, 3.6)
     axes = fig.subplots(1, 3)
+    currency = next(iter(cmp.runs.values())).scenario.currency if cmp.runs else None
+    cost = "建设费用(百万元) Cost (M yuan)"
     panels = [
-        ("cost_yuan", 1e6, "建设费用(百万元) Cost (M yuan)"),
+        ("cost_yuan", 1e6, currency.relabel(cost) if currency is not None else cost),
         ("sites", 1, "新建场地数 Sites"),
         ("served_both_after", 1, "两类均覆盖社区 Served by both"),
     ]
@@ -360,14 +533,13 @@ def comparison_html(cmp: Comparison, png: bytes) -> str:
 
     import jinja2
 
-    from carecircle.outputs.tables import cell_text
-
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     s = cmp.summary
-    cols = [c for c in SUMMARY_LABELS if c in s.columns and c not in ("scenario",)]
-    rows = [(SUMMARY_LABELS[c], [cell_text(v) for v in s[c]]) for c in cols]
-    ind = cmp.indicators
-    ind_rows = [(f"{r.district_name} · {r.label}", [cell_text(r[n]) for n in cmp.names])
+    shown = summary_display(cmp)
+    rows = [(str(label), [str(v) for v in vals]) for label, vals in
+            zip(shown.index, shown.to_numpy().tolist(), strict=True)]
+    ind = indicators_display(cmp)
+    ind_rows = [(f"{r['district_name']} · {r['label']}", [str(r[n]) for n in cmp.names])
                 for _, r in ind.iterrows()]
     site_rows = [(r["id"], r["name"], ["●" if r[n] else "" for n in cmp.names],
                   "all 全部" if r["in_all"] else "some 部分")

@@ -39,7 +39,7 @@ from carecircle.runs.demotext import (
     scenario_text,
 )
 
-SW_LON, SW_LAT = 108.915, 34.155  # south-west corner of the demo box
+SW_LON, SW_LAT, DEMO_SEED = 108.915, 34.155, 2023  # south-west corner of the box; the seed
 SIZE_M = 5000.0
 CELL_M = 250.0  # population grid
 DESIGN_REACH_M = 550.0  # every community has a candidate of each kind this close (node to node)
@@ -800,7 +800,7 @@ def _street_rings() -> dict[str, list[tuple[float, float]]]:
     return dict(sorted(out.items()))
 
 
-def generate(out_dir: str | Path, seed: int = 2023) -> dict[str, float]:
+def generate(out_dir: str | Path, seed: int = DEMO_SEED) -> dict[str, float]:
     """Write the demo city into ``out_dir`` (created if needed).
 
     Parameters
@@ -876,7 +876,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m carecircle.runs.demo --out data/demo``: (re)generate the demo city."""
     parser = argparse.ArgumentParser(description="generate the demo city 生成示范城区数据")
     parser.add_argument("--out", type=Path, default=Path("data/demo"), help="output folder")
-    parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument("--seed", type=int, default=DEMO_SEED)
     args = parser.parse_args(argv)
     for key, value in generate(args.out, seed=args.seed).items():
         print(f"{key:32s} {value:,.3f}" if isinstance(value, float) else f"{key:32s} {value:,}")

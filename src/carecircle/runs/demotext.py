@@ -32,6 +32,7 @@ year = {demand_year}   # populations as loaded (2020 census base), not the plan'
     return f'''# Demo city scenario, written by `python -m carecircle.runs.demo` (do not edit by hand)
 name = "{name}"
 title = "{title}"
+profile = "xian-2023"   # the plan's figures (docs/profiles.md); the demo lies in Xi'an
 crs = "EPSG:4545"
 output_dir = "../../maps/{name}"
 
@@ -56,8 +57,8 @@ mode = "walk"
 minutes = {RURAL_MINUTES:g}
 speed_mps = {RURAL_SPEED:g}
 
-# [standards] and [targets]: the plan's figures (市政办发〔2023〕1号), the defaults of
-# docs/scenario.md: urban 90% / rural 80% / street centres 70% / 4.8 places per 1000 ...
+# [standards] and [targets]: the profile's (市政办发〔2023〕1号): urban 90% / rural 80% /
+# street centres 70% / 4.8 places per 1000 ... (docs/plan.md)
 
 [plan]
 mode = "{mode}"

@@ -55,11 +55,13 @@ def format_validation(scenario: Scenario, inputs: Inputs | None, log: ProblemLog
     str
         The text ``carecircle validate`` prints.
     """
-    lines = [f"Scenario 情景: {scenario.name} ({scenario.source or scenario.base_dir})"]
+    lines = [f"Scenario 情景: {scenario.name} ({scenario.source or scenario.base_dir})",
+             f"Profile 规划参数: {scenario.profile.describe()}"]
     if inputs is not None:
         lines.append(f"CRS 坐标系: {inputs.crs.to_string()} ({inputs.crs.name})")
         for note in inputs.conversions:
-            lines.append(f"Converted 已转换: {note}")
+            prefix = "Read 读取" if note.startswith("network") else "Converted 已转换"
+            lines.append(f"{prefix}: {note}")
         for layer, text in inputs.assumed.items():
             lines.append(f"Assumed 假设数据: {layer}: {text}")
         lines.append("")
@@ -104,13 +106,11 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
     elif not log.errors:
         # Reading the network here (it is cached for the run) catches an unreadable file now.
         from carecircle.errors import NetworkError
-        from carecircle.network.sources import load_network
+        from carecircle.network.sources import describe_network, load_network
 
         try:
             net = load_network(net_src, crs=inputs.crs, cache_dir=cache_dir())
-            inputs.conversions.append(
-                f"network 步行路网: {len(net.node_ids):,} nodes, {len(net.edge_u):,} edges (largest component)"
-            )
+            inputs.conversions.append("\n".join(describe_network(net)))
             from carecircle.assess.coverage import outside_extent
             from carecircle.network.pieces import network_problems
 
@@ -119,11 +119,27 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
                 net, comm, max_snap_m=scen.walking.max_snap_m, fname=str(net_src),
                 layer_file=str(scen.inputs["communities"].path),
                 outside=None if comm is None else outside_extent(net, comm)))
+            log.problems.extend(_restricted_snaps(scen, inputs, net))
         except InputError as exc:
             log.problems.append(exc.problem)
         except (NetworkError, CarecircleError) as exc:
             log.error(str(net_src), f"cannot build the walking network 无法构建步行路网: {exc}")
     return ValidationReport(format_validation(scen, inputs, log), list(log.problems), inputs)
+
+
+def _restricted_snaps(scen: Scenario, inputs: Inputs, net: Any) -> list[Problem]:
+    """Warnings for points that join the network only on a tunnel, underground or private way."""
+    from carecircle.network.snapping import restricted_snaps, snap_points
+
+    out: list[Problem] = []
+    for layer in ("communities", "facilities", "candidates"):
+        gdf = inputs.get(layer)
+        if gdf is None or not len(gdf):
+            continue
+        fname = str(scen.inputs[layer].path)
+        snapped = snap_points(net, gdf, max_snap_m=scen.walking.max_snap_m, source=fname)
+        out += restricted_snaps(net, snapped, fname, layer)
+    return out
 
 
 @dataclass
@@ -135,38 +151,102 @@ class RunResult:
     files: list[Path] = field(default_factory=list)
 
 
-def demo_scenario_path() -> Path:
-    """The bundled demo scenario (``data/demo/scenario.toml`` of the source tree)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / "data" / "demo" / "scenario.toml"
-        if cand.is_file():
-            return cand
-    raise ScenarioError(
-        "the demo city data/demo/scenario.toml was not found next to the package; "
-        "regenerate it with `python -m carecircle.runs.demo --out data/demo`"
-    )
+#: Environment variable naming where ``carecircle demo`` keeps the generated demo city.
+DEMO_ENV = "CARECIRCLE_DEMO_DIR"
 
 
-def run_demo(out_dir: Path | None = None, *, quiet: bool = False) -> RunResult:
-    """Run the whole pipeline on the bundled demo city.
+def demo_data_dir() -> Path:
+    """Where the demo city is generated when carecircle runs outside its source tree.
+
+    ``$CARECIRCLE_DEMO_DIR`` if set, else ``$XDG_DATA_HOME/carecircle/demo-city``
+    (``~/.local/share/carecircle/demo-city``).
+    """
+    import os
+
+    env = os.environ.get(DEMO_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "carecircle" / "demo-city"
+
+
+def _demo_stamp() -> str:
+    """What the generated demo city was made by (regenerated when it changes)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from carecircle.runs.demo import DEMO_SEED
+
+    try:
+        made_by = version("carecircle")
+    except PackageNotFoundError:  # a source tree on the path, not installed
+        made_by = "source"
+    return f"carecircle {made_by}, seed {DEMO_SEED}\n"
+
+
+def demo_scenario_path(data_dir: str | Path | None = None) -> Path:
+    """The demo city's scenario, generated on first use when it is not at hand.
+
+    Parameters
+    ----------
+    data_dir
+        Where the demo city's files are (generated there if missing).  Default: the
+        source tree's ``data/demo`` when carecircle runs from a checkout, else
+        :func:`demo_data_dir` (an installed wheel ships no data files; the generator,
+        :mod:`carecircle.runs.demo`, writes the same bytes in about two seconds).
+
+    Returns
+    -------
+    Path
+        ``<folder>/scenario.toml``.
+    """
+    if data_dir is None:
+        for parent in Path(__file__).resolve().parents:
+            cand = parent / "data" / "demo" / "scenario.toml"
+            if cand.is_file():
+                return cand
+        data_dir = demo_data_dir()
+    folder = Path(data_dir)
+    scenario, stamp = folder / "scenario.toml", folder / ".carecircle-demo"
+    current = scenario.is_file() and (
+        not stamp.exists() or stamp.read_text(encoding="utf-8") == _demo_stamp())
+    if not current:
+        from carecircle.runs.demo import generate
+
+        try:
+            generate(folder)
+            stamp.write_text(_demo_stamp(), encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(
+                f"cannot write the demo city into {folder} 无法生成示范城区数据: {exc}; "
+                f"set {DEMO_ENV} or use `carecircle demo --data DIR`") from None
+    return scenario
+
+
+def run_demo(out_dir: Path | None = None, *, quiet: bool = False,
+             data_dir: str | Path | None = None) -> RunResult:
+    """Run the whole pipeline on the demo city.
 
     Parameters
     ----------
     out_dir
-        Output folder (default: the demo scenario's own, ``maps/demo``).
+        Output folder (default ``maps/demo`` under the current folder).
     quiet
         No progress output.
+    data_dir
+        Where the demo city's files are, or are generated (:func:`demo_scenario_path`).
 
     Returns
     -------
     RunResult
-        The terminal text and the files written.
+        The terminal text (first line: where the demo city's files are) and the files
+        written.
     """
-    scen = load_scenario(demo_scenario_path())
-    if out_dir is not None:
-        scen = scen.replace(output_dir=Path(out_dir).resolve())
-    return run_scenario(scen, quiet=quiet)
+    path = demo_scenario_path(data_dir)
+    scen = load_scenario(path)
+    scen = scen.replace(output_dir=Path(out_dir if out_dir is not None else "maps/demo").resolve())
+    result = run_scenario(scen, quiet=quiet)
+    result.text = f"Demo city 示范城区: {path.parent}\n{result.text}"
+    return result
 
 
 def run_scenario(

@@ -23,10 +23,22 @@ Decisions
   unknown today stays unknown after the plan.
 - Villages (rural communities) are served for elderly care within the rural travel
   limit (``[rural]``): their rows of the elderly reach are computed at that limit.
+- One id per site: a proposed site keeps its candidate's id in every table (the
+  communities' ``*_facility_after`` columns name it as ``sites.csv`` does); what it hosts
+  is the ``kinds`` column of ``sites.csv``.  Its snap distance and the type of the way
+  it joins the network (``snap_m``, ``snap_way``) are in ``sites.csv`` too.
+- The plan is costed with the scenario profile's subsidy schedule; a profile without
+  one (``neutral``) gives no cost tables, only each site's cost.
+- Targets the model has no constraint for (floor area per resident always; the bed
+  targets where no candidate may host an institution or the facilities lack the data;
+  the coverage shares and compliance in budget mode; any target the district targets
+  are switched off for) are listed in the notes with their value after the
+  plan: an "optimal" plan may miss them.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -34,12 +46,14 @@ import numpy as np
 import pandas as pd
 
 from carecircle.assess.coverage import KIND_SOURCES, RURAL_SOURCES, status_kwargs
-from carecircle.assess.indicators import district_indicators
+from carecircle.assess.indicators import STATUS_MARKS, district_indicators, value_text
 from carecircle.errors import CarecircleError, InfeasibleError
 from carecircle.inputs.scenario import Plan, Standards
+from carecircle.network.snapping import snap_points, way_labels
 from carecircle.outputs.results import RunOutputs
 from carecircle.runs.context import Context, additions, committed_facilities
 from carecircle.siting.costing import COST_ATTRIBUTES, cost_plan
+from carecircle.siting.evaluate import PlanBasis
 from carecircle.siting.layers import SHARED_ELDERLY_SHARE, CostParts, cost_parts, hosting
 from carecircle.siting.problem import KINDS, SitingProblem
 from carecircle.siting.result import SitingResult
@@ -48,7 +62,9 @@ from carecircle.siting.solve import solve_siting
 SITE_COLUMNS = ["id", "name", "district", "kinds", "floor_area_m2", "acquisition", "cost_yuan",
                 "building_yuan", "fitout_yuan", "shared_saving_yuan", "places_added",
                 "beds_added", "nursing_beds_added", "demonstration",
-                "communities_newly_served", "residents_newly_served", "geometry"]
+                "communities_newly_served", "elderly_residents_newly_served",
+                "childcare_residents_newly_served", "residents_newly_served", "snap_m", "snap_way",
+                "geometry"]
 FACILITY_COLUMNS = ["id", "name", "kind", "floor_area_m2", "beds", "places", "ownership",
                     "district", "nursing_beds", "demonstration", "geometry"]
 
@@ -209,13 +225,17 @@ def proposed_facilities(result: SitingResult, cand: pd.DataFrame, places_new: np
             "places_added": places, "beds_added": beds, "nursing_beds_added": nursing,
             "demonstration": j in demo,
             "communities_newly_served": int(s["communities_newly_served"]) if s is not None else 0,
-            "residents_newly_served": float(s["residents_newly_served"]) if s is not None else 0.0,
+            **{col: float(s[col]) if s is not None else 0.0 for col in (
+                "elderly_residents_newly_served", "childcare_residents_newly_served",
+                "residents_newly_served")},
+            "snap_m": np.nan, "snap_way": "",
             "geometry": c.geometry,
         })
         for k, label in zip(hosted, labels, strict=True):
             k_area = area if not shared else area * (SHARED_ELDERLY_SHARE if k != "childcare" else 1 - SHARED_ELDERLY_SHARE)
             is_inst = k == "institution"
-            facs.append({"id": f"{c['id']}:{k}", "name": c.get("name", ""), "kind": label,
+            # the site's own id: one id per site in every table, the kind in its column
+            facs.append({"id": str(c["id"]), "name": c.get("name", ""), "kind": label,
                          "floor_area_m2": k_area,
                          "beds": beds if is_inst and known["beds"] else np.nan,
                          "places": places if k == "childcare" else np.nan,
@@ -302,6 +322,7 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
     sites, new_fac = proposed_facilities(result, aux["candidates"], aux["places_new"],
                                          scen.standards, problem=siting, aux=aux,
                                          known=_known(start_fac))
+    sites = _with_snaps(ctx, sites)
     all_fac = _all_facilities(start_fac, new_fac, inputs.crs)
     comm = _status_after(ctx, run, all_fac)
     notes += _mismatch_notes(result, comm) + _bed_notes(siting, run)
@@ -310,14 +331,19 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         served_col="served_after", extra=additions(ctx.extra),
         stock_known=inputs.get("facilities") is not None,
     )
+    notes += unenforced_notes(siting, scen.plan.mode, table_after)
     costs = None
-    if len(sites):
-        cost_in = _with_cost_attributes(sites.drop(columns="geometry").rename(
+    if len(sites) and scen.profile.subsidies is not None:
+        cost_in = _with_cost_attributes(sites.drop(columns=["geometry", "snap_m", "snap_way"]).rename(
             columns={"places_added": "places", "beds_added": "beds"}), aux["candidates"])
         priced = cost_plan(cost_in, unit_costs=scen.plan.unit_costs,
+                           schedule=scen.profile.subsidies,
                            operation_years=scen.plan.operation_years)
         costs = priced.tables()
         details += [f"costing 费用测算: {n}" for n in priced.notes]
+    elif len(sites):
+        notes.append(f"profile {scen.profile.name}: no subsidy schedule, costs are the sites' own "
+                     "规划参数无补助表, 费用为场地造价")
     return RunOutputs(
         scenario=scen, inputs=inputs, communities=comm, districts_before=run.districts_before,
         districts_after=table_after, sites=sites, costs=costs,
@@ -325,6 +351,7 @@ def plan_context(ctx: Context, run: RunOutputs, *, quiet: bool = False,
         headline=_headline(run, comm, sites, result, costs, scen.plan),
         notes=notes, details=details, unreachable=run.unreachable,
         districts_committed=run.districts_committed,
+        basis=PlanBasis(siting, result.opened, aux["candidates"]),
     )
 
 
@@ -369,11 +396,75 @@ def _bed_notes(problem: SitingProblem, run: RunOutputs) -> list[str]:
             "床位类目标未达标, 但无可建养老机构的候选场地, 仅评估未规划"]
 
 
+def _with_snaps(ctx: Context, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The sites with where they join the network: ``snap_m`` and ``snap_way``."""
+    if not len(sites):
+        return sites
+    snapped = snap_points(ctx.net, sites, max_snap_m=ctx.scenario.walking.max_snap_m,
+                          source="candidates")
+    out = sites.copy()
+    out["snap_m"] = np.where(snapped.ok, snapped.connector, np.nan)
+    out["snap_way"] = way_labels(ctx.net, snapped)
+    return out
+
+
+#: District indicator -> the model's target column that enforces it (see
+#: :func:`carecircle.siting.problem.make_district_targets`); ``None``: no constraint.
+_ENFORCED_BY: dict[str, str | None] = {
+    "urban_elderly": "urban_cov", "rural_elderly": "rural_cov", "compliance": None,
+    "street_centre": "street_centre_share", "childcare_places": "places_per_1000",
+    "public_childcare": "min_total_childcare", "public_beds": "beds_share",
+    "nursing_share": "nursing_share", "demonstration_home": "min_demonstration",
+    "elderly_area": None,
+}
+
+
+def unenforced_notes(problem: SitingProblem, mode: str, table: pd.DataFrame) -> list[str]:
+    """The targets the model did not enforce, each with its value after the plan.
+
+    Parameters
+    ----------
+    problem
+        The siting problem solved (its ``district_targets`` are the constraints).
+    mode
+        ``cover_all`` (every reachable community served: the coverage shares and
+        compliance are implied) or ``budget``.
+    table
+        The district indicators after the plan.
+
+    Returns
+    -------
+    list of str
+        One note per indicator with a target the model has no constraint for: its
+        target, and each district's value and status after the plan.
+    """
+    columns = set(problem.district_targets.columns)
+    notes = []
+    for key in dict.fromkeys(table["indicator"]):
+        col = _ENFORCED_BY.get(key)
+        implied = mode == "cover_all" and key in ("urban_elderly", "rural_elderly", "compliance")
+        if implied or (col is not None and col in columns):
+            continue
+        rows = table[table["indicator"] == key]
+        first = rows.iloc[0]
+        cells = []
+        for r in rows.itertuples():
+            # a target in people (beds) differs per district: show it beside the value
+            need = f" / {value_text(r.target, r.unit)}" if r.unit == "beds" else ""
+            cells.append(f"{r.district_name} {value_text(r.value, r.unit)}{need} "
+                         f"{STATUS_MARKS.get(str(r.status), r.status)}")
+        target = re.sub(r" \(.*\)$", "", str(first["target_text"]))
+        notes.append(f"not enforced by the plan 规划模型未约束: {first['label']} (target 目标 "
+                     f"{target}), after the plan 规划后: {'; '.join(cells)}")
+    return notes
+
+
 def _solve(problem: SitingProblem, p: Plan) -> SitingResult:
     """Solve with the scenario's ``[plan]``; no plan at all is an error that says why."""
     result = solve_siting(
         problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
         time_limit=p.time_limit_s, mip_gap=p.mip_gap, allow_uncoverable=p.allow_uncoverable,
+        method=p.method, gap_target=p.gap_target, exact_max_columns=p.exact_max_columns,
     )
     if result.status == "infeasible" or not result.has_solution:
         raise InfeasibleError(
@@ -385,11 +476,16 @@ def _solve(problem: SitingProblem, p: Plan) -> SitingResult:
 
 def _solver_notes(problem: SitingProblem, result: SitingResult) -> list[str]:
     """The solver's outcome, and the communities no candidate can reach."""
-    notes = [f"solver 求解器 HiGHS: status {result.status}, objective {result.objective:,.2f}, "
-             f"bound {result.bound:,.2f}, gap {result.gap:.4%}, {result.seconds:.1f} s"]
+    notes = [f"solver 求解器 HiGHS ({result.method}): status {result.status}, objective "
+             f"{result.objective:,.2f}, bound {result.bound:,.2f} ({result.bound_source}), "
+             f"gap {result.gap:.4%}, {result.seconds:.1f} s"]
     if result.status == "time_limit":
         notes.append("the solver stopped at its time limit: this is the best plan found, not proven "
-                     "optimal 达到求解时间上限, 为当前最优方案")
+                     "optimal; the optimum lies between the bound and the plan "
+                     "达到求解时间上限, 为当前最优方案, 最优值介于下界与本方案之间")
+    elif result.status == "gap_target":
+        notes.append(f"the plan is proved within {result.gap:.2%} of the best possible (the bound) "
+                     "and the solver stopped there (plan.gap_target) 已证明方案与最优值之差不超过目标差距")
     for kind in KINDS:
         reach = problem.cover[kind].getnnz(axis=1) > 0
         if kind == "elderly":

@@ -224,6 +224,7 @@ def run(
     time_limit: float | None = None,
     mip_gap: float | None = None,
     warm_start: np.ndarray | None = None,
+    hint: bool = False,
 ) -> MilpSolution:
     """Solve the model held by *h* and translate the outcome.
 
@@ -243,8 +244,19 @@ def run(
         presolve on, HiGHS 1.16 can report the optimum's objective yet hand back
         the user's starting point as the solution.  It is the fallback plan
         instead: returned when HiGHS stops without a plan, or with a worse one.
+    hint
+        Also hand *warm_start* to HiGHS (``setSolution``) as its first
+        incumbent, which its improvement heuristics (RINS and the like) start
+        from.  Safe despite the issue above: the plan returned is whichever of
+        HiGHS's solution and *warm_start* is better, its objective recomputed
+        from the plan itself, never HiGHS's own figure.
     """
     h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else INF)
+    if hint and warm_start is not None:
+        start = highspy.HighsSolution()
+        start.col_value = list(np.asarray(warm_start, dtype=float))
+        start.value_valid = True
+        h.setSolution(start)
     h.setOptionValue("mip_rel_gap", float(mip_gap) if mip_gap else 0.0)
     t0 = time.perf_counter()
     h.run()
@@ -319,8 +331,13 @@ def solve(
     time_limit: float | None = None,
     mip_gap: float | None = None,
     warm_start: np.ndarray | None = None,
+    hint: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> MilpSolution:
-    """Build and solve *model* once; an empty model is answered without HiGHS."""
+    """Build and solve *model* once; an empty model is answered without HiGHS.
+
+    *options* are further HiGHS options (e.g. ``mip_max_improving_sols``).
+    """
     if model.n_cols == 0:
         ok = bool(np.all(model.row_lower <= 1e-9) and np.all(model.row_upper >= -1e-9))
         return MilpSolution(
@@ -333,4 +350,6 @@ def solve(
             highs_status="empty model",
         )
     h = build(model)
-    return run(h, model, time_limit=time_limit, mip_gap=mip_gap, warm_start=warm_start)
+    for key, value in (options or {}).items():
+        h.setOptionValue(key, value)
+    return run(h, model, time_limit=time_limit, mip_gap=mip_gap, warm_start=warm_start, hint=hint)

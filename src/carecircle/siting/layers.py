@@ -475,7 +475,8 @@ def target_arguments(targets: Targets, stock: Stock, *, plan_beds: bool = False,
         From :func:`existing_stock`: a target whose data is missing is left out
         (no street layer: no street-centre share; no places: no places per 1,000;
         no facilities layer: no public-childcare minimum; no beds, nursing beds or
-        demonstration flag: no such bed target).
+        demonstration flag: no such bed target), and so is a target the scenario's
+        profile does not set (``None``).
     plan_beds
         Whether some candidate may host an institution: without one the bed targets
         are assessed, not planned.
@@ -498,7 +499,8 @@ def target_arguments(targets: Targets, stock: Stock, *, plan_beds: bool = False,
         existing_beds=stock.beds,
         existing_nursing_beds=stock.nursing_beds,
         min_demonstration=(float(t.demonstration_homes_per_district)
-                           if plan_beds and stock.demonstration_known else None),
+                           if plan_beds and stock.demonstration_known
+                           and t.demonstration_homes_per_district is not None else None),
         existing_demonstration=stock.demonstration,
     )
     return {
@@ -509,7 +511,9 @@ def target_arguments(targets: Targets, stock: Stock, *, plan_beds: bool = False,
         "street_centre_share": t.street_centre_coverage if stock.n_streets is not None else None,
         "places_per_1000": t.childcare_places_per_1000 if stock.places_known else None,
         "existing_places": stock.existing_places,
-        "min_total": {"childcare": t.public_childcare_per_district} if stock.facilities_known else None,
+        "min_total": ({"childcare": t.public_childcare_per_district}
+                      if stock.facilities_known and t.public_childcare_per_district is not None
+                      else None),
         "existing_counts": {"childcare": stock.public_childcare},
         "n_streets": stock.n_streets,
     }

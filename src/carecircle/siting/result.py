@@ -99,7 +99,9 @@ class SitingResult:
     Attributes
     ----------
     status
-        ``"optimal"`` (within ``mip_gap``), ``"time_limit"`` or ``"infeasible"``.
+        ``"optimal"`` (within ``mip_gap``), ``"gap_target"`` (the scale path
+        proved the plan within its gap target and stopped), ``"time_limit"`` or
+        ``"infeasible"``.
     mode
         ``"cover_all"`` or ``"budget"``.
     objective
@@ -126,6 +128,11 @@ class SitingResult:
         :class:`SitingReduction`.
     explanation
         :class:`Explanation` when infeasible.
+    method
+        ``"exact"`` (HiGHS on the whole model) or ``"scale"`` (LP bound, then
+        heuristics: :mod:`carecircle.siting.improve`).
+    bound_source
+        Where ``bound`` comes from, in words.
     """
 
     status: str
@@ -144,6 +151,8 @@ class SitingResult:
     has_solution: bool = True
     seconds: float = 0.0
     budget: float | None = None
+    method: str = "exact"
+    bound_source: str = "HiGHS branch and bound"
 
     def raise_if_infeasible(self) -> None:
         """Raise :class:`~carecircle.errors.InfeasibleError` with the explanation."""

@@ -1,0 +1,295 @@
+"""Tests for the scale path of the siting optimiser: the bound and the heuristics.
+
+The exact optimum (HiGHS with no gap, itself checked against brute force in
+test_optimize.py) is the reference: the bound must never pass it, the plan never
+beat it, and the plan must lie within the gap the result reports.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from carecircle.siting import _milp, bound, improve
+from carecircle.siting.model import build_model
+from carecircle.siting.result import communities_served, plan_cost
+from carecircle.siting.solve import solve_siting
+from carecircle.siting.synthetic import random_siting_problem
+from test_optimize import _oracle_required_met, _oracle_targets_met, _tiny_problem
+
+
+def _kinds(r, J):
+    return [{k for k, idx in r.opened.items() if j in set(idx.tolist())} for j in range(J)]
+
+
+def _check_plan(P, mode, budget, targets_on, r):
+    """The plan meets the problem, read independently of the model."""
+    served = communities_served(P, r.opened)
+    assert r.total_cost == pytest.approx(plan_cost(P, r.opened).sum())
+    assert _oracle_required_met(P, _kinds(r, P.n_candidates))
+    if mode == "cover_all":
+        assert served["elderly"].all() and served["childcare"].all()
+    else:
+        assert r.total_cost <= budget + 1e-6
+    if targets_on:
+        assert _oracle_targets_met(P, mode, _kinds(r, P.n_candidates), served["elderly"])
+
+
+@pytest.mark.parametrize("mode", ["cover_all", "budget"])
+def test_scale_path_against_exact_200(mode):
+    """Plan within its reported gap of the exact optimum; bound never past the optimum."""
+    rng = np.random.default_rng(31 if mode == "cover_all" else 32)
+    n_feasible = n_gap = 0
+    for _ in range(200):
+        P = _tiny_problem(rng)
+        targets_on = bool(rng.random() < 0.7)
+        budget = float(rng.integers(0, 20)) if mode == "budget" else None
+        tg = None if targets_on else ()
+        exact = solve_siting(P, mode=mode, budget=budget, targets=tg, mip_gap=0, method="exact")
+        r = solve_siting(
+            P, mode=mode, budget=budget, targets=tg, method="scale", time_limit=2.0, gap_target=0
+        )
+        if exact.status == "infeasible":
+            assert r.status == "infeasible"
+            continue
+        n_feasible += 1
+        assert r.has_solution, r.message
+        # An empty model (nothing left to decide) is answered without a solver.
+        assert r.method == ("scale" if r.reduction.cols else "exact")
+        _check_plan(P, mode, budget, targets_on, r)
+        opt, tol = exact.objective, 1e-6 * max(1.0, abs(exact.objective))
+        if mode == "cover_all":
+            assert r.bound <= opt + tol  # a lower bound
+            assert r.objective >= opt - tol
+        else:
+            assert r.bound >= opt - tol  # an upper bound on residents served
+            assert r.objective <= opt + tol
+        # The plan is within the gap the result reports.
+        assert abs(r.objective - opt) <= r.gap * max(abs(r.objective), 1e-9) + tol
+        n_gap += r.gap > 1e-9
+    assert n_feasible >= 60  # the comparison is not vacuous
+
+
+def _lp_value(model):
+    """The LP relaxation of the model itself, solved directly (an independent method)."""
+    lp = replace(model, integrality=np.zeros(model.n_cols, bool))
+    return _milp.solve(lp).objective
+
+
+@pytest.mark.parametrize("mode", ["cover_all", "budget"])
+def test_lp_bound_is_the_lp_relaxation(mode):
+    P = random_siting_problem(150, 600, seed=4)
+    budget = 2e7 if mode == "budget" else None
+    M = build_model(P, mode=mode, budget=budget, targets=() if mode == "budget" else None)
+    b = bound.lp_bound(M.milp, time_limit=30)
+    assert b.status == "optimal"
+    want = _lp_value(M.milp)
+    assert b.bound == pytest.approx(want, rel=1e-7)
+    assert b.lp_value == pytest.approx(want, rel=1e-7)
+    # The LP's plan is a point of the LP relaxation of the original model.
+    assert b.x is not None
+    act = M.milp.A @ b.x
+    assert (act >= M.milp.row_lower - 1e-6).all() and (act <= M.milp.row_upper + 1e-6).all()
+
+
+def _brute(model):
+    """The MILP's optimum by enumerating every 0/1 point (tiny pure-binary models)."""
+    best = math.inf
+    sign = -1.0 if model.maximize else 1.0
+    for bits in itertools.product((0.0, 1.0), repeat=model.n_cols):
+        x = np.array(bits)
+        if improve.feasible(model, x):
+            best = min(best, sign * float(model.c @ x + model.offset))
+    return sign * best
+
+
+def _tiny_milp(rng):
+    """Sites of two to four columns tied by packing and linking rows, cover rows over all."""
+    blocks, rows = [], _milp.Rows()
+    n = 0
+    for _ in range(int(rng.integers(1, 4))):
+        k = int(rng.integers(1, 4))
+        cols = np.arange(n, n + k)
+        n += k
+        if k >= 2:
+            rows.pairs(cols[:1], cols[1:2], 1.0)
+        if k == 3:
+            rows.pairs(cols[2:3], cols[:1], 0.0, sign_b=-1.0)  # x2 <= x0
+        blocks.append(cols)
+    for _ in range(int(rng.integers(1, 5))):
+        cols = rng.choice(n, int(rng.integers(1, n + 1)), replace=False)
+        rows.row(cols, rng.integers(1, 3, len(cols)).astype(float), 1.0, np.inf)
+    return _milp.MilpModel(
+        c=rng.integers(-2, 8, n).astype(float),
+        A=rows.matrix(n),
+        row_lower=np.concatenate(rows.lo),
+        row_upper=np.concatenate(rows.hi),
+        col_lower=np.zeros(n),
+        col_upper=np.ones(n),
+        integrality=np.ones(n, bool),
+    )
+
+
+def test_lagrangian_bound_below_optimum_for_any_multipliers():
+    """Weak duality, checked by brute force: L(u) <= optimum for random u of the right signs."""
+    rng = np.random.default_rng(8)
+    checked = 0
+    for _ in range(150):
+        m = _tiny_milp(rng)
+        opt = _brute(m)
+        if not math.isfinite(opt):
+            continue
+        L = bound.relaxation(m)
+        for _ in range(5):
+            u = bound._project(L, rng.normal(0, 5, len(L.relaxed)))
+            value, x = L.value(u)
+            assert L.to_model(value) <= opt + 1e-9
+            # x(u) satisfies the rows kept (a site's own rows).
+            kept = np.setdiff1d(np.arange(m.n_rows), L.relaxed)
+            act = m.A[kept] @ x
+            assert (act >= m.row_lower[kept] - 1e-9).all() and (act <= m.row_upper[kept] + 1e-9).all()
+        res = bound.maximise(L, time_limit=1.0, max_iter=200)
+        assert L.to_model(res.bound) <= opt + 1e-9
+        checked += 1
+    assert checked >= 50
+
+
+def test_relaxation_groups_a_sites_columns():
+    # Two sites: columns (0, 1, 2) tied by x0 + x1 <= 1 and x2 <= x0; column 3 alone.
+    rows = _milp.Rows()
+    rows.pairs(np.array([0]), np.array([1]), 1.0)
+    rows.pairs(np.array([2]), np.array([0]), 0.0, sign_b=-1.0)
+    rows.row([0, 1, 3], np.ones(3), 1.0, np.inf)
+    m = _milp.MilpModel(
+        c=np.array([3.0, 2.0, -1.0, 4.0]),
+        A=rows.matrix(4),
+        row_lower=np.concatenate(rows.lo),
+        row_upper=np.concatenate(rows.hi),
+        col_lower=np.zeros(4),
+        col_upper=np.ones(4),
+        integrality=np.ones(4, bool),
+    )
+    L = bound.relaxation(m)
+    assert L.relaxed.tolist() == [2]  # only the cover row is relaxed
+    cols, ok = L.groups[3]
+    assert sorted(cols[0].tolist()) == [0, 1, 2]
+    # Feasible points of (x0, x1, x2): 000, 010, 100, 101 (x2 needs x0; x0 and x1 exclude).
+    pts = L.points[3][ok[0]]
+    order = np.argsort(cols[0])
+    got = sorted(tuple(int(v) for v in p[order]) for p in pts)
+    assert got == [(0, 0, 0), (0, 1, 0), (1, 0, 0), (1, 0, 1)]
+    assert L.singles.tolist() == [3]
+    # u = 2 on the cover row: site min(0, 2-2, 3-2, 3-2-1) = 0, column 3: min(0, 4-2) = 0,
+    # plus 2 x 1 from the row: L = 2 (the optimum is 2: x1 alone).
+    value, _ = L.value(np.array([2.0]))
+    assert value == pytest.approx(2.0)
+    assert _brute(m) == pytest.approx(2.0)
+
+
+def test_tidy_keeps_rows_and_never_costs_more():
+    rng = np.random.default_rng(9)
+    for _ in range(100):
+        m = _tiny_milp(rng)
+        x = np.ones(m.n_cols)
+        # Make a feasible start: all ones may break a packing row; then try all of them.
+        starts = [np.array(b) for b in itertools.product((0.0, 1.0), repeat=m.n_cols)]
+        starts = [s for s in starts if improve.feasible(m, s)]
+        if not starts:
+            continue
+        x = starts[int(rng.integers(0, len(starts)))]
+        y = improve.tidy(m, x)
+        assert improve.feasible(m, y)
+        assert m.c @ y <= m.c @ x + 1e-9
+
+
+def test_tidy_drops_a_redundant_site():
+    # Three columns cover the single row; all open: tidy closes the dearest two.
+    m = _milp.MilpModel(
+        c=np.array([5.0, 1.0, 3.0]),
+        A=sp.csr_matrix(np.ones((1, 3))),
+        row_lower=np.array([1.0]),
+        row_upper=np.array([np.inf]),
+        col_lower=np.zeros(3),
+        col_upper=np.ones(3),
+        integrality=np.ones(3, bool),
+    )
+    assert improve.tidy(m, np.ones(3)).tolist() == [0.0, 1.0, 0.0]
+
+
+def test_window_repairs_and_improves():
+    P = random_siting_problem(200, 800, seed=6)
+    M = build_model(P, mode="cover_all")
+    m = M.milp
+    r = improve.scale_solve(m, time_limit=20, gap_target=0.0)
+    assert r.x is not None and improve.feasible(m, r.x)
+    exact = _milp.solve(m, mip_gap=0)
+    assert r.bound <= exact.objective + 1e-6 <= r.objective + 2e-6
+    assert r.objective == pytest.approx(float(m.c @ r.x + m.offset))
+    # The steps logged never make the plan worse.
+    objs = [o for step, _t, o in r.log if step != "bound"]
+    assert all(b <= a + 1e-6 for a, b in itertools.pairwise(objs))
+
+
+def test_auto_method_by_model_size():
+    P = random_siting_problem(150, 600, seed=4)
+    small = solve_siting(P, time_limit=30)
+    assert small.method == "exact" and small.bound_source == "HiGHS branch and bound"
+    big = solve_siting(P, time_limit=30, exact_max_columns=10, gap_target=0.5)
+    assert big.method == "scale"
+    assert "LP relaxation" in big.bound_source
+    assert big.status == "gap_target" and big.gap <= 0.5
+    assert big.bound <= small.objective + 1e-6
+    # No time limit: the exact path, whatever the size.
+    assert solve_siting(P, exact_max_columns=10).method == "exact"
+
+
+def test_scale_path_reports_infeasible_with_the_reason():
+    P = random_siting_problem(150, 600, seed=4)
+    cost = solve_siting(P, method="exact").total_cost
+    r = solve_siting(P, mode="budget", budget=0.05 * cost, method="scale", time_limit=10)
+    assert r.status == "infeasible"
+    assert r.explanation is not None and "too small for the district targets" in str(r.explanation)
+
+
+def test_unknown_method_is_refused():
+    from carecircle.errors import InputError
+
+    P = random_siting_problem(30, 60, seed=1)
+    with pytest.raises(InputError, match="method"):
+        solve_siting(P, method="fast")
+
+
+def test_scenario_plan_keys(tmp_path):
+    from carecircle.errors import ScenarioError
+    from carecircle.inputs.scenario import scenario_from_dict
+
+    data = {
+        "name": "t",
+        "inputs": {"network": "n.osm", "districts": "d.geojson", "communities": "c.csv"},
+    }
+    p = scenario_from_dict(data, tmp_path).plan
+    assert (p.method, p.gap_target, p.exact_max_columns) == ("auto", 0.01, 10_000)
+    data["plan"] = {"method": "scale", "gap_target": 0.005, "exact_max_columns": 5000}
+    p = scenario_from_dict(data, tmp_path).plan
+    assert (p.method, p.gap_target, p.exact_max_columns) == ("scale", 0.005, 5000)
+    for bad, needle in (({"method": "fast"}, "plan.method"), ({"gap_target": 1.5}, "plan.gap_target"),
+                        ({"gap_target": -0.1}, "plan.gap_target")):
+        data["plan"] = bad
+        with pytest.raises(ScenarioError, match=needle):
+            scenario_from_dict(data, tmp_path, where="my.toml")
+
+
+def test_run_notes_say_the_path_and_the_bound():
+    from carecircle.runs.plan import _solver_notes
+
+    P = random_siting_problem(150, 600, seed=4)
+    r = solve_siting(P, method="scale", time_limit=30, gap_target=0.5)
+    notes = " ".join(_solver_notes(P, r))
+    assert "(scale)" in notes and "gap_target" in notes
+    assert r.bound_source in notes
+    assert f"{r.bound:,.2f}" in notes
