@@ -61,8 +61,8 @@ from carecircle.runs import citygen  # noqa: E402
 from carecircle.runs.timing import parse_line  # noqa: E402
 
 WORK = HERE / "_work"
-SOLVER = re.compile(r"solver 求解器 HiGHS: status (\S+), objective ([-\d,.naninf]+), "
-                    r"bound ([-\d,.naninf]+), gap ([-\d.naninf]+)%, ([\d.]+) s")
+SOLVER = re.compile(r"solver 求解器 HiGHS \((\w+)\): status (\S+), objective ([-\d,.naninf]+), "
+                    r"bound ([-\d,.naninf]+) \(([^)]*)\), gap ([-\d.naninf]+)%, ([\d.]+) s")
 
 
 def _versions() -> dict:
@@ -167,8 +167,9 @@ def read_run(out: Path) -> dict:
     res: dict = {"stages": [s.__dict__ for s in parse_line(text)]}
     m = SOLVER.search(text)
     if m:
-        res["plan"] = {"status": m[1], "objective": _number(m[2]), "bound": _number(m[3]),
-                       "gap_pct": _number(m[4]), "solver_s": float(m[5])}
+        res["plan"] = {"method": m[1], "status": m[2], "objective": _number(m[3]),
+                       "bound": _number(m[4]), "bound_source": m[5], "gap_pct": _number(m[6]),
+                       "solver_s": float(m[7])}
     m = re.search(r"network 步行路网: ([\d,]+) nodes, ([\d,]+) edges", text)
     if m:
         res["network_nodes"], res["network_edges"] = (int(m[1].replace(",", "")),

@@ -117,6 +117,20 @@ def test_nursing_share_binds_when_the_district_falls_short():
     assert len(r.opened["institution"]) == 0 and r.objective == 0.0
 
 
+def test_an_institution_below_the_share_may_not_break_it():
+    # A meets the share today (120 of 200 beds nursing-type, 60 %) but needs 90 public beds
+    # (1 % of 9,000 aged 60+).  Site 0: 100 beds, 40 nursing, cost 1: enough beds, but
+    # (120 + 40) / 300 = 53 % < 60 %.  Site 1: 100 beds, 80 nursing, cost 4: 66.7 %.
+    t = BedTargets(beds_share=0.01, pop_60plus={"A": 9000.0, "B": 0.0},
+                   existing_public_beds={"A": 0.0}, nursing_share=0.6,
+                   existing_beds={"A": 200.0}, existing_nursing_beds={"A": 120.0})
+    P = _bed_problem(beds=[100, 100], nursing=[40, 80], cost_i=[1, 4], targets=t)
+    r = solve_siting(P, mode="cover_all", mip_gap=0)
+    assert r.opened["institution"].tolist() == [1] and r.objective == pytest.approx(4.0)
+    row = r.districts.set_index("district").loc["A"]
+    assert row["nursing_share_after"] == pytest.approx(200 / 300)
+
+
 def test_demonstration_home_binds_when_the_district_has_none():
     # Site 0 is cheap but too small to be a demonstration home; site 1 is eligible.
     def plan(existing):

@@ -254,7 +254,7 @@ def test_the_city_runs_end_to_end_through_carecircle_run(tmp_path, capsys):
     names = [s.name.split()[0] for s in parse_line(printed[-1])]
     assert names == ["validate", "inputs+network", "coverage", "plan", "outputs", "total"]
     text = (dest / "validation.txt").read_text(encoding="utf-8")
-    assert parse_line(text) and "solver 求解器 HiGHS: status" in text
+    assert parse_line(text) and "solver 求解器 HiGHS (exact): status" in text
     for name in ("map.html", "briefing.html", "communities.csv", "districts.csv", "sites.csv"):
         assert (dest / name).is_file(), name
     comm = pd.read_csv(dest / "communities.csv", encoding="utf-8-sig")

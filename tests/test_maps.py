@@ -94,6 +94,22 @@ def _indicator_rows(district: str, name: str, statuses: list[str]) -> list[dict]
     return rows
 
 
+def street_grid(step: float = 250.0):
+    """A street grid over the three districts (6 x 2 km), for the maps' street layer."""
+    from carecircle.network.walknet import network_from_edges
+
+    nx_, ny_ = int(6000 / step) + 1, int(2000 / step) + 1
+    i, j = np.meshgrid(np.arange(nx_), np.arange(ny_), indexing="ij")
+    xy = np.column_stack([X0 + i.ravel() * step, Y0 + j.ravel() * step])
+    idx = np.arange(nx_ * ny_).reshape(nx_, ny_)
+    u = np.r_[idx[:-1, :].ravel(), idx[:, :-1].ravel()]
+    v = np.r_[idx[1:, :].ravel(), idx[:, 1:].ravel()]
+    return network_from_edges(xy, u, v, crs=CRS, source="synthetic grid")
+
+
+STREETS = street_grid()
+
+
 def synthetic_run(tmp_path: Path, *, with_plan: bool = True) -> RunOutputs:
     """A small run with every case the outputs must draw."""
     scen = scenario_from_dict(
@@ -168,7 +184,7 @@ def synthetic_run(tmp_path: Path, *, with_plan: bool = True) -> RunOutputs:
     ]
     if not with_plan:
         return RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=before,
-                          isochrones=isochrones, headline=headline, notes=notes)
+                          isochrones=isochrones, headline=headline, notes=notes, network=STREETS)
     comm["status_after"] = [c[7] for c in COMMUNITIES]
     comm["elderly_served_after"] = comm["status_after"].isin(["both", "elderly_only"])
     comm["childcare_served_after"] = comm["status_after"].isin(["both", "childcare_only"])
@@ -202,7 +218,7 @@ def synthetic_run(tmp_path: Path, *, with_plan: bool = True) -> RunOutputs:
                      "subsidy_yuan": float(sites["floor_area_m2"].sum() * 1000.0)})
     return RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=before,
                       districts_after=after, sites=sites, costs=costs, isochrones=isochrones,
-                      headline=headline, notes=notes)
+                      headline=headline, notes=notes, network=STREETS)
 
 
 @pytest.fixture
@@ -215,9 +231,12 @@ def _html(run: RunOutputs, tmp_path: Path, **kw) -> str:
 
 
 def _layers(html: str) -> list[tuple[dict, list[dict]]]:
-    """(config, items) of every MarkerLayer in the page."""
-    found = re.findall(r"var layer = (\{.*?\});\s*var items = (\[\n.*?\n\]);", html, flags=re.S)
-    return [(json.loads(c), json.loads(i)) for c, i in found]
+    """(config, items) of every MarkerLayer in the page (a layer drawing another's items
+    gets those)."""
+    arrays = {name: json.loads(items) for name, items in
+              re.findall(r"var (\w+)_items = (\[\n.*?\n\]|\[\]);", html, flags=re.S)}
+    found = re.findall(r"var layer = (\{.*?\});\s*var items = (\w+)_items;", html, flags=re.S)
+    return [(json.loads(c), arrays[name]) for c, name in found]
 
 
 def _items(html: str) -> list[dict]:
@@ -225,7 +244,7 @@ def _items(html: str) -> list[dict]:
 
 
 def _classes(config: dict, item: dict) -> list[str]:
-    return (item.get("cls") or config.get("style", {}).get("className", "")).split()
+    return (item.get("cls") or config.get("cls", "")).split()
 
 
 def _class_count(html: str, css: str) -> int:
@@ -297,8 +316,10 @@ def test_marker_counts_per_layer(run, tmp_path):
     assert _class_count(html, "cc-facility") == len(FACILITIES)
     assert _class_count(html, "cc-substandard") == N_SUBSTANDARD
     assert _class_count(html, "cc-site") == len(SITES)
-    # SVG, not canvas: markers must be countable (and styled) by class name.
-    assert '"preferCanvas": false' in html
+    # canvas symbols, one items array per kind of marker: the communities' once for both
+    # of their layers
+    assert "new L.CCSymbol(" in html and html.count("var layer = ") == 4
+    assert len(re.findall(r"var \w+_items = \[\n", html)) == 3
 
 
 def test_assessment_map_has_no_plan_layers(tmp_path):
@@ -328,7 +349,7 @@ def _js_strings(html: str) -> list[str]:
     """The decoded popup and tooltip content of every marker and district."""
     bound = [json.loads(m) for m in re.findall(r'\.bind(?:Popup|Tooltip)\(("(?:[^"\\]|\\.)*")', html)]
     return bound + [s for c, items in _layers(html) for it in items
-                     for s in (_popup_html(c, it), it["tip"])]
+                     for s in (_popup_html(c, it), it[c["tip"]])]
 
 
 def test_input_text_is_escaped(run, tmp_path):
@@ -347,7 +368,7 @@ def test_input_text_is_escaped(run, tmp_path):
     assert all("${alert(2)}`" in c for c in contents if "alert(2)" in c)
     assert "`${alert(2)}" not in html
     stripped = re.sub(r'\.bind(?:Popup|Tooltip)\("(?:[^"\\]|\\.)*"', "", html)
-    stripped = re.sub(r"var items = \[\n.*?\n\];", "", stripped, flags=re.S)
+    stripped = re.sub(r"var \w+_items = \[\n.*?\n\];", "", stripped, flags=re.S)
     assert "alert(" not in stripped
     # The scenario title is escaped in <title> and the title panel.
     assert "Synthetic &lt;test&gt; &amp; run" in html
@@ -475,3 +496,23 @@ def test_scale_bar_length():
     assert _nice_length(12_000) == 2000
     assert _nice_length(30_000) == 5000
     assert _nice_length(3) == 0.5 or _nice_length(3) == 1.0
+
+
+def test_static_map_is_not_widened_by_what_lies_beyond_the_view(run, tmp_path):
+    """A district far from the study area (its label) and streets reaching far past it are
+    cut at the map's edge: the picture keeps the study area's size (a 14,000-pixel-wide
+    PNG of central Xi'an before)."""
+    from PIL import Image
+
+    from carecircle.network.walknet import network_from_edges
+
+    base = write_static_map(run, tmp_path / "a.png")
+    far = np.array([[X0 - 50_000, Y0], [X0 + 500, Y0 + 500], [X0 + 90_000, Y0 + 40_000]])
+    run.network = network_from_edges(far, np.array([0, 1]), np.array([1, 2]), crs=CRS)
+    d = run.inputs.layers["districts"]
+    run.inputs.layers["districts"] = gpd.GeoDataFrame(pd.concat([d, gpd.GeoDataFrame(
+        {"code": ["Z09"], "name": ["远郊区"]}, geometry=[box(X0 + 80_000, Y0 + 60_000, X0 + 90_000,
+                                                          Y0 + 70_000)], crs=CRS)]), crs=CRS)
+    wide = write_static_map(run, tmp_path / "b.png")
+    with Image.open(base) as a, Image.open(wide) as b:
+        assert abs(a.size[0] - b.size[0]) < 60 and abs(a.size[1] - b.size[1]) < 60

@@ -131,6 +131,30 @@ def test_a_scenario_without_profile_is_xian(tmp_path):
     assert scen.currency.code == "CNY"
 
 
+def test_issue_19_figures_come_from_the_profile_and_the_scenario_overrides_them(tmp_path):
+    xian = scenario_from_dict(base(), tmp_path)
+    assert xian.rural.limit() == 2000.0 and xian.targets.nursing_bed_share == 0.6
+    assert xian.plan.fitout_costs == Plan().fitout_costs
+    neutral = scenario_from_dict(base(profile="neutral"), tmp_path)
+    assert neutral.rural.limit() == 900.0 and neutral.targets.nursing_bed_share is None
+    assert neutral.targets.demonstration_homes_per_district is None
+    assert neutral.plan.fitout_costs["institution"] == {"new": 0.0, "renovate": 0.0, "lease": 0.0}
+    # one entry of the fit-out table merges into that entry of the profile's, not another's
+    scen = scenario_from_dict(base(profile="neutral", rural={"limit_m": 3000.0},
+                                   targets={"nursing_bed_share": 0.5},
+                                   plan={"fitout_costs": {"institution": {"new": 900.0}}}),
+                              tmp_path)
+    assert scen.rural.limit() == 3000.0 and scen.targets.nursing_bed_share == 0.5
+    assert scen.plan.fitout_costs["institution"] == {"new": 900.0, "renovate": 0.0, "lease": 0.0}
+    assert scen.plan.fitout_costs["elderly"] == {"new": 0.0, "renovate": 0.0, "lease": 0.0}
+    scen = scenario_from_dict(base(plan={"fitout_costs": {"institution": {"new": 2500.0}}}),
+                              tmp_path)
+    assert scen.plan.fitout_costs["institution"] == {"new": 2500.0, "renovate": 2400.0,
+                                                     "lease": 2400.0}
+    off = scenario_from_dict(base(targets={"demonstration_homes_per_district": False}), tmp_path)
+    assert off.targets.demonstration_homes_per_district is None
+
+
 def test_neutral_scenario_keeps_populations_and_its_own_keys(tmp_path):
     scen = scenario_from_dict(base(profile="neutral", currency="EUR",
                                    demand={"year": 2024},

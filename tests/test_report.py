@@ -12,7 +12,15 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from carecircle.outputs.briefing import headline_items, write_briefing
+from carecircle.errors import CarecircleWarning
+from carecircle.outputs.briefing import (
+    briefing_html,
+    css_string,
+    headline_items,
+    write_briefing,
+    write_briefing_pdf,
+)
+from carecircle.outputs.pdf import PdfUnavailable, find_chromium, pdf_page_sizes, print_pdf
 from carecircle.outputs.results import RunOutputs
 from carecircle.outputs.tables import (
     XLSX_TIME,
@@ -29,7 +37,10 @@ RUN_FILES = {
     "communities.csv", "communities.xlsx", "districts.csv", "districts.xlsx",
     "sites.csv", "sites.xlsx", "cost_sites.csv", "cost_sites.xlsx",
     "cost_total.csv", "cost_total.xlsx",
-}
+} | ({"briefing.pdf"} if find_chromium() else set())
+A4 = (595.28, 841.89)  # points
+needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="Chromium is absent: "
+                                    "apt-get install chromium (make test does)")
 
 
 @pytest.fixture
@@ -165,17 +176,18 @@ def test_briefing_content(run, tmp_path):
     from carecircle.outputs.staticmap import write_static_map
     write_static_map(run, tmp_path / "map.png")
     html = write_briefing(run, tmp_path).read_text(encoding="utf-8")
-    assert "@page { size: A4" in html and "@media print" in html
-    # notes, prominently, and escaped
-    assert 'class="notes"' in html and "spread evenly &lt;over&gt; streets" in html
+    assert "@page {" in html and "size: A4" in html and "@media print" in html
+    summary, appendix = html.split('<section id="appendix-notes"', 1)
+    # page one: notes, prominently, and escaped; headline; districts; map; the unserved
+    assert 'class="notes"' in summary and "spread evenly &lt;over&gt; streets" in summary
     # headline: before -> after pair, cost in yuan and 万元
-    assert "1 → 3" in html and "8,775,000 元 (877.5 万元)" in html
-    # parameters
+    assert "1 → 3" in summary and "8,775,000 元 (877.5 万元)" in summary
+    # parameters, in appendix A, with the technical headline numbers
     for text in ("15 分钟 min", "1 m/s (900 m)", "1.2 m/s (1,080 m)", "养老 elderly ≥ 300 m²",
-                 "预算内最大覆盖 Best coverage within the budget", "5,000,000 元"):
-        assert text in html, text
+                 "预算内最大覆盖 Best coverage within the budget", "5,000,000 元", "EPSG:4545"):
+        assert text in appendix, text
     # district table: four rows (3 districts + city), marks and no data
-    table = html.split('id="district-table"', 1)[1].split("</table>", 1)[0]
+    table = summary.split('id="district-table"', 1)[1].split("</table>", 1)[0]
     assert table.count('<tr class="district">') == 3 and table.count('<tr class="city">') == 1
     assert "✓" in table and "✗" in table and "无数据 no data" in table
     assert "✗ 45.0%" in table and "✓ 95.0%" in table and "✓ 4.85" in table
@@ -184,16 +196,37 @@ def test_briefing_content(run, tmp_path):
     assert EVIL not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<i>丙区</i>" not in html
     # the static map is embedded; the interactive one linked
-    m = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    m = re.search(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', summary)
     assert m and base64.b64decode(m.group(1)) == (tmp_path / "map.png").read_bytes()
-    assert 'href="map.html"' in html
-    # status counts: both 1 today -> 3 after plan
-    status = html.split('id="status-table"', 1)[1].split("</table>", 1)[0]
+    assert 'href="map.html"' in summary
+    # the unserved after the plan, by district: c5 (neither), c4 (no childcare), c6 (off)
+    unserved = summary.split('id="unserved-table"', 1)[1].split("</table>", 1)[0]
+    rows = [re.findall(r'class="num">([^<]*)<', r) for r in unserved.split("</tr>")[1:-1]]
+    assert rows == [["0", "1", "0", "0", "1,000"], ["1", "0", "0", "1", "250"],
+                    ["1", "1", "0", "1", "1,250"]]
+    # status counts (appendix A): both 1 today -> 3 after plan
+    status = appendix.split('id="status-table"', 1)[1].split("</table>", 1)[0]
     both = status.split("</tr>")[1]
     assert re.findall(r'class="num">([^<]*)<', both) == ["1", "8,000", "3", "16,000"]
-    # sites and costs
-    assert html.count("<tr><td>s") == len(SITES)
-    assert "补助合计 Total subsidy (yuan)" in html
+    # every site (appendix B), street (C) and community (D); costs in A
+    assert appendix.split('id="site-table"', 1)[1].count("<tr><td>s") == len(SITES)
+    assert appendix.split('id="community-table"', 1)[1].count("<tr><td>c") == len(COMMUNITIES)
+    streets = appendix.split('id="street-table"', 1)[1].split("</table>", 1)[0]
+    assert streets.count("街道一") == 3  # one street name in each of the three districts
+    assert "补助合计 Total subsidy (yuan)" in appendix
+    # each appendix starts a new printed page
+    assert html.count('class="appendix"') == 4 and ".appendix { break-before: page;" in html
+
+
+def test_page_footer_title_is_css_escaped(run, tmp_path):
+    run.scenario = run.scenario.replace(title='规划"}</style><script>alert(1)</script>')
+    html = briefing_html(run)
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    footer = re.search(r'@bottom-left \{ content: "([^"]*)"', style).group(1)
+    assert "<" not in footer and "}" not in footer and "\\" in footer
+    assert footer == css_string('规划"}</style><script>alert(1)</script> · carecircle')
+    assert css_string('a "b"') == "a \\000022b\\000022"
+    assert "<script>alert(1)" not in html
 
 
 def test_briefing_without_static_map_or_plan(tmp_path):
@@ -202,6 +235,64 @@ def test_briefing_without_static_map_or_plan(tmp_path):
     assert "静态图不可用" in html and "<img" not in html
     assert 'id="site-table"' not in html and 'id="cost-table"' not in html
     assert "→" not in html.split('id="district-table"', 1)[1].split("</table>", 1)[0]
+
+
+# ---------------------------------------------------------------- the PDF
+
+
+def test_pdf_page_sizes_by_hand():
+    pdf = (b"%PDF-1.4\n1 0 obj\n<</Type /Pages /Kids [2 0 R 3 0 R] /Count 2>>\nendobj\n"
+           b"2 0 obj\n<</Type /Page /Parent 1 0 R /MediaBox [0 0 595.28 841.89]>>\nendobj\n"
+           b"3 0 obj\n<</Type /Page\n/MediaBox [0 0 612 792] /Parent 1 0 R>>\nendobj\n"
+           b"4 0 obj\n<</Length 3>>\nstream\nabc\nendstream\nendobj\n")
+    assert pdf_page_sizes(pdf) == [(595.28, 841.89), (612.0, 792.0)]
+
+
+@needs_chromium
+def test_briefing_pdf_page_one_is_the_summary_on_one_a4_page_at_city_scale(tmp_path):
+    """Xi'an's counts (13 districts, 172 streets, 3,223 communities, 1,800 sites): page one,
+    printed alone, is one A4 page; the whole briefing is that page and the appendices."""
+    from carecircle.outputs.staticmap import write_static_map
+    from city_run import city_run
+
+    run = city_run(tmp_path)
+    png = write_static_map(run, tmp_path / "map.png").read_bytes()
+    summary = tmp_path / "summary.html"
+    summary.write_text(briefing_html(run, static_png=png, appendix=False), encoding="utf-8")
+    pages = pdf_page_sizes(print_pdf(summary, tmp_path / "summary.pdf").read_bytes())
+    assert len(pages) == 1 and pages[0] == pytest.approx(A4, abs=1.0)
+    html = write_briefing(run, tmp_path)
+    text = html.read_text(encoding="utf-8")
+    def rows(table: str) -> int:
+        return text.split(f'id="{table}"', 1)[1].split("</table>", 1)[0].count("<tr><td>")
+
+    assert rows("community-table") == 3223 and rows("site-table") == 1800
+    assert rows("street-table") == 172
+    pdf = write_briefing_pdf(html)
+    assert pdf.name == "briefing.pdf"
+    pages = pdf_page_sizes(pdf.read_bytes())
+    # the summary, then appendices A (notes, parameters), B (1,800 sites), C, D (3,223)
+    assert 40 < len(pages) < 200
+    assert all(p == pytest.approx(A4, abs=1.0) for p in pages)
+
+
+def test_pdf_skipped_without_chromium_and_the_run_goes_on(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("CARECIRCLE_CHROMIUM", str(tmp_path / "no-chromium-here"))
+    with pytest.raises(PdfUnavailable, match="no Chromium found"):
+        print_pdf(tmp_path / "x.html", tmp_path / "x.pdf")
+    with pytest.warns(CarecircleWarning, match="briefing.pdf skipped .*no Chromium found"):
+        paths = write_run(run, tmp_path / "out")
+    assert "briefing.pdf" not in {p.name for p in paths} and (tmp_path / "out" / "briefing.html").is_file()
+    assert not (tmp_path / "out" / "briefing.pdf").exists()
+
+
+def test_a_failing_chromium_is_reported(tmp_path):
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\necho 'cannot open display' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    (tmp_path / "b.html").write_text("<p>x</p>")
+    with pytest.raises(PdfUnavailable, match=r"failed to print .*exit 3.*cannot open display"):
+        print_pdf(tmp_path / "b.html", tmp_path / "b.pdf", chromium=str(fake))
 
 
 def test_headline_items():

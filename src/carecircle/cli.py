@@ -82,6 +82,10 @@ def _cmd_run(args: argparse.Namespace, *, plan: bool = True) -> int:
     scen = load_scenario(args.scenario)
     if args.out is not None:
         scen = scen.replace(output_dir=args.out.resolve())
+    if args.basemap is not None:
+        from dataclasses import replace
+
+        scen = scen.replace(map=replace(scen.map, basemap=args.basemap))
     result = run_scenario(scen, quiet=args.quiet, plan=plan, scheduler=args.scheduler,
                           partition_by=args.partition_by, n_partitions=args.partitions)
     print(result.text)
@@ -99,6 +103,10 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="how the communities are cut for the cluster")
     p.add_argument("--partitions", type=_bounded("--partitions", integer=True), default=None,
                    help="number of tiles (1-10,000)")
+    p.add_argument("--basemap", choices=("none", "osm", "tianditu", "amap"), default=None,
+                   help="online base map of map.html (default: the scenario's [map] basemap, else "
+                   "none: the run's own streets, offline); tianditu needs TIANDITU_KEY or "
+                   "[map] tianditu_key; amap shows the layers in GCJ-02 底图")
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -186,7 +194,7 @@ def _cmd_isochrones(args: argparse.Namespace) -> int:
     gdf = isochrones_for(
         args.network, args.sites, minutes=args.minutes, speed_mps=args.speed_mps,
         buffer_m=args.buffer_m, max_snap_m=args.max_snap_m, crs=args.crs, progress=not args.quiet,
-        lon=args.lon, lat=args.lat,
+        lon=args.lon, lat=args.lat, method=args.method,
     )
     publish_file(out, lambda p: write_layer(gdf, p, layer="isochrones"), owner="isochrones",
                  protect=protect)
@@ -286,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sites", required=True,
                    help="site points (id column), e.g. a run's sites.csv; its columns are kept")
     p.add_argument("--buffer-m", type=_bounded("--buffer-m"), default=25.0, help="0-500")
+    p.add_argument("--method", choices=("streets", "hull"), default="streets",
+                   help="streets: the street space reached (exact); hull: its concave hull, "
+                   "fast and light 街道空间或凹包")
     p.set_defaults(func=_cmd_isochrones)
 
     p = sub.add_parser("geocode", help="place a facility list's addresses 地址解析(地理编码)")

@@ -237,6 +237,23 @@ class Plan:
 
 
 
+#: Base maps ``[map] basemap`` may name (see carecircle.outputs.basemap).
+BASEMAPS = ("none", "osm", "tianditu", "amap")
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """``[map]``: what the interactive map draws under the run's layers.
+
+    ``basemap``: ``none`` (default: the run's own streets, offline), ``osm``,
+    ``tianditu`` (needs ``tianditu_key``, or the ``TIANDITU_KEY`` environment variable)
+    or ``amap`` (GCJ-02: the overlays are shifted for display).
+    """
+
+    basemap: str = "none"
+    tianditu_key: str = ""
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario.
@@ -260,6 +277,7 @@ class Scenario:
     targets: Targets = field(default_factory=Targets)
     plan: Plan = field(default_factory=Plan)
     rural: Rural = field(default_factory=Rural)
+    map: MapOptions = field(default_factory=MapOptions)
     source: Path | None = None
     #: Warnings found while reading the scenario (values near the edge of their range).
     warnings: tuple[Problem, ...] = ()
@@ -568,6 +586,15 @@ class _Reader:
                 expected="plan.fitout_costs and plan.shared_fitout_saving (docs/scenario.md)"))
         return standards
 
+    def map(self, raw: Any) -> MapOptions:
+        opts = self.build(MapOptions, "map", raw)
+        if opts.basemap not in BASEMAPS:
+            raise self.error("map.basemap", opts.basemap, f"one of {', '.join(BASEMAPS)}")
+        key = opts.tianditu_key
+        if key and not (key.isascii() and key.isalnum() and 8 <= len(key) <= 64):
+            raise self.error("map.tianditu_key", key, "the Tianditu key: 8-64 letters and digits")
+        return opts
+
     def targets(self, raw: Any, base: Targets | None = None) -> Targets:
         """``[targets]`` over ``base``; ``key = false`` is no target."""
         if isinstance(raw, dict):
@@ -595,7 +622,7 @@ _LAYER_KEYS = {f.name for f in fields(LayerSource)}
 
 _TOP_KEYS = {
     "name", "title", "crs", "output_dir", "demand", "include_major_projects",
-    "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan", "rural",
+    "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan", "rural", "map",
     "profile", "currency", "subsidies",
 }
 
@@ -682,6 +709,7 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         Plan(), unit_costs=dict(profile.unit_costs), operation_years=profile.operation_years,
         fitout_costs={k: dict(v) for k, v in profile.fitout_costs.items()},
         shared_fitout_saving=profile.shared_fitout_saving))
+    map_options = r.map(data.get("map", {}))
     out = data.get("output_dir")
     if out is not None and (not isinstance(out, str) or not out.strip() or _URL.match(out)):
         raise r.error("output_dir", out, "a folder path string")
@@ -712,6 +740,7 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         targets=targets,
         plan=plan,
         rural=rural,
+        map=map_options,
         warnings=tuple(r.warnings),
         profile=profile,
     )

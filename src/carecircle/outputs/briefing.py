@@ -1,4 +1,16 @@
-"""The one-page briefing for the joint meeting (HTML from a jinja2 template, every input text escaped).
+"""The briefing for the joint meeting: one A4 page of summary, then appendices; HTML and PDF.
+
+Page one (``#summary``) is what the meeting reads: the notes the reader must know, the
+headline numbers, the district table against the targets (today -> after the plan), a
+small map and the communities not served, by status and by district.  Everything long
+follows as appendix pages, each starting on a new page: A notes, parameters and costs,
+B every proposed site, C every street/town, D every community (a city's 3,223 rows are
+an appendix, not page one).  Table headers repeat on every printed page; the page
+footer carries the title and the page number.
+
+The PDF (:func:`write_briefing_pdf`) is this page printed by headless Chromium (see
+:mod:`carecircle.outputs.pdf`).  Every text from the inputs is escaped (Jinja
+autoescaping; the title in the page footer's CSS by :func:`css_string`).
 """
 
 from __future__ import annotations
@@ -266,11 +278,12 @@ def status_counts(run: RunOutputs) -> list[dict[str, Any]]:
     return out
 
 
-def _site_rows(run: RunOutputs, limit: int = 60) -> tuple[list[dict[str, str]], int]:
+def _site_rows(run: RunOutputs) -> list[dict[str, str]]:
+    """Every proposed site, for appendix B."""
     if run.sites is None or not len(run.sites):
-        return [], 0
+        return []
     rows = []
-    for _, s in run.sites.head(limit).iterrows():
+    for _, s in run.sites.iterrows():
         rows.append({
             "id": str(s.get("id", "")), "name": str(s.get("name", "")),
             "district": str(s.get("district", "")), "kinds": kinds_text(s.get("kinds")),
@@ -280,7 +293,128 @@ def _site_rows(run: RunOutputs, limit: int = 60) -> tuple[list[dict[str, str]], 
             "cost": fmt_num(s.get("cost_yuan")),
             "residents": fmt_num(s.get("residents_newly_served")),
         })
-    return rows, len(run.sites)
+    return rows
+
+
+def _status_col(comm: pd.DataFrame) -> str:
+    return "status_after" if "status_after" in comm.columns else "status"
+
+
+def _district_name(comm: pd.DataFrame) -> pd.Series:
+    name = comm["district_name"] if "district_name" in comm.columns else comm["district"]
+    return name.astype(str)
+
+
+def unserved_by_district(run: RunOutputs) -> dict[str, Any]:
+    """Communities not served by both, per district (after the plan when there is one).
+
+    Parameters
+    ----------
+    run
+        The run's outputs.
+
+    Returns
+    -------
+    dict
+        ``rows``: per district with any, then the total: ``name``, ``neither``,
+        ``elderly_only`` (no childcare), ``childcare_only`` (no elderly care),
+        ``unreachable`` (not on the network) as counts, and ``residents`` as text.
+    """
+    comm = run.communities
+    status = comm[_status_col(comm)].astype(str)
+    pop = pd.to_numeric(comm.get("population", pd.Series(0.0, index=comm.index)), errors="coerce").fillna(0)
+    out = pd.DataFrame({"district": comm["district"].astype(str), "name": _district_name(comm),
+                        "status": status, "pop": pop})
+    out = out[out["status"] != "both"]
+    rows = []
+    for (code, name), g in out.groupby(["district", "name"], sort=True):
+        rows.append({"name": f"{name} ({code})" if name != code else name, "total": False,
+                     **{k: int((g["status"] == k).sum())
+                        for k in ("neither", "elderly_only", "childcare_only", "unreachable")},
+                     "residents": f"{g['pop'].sum():,.0f}"})
+    if rows:
+        rows.append({"name": "合计 Total", "total": True,
+                     **{k: int((out["status"] == k).sum())
+                        for k in ("neither", "elderly_only", "childcare_only", "unreachable")},
+                     "residents": f"{out['pop'].sum():,.0f}"})
+    return {"rows": rows}
+
+
+def street_rows(run: RunOutputs) -> list[dict[str, str]]:
+    """Per street/town: communities, residents, served by both today (and after), unserved.
+
+    Parameters
+    ----------
+    run
+        The run's outputs (communities with ``street``).
+
+    Returns
+    -------
+    list of dict
+        One per (district, street), sorted, for appendix C.
+    """
+    comm = run.communities
+    if "street" not in comm.columns or not len(comm):
+        return []
+    after = "status_after" in comm.columns
+    pop = pd.to_numeric(comm.get("population", pd.Series(0.0, index=comm.index)), errors="coerce").fillna(0)
+    frame = pd.DataFrame({"district": _district_name(comm), "street": comm["street"].fillna("").astype(str),
+                          "status": comm["status"].astype(str), "pop": pop,
+                          "after": comm["status_after"].astype(str) if after else comm["status"].astype(str)})
+    rows = []
+    for (district, street), g in frame.groupby(["district", "street"], sort=True):
+        row = {"district": district, "street": street or "—", "n": fmt_num(len(g)),
+               "residents": fmt_num(g["pop"].sum()), "both": fmt_num((g["status"] == "both").sum()),
+               "unserved": fmt_num((~g["after"].isin(["both", "unreachable"])).sum()),
+               "unreachable": fmt_num((g["after"] == "unreachable").sum())}
+        if after:
+            row["both_after"] = fmt_num((g["after"] == "both").sum())
+        rows.append(row)
+    return rows
+
+
+def community_rows(run: RunOutputs) -> list[dict[str, str]]:
+    """Every community, for appendix D, by district, street and id.
+
+    Parameters
+    ----------
+    run
+        The run's outputs.
+
+    Returns
+    -------
+    list of dict
+    """
+    comm = run.communities
+    if not len(comm):
+        return []
+    order = pd.DataFrame({"d": comm["district"].astype(str),
+                          "s": comm.get("street", pd.Series("", index=comm.index)).fillna("").astype(str),
+                          "i": comm["id"].astype(str)}).sort_values(["d", "s", "i"], kind="stable").index
+    names = _district_name(comm)
+    rows = []
+    for idx in order:
+        c = comm.loc[idx]
+        row = {"id": str(c.get("id", "")), "name": str(c.get("name", "")), "district": names[idx],
+               "street": str(c.get("street", "") or ""), "population": fmt_num(c.get("population")),
+               "elderly": fmt_num(c.get("elderly_min"), 1), "childcare": fmt_num(c.get("childcare_min"), 1),
+               "status": STATUS_LABELS.get(str(c.get("status")), str(c.get("status", "")))}
+        if "status_after" in comm.columns:
+            row["status_after"] = STATUS_LABELS.get(str(c.get("status_after")), str(c.get("status_after", "")))
+        rows.append(row)
+    return rows
+
+
+#: Headline numbers for the technical reader: appendix A, not page one.
+TECHNICAL_KEYS = ("crs", "solver_status", "gap", "mode")
+
+
+def css_string(text: str) -> str:
+    """``text`` as the inside of a CSS string: every character but letters, digits and
+    spaces as a CSS hex escape (no quote, backslash or ``<`` can end the string or
+    the ``<style>`` element)."""
+    return "".join(ch if (ch.isascii() and (ch.isalnum() or ch == " ")) else f"\\{ord(ch):06x}"
+                   for ch in str(text))
 
 
 def _cost_rows(run: RunOutputs) -> list[tuple[str, str]]:
@@ -307,7 +441,7 @@ def _template() -> jinja2.Template:
 
 
 def briefing_html(run: RunOutputs, *, map_name: str = "map.html", static_png: bytes | None = None,
-                  static_name: str = "map.png") -> str:
+                  static_name: str = "map.png", appendix: bool = True) -> str:
     """The briefing page as HTML text (see :func:`write_briefing`).
 
     Parameters
@@ -319,49 +453,60 @@ def briefing_html(run: RunOutputs, *, map_name: str = "map.html", static_png: by
     static_png
         The static map, embedded as a data URI (``None``: no image).
     static_name
-        File name of the static map, linked under the image.
+        File name of the static map, named under the image.
+    appendix
+        With the appendix pages (``False``: page one alone, e.g. to check it fits).
 
     Returns
     -------
     str
         A standalone HTML page, every text from the inputs escaped.
     """
+    from markupsafe import Markup
+
     scen = run.scenario
-    sites, n_sites = _site_rows(run)
     image = None
     if static_png is not None:
         image = "data:image/png;base64," + base64.b64encode(static_png).decode("ascii")
     crs = getattr(getattr(run.inputs, "crs", None), "to_string", lambda: "")()
+    title = getattr(scen, "title", "") or getattr(scen, "name", "")
     currency = getattr(scen, "currency", None)
     cost_zh, cost_en = (currency.names if currency is not None else ("元", "yuan"))
+    cards = headline_items({k: v for k, v in run.headline.items() if k not in TECHNICAL_KEYS}, currency)
+    technical = headline_items({k: v for k, v in run.headline.items() if k in TECHNICAL_KEYS}, currency)
+    notes = [str(n) for n in run.notes]
     return _template().render(
         cost_zh=f"费用({cost_zh})", cost_en=f"Cost ({cost_en})",
-        title=getattr(scen, "title", "") or getattr(scen, "name", ""),
+        title=title,
+        footer_css=Markup(css_string(f"{title} · carecircle")),
         name=getattr(scen, "name", ""),
         minutes=f"{getattr(getattr(scen, 'walking', None), 'minutes', 15.0):g}",
-        notes=[str(n) for n in run.notes],
-        headline=headline_items(run.headline, currency),
+        notes=notes,
+        headline=cards, technical=technical,
         params=scenario_items(scen),
         matrix=district_matrix(run),
         statuses=status_counts(run),
+        unserved=unserved_by_district(run),
         has_after="status_after" in run.communities,
-        sites=sites, n_sites=n_sites,
+        sites=_site_rows(run) if appendix else [],
+        streets=street_rows(run) if appendix else [],
+        communities=community_rows(run) if appendix else [],
         costs=_cost_rows(run),
         image=image, static_name=static_name, map_name=map_name,
-        crs=crs,
+        crs=crs, appendix=appendix,
     )
 
 
 def write_briefing(run: RunOutputs, out_dir: str | Path, *, map_name: str = "map.html",
                    static_name: str = "map.png") -> Path:
-    """Write ``briefing.html``: one printable A4 page for the joint meeting.
+    """Write ``briefing.html``: page one for the joint meeting, then the appendices.
 
-    It shows the notes the reader must know (assumed layers, excluded points) at the
-    top, the headline numbers, the scenario's parameters, the district table with
-    pass/fail marks before and after the plan, communities by status, the proposed
-    sites, the cost summary, the static map (embedded, so the page stands alone) and
-    a link to the interactive map.  Every label is bilingual; every text from the
-    inputs is escaped.
+    Page one holds the notes the reader must know, the headline numbers, the district
+    table with pass/fail marks before and after the plan, the static map (embedded,
+    so the page stands alone) with a link to the interactive map, and the communities
+    not served.  The appendices hold the notes again with the scenario's parameters and
+    the cost summary, every proposed site, every street and every community.  Every
+    label is bilingual; every text from the inputs is escaped.
 
     Parameters
     ----------
@@ -383,3 +528,34 @@ def write_briefing(run: RunOutputs, out_dir: str | Path, *, map_name: str = "map
     text = briefing_html(run, map_name=map_name, static_png=png.read_bytes() if png.is_file() else None,
                          static_name=static_name)
     return write_text_atomic(out / "briefing.html", text)
+
+
+def write_briefing_pdf(html: str | Path, pdf: str | Path | None = None, *,
+                       timeout_s: float = 300.0) -> Path:
+    """``briefing.pdf``: the briefing page printed on A4 by headless Chromium.
+
+    Page one is the summary; the appendices follow, each from a new page.
+
+    Parameters
+    ----------
+    html
+        The ``briefing.html`` written by :func:`write_briefing`.
+    pdf
+        The PDF to write (default ``briefing.pdf`` beside ``html``).
+    timeout_s
+        Give up after this many seconds.
+
+    Returns
+    -------
+    Path
+        The PDF.
+
+    Raises
+    ------
+    carecircle.outputs.pdf.PdfUnavailable
+        No Chromium, or printing failed: the message says why.
+    """
+    from carecircle.outputs.pdf import print_pdf
+
+    target = Path(pdf) if pdf is not None else Path(html).with_name("briefing.pdf")
+    return print_pdf(html, target, timeout_s=timeout_s)

@@ -1,4 +1,15 @@
-"""Offline Leaflet building blocks for folium: inlined assets, escaped popups, canvas markers.
+"""Offline Leaflet building blocks for folium: inlined assets, escaped popups, canvas symbols.
+
+A city's map carries thousands of markers (3,223 communities twice, 1,400 facilities,
+1,800 proposed sites) and thousands of polygons.  They are drawn on canvas, not as SVG
+or DOM elements: :data:`CC_JS` adds to Leaflet a symbol (``L.CCSymbol``: circle,
+square or star, a red dashed frame for a flag) drawn by Leaflet's canvas renderer,
+whose size follows the zoom (full size from zoom 14, down to 40 % at city zoom, so the
+city is not a blanket of overlapping symbols), and panes that keep the order the
+reader expects: streets (250), districts (400), walk zones (410), symbols (450).
+Polygons a layer hides are not built until the layer is first shown
+(:class:`LazyZones`).  ``window.cc.count(cls)`` counts the symbols of a class on the
+map, for the browser tests (canvas symbols are not DOM elements).
 """
 
 from __future__ import annotations
@@ -15,6 +26,8 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
+from carecircle.outputs.basemap import STREETS_JS
+from carecircle.outputs.packed import PACKED_JS, pack_polygons
 from carecircle.outputs.style import KIND_COLOURS, SITE_COLOURS, SUBSTANDARD_COLOUR, esc
 
 # ---------------------------------------------------------------- offline folium
@@ -65,6 +78,8 @@ class OfflineMap(folium.Map):
         super().__init__(*args, **kwargs)
         # Added at construction so Leaflet precedes every script folium renders later.
         page_of(self).header.add_child(folium.Element(_leaflet_inline()), name="leaflet_inline")
+        page_of(self).header.add_child(
+            folium.Element(f"<script>{CC_JS}\n{PACKED_JS}\n{STREETS_JS}</script>"), name="cc_js")
 
 
 def js_string(text: str) -> str:
@@ -127,54 +142,32 @@ class SafeTooltip(MacroElement):
         self.options = {"sticky": sticky}
 
 
-def shape_icon(class_name: str, size: int, html: str = "") -> dict[str, Any]:
-    """Options of a ``L.divIcon`` drawn with CSS only: squares and stars, no image.
-
-    Circles are communities; facilities are squares and proposed sites stars, as on
-    the static map, so the three never read as one another.
-
-    Parameters
-    ----------
-    class_name
-        The element's class list (used by the CSS and to count markers).
-    size
-        Width and height in pixels.
-    html
-        The icon's content (escaped HTML, e.g. :data:`STAR_HTML`).
-
-    Returns
-    -------
-    dict
-        Options for ``L.divIcon``.
-    """
-    half = size / 2
-    return {"className": class_name, "html": html, "iconSize": [size, size],
-            "iconAnchor": [half, half], "popupAnchor": [0, -half], "tooltipAnchor": [half, 0]}
-
-
 class MarkerLayer(MacroElement):
-    """Many markers from one JSON array, added to the parent layer by a short loop.
+    """Many canvas symbols from one JSON array, added to the parent layer by a short loop.
 
-    ``config`` is shared by the layer's markers: ``labels`` (the popup's row labels,
-    escaped HTML) and either ``style`` (options of ``L.circleMarker``) or ``icon``
-    (options of ``L.divIcon``, see :func:`shape_icon`).  Each item is
-    ``{"ll": [lat, lon], "t": title, "v": [one value per label], "tip": tooltip}``
-    plus, for circles, ``"r"`` (radius) and ``"c"`` (fill colour), or, for icons,
-    ``"cls"`` (class list).  Every text is escaped HTML already; a popup row whose
-    value is empty is left out.  The popup is built when first opened.
+    ``config`` is shared by the layer's symbols: ``labels`` (the popup's row labels,
+    escaped HTML), ``shape`` (``circle``, ``square`` or ``star``), ``size`` (radius in
+    pixels at full zoom), ``style`` (Leaflet path options), ``cls`` (class list, for
+    :func:`count`), and the item keys of the fill colour (``colour``) and tooltip
+    (``tip``).  Each item is ``{"ll": [lat, lon], "t": title, "v": [one value per
+    label]}`` plus any of ``"r"`` (size), ``"cls"`` (class list), ``"flag"`` (red
+    frame) and the colour and tooltip keys.  Every text is escaped HTML already; a
+    popup row whose value is empty is left out.  The popup is built when first opened.
 
-    One array instead of one folium element (and popup) per marker keeps a city-size
-    map a few MB and quick to write.  Icons are given to ``L.marker`` at creation, so
-    Leaflet's default image icon is never made (it would be fetched).
+    ``shared``: another :class:`MarkerLayer` whose items this one draws again (the
+    communities today and after the plan are one array drawn twice, in other colours).
+    One array instead of one folium element per marker keeps a city's map small and
+    quick to write.
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
+            var {{ this.get_name() }}_items = {{ this.items_js }};
             (function () {
                 var group = {{ this._parent.get_name() }};
                 var layer = {{ this.config_js }};
-                var items = {{ this.items_js }};
+                var items = {{ this.source }}_items;
                 function popup(it) {
                     var h = '<div class="cc-popup">' + (it.t ? '<b>' + it.t + '</b>' : '') + '<table>';
                     for (var j = 0; j < layer.labels.length; j++) {
@@ -184,28 +177,163 @@ class MarkerLayer(MacroElement):
                     }
                     return h + '</table></div>';
                 }
-                items.forEach(function (it) {
-                    var m = layer.icon
-                        ? L.marker(it.ll, {"icon": L.divIcon(Object.assign({}, layer.icon, {"className": it.cls})),
-                                           "riseOnHover": true})
-                        : L.circleMarker(it.ll, Object.assign({}, layer.style, {"radius": it.r, "fillColor": it.c}));
+                var markers = items.map(function (it) {
+                    var o = Object.assign({}, layer.style, {
+                        renderer: cc.renderers.markers, shape: layer.shape, size: it.r || layer.size,
+                        cc: it.cls || layer.cls, flag: !!it.flag});
+                    if (it[layer.colour]) { o.fillColor = it[layer.colour]; }
+                    var m = new L.CCSymbol(it.ll, o);
                     m.bindPopup(function () { return popup(it); }, {"maxWidth": 360});
-                    m.bindTooltip(it.tip, {"sticky": true});
+                    m.bindTooltip(it[layer.tip], {"sticky": true});
                     m.addTo(group);
+                    return m;
                 });
+                cc.layers.push({name: layer.cls, markers: markers});
             })();
         {% endmacro %}
         """
     )
 
-    def __init__(self, config: dict[str, Any], items: list[dict[str, Any]]):
+    def __init__(self, config: dict[str, Any], items: list[dict[str, Any]] | None = None,
+                 shared: MarkerLayer | None = None):
         super().__init__()
         self._name = "MarkerLayer"
-        self.config = config
-        self.items = items
-        self.config_js = js_json(config)
+        if (items is None) == (shared is None):
+            raise ValueError("give items or shared, not both")
+        self.config = {"colour": "c", "tip": "tip", "shape": "circle", "size": 5, "cls": "",
+                       **config}
+        self.items = items if items is not None else []
+        self.shared = shared
+        self.config_js = js_json(self.config)
         # One item per line: readable, and diffs of two maps line up.
-        self.items_js = "[\n" + ",\n".join(js_json(it) for it in items) + "\n]"
+        self.items_js = ("[\n" + ",\n".join(js_json(it) for it in items) + "\n]") if items else "[]"
+
+    @property
+    def source(self) -> str:
+        """The JavaScript name of the layer whose items are drawn."""
+        return (self.shared or self).get_name()
+
+
+class LazyZones(MacroElement):
+    """Polygons built into the parent layer when it is first shown.
+
+    The polygons travel packed (:func:`carecircle.outputs.packed.pack_polygons`) and are
+    inflated only then: a hidden layer of 1,800 walk zones costs the page nothing until
+    asked for.  ``style`` is Leaflet path options; the polygons are drawn on the zones'
+    canvas and take no clicks.  ``cc.zones[name]`` holds the number built.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            (function () {
+                var group = {{ this._parent.get_name() }}, made = false;
+                var data = {{ this.data_js }}, style = {{ this.style_js }};
+                function build() {
+                    if (made) { return; }
+                    made = true;
+                    cc.inflate(data).then(function (bytes) {
+                        var n = 0;
+                        cc.decodePolygons(bytes).forEach(function (polys) {
+                            if (!polys.length) { return; }
+                            L.polygon(polys, Object.assign({renderer: cc.renderers.zones,
+                                                            interactive: false}, style)).addTo(group);
+                            n++;
+                        });
+                        cc.zones[{{ this.name_js }}] = n;
+                    });
+                }
+                group.on("add", build);
+            })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, name: str, geoms: Any, style: dict[str, Any]):
+        super().__init__()
+        self._name = "LazyZones"
+        self.name_js = js_string(name)
+        self.data_js = json.dumps(pack_polygons(geoms))
+        self.style_js = js_json(style)
+
+
+class CCPanes(MacroElement):
+    """The panes and canvas renderers of :data:`CC_JS`, made right after the map."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            cc.setup({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "CCPanes"
+
+
+#: Page script: the canvas symbol, the panes and renderers, the counts (see module notes).
+CC_JS = """
+var cc = window.cc = {layers: [], zones: {}, renderers: {}};
+cc.scale = function (z) { return Math.min(1, Math.max(0.4, Math.pow(2, (z - 14) / 2))); };
+cc.setup = function (map) {
+  [["ccStreets", 250], ["ccZones", 410], ["ccMarkers", 450]].forEach(function (p) {
+    var pane = map.createPane(p[0]);
+    pane.style.zIndex = p[1];
+    if (p[0] === "ccStreets") { pane.style.pointerEvents = "none"; }
+  });
+  cc.renderers.zones = L.canvas({pane: "ccZones", padding: 0.5});
+  cc.renderers.markers = L.canvas({pane: "ccMarkers", padding: 0.5, tolerance: 2});
+  cc.map = map;
+};
+cc.count = function (cls) {
+  var n = 0;
+  cc.layers.forEach(function (l) {
+    l.markers.forEach(function (m) {
+      if (m._map && (" " + m.options.cc + " ").indexOf(" " + cls + " ") >= 0) { n++; }
+    });
+  });
+  return n;
+};
+L.CCSymbol = L.CircleMarker.extend({
+  options: {shape: "circle", size: 5, flag: false, flagColor: "SUBSTANDARD"},
+  _project: function () {
+    this._radius = this.options.size * cc.scale(this._map.getZoom());
+    L.CircleMarker.prototype._project.call(this);
+  },
+  _updatePath: function () { this._renderer._updateCCSymbol(this); }
+});
+L.Canvas.include({
+  _updateCCSymbol: function (layer) {
+    if (!this._drawing || layer._empty()) { return; }
+    var p = layer._point, ctx = this._ctx, o = layer.options, r = Math.max(layer._radius, 1.5);
+    ctx.beginPath();
+    if (o.shape === "square") {
+      ctx.rect(p.x - r, p.y - r, 2 * r, 2 * r);
+    } else if (o.shape === "star") {
+      for (var i = 0; i < 10; i++) {
+        var a = -Math.PI / 2 + i * Math.PI / 5, q = i % 2 ? r * 0.45 : r;
+        if (i) { ctx.lineTo(p.x + q * Math.cos(a), p.y + q * Math.sin(a)); }
+        else { ctx.moveTo(p.x + q * Math.cos(a), p.y + q * Math.sin(a)); }
+      }
+      ctx.closePath();
+    } else {
+      ctx.arc(p.x, p.y, r, 0, Math.PI * 2, false);
+    }
+    this._fillStroke(ctx, layer);
+    if (o.flag) {
+      ctx.save();
+      ctx.globalAlpha = 1;
+      ctx.setLineDash([3, 2]);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = o.flagColor;
+      ctx.strokeRect(p.x - r - 3, p.y - r - 3, 2 * r + 6, 2 * r + 6);
+      ctx.restore();
+    }
+  }
+});
+""".replace("SUBSTANDARD", SUBSTANDARD_COLOUR)
 
 
 def _values(rows: list[tuple[str, object]]) -> tuple[list[str], list[str]]:
@@ -345,21 +473,23 @@ def base_map(
         offline.  Otherwise anything :class:`folium.Map` accepts as ``tiles`` (a name
         such as ``"OpenStreetMap"``, a URL template, a :class:`folium.TileLayer`).
     prefer_canvas
-        Draw vectors on a canvas (faster for very many markers, but markers can then
-        not be counted or styled by class name).
+        Draw Leaflet's own vectors (folium's circle markers, GeoJSON) on a canvas.  The
+        plan map's symbols and zones are on canvas in any case (:data:`CC_JS`).
     """
     w, s, e, n = bounds_wgs
     m = OfflineMap(location=[(s + n) / 2, (w + e) / 2], tiles=tiles, control_scale=False,
                    zoom_start=13, prefer_canvas=prefer_canvas)
+    CCPanes().add_to(m)
     MetricScale().add_to(m)
     FitNow([[s, w], [n, e]]).add_to(m)
     page_of(m).header.add_child(folium.Element(_PAGE_CSS), name="cc_css")
     return m
 
 
-def _geometry_json(geom: Any) -> dict:
-    """GeoJSON of one geometry with coordinates rounded to ~0.1 m (6 decimals)."""
-    geom = shapely.set_precision(geom, 1e-6) if geom is not None else geom
+def _geometry_json(geom: Any, precision: float = 1e-6) -> dict:
+    """GeoJSON of one geometry with coordinates on a grid of ``precision`` degrees
+    (1e-6: about 0.1 m; 1e-5, about a metre, for polygons simplified to metres)."""
+    geom = shapely.set_precision(geom, precision) if geom is not None else geom
     return shapely.geometry.mapping(geom)
 
 

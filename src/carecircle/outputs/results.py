@@ -155,8 +155,10 @@ class RunOutputs:
     costs
         Cost summary tables by name (``None`` for an assessment).
     isochrones
-        Name -> GeoDataFrame of isochrone polygons (e.g. ``existing_elderly``,
-        ``proposed``).
+        Name -> GeoDataFrame of walking-isochrone polygons: ``existing_<kind>`` is the
+        area today's qualifying facilities of that kind serve, one row (see
+        :mod:`carecircle.network.surface`); ``proposed_<kind>`` one walk zone per
+        proposed facility.
     headline
         Headline numbers for the briefing (name -> value).
     notes
@@ -170,6 +172,9 @@ class RunOutputs:
         The plan with the siting problem it solved
         (:class:`~carecircle.siting.evaluate.PlanBasis`; ``None`` for an assessment):
         the what-if page and the GeoPackage read the reach and the candidates from it.
+    network
+        The walking network (a :class:`~carecircle.network.walknet.WalkNetwork`), for
+        the maps' street layer; ``None``: maps without streets.
     """
 
     scenario: Any
@@ -186,3 +191,4 @@ class RunOutputs:
     unreachable: pd.DataFrame | None = None
     districts_committed: pd.DataFrame | None = None
     basis: Any = None
+    network: Any = None

@@ -1,7 +1,7 @@
 """The static plan map (PNG) for slides and print, drawn with matplotlib via geopandas.
 
-It shows what the interactive map shows by default: districts coloured by their share
-of failed indicators, communities by service status (after the plan when there is
+It shows what the interactive map shows by default: the run's streets (its walking
+network, in light grey), districts coloured by their share of failed indicators, communities by service status (after the plan when there is
 one) sized by population, existing facilities by kind with those below the
 floor-area standard ringed in red, and proposed sites; a bilingual legend, a north
 arrow and a scale bar.  The layers are drawn in the run's metric CRS, so the scale
@@ -42,6 +42,7 @@ from carecircle.outputs.style import (
     NO_DATA_LABEL,
     SITE_COLOURS,
     STATUS_COLOURS,
+    STREET_COLOUR,
     SUBSTANDARD_COLOUR,
     below_standard,
     district_class,
@@ -193,6 +194,33 @@ def _north_arrow(ax: Any, fonts: Fonts) -> None:
             fontproperties=fonts.prop(9, "bold"), zorder=10, parse_math=False)
 
 
+def _streets(ax: Any, run: RunOutputs) -> list[Any]:
+    """The walking network in light grey, as one path (NaN between streets): a city's
+    1.4 M edges draw in a second or two where a LineCollection takes far longer."""
+    import shapely
+
+    from carecircle.outputs.style import study_bounds
+
+    net = run.network
+    if net is None or not getattr(net, "n_edges", 0):
+        return []
+    xy, gi = shapely.get_coordinates(net.edge_geometry, return_index=True)
+    b = study_bounds(run)
+    if b is not None:  # the streets of the part of the city the map shows
+        inside = (xy[:, 0] >= b[0]) & (xy[:, 0] <= b[2]) & (xy[:, 1] >= b[1]) & (xy[:, 1] <= b[3])
+        keep = np.zeros(int(gi.max(initial=-1)) + 1, dtype=bool)
+        keep[gi[inside]] = True
+        xy, gi = xy[keep[gi]], gi[keep[gi]]
+    if not len(xy):
+        return []
+    breaks = np.flatnonzero(gi[1:] != gi[:-1]) + 1
+    (line,) = ax.plot(np.insert(xy[:, 0], breaks, np.nan), np.insert(xy[:, 1], breaks, np.nan),
+                      color=STREET_COLOUR, linewidth=0.4, zorder=1.5, solid_capstyle="round")
+    # streets run past the view: they must not widen the "tight" picture
+    line.set_in_layout(False)
+    return [Line2D([], [], color=STREET_COLOUR, linewidth=1.2, label="街道 Streets")]
+
+
 def draw_plan(run: RunOutputs, ax: Any, fonts: Fonts) -> list[Any]:
     """Draw the plan on ``ax`` (metric CRS).
 
@@ -227,8 +255,11 @@ def draw_plan(run: RunOutputs, ax: Any, fonts: Fonts) -> list[Any]:
             name = str(d.get("name", d.get("code", "")))
             if fonts.cjk is None and _CJK_RE.search(name):
                 name = str(d.get("code", ""))
-            ax.text(p.x, p.y, name, ha="center", va="center", fontproperties=fonts.prop(8),
-                    color="#222", alpha=0.8, zorder=3, parse_math=False)
+            label = ax.text(p.x, p.y, name, ha="center", va="center", fontproperties=fonts.prop(8),
+                            color="#222", alpha=0.8, zorder=3, parse_math=False, clip_on=True)
+            # a district far outside the study area keeps its label off the picture: a
+            # label outside the view would otherwise widen the "tight" figure to reach it
+            label.set_in_layout(False)
         when = "规划后 after plan" if table is not run.districts_before else "现状 today"
         handles.append(Patch(visible=False, label=fonts.label(f"区县未达标指标比例({when}) "
                                                               "Districts, share failed")))
@@ -236,6 +267,8 @@ def draw_plan(run: RunOutputs, ax: Any, fonts: Fonts) -> list[Any]:
                     for _, c, lab in DISTRICT_CLASSES]
         handles.append(Patch(facecolor=NO_DATA_COLOUR, alpha=0.6, edgecolor="#333",
                              label=fonts.label(NO_DATA_LABEL)))
+    handles += [Line2D([], [], color=h.get_color(), linewidth=1.2, label=fonts.label(h.get_label()))
+                for h in _streets(ax, run)]
     for name in sorted(run.isochrones):
         if name.startswith("proposed") and len(run.isochrones[name]):
             run.isochrones[name].plot(ax=ax, color=SITE_COLOURS["both"], alpha=0.08,
@@ -342,7 +375,10 @@ def write_static_map(run: RunOutputs, path: str | Path, *, dpi: int = 150,
             if isinstance(h, Patch) and not h.get_visible():
                 text.set_fontproperties(fonts.prop(8.5, "bold"))
     def save(p: Path) -> None:
-        with warnings.catch_warnings():
+        from matplotlib import rc_context
+
+        # a city's streets are one path of millions of vertices: Agg draws it in chunks
+        with warnings.catch_warnings(), rc_context({"agg.path.chunksize": 20_000}):
             if cjk is None:
                 # Warned once above; not once per missing glyph of a data label.
                 warnings.filterwarnings("ignore", message="Glyph .* missing from font")

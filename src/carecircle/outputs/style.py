@@ -50,6 +50,7 @@ STATUS_COLOURS = {
 }
 SITE_COLOURS = {"elderly": "#08519c", "childcare": "#c51b8a", "both": "#6a3d9a"}
 SUBSTANDARD_COLOUR = "#e31a1c"
+STREET_COLOUR = "#8c877d"  # the streets under every map: light, warm grey
 OWNERSHIP_LABELS = {
     "public": "公办 Public",
     "public_private": "公建民营 Public-built, privately run",

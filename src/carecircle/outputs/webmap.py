@@ -34,8 +34,17 @@ import pandas as pd
 from carecircle.atomic import write_atomic
 from carecircle.inputs.load import Inputs
 from carecircle.inputs.read import WGS84
+from carecircle.outputs.basemap import (
+    Basemap,
+    StreetLayer,
+    base_layers,
+    display_xy,
+    street_data,
+    to_display,
+)
 from carecircle.outputs.leaflet import (
     STAR_HTML,
+    LazyZones,
     MarkerLayer,
     SafePopup,
     SafeTooltip,
@@ -45,12 +54,12 @@ from carecircle.outputs.leaflet import (
     _values,
     base_map,
     page_of,
-    shape_icon,
 )
 from carecircle.outputs.results import STATUS_LABELS, RunOutputs
 from carecircle.outputs.style import (
     ACQUISITION_LABELS,
     DISTRICT_CLASSES,
+    ISOCHRONE_WORDS,
     KIND_COLOURS,
     KIND_LABELS,
     KIND_STANDARD,
@@ -72,7 +81,6 @@ from carecircle.outputs.style import (
     kinds_text,
     plan_bounds,
     site_kind,
-    to_wgs,
 )
 
 
@@ -140,11 +148,12 @@ def write_layer_map(inputs: Inputs, path: str | Path, *, title: str = "") -> Pat
 
 
 def _district_layer(
-    districts: gpd.GeoDataFrame, table: pd.DataFrame, name: str, show: bool
+    districts: gpd.GeoDataFrame, table: pd.DataFrame, name: str, show: bool, basemap: Basemap
 ) -> folium.FeatureGroup:
     scores = district_scores(table)
     fg = folium.FeatureGroup(name=name, show=show)
-    geoms = districts.geometry.simplify(SIMPLIFY_M, preserve_topology=True).to_crs(WGS84)
+    geoms = to_display(districts.set_geometry(
+        districts.geometry.simplify(SIMPLIFY_M, preserve_topology=True)), basemap).geometry
     for (_, d), geom in zip(districts.iterrows(), geoms, strict=True):
         code = str(d.get("code", ""))
         share = scores["share_failed"].get(code, np.nan) if len(scores) else np.nan
@@ -192,19 +201,22 @@ def _truthy(value: object) -> bool:
     return bool(value)
 
 
-def _community_layer(
-    comm_wgs: gpd.GeoDataFrame, status_col: str, name: str, css: str, show: bool
-) -> folium.FeatureGroup:
-    fg = folium.FeatureGroup(name=name, show=show)
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as dicts (``iterrows`` makes a Series a row: seconds for a city's layers)."""
+    return frame.to_dict("records")
+
+
+def _community_items(comm_wgs: gpd.GeoDataFrame) -> tuple[list[str], list[dict[str, Any]]]:
+    """(popup labels, items) of the communities: both layers (today, after) draw these."""
     radius = community_radius(comm_wgs["population"]) if "population" in comm_wgs else np.full(len(comm_wgs), 5.0)
     after = "status_after" in comm_wgs.columns
     labels: list[str] = []
     items = []
-    for (_, c), r in zip(comm_wgs.iterrows(), radius, strict=True):
-        loc = _point_latlon(c.geometry)
+    for c, r in zip(_records(comm_wgs), radius, strict=True):
+        loc = _point_latlon(c["geometry"])
         if loc is None:
             continue
-        status = str(c.get(status_col, ""))
+        status = str(c.get("status", ""))
         sub = [k for k in ("elderly", "childcare") if _truthy(c.get(f"{k}_substandard"))]
         rows: list[tuple[str, object]] = [
             ("编号 ID", c.get("id")),
@@ -215,35 +227,53 @@ def _community_layer(
             ("0-3岁 Aged 0-3", fmt_num(c.get("pop_0_3"))),
             ("至养老设施步行(分钟) Walk to elderly care (min)", fmt_num(c.get("elderly_min"), 1)),
             ("至托育设施步行(分钟) Walk to childcare (min)", fmt_num(c.get("childcare_min"), 1)),
-            ("现状 Status today", STATUS_LABELS.get(str(c.get("status")), c.get("status"))),
+            ("现状 Status today", STATUS_LABELS.get(status, c.get("status"))),
             ("规划后 Status after plan",
              STATUS_LABELS.get(str(c.get("status_after")), c.get("status_after")) if after else ""),
             ("步行范围内有面积不达标设施 A facility within reach is below standard",
              "; ".join(SITE_KIND_LABELS[k] for k in sub)),
         ]
         labels, vals = _values(rows)
-        items.append({
-            "ll": loc, "r": float(r), "c": STATUS_COLOURS.get(status, "#969696"),
-            "t": esc(c.get("name")), "v": vals,
-            "tip": f"{esc(c.get('name'))} — {esc(STATUS_LABELS.get(status, status))}",
-        })
-    style = {"color": "#333", "weight": 1, "fill": True, "fillOpacity": 0.85, "className": css}
-    MarkerLayer({"labels": labels, "style": style}, items).add_to(fg)
-    return fg
+        item = {"ll": loc, "r": float(r), "c": STATUS_COLOURS.get(status, "#969696"),
+                "t": esc(c.get("name")), "v": vals,
+                "tip": f"{esc(c.get('name'))} — {esc(STATUS_LABELS.get(status, status))}"}
+        if after:
+            st2 = str(c.get("status_after", ""))
+            item["c2"] = STATUS_COLOURS.get(st2, "#969696")
+            item["tip2"] = f"{esc(c.get('name'))} — {esc(STATUS_LABELS.get(st2, st2))}"
+        items.append(item)
+    return labels, items
+
+
+def _community_layers(comm_wgs: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
+    """The communities by status today, and (after a plan) after it, the latter shown."""
+    labels, items = _community_items(comm_wgs)
+    after = "status_after" in comm_wgs.columns
+    style = {"color": "#333", "weight": 1, "fill": True, "fillOpacity": 0.85}
+    today = folium.FeatureGroup(name="社区服务状态(现状) Communities, status today", show=not after)
+    first = MarkerLayer({"labels": labels, "style": style, "cls": "cc-community"}, items)
+    first.add_to(today)
+    groups = [today]
+    if after:
+        fg = folium.FeatureGroup(name="社区服务状态(规划后) Communities, status after plan", show=True)
+        MarkerLayer({"labels": labels, "style": style, "cls": "cc-community-after", "colour": "c2",
+                     "tip": "tip2"}, shared=first).add_to(fg)
+        groups.append(fg)
+    return groups
 
 
 def _facility_layer(fac_wgs: gpd.GeoDataFrame, low: np.ndarray, standards: Any) -> folium.FeatureGroup:
     fg = folium.FeatureGroup(name="现有设施 Existing facilities", show=True)
     labels: list[str] = []
     items = []
-    for (_, f), is_low in zip(fac_wgs.iterrows(), low, strict=True):
-        loc = _point_latlon(f.geometry)
+    for f, is_low in zip(_records(fac_wgs), low, strict=True):
+        loc = _point_latlon(f["geometry"])
         if loc is None:
             continue
         kind = str(f.get("kind", ""))
-        css = f"cc-facility cc-fac cc-kind-{kind if kind in KIND_COLOURS else 'other'}"
+        css = f"cc-facility cc-kind-{kind if kind in KIND_COLOURS else 'other'}"
         if is_low:
-            css += " cc-substandard cc-flag"
+            css += " cc-substandard"
         rows: list[tuple[str, object]] = [
             ("编号 ID", f.get("id")),
             ("类型 Kind", KIND_LABELS.get(kind, kind)),
@@ -255,12 +285,16 @@ def _facility_layer(fac_wgs: gpd.GeoDataFrame, low: np.ndarray, standards: Any) 
              f"< {standards.min_area(KIND_STANDARD[kind]):g} m²" if is_low else ""),
         ]
         labels, vals = _values(rows)
-        items.append({
-            "ll": loc, "cls": css, "t": esc(f.get("name")), "v": vals,
-            "tip": f"{esc(f.get('name'))} — {esc(KIND_LABELS.get(kind, kind))}"
-                   + (" — 面积不达标 below standard" if is_low else ""),
-        })
-    MarkerLayer({"labels": labels, "icon": shape_icon("", 12)}, items).add_to(fg)
+        item: dict[str, Any] = {
+            "ll": loc, "cls": css, "c": KIND_COLOURS.get(kind, "#999999"), "t": esc(f.get("name")),
+            "v": vals, "tip": f"{esc(f.get('name'))} — {esc(KIND_LABELS.get(kind, kind))}"
+                              + (" — 面积不达标 below standard" if is_low else "")}
+        if is_low:
+            item["flag"] = 1
+        items.append(item)
+    style = {"color": "#222", "weight": 1.5, "fill": True, "fillOpacity": 1.0}
+    MarkerLayer({"labels": labels, "style": style, "shape": "square", "size": 6,
+                 "cls": "cc-facility"}, items).add_to(fg)
     return fg
 
 
@@ -269,8 +303,8 @@ def _site_layer(sites_wgs: gpd.GeoDataFrame, cost_label: str = "费用(元) Cost
     fg = folium.FeatureGroup(name="规划场地 Proposed sites", show=True)
     labels: list[str] = []
     items = []
-    for _, s in sites_wgs.iterrows():
-        loc = _point_latlon(s.geometry)
+    for s in _records(sites_wgs):
+        loc = _point_latlon(s["geometry"])
         if loc is None:
             continue
         rows: list[tuple[str, object]] = [
@@ -286,29 +320,54 @@ def _site_layer(sites_wgs: gpd.GeoDataFrame, cost_label: str = "费用(元) Cost
              fmt_num(s.get("residents_newly_served"))),
         ]
         labels, vals = _values(rows)
+        kind = site_kind(s.get("kinds"))
         items.append({
-            "ll": loc, "cls": f"cc-site cc-star cc-sk-{site_kind(s.get('kinds'))}",
+            "ll": loc, "cls": f"cc-site cc-sk-{kind}", "c": SITE_COLOURS[kind],
             "t": esc(s.get("name")), "v": vals,
             "tip": f"{esc(s.get('name'))} — 规划场地 proposed site",
         })
-    MarkerLayer({"labels": labels, "icon": shape_icon("", 28, STAR_HTML)}, items).add_to(fg)
+    style = {"color": "#000", "weight": 1.2, "fill": True, "fillOpacity": 1.0}
+    MarkerLayer({"labels": labels, "style": style, "shape": "star", "size": 11, "cls": "cc-site"},
+                items).add_to(fg)
     return fg
 
 
-def _isochrone_layer(name: str, gdf: gpd.GeoDataFrame) -> folium.FeatureGroup:
-    fg = folium.FeatureGroup(name=isochrone_label(name), show=False)
+def zone_label(name: str, gdf: gpd.GeoDataFrame) -> str:
+    """The layer control's label of an isochrone set: a served area or walk zones.
+
+    Parameters
+    ----------
+    name
+        The set's name in ``RunOutputs.isochrones`` (``existing_elderly``, ``proposed_childcare``).
+    gdf
+        Its polygons: a served-area surface (with ``n_sites``) or one zone per site.
+
+    Returns
+    -------
+    str
+        Bilingual label.
+    """
+    if name.startswith("existing_") and "n_sites" in gdf.columns:
+        kind = ISOCHRONE_WORDS.get(name.removeprefix("existing_"), name)
+        zh, en = kind.split(" ", 1)
+        return f"现有设施服务范围 {zh} — Area served today: {en}"
+    return isochrone_label(name)
+
+
+def _isochrone_layer(name: str, gdf: gpd.GeoDataFrame, basemap: Basemap) -> folium.FeatureGroup:
+    fg = folium.FeatureGroup(name=zone_label(name, gdf), show=False)
     if gdf is None or not len(gdf):
         return fg
     kind = "childcare" if "childcare" in name else "elderly" if "elderly" in name else "both"
     colour = SITE_COLOURS[kind]
-    geoms = gdf.geometry.simplify(SIMPLIFY_M, preserve_topology=True).to_crs(WGS84)
-    features = [{"type": "Feature", "properties": {}, "geometry": _geometry_json(g)}
-                for g in geoms if g is not None and not g.is_empty]
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        style_function=lambda _f: {"color": colour, "weight": 1, "fillColor": colour,
-                                   "fillOpacity": 0.12},
-    ).add_to(fg)
+    # A served-area surface is drawn at its grid's cell (it is simplified to half a cell),
+    # zones at SIMPLIFY_M.  Topology is not kept: a sliver of a ring that crosses another
+    # after simplifying draws the same at a map's scale, at a tenth of the cost.
+    tol = float(gdf["cell_m"].max()) if "cell_m" in gdf.columns else SIMPLIFY_M
+    geoms = to_display(gdf.set_geometry(gdf.geometry.simplify(tol, preserve_topology=False)),
+                       basemap).geometry
+    LazyZones(name, geoms.to_numpy(), {"color": colour, "weight": 1, "fillColor": colour,
+                                       "fillOpacity": 0.12}).add_to(fg)
     return fg
 
 
@@ -340,20 +399,50 @@ def _legend_html(has_after: bool, has_facilities: bool, has_sites: bool) -> str:
     return "".join(parts)
 
 
-def _title_html(run: RunOutputs, briefing_name: str | None) -> str:
+def _title_html(run: RunOutputs, briefing_name: str | None, basemap: Basemap) -> str:
     scen = run.scenario
     title = getattr(scen, "title", "") or getattr(scen, "name", "")
     minutes = getattr(getattr(scen, "walking", None), "minutes", 15)
+    gcj = ('<br><span class="cc-gcj">图层按GCJ-02坐标显示以对齐高德底图 Layers shown in GCJ-02 '
+           "to line up with Amap's tiles</span>") if basemap.gcj02 else ""
     return (
         f'<div class="cc-panel cc-title" id="cc-title"><b>{esc(title)}</b><br>'
         f"{esc(f'{minutes:g}')}分钟步行养老托育服务圈 {esc(f'{minutes:g}')}-minute walk to elderly care "
         "and childcare"
         + (f' · <a href="{esc(briefing_name)}">简报 Briefing</a>' if briefing_name else "")
-        + "</div>"
+        + gcj + "</div>"
     )
 
 
-def plan_map(run: RunOutputs, *, tiles: Any = None,
+def map_basemap(run: RunOutputs, basemap: Any = None) -> Basemap:
+    """The map's base map: ``basemap`` if given, else the scenario's ``[map]``.
+
+    Parameters
+    ----------
+    run
+        The run (its scenario's ``map`` options).
+    basemap
+        A name in :data:`~carecircle.outputs.basemap.BASEMAPS`, a
+        :class:`~carecircle.outputs.basemap.Basemap`, or ``None``.
+
+    Returns
+    -------
+    Basemap
+    """
+    opts = getattr(run.scenario, "map", None)
+    key = getattr(opts, "tianditu_key", "")
+    return Basemap.of(basemap if basemap is not None else getattr(opts, "basemap", None), key=key)
+
+
+def _street_layer(run: RunOutputs, basemap: Basemap) -> StreetLayer | None:
+    """The run's streets, shown unless an online base map already draws streets."""
+    if run.network is None or not getattr(run.network, "n_edges", 0):
+        return None
+    data, _ = street_data(run.network, basemap)
+    return StreetLayer(data, "街道(步行路网) Streets (walking network)", show=basemap.name == "none")
+
+
+def plan_map(run: RunOutputs, *, tiles: Any = None, basemap: Any = None,
              briefing_name: str | None = "briefing.html") -> folium.Map:
     """The interactive plan map as a :class:`folium.Map` (see :func:`write_plan_map`).
 
@@ -363,6 +452,8 @@ def plan_map(run: RunOutputs, *, tiles: Any = None,
         The run's outputs.
     tiles
         Optional tile layer (see :func:`~carecircle.outputs.leaflet.base_map`).
+    basemap
+        The base map (see :func:`map_basemap`); default the scenario's.
     briefing_name
         The briefing page linked from the title panel (``None``: no link).
 
@@ -370,45 +461,49 @@ def plan_map(run: RunOutputs, *, tiles: Any = None,
     -------
     folium.Map
     """
+    bm = map_basemap(run, basemap)
     layers = run.inputs.layers if run.inputs is not None else {}
-    m = base_map(plan_bounds(run), tiles=tiles)
+    w, s, e, n = plan_bounds(run)
+    (w, e), (s, n) = display_xy(np.array([w, e]), np.array([s, n]), bm)
+    m = base_map((float(w), float(s), float(e), float(n)), tiles=tiles)
+    for layer in base_layers(bm):
+        layer.add_to(m)
+    streets = _street_layer(run, bm)
+    if streets is not None:
+        streets.add_to(m)
     districts = layers.get("districts")
     has_after_table = run.districts_after is not None and len(run.districts_after)
     if districts is not None and len(districts):
         _district_layer(districts, run.districts_before, "区县达标情况(现状) Districts vs targets, today",
-                        show=not has_after_table).add_to(m)
+                        show=not has_after_table, basemap=bm).add_to(m)
         if has_after_table:
             _district_layer(districts, run.districts_after,
-                            "区县达标情况(规划后) Districts vs targets, after plan", show=True).add_to(m)
+                            "区县达标情况(规划后) Districts vs targets, after plan", show=True,
+                            basemap=bm).add_to(m)
     for name in sorted(run.isochrones):
-        _isochrone_layer(name, run.isochrones[name]).add_to(m)
-    comm = to_wgs(run.communities)
-    has_after = "status_after" in comm.columns
-    _community_layer(comm, "status", "社区服务状态(现状) Communities, status today", "cc-community",
-                     show=not has_after).add_to(m)
-    if has_after:
-        _community_layer(comm, "status_after", "社区服务状态(规划后) Communities, status after plan",
-                         "cc-community-after", show=True).add_to(m)
+        _isochrone_layer(name, run.isochrones[name], bm).add_to(m)
+    for fg in _community_layers(to_display(run.communities, bm)):
+        fg.add_to(m)
     fac = layers.get("facilities")
     if fac is not None and len(fac):
         low = below_standard(fac, run.scenario.standards)
-        _facility_layer(to_wgs(fac), low, run.scenario.standards).add_to(m)
+        _facility_layer(to_display(fac, bm), low, run.scenario.standards).add_to(m)
     if run.sites is not None and len(run.sites):
         currency = getattr(run.scenario, "currency", None)
         label = "费用(元) Cost (yuan)"
-        _site_layer(to_wgs(run.sites), currency.relabel(label) if currency else label).add_to(m)
+        _site_layer(to_display(run.sites, bm), currency.relabel(label) if currency else label).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     root = page_of(m)
     title = getattr(run.scenario, "title", "") or getattr(run.scenario, "name", "carecircle")
     root.header.add_child(folium.Element(f"<title>{esc(title)} — 地图 Map</title>"), name="title")
-    root.html.add_child(folium.Element(_title_html(run, briefing_name)), name="cc_title")
+    root.html.add_child(folium.Element(_title_html(run, briefing_name, bm)), name="cc_title")
     root.html.add_child(folium.Element(_legend_html(
-        has_after, fac is not None and len(fac) > 0, run.sites is not None and len(run.sites) > 0)),
-        name="cc_legend")
+        "status_after" in run.communities.columns, fac is not None and len(fac) > 0,
+        run.sites is not None and len(run.sites) > 0)), name="cc_legend")
     return m
 
 
-def write_plan_map(run: RunOutputs, path: str | Path, *, tiles: Any = None,
+def write_plan_map(run: RunOutputs, path: str | Path, *, tiles: Any = None, basemap: Any = None,
                    briefing_name: str | None = "briefing.html") -> Path:
     """Write the interactive plan map: one self-contained HTML file that works offline.
 
@@ -422,6 +517,9 @@ def write_plan_map(run: RunOutputs, path: str | Path, *, tiles: Any = None,
     tiles
         Optional tile layer (see :func:`base_map`); default none, so the map needs no
         internet.
+    basemap
+        ``none``, ``osm``, ``tianditu`` or ``amap`` (see :mod:`carecircle.outputs.basemap`);
+        default the scenario's ``[map] basemap``.
     briefing_name
         The briefing page in the same folder, linked from the map's title panel
         (``None``: no link).
@@ -431,5 +529,5 @@ def write_plan_map(run: RunOutputs, path: str | Path, *, tiles: Any = None,
     Path
         ``path``.
     """
-    m = plan_map(run, tiles=tiles, briefing_name=briefing_name)
+    m = plan_map(run, tiles=tiles, basemap=basemap, briefing_name=briefing_name)
     return write_atomic(path, lambda p: m.save(str(p)))

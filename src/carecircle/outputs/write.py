@@ -9,7 +9,9 @@ Every run leaves, in its output folder:
 ``districts.*``        district indicators vs targets, before and after the plan
 ``sites.*``            proposed sites (plans only)
 ``cost_<name>.*``      cost tables (plans with costing only)
-``briefing.html``      one printable A4 page for the joint meeting (联席会议)
+``briefing.html``      page one for the joint meeting (联席会议), then the appendices
+``briefing.pdf``       the same on A4, printed by headless Chromium (skipped, with a
+                       warning saying why, when there is no Chromium)
 ``what-if.html``       switch sites on and off, see who is served (plans only;
                        :mod:`carecircle.outputs.whatif`)
 ``run.gpkg``           every layer of the run for QGIS/ArcGIS
@@ -34,14 +36,17 @@ return (and not a plain number) gets a leading ``'`` so that Excel opens it as t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from carecircle.atomic import StagedOutputs, write_text_atomic
-from carecircle.outputs.briefing import write_briefing
+from carecircle.errors import CarecircleWarning
+from carecircle.outputs.briefing import write_briefing, write_briefing_pdf
 from carecircle.outputs.geopackage import FILE_NAME as GPKG_FILE
 from carecircle.outputs.geopackage import write_geopackage
+from carecircle.outputs.pdf import PdfUnavailable
 from carecircle.outputs.results import RunOutputs
 from carecircle.outputs.staticmap import write_static_map
 from carecircle.outputs.tables import write_tables
@@ -53,9 +58,10 @@ from carecircle.outputs.whatif import write_whatif
 
 
 def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any = None,
-              texts: Mapping[str, str] | None = None, protect: Iterable[str | Path] = ()) -> list[Path]:
-    """Write every output of a run: maps, tables, the briefing, the what-if page and the
-    GeoPackage, all or nothing.
+              texts: Mapping[str, str] | None = None, protect: Iterable[str | Path] = (),
+              basemap: Any = None, pdf: bool = True) -> list[Path]:
+    """Write every output of a run: maps, tables, the briefing (HTML and PDF), the what-if
+    page and the GeoPackage, all or nothing.
 
     Files are staged in a hidden folder inside ``out_dir`` and moved into place only
     when all were written; if anything fails, the previous outputs stay as they were.
@@ -77,6 +83,11 @@ def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any 
     protect
         Files no output may replace (the scenario and its inputs): a folder holding one
         is refused before anything is written.
+    basemap
+        The interactive map's base map (default the scenario's ``[map] basemap``).
+    pdf
+        Also print ``briefing.pdf``.  Without Chromium it is skipped with a
+        :class:`~carecircle.errors.CarecircleWarning` saying why; the run goes on.
 
     Returns
     -------
@@ -85,10 +96,15 @@ def write_run(run: RunOutputs, out_dir: str | Path | None = None, *, tiles: Any 
     """
     target = Path(out_dir) if out_dir is not None else Path(run.scenario.out_dir)
     with StagedOutputs(target, owner="run", protect=protect) as st:
-        staged = [write_plan_map(run, st.path("map.html"), tiles=tiles),
+        staged = [write_plan_map(run, st.path("map.html"), tiles=tiles, basemap=basemap),
                   write_static_map(run, st.path("map.png"))]
         staged += write_tables(run, st.dir)
         staged.append(write_briefing(run, st.dir))
+        if pdf:
+            try:
+                staged.append(write_briefing_pdf(st.path("briefing.html"), st.path("briefing.pdf")))
+            except PdfUnavailable as exc:
+                warnings.warn(f"briefing.pdf skipped 未生成PDF: {exc}", CarecircleWarning, stacklevel=2)
         if run.basis is not None:
             staged.append(write_whatif(run, st.path(WHATIF_FILE)))
         staged.append(write_geopackage(run, st.path(GPKG_FILE)))

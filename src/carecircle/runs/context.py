@@ -121,6 +121,7 @@ class Engine(Protocol):
         buffer_m: float,
         source: str = "",
         ids: Any = None,
+        method: str = "streets",
     ) -> gpd.GeoDataFrame:
         """Walking isochrones of ``points`` (snapped by the engine).
 
@@ -136,6 +137,8 @@ class Engine(Protocol):
             Layer name for snapping messages.
         ids
             One id per point (default: the ``id`` column).
+        method
+            ``"streets"`` or ``"hull"`` (see :func:`carecircle.network.isochrones.isochrones`).
 
         Returns
         -------

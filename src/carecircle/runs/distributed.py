@@ -158,12 +158,13 @@ def _pairs_task(
 
 
 def _iso_task(
-    net: WalkNetwork, points, limit_m: float, buffer_m: float, max_snap_m: float, source: str, ids
+    net: WalkNetwork, points, limit_m: float, buffer_m: float, max_snap_m: float, source: str, ids,
+    method: str = "streets",
 ):
     from carecircle.network.isochrones import isochrones
 
     snapped = snap_points(net, points, max_snap_m=max_snap_m, source=source)
-    return isochrones(net, snapped, limit_m, buffer_m=buffer_m, ids=ids, threads=1)
+    return isochrones(net, snapped, limit_m, buffer_m=buffer_m, ids=ids, threads=1, method=method)
 
 
 def _size_task(net: WalkNetwork) -> dict:
@@ -467,6 +468,7 @@ class PartitionedNetwork:
         max_snap_m: float | None = None,
         source: str = "",
         ids: Any = None,
+        method: str = "streets",
     ) -> gpd.GeoDataFrame:
         """:func:`carecircle.network.isochrones.isochrones` of snapped ``points``, by owner partition.
 
@@ -484,6 +486,8 @@ class PartitionedNetwork:
             Layer name for snapping messages.
         ids
             One id per point (default: the ``id`` column).
+        method
+            ``"streets"`` or ``"hull"`` (see :func:`carecircle.network.isochrones.isochrones`).
 
         Returns
         -------
@@ -510,6 +514,7 @@ class PartitionedNetwork:
                     snap,
                     source,
                     ids[mine],
+                    method,
                     pure=False,
                 )
             )

@@ -103,6 +103,7 @@ class LocalEngine:
         buffer_m: float,
         source: str = "",
         ids: Any = None,
+        method: str = "streets",
     ) -> gpd.GeoDataFrame:
         """:func:`carecircle.network.isochrones.isochrones` of ``points`` (snapped here).
 
@@ -118,6 +119,8 @@ class LocalEngine:
             Layer name for snapping messages.
         ids
             One id per point (default: the ``id`` column).
+        method
+            ``"streets"`` or ``"hull"`` (see :func:`carecircle.network.isochrones.isochrones`).
 
         Returns
         -------
@@ -127,4 +130,5 @@ class LocalEngine:
         from carecircle.network.isochrones import isochrones
 
         snapped = snap_points(self.net, points, max_snap_m=self.max_snap_m, source=source)
-        return isochrones(self.net, snapped, limit_m, buffer_m=buffer_m, ids=ids)
+        return isochrones(self.net, snapped, limit_m, buffer_m=buffer_m, ids=ids, method=method)
+

@@ -6,13 +6,21 @@ library-level tables so a notebook can use them too.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from carecircle.errors import CarecircleError, InputError, Problem, ProblemLog, ScenarioError
+from carecircle.errors import (
+    CarecircleError,
+    CarecircleWarning,
+    InputError,
+    Problem,
+    ProblemLog,
+    ScenarioError,
+)
 from carecircle.inputs.load import Inputs, load_inputs, summary
 from carecircle.inputs.scenario import Scenario, load_scenario
 from carecircle.network.partition import PartitionBy
@@ -100,6 +108,13 @@ def validate(scenario: Scenario | str | Path, *, quiet: bool = False) -> Validat
             inputs.conversions.append(projection_factors(comm, scen.demand).describe())
         except CarecircleError as exc:
             log.error(str(scen.demand.projection_table), str(exc))
+    if scen.map.basemap != "none":
+        from carecircle.outputs.basemap import Basemap
+
+        try:  # a missing Tianditu key stops the run now, not after the plan
+            Basemap.of(scen.map.basemap, key=scen.map.tianditu_key)
+        except CarecircleError as exc:
+            log.error(str(scen.source or "scenario"), str(exc), column="map.basemap")
     net_src = scen.inputs["network"].path
     if not net_src.exists():
         log.error(str(net_src), "file not found 文件不存在 (network)")
@@ -309,8 +324,15 @@ def run_scenario(
     # ends before the outputs stage; the line printed at the end has every stage.
     log += ["Notes 说明:", *run.notes, "", "Details 技术细节:", *run.details, "",
             timer.line(), ""]
-    with timer.stage("outputs 输出"):
+    with timer.stage("outputs 输出"), warnings.catch_warnings(record=True) as caught:
+        # what the outputs could not do (a PDF without Chromium, a map without a CJK
+        # font) goes into the run's own text, which -q does not silence
+        warnings.simplefilter("always", CarecircleWarning)
         files = write_outputs(run, quiet=quiet, texts={"validation.txt": "\n".join(log)})
+    skipped = [str(w.message) for w in caught if issubclass(w.category, CarecircleWarning)]
+    for w in caught:
+        if not issubclass(w.category, CarecircleWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     times = timer.line()
     table = run.districts_after if run.districts_after is not None else run.districts_before
     text = "\n".join([
@@ -321,6 +343,7 @@ def run_scenario(
         "",
         "Wrote 输出:",
         *[f"  {p}" for p in files],
+        *([""] + [f"Note 注意: {m}" for m in skipped] if skipped else []),
         times,
     ])
     return RunResult(text, scen.out_dir, files)
@@ -391,7 +414,7 @@ def assess_context(ctx: Context) -> RunOutputs:
     })
     run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
                      headline=headline, notes=notes, details=list(ctx.details),
-                     unreachable=unreachable_table(comm, w.max_snap_m),
+                     unreachable=unreachable_table(comm, w.max_snap_m), network=ctx.net,
                      districts_committed=committed)
     run.isochrones.update(existing_isochrones(ctx))
     return run
@@ -482,21 +505,32 @@ def unreachable_table(comm: gpd.GeoDataFrame, max_snap_m: float) -> pd.DataFrame
 
 
 def existing_isochrones(ctx: Context) -> dict[str, gpd.GeoDataFrame]:
-    """Walking isochrones of today's qualifying facilities, per kind."""
+    """The area today's qualifying facilities serve: one surface per kind.
+
+    ``existing_<kind>`` is a one-row frame from
+    :func:`carecircle.network.surface.served_area` (one multi-source search over the
+    facilities of that kind, one union), which is what the map draws: at city scale a
+    polygon per facility took half a second each.  Per-facility polygons are left to
+    :func:`carecircle.network.isochrones.isochrones` (and ``carecircle isochrones``) for
+    whoever asks for them.  The search runs on the whole network here, also when the
+    engine is a cluster: it is one search.
+    """
     from carecircle.assess.coverage import KIND_SOURCES
+    from carecircle.network.snapping import snap_points
+    from carecircle.network.surface import served_area
 
     fac = ctx.inputs.get("facilities")
     out: dict[str, gpd.GeoDataFrame] = {}
     if fac is None or not len(fac):
         return out
     w, st = ctx.scenario.walking, ctx.scenario.standards
+    snapped = snap_points(ctx.net, fac, max_snap_m=w.max_snap_m, source="facilities")
     for kind in ("elderly", "childcare"):
-        sel = fac[fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))]
-        if not len(sel):
+        sel = (fac["kind"].isin(KIND_SOURCES[kind]) & (fac["floor_area_m2"] >= st.min_area(kind))).to_numpy()
+        if not sel.any():
             continue
-        out[f"existing_{kind}"] = ctx.engine.isochrones(
-            sel, w.limit_m(kind), buffer_m=w.isochrone_buffer_m, source="facilities",
-            ids=sel["id"].to_numpy())
+        out[f"existing_{kind}"] = served_area(ctx.net, snapped.subset(sel), w.limit_m(kind),
+                                              buffer_m=w.isochrone_buffer_m, name=f"existing_{kind}")
     return out
 
 

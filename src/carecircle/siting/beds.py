@@ -24,7 +24,9 @@ reach), occupies its building alone (no other kind at the same site) and is publ
 * **demonstration home** (task 4: 「每个区县(开发区)至少建成(运营)1所公办示范性养老院」):
   ``sum_j in d, demonstration_new[j] x_i[j] >= min_demonstration - existing_demonstration``.
 
-A row is added only where the district falls short today; where the candidates cannot
+A row is added only where the district falls short today (the nursing share also where
+an institution below the share could be opened: it would lower the share); where the
+candidates cannot
 close the gap the shortfall is explained before any solve (a
 :class:`~carecircle.siting.result.TargetIssue`).
 """
@@ -69,9 +71,14 @@ def bed_need(b: _Draft) -> None:
         if target_active(b.targets, "nursing") and nshare is not None:
             need = nshare * (P.target(d, "existing_beds") or 0.0) - (
                 P.target(d, "existing_nursing_beds") or 0.0)
-            if need > 1e-9:
+            coef = P.nursing_new - nshare * P.beds_new
+            # a district meeting the share today still gets the row when an institution
+            # below the share could be opened there (for beds, say): it would lower it
+            below = (in_d & P.can_host["institution"] & (coef < -1e-9)).any()
+            if need > 1e-9 or below:
                 b.nursing_need[d] = need
-                b.role["institution"] |= in_d & (P.nursing_new - nshare * P.beds_new > 0)
+            if need > 1e-9:
+                b.role["institution"] |= in_d & (coef > 0)
         mn = P.target(d, "min_demonstration")
         if target_active(b.targets, "demonstration") and mn is not None:
             need_n = ceil_count(mn - (P.target(d, "existing_demonstration") or 0.0))
@@ -99,7 +106,8 @@ def bed_rows(b: _Draft, d: Any) -> None:
     if d in b.nursing_need:
         share = P.target(d, "nursing_share") or 0.0
         coef = P.nursing_new[cols] - share * P.beds_new[cols]
-        good = coef > 1e-9  # an institution below the share only lowers it
+        # an institution below the share lowers it: its coefficient is negative
+        good = np.abs(coef) > 1e-9
         _row(b, d, "nursing_share", b.nursing_need[d], pos[good], coef[good],
              f"nursing-type bed(s) above {share:.0%} of the beds 护理型床位", "护理型床位占比")
     if d in b.demo_need:
@@ -111,7 +119,7 @@ def bed_rows(b: _Draft, d: Any) -> None:
 def _row(b: _Draft, d: Any, target: str, need: float, pos: np.ndarray, coef: np.ndarray,
          what: str, zh: str) -> None:
     """``coef . x_i >= need``, explained up front when even every candidate falls short."""
-    most = float(coef.sum())
+    most = float(coef[coef > 0].sum())
     if most + 1e-9 < need:
         b.pre.targets.append(TargetIssue(
             d, target, "institution", need, most,
