@@ -237,8 +237,7 @@ def same_model(scen_path: Path, scale: float, time_limit: float, sample: int,
     from carecircle.assess.coverage import KIND_SOURCES, status_kwargs
     from carecircle.runs.context import prepare
     from carecircle.runs.plan import build_problem
-    from carecircle.siting import _milp
-    from carecircle.siting.model import _build
+    from carecircle.siting.solve import solve_siting
 
     os.environ["CARECIRCLE_CACHE_DIR"] = str(WORK / f"cache-s{scale:g}")
     res: dict = {}
@@ -258,18 +257,16 @@ def same_model(scen_path: Path, scale: float, time_limit: float, sample: int,
         problem, _aux = build_problem(ctx, SimpleNamespace(communities=comm))
     res["reach_matrix_and_problem"] = {"wall_s": c.wall, "cpu_s": c.cpu}
     p = scen.plan
-    with Clock() as c:
-        M = _build(problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
-                   targets=None, coverage_kinds=("elderly",), allow_uncoverable=p.allow_uncoverable,
-                   reduce=False)
-    model = M.milp
+    # Plain HiGHS: the run's model (same problem, same reduction) solved by HiGHS alone,
+    # as solve_siting did before the scale path (method="exact"), same limits.
     with Clock() as s:
-        sol = _milp.solve(model, time_limit=time_limit, mip_gap=p.mip_gap)
+        sol = solve_siting(problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
+                           time_limit=time_limit, mip_gap=p.mip_gap,
+                           allow_uncoverable=p.allow_uncoverable, method="exact")
     res["plain_highs"] = {
-        "build_s": c.wall, "wall_s": s.wall, "cpu_s": s.cpu, "status": sol.status,
+        "wall_s": s.wall, "cpu_s": s.cpu, "status": sol.status,
         "objective": sol.objective, "bound": sol.bound, "gap_pct": 100 * sol.gap,
-        "rows": model.n_rows, "cols": model.n_cols, "nnz": model.nnz,
-        "precheck_messages": list(M.precheck.messages)}
+        "rows": sol.reduction.rows, "cols": sol.reduction.cols, "nnz": sol.reduction.nnz}
     print(f"  plain HiGHS: {sol.status}, objective {sol.objective:,.0f}, bound {sol.bound:,.0f}, "
           f"gap {100 * sol.gap:.3f} %, {s.wall} s", flush=True)
     fac = inputs.get("facilities")
