@@ -62,7 +62,7 @@ from carecircle.runs.timing import parse_line  # noqa: E402
 
 WORK = HERE / "_work"
 SOLVER = re.compile(r"solver 求解器 HiGHS \((\w+)\): status (\S+), objective ([-\d,.naninf]+), "
-                    r"bound ([-\d,.naninf]+) \(([^)]*)\), gap ([-\d.naninf]+)%, ([\d.]+) s")
+                    r"bound ([-\d,.naninf]+) \((.*?)\), gap ([-\d.naninf]+)%, ([\d.]+) s")
 
 
 def _versions() -> dict:
@@ -325,12 +325,12 @@ def print_tables(results: dict) -> None:
     for r in rows:
         plan = r.get("runs", {}).get("warm", {}).get("plan")
         if plan:
-            print(f"| {r['scale']:g} | carecircle run (warm) | {plan['status']} | "
+            print(f"| {r['scale']:g} | carecircle run (warm, {plan.get('method', '?')}) | {plan['status']} | "
                   f"{_f(plan['objective'])} | {_f(plan['bound'])} | {plan['gap_pct']:.3f} % | "
                   f"{plan['solver_s']} |")
         ph = r.get("same_model", {}).get("plain_highs")
         if ph:
-            print(f"| {r['scale']:g} | plain HiGHS, same model, no reduction | {ph['status']} | "
+            print(f"| {r['scale']:g} | plain HiGHS (method exact), same model | {ph['status']} | "
                   f"{_f(ph['objective'])} | {_f(ph['bound'])} | {_f(ph['gap_pct'], 3)} % | "
                   f"{ph['wall_s']} |")
     print("\n| scale | isochrones of | sample | s per facility | drawn by the run | estimated s |")
@@ -351,8 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-run", action="store_true",
                     help="no `carecircle run`: only the scenario, plain HiGHS and isochrones")
     ap.add_argument("--quick", action="store_true", help="scale 0.05, 20 s limit (a smoke test)")
+    ap.add_argument("--tables", default=None, help="only print the tables of a results JSON")
     ap.add_argument("--out", default=None, help="JSON name in benchmarks/results")
     args = ap.parse_args(argv)
+    if args.tables:
+        print_tables(json.loads(Path(args.tables).read_text(encoding="utf-8")))
+        return 0
     scales = args.scale or ([0.05] if args.quick else [0.25, 0.5, 1.0])
     time_limit = args.time_limit or (20.0 if args.quick else 120.0)
     WORK.mkdir(parents=True, exist_ok=True)
