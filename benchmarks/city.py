@@ -62,7 +62,7 @@ from carecircle.runs.timing import parse_line  # noqa: E402
 
 WORK = HERE / "_work"
 SOLVER = re.compile(r"solver 求解器 HiGHS \((\w+)\): status (\S+), objective ([-\d,.naninf]+), "
-                    r"bound ([-\d,.naninf]+) \(([^)]*)\), gap ([-\d.naninf]+)%, ([\d.]+) s")
+                    r"bound ([-\d,.naninf]+) \((.*?)\), gap ([-\d.naninf]+)%, ([\d.]+) s")
 
 
 def _versions() -> dict:
@@ -237,8 +237,7 @@ def same_model(scen_path: Path, scale: float, time_limit: float, sample: int,
     from carecircle.assess.coverage import KIND_SOURCES, status_kwargs
     from carecircle.runs.context import prepare
     from carecircle.runs.plan import build_problem
-    from carecircle.siting import _milp
-    from carecircle.siting.model import _build
+    from carecircle.siting.solve import solve_siting
 
     os.environ["CARECIRCLE_CACHE_DIR"] = str(WORK / f"cache-s{scale:g}")
     res: dict = {}
@@ -258,18 +257,16 @@ def same_model(scen_path: Path, scale: float, time_limit: float, sample: int,
         problem, _aux = build_problem(ctx, SimpleNamespace(communities=comm))
     res["reach_matrix_and_problem"] = {"wall_s": c.wall, "cpu_s": c.cpu}
     p = scen.plan
-    with Clock() as c:
-        M = _build(problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
-                   targets=None, coverage_kinds=("elderly",), allow_uncoverable=p.allow_uncoverable,
-                   reduce=False)
-    model = M.milp
+    # Plain HiGHS: the run's model (same problem, same reduction) solved by HiGHS alone,
+    # as solve_siting did before the scale path (method="exact"), same limits.
     with Clock() as s:
-        sol = _milp.solve(model, time_limit=time_limit, mip_gap=p.mip_gap)
+        sol = solve_siting(problem, mode=p.mode, budget=p.budget_yuan if p.mode == "budget" else None,
+                           time_limit=time_limit, mip_gap=p.mip_gap,
+                           allow_uncoverable=p.allow_uncoverable, method="exact")
     res["plain_highs"] = {
-        "build_s": c.wall, "wall_s": s.wall, "cpu_s": s.cpu, "status": sol.status,
+        "wall_s": s.wall, "cpu_s": s.cpu, "status": sol.status,
         "objective": sol.objective, "bound": sol.bound, "gap_pct": 100 * sol.gap,
-        "rows": model.n_rows, "cols": model.n_cols, "nnz": model.nnz,
-        "precheck_messages": list(M.precheck.messages)}
+        "rows": sol.reduction.rows, "cols": sol.reduction.cols, "nnz": sol.reduction.nnz}
     print(f"  plain HiGHS: {sol.status}, objective {sol.objective:,.0f}, bound {sol.bound:,.0f}, "
           f"gap {100 * sol.gap:.3f} %, {s.wall} s", flush=True)
     fac = inputs.get("facilities")
@@ -328,12 +325,12 @@ def print_tables(results: dict) -> None:
     for r in rows:
         plan = r.get("runs", {}).get("warm", {}).get("plan")
         if plan:
-            print(f"| {r['scale']:g} | carecircle run (warm) | {plan['status']} | "
+            print(f"| {r['scale']:g} | carecircle run (warm, {plan.get('method', '?')}) | {plan['status']} | "
                   f"{_f(plan['objective'])} | {_f(plan['bound'])} | {plan['gap_pct']:.3f} % | "
                   f"{plan['solver_s']} |")
         ph = r.get("same_model", {}).get("plain_highs")
         if ph:
-            print(f"| {r['scale']:g} | plain HiGHS, same model, no reduction | {ph['status']} | "
+            print(f"| {r['scale']:g} | plain HiGHS (method exact), same model | {ph['status']} | "
                   f"{_f(ph['objective'])} | {_f(ph['bound'])} | {_f(ph['gap_pct'], 3)} % | "
                   f"{ph['wall_s']} |")
     print("\n| scale | isochrones of | sample | s per facility | drawn by the run | estimated s |")
@@ -354,8 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-run", action="store_true",
                     help="no `carecircle run`: only the scenario, plain HiGHS and isochrones")
     ap.add_argument("--quick", action="store_true", help="scale 0.05, 20 s limit (a smoke test)")
+    ap.add_argument("--tables", default=None, help="only print the tables of a results JSON")
     ap.add_argument("--out", default=None, help="JSON name in benchmarks/results")
     args = ap.parse_args(argv)
+    if args.tables:
+        print_tables(json.loads(Path(args.tables).read_text(encoding="utf-8")))
+        return 0
     scales = args.scale or ([0.05] if args.quick else [0.25, 0.5, 1.0])
     time_limit = args.time_limit or (20.0 if args.quick else 120.0)
     WORK.mkdir(parents=True, exist_ok=True)

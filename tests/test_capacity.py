@@ -156,3 +156,33 @@ def test_a_substandard_facility_takes_no_demand(net):
     row = res.facilities.iloc[-1]
     assert not row["qualifies"] and np.isnan(row["capacity"])
     assert res.communities["childcare_placed"].sum() == 0
+
+
+def test_villages_reach_elderly_care_at_the_rural_limit_and_rural_homes_serve_them_only(net):
+    # Issue 19's villages in the capacity assessment: the village v (x = 1300) reaches the
+    # 600 m² station at x = 0 (100 users at 6 m²) 1,300 m away, within the 1,500 m rural
+    # limit but beyond the 900 m walk, and a 240 m² rural happiness home (40 users; 200 m²
+    # standard) 100 m away; the urban community u sits at the station.
+    comm = gpd.GeoDataFrame({
+        "id": ["u", "v"], "district": ["D", "D"], "snapped": [True, True],
+        "urban_rural": ["urban", "rural"], "population": [5000.0, 5000.0],
+        "pop_60plus": [1000.0, 1000.0], "pop_0_3": [0.0, 0.0]},  # 70 users each
+        geometry=[P(0, 10), P(1300, 10)], crs=CRS)
+    fac = gpd.GeoDataFrame({
+        "id": ["s", "h"], "name": ["站", "幸福院"], "kind": ["elderly", "rural_home"],
+        "district": ["D", "D"], "floor_area_m2": [600.0, 240.0], "places": [np.nan] * 2,
+        "beds": [np.nan] * 2}, geometry=[P(0, 0), P(1400, 0)], crs=CRS)
+    walk = CapacityParameters()  # villages judged like city blocks: no rural home counts
+    res = assess_capacity(net, comm, fac, walk)
+    assert res.communities["elderly_placed"].tolist() == [70.0, 0.0]
+    assert "h" not in set(res.facilities["id"])
+    rural = CapacityParameters(rural_limit_m=1500.0)
+    res = assess_capacity(net, comm, fac, rural)
+    # u takes 70 of the station's 100; v takes the home's 40 and the station's other 30
+    assert res.communities["elderly_placed"].tolist() == [70.0, 70.0]
+    row = res.facilities.set_index("id")
+    assert row.loc["h", "capacity"] == 40 and row.loc["h", "load"] == pytest.approx(40.0)
+    assert row.loc["s", "load"] == pytest.approx(100.0)
+    # a rural home below its own standard takes nothing
+    small = CapacityParameters(rural_limit_m=1500.0, rural_home_min_area_m2=300.0)
+    assert not assess_capacity(net, comm, fac, small).facilities.set_index("id").loc["h", "qualifies"]

@@ -59,7 +59,10 @@ def test_the_runs_tables_are_read_by_reach_in_every_format(demo_run, network, tm
     col = "规划后服务的养老设施 Serving elderly facility after plan"
     site_ids = set(read_points(sites)["id"])
     pairs = set(map(tuple, ref[["origin_id", "site_id"]].values.tolist()))
-    checked = [(c, f) for c, f in zip(served["编号 ID"], served[col], strict=True) if f in site_ids]
+    # (urban communities: villages are served within the rural limit, a 20-minute walk)
+    urban = served["城乡 Urban/rural"] == "urban"
+    checked = [(c, f) for c, f, u in zip(served["编号 ID"], served[col], urban, strict=True)
+               if f in site_ids and u]
     assert checked and all(pair in pairs for pair in checked)
 
 
@@ -88,7 +91,8 @@ def test_isochrones_in_every_format_keep_the_sites_columns_and_feed_reach(demo_r
         assert set(_pairs(back)["site_id"]) <= set(want["编号 ID"])
     for fmt in FORMATS:  # the same polygons, whatever the format (CSV WKT to 1e-7 degrees)
         assert np.allclose(areas[fmt], areas["gpkg"], rtol=1e-3), fmt
-    assert (areas["gpkg"] > 50_000).all()  # streets reached, not a thin line
+    # streets reached, not a thin line (a village site on sparse streets reaches ~45,000 m²)
+    assert (areas["gpkg"] > 30_000).all() and np.median(areas["gpkg"]) > 100_000
 
 
 def test_lon_lat_options_name_other_columns(network, tmp_path, demo_scenario):

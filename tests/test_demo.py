@@ -36,7 +36,7 @@ COLUMNS = {
     "communities": ["id", "name", "district", "street", "urban_rural", "population",
                     "pop_60plus", "pop_0_3", "households"],
     "facilities": ["id", "name", "kind", "floor_area_m2", "beds", "places", "ownership",
-                   "district"],
+                   "district", "nursing_beds", "demonstration"],
     "candidates": ["id", "name", "kinds", "floor_area_m2", "acquisition", "cost_yuan"],
     "population": ["population", "pop_60plus", "pop_0_3"],
 }
@@ -159,8 +159,12 @@ def test_layers_follow_the_data_model(layers):
     assert 0.16 <= c.pop_60plus.sum() / c.population.sum() <= 0.22
     assert 0.025 <= c.pop_0_3.sum() / c.population.sum() <= 0.035
     assert c.id.str.fullmatch(r"\d{12}").all() and c.name.str.contains("社区|村").all()
-    assert set(f.kind) == {"elderly", "childcare", "street_centre", "institution",
+    assert set(f.kind) == {"elderly", "childcare", "street_centre", "institution", "rural_home",
                            "kindergarten_tuoban"}
+    inst = f.kind == "institution"
+    assert (f.nursing_beds <= f.beds).all() and (f.nursing_beds[inst] > 0).all()
+    assert f.name[f.demonstration].tolist() == ["雁塔区社会福利院"]
+    assert f.name[f.kind == "rural_home"].str.endswith("互助幸福院").all()
     kg = f[f.kind == "kindergarten_tuoban"]
     # kindergartens with a 托班 in 5 of the 12 streets: the every-street target is missed
     assert kg.sjoin(s, predicate="within").code.nunique() == 5 and (kg.places > 0).all()
@@ -170,8 +174,11 @@ def test_layers_follow_the_data_model(layers):
     assert ((f.kind == "elderly") & (f.floor_area_m2 < 300)).sum() >= 3  # too small to count
     assert ((f.kind == "childcare") & (f.floor_area_m2 < 200)).sum() >= 3
     assert set(k.acquisition) == {"new", "renovate", "lease"}
-    assert k.kinds.str.fullmatch(r"(elderly|childcare|street_centre)(;(elderly|childcare|street_centre))*").all()
-    assert k.floor_area_m2.between(150, 2000).all() and (k.cost_yuan > 0).all()
+    words = r"(elderly|childcare|street_centre|institution|rural_home)"
+    assert k.kinds.str.fullmatch(rf"{words}(;{words})*").all()
+    homes = k.kinds == "institution"  # the four institution sites, at the end
+    assert homes.sum() == 4 and homes.iloc[-4:].all() and k.floor_area_m2[homes].min() >= 6000
+    assert k.floor_area_m2[~homes].between(150, 2000).all() and (k.cost_yuan > 0).all()
     both = k.kinds.str.contains("elderly") & k.kinds.str.contains("childcare")
     assert both.sum() > 50 and (k.floor_area_m2[both] >= 500).all()  # shared_min_area_m2
     unit = k.cost_yuan / k.floor_area_m2
@@ -292,10 +299,17 @@ def test_a_plan_can_meet_the_targets(layers):
         now = fac.places[(fac.district == d) & (fac.kind == "childcare")].sum()
         new = (kids.floor_area_m2[kids.code == d] / 8.0).sum()
         assert now + new >= 1.5 * 4.8 * pop / 1000, d
-        # already met today, even after 2025 growth of the 60+ (x1.45), so a plan is never
-        # asked for beds it cannot build
-        beds = fac.beds[(fac.district == d) & (fac.kind == "institution") & (fac.ownership == "public")]
-        assert beds.sum() >= 0.01 * 1.5 * comms.pop_60plus[comms.district == d].sum()
+        # beds: the institution candidates can close every bed target, even after the 2025
+        # growth of the 60+ (x1.45): public beds, nursing-type beds (80 % of new ones), and a
+        # demonstration home (100 beds: 4,000 m2)
+        homes = fac[(fac.district == d) & (fac.kind == "institution")]
+        sites = cands[cands.kinds.str.contains("institution")].sjoin(dist, predicate="within")
+        new_beds = np.floor(sites.floor_area_m2[sites.code == d] / 40.0)
+        public = homes.beds[homes.ownership == "public"].sum()
+        assert public + new_beds.sum() >= 0.01 * 1.5 * comms.pop_60plus[comms.district == d].sum()
+        assert homes.nursing_beds.sum() + 0.8 * new_beds.sum() >= 0.6 * (homes.beds.sum()
+                                                                         + new_beds.sum())
+        assert homes.demonstration.any() or (new_beds >= 100).any()
         assert ((fac.district == d) & (fac.kind == "childcare") & (fac.ownership == "public")).any()
 
 
@@ -308,7 +322,8 @@ def test_scenarios_load_and_point_at_the_inputs(out, committed):
     assert base.name == "demo" and base.plan.mode == "cover_all"
     assert budget.plan.mode == "budget" and slow.walking.speed_mps["elderly"] == 0.8
     assert 0 < budget.plan.budget_yuan == out[1]["budget_yuan"]
-    assert budget.plan.budget_yuan == pytest.approx(out[1]["cover_all_estimate_yuan"] / 2, rel=0.05)
+    assert budget.plan.budget_yuan == pytest.approx(out[1]["cover_estimate_yuan"] / 2, rel=0.05)
+    assert base.rural.limit() == 1200 and base.rural.mode == "walk"
     for scen in (base, budget, slow):
         assert {"network", "districts", "streets", "communities", "facilities", "candidates",
                 "population_grid"} <= set(scen.inputs)
@@ -332,7 +347,7 @@ def test_local_frame_is_metric():
 
 
 def test_budget_is_about_half_the_exact_cover_all_cost(out):
-    """The greedy estimate behind the budget scenario, against an exact MILP (HiGHS)."""
+    """The greedy estimates behind the budget scenario, against exact MILPs (HiGHS)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     rng = random.Random(2023)  # rebuild the generator's own objects, same seed
@@ -348,14 +363,29 @@ def test_budget_is_about_half_the_exact_cover_all_cost(out):
         return walk.dist(walk.snap([(p["x"], p["y"]) for p in pts]), limit)[:, cn] <= limit
 
     rows, lower = [], []
+    # villages: elderly care within a 20-minute walk (1,200 m), rural homes of 200 m2 counting
+    rural = np.array([not c["urban"] for c in comms])
+    village_limit = demo.RURAL_MINUTES * 60 * demo.RURAL_SPEED
+    homes = [f for f in facs if f["kind"] == "rural_home" and f["area"] >= demo.RURAL_HOME_M2]
     for kind, kinds_now in (("elderly", ("elderly", "street_centre", "institution")),
                             ("childcare", ("childcare",))):
         now = [f for f in facs if f["kind"] in kinds_now and f["area"] >= MIN_AREA[kind]]
         served = within(now, REACH[kind]).any(0)
         cap = np.array([demo._capable(c, kind) for c in cands])
         cover = within(cands, REACH[kind]) & cap[:, None]
+        if kind == "elderly":
+            served = np.where(rural, within(now + homes, village_limit).any(0), served)
+            cover = np.where(rural[None, :], within(cands, village_limit) & cap[:, None], cover)
         rows += [cover[:, j] for j in np.flatnonzero(~served)]
         lower += [1] * int((~served).sum())
+    cost = np.array([c["cost"] for c in cands], dtype=float)
+    # serving every community alone: the budget scenario's budget is about half of it
+    cover_only = milp(cost, constraints=LinearConstraint(np.array(rows, dtype=float), lower,
+                                                         np.inf),
+                      integrality=np.ones(len(cands)), bounds=Bounds(0, 1))
+    assert cover_only.status == 0
+    assert cover_only.fun <= out[1]["cover_estimate_yuan"] + 1 <= 1.25 * cover_only.fun
+    assert 0.4 <= out[1]["budget_yuan"] / cover_only.fun <= 0.6
     for d, _ in demo.DISTRICTS:
         need = 4.8 * sum(c["pop"] for c in comms if c["district"] == d) / 1000 - sum(
             f["places"] for f in facs if f["district"] == d and f["kind"] == "childcare")
@@ -367,10 +397,8 @@ def test_budget_is_about_half_the_exact_cover_all_cost(out):
         rows.append([("street_centre" in c["kinds"]) * (demo._street_of(c["x"], c["y"])[1] == st)
                      for c in cands])
         lower.append(1)
-    cost = np.array([c["cost"] for c in cands], dtype=float)
     res = milp(cost, constraints=LinearConstraint(np.array(rows, dtype=float), lower, np.inf),
                integrality=np.ones(len(cands)), bounds=Bounds(0, 1))
-    assert res.status == 0  # feasible: a plan can meet every target
+    assert res.status == 0  # feasible: a plan can meet every target (beds apart)
     estimate = out[1]["cover_all_estimate_yuan"]
     assert res.fun <= estimate + 1 <= 1.25 * res.fun
-    assert 0.4 <= out[1]["budget_yuan"] / res.fun <= 0.6

@@ -78,8 +78,10 @@ def test_values_read_back(runs, gpkg):
     assert off.any() and comm.loc[off, "reason"].str.contains("路网").all()
     assert not comm.loc[~off, "reason"].str.contains("路网").any()
     served = src["status_after"].eq("both").to_numpy()
-    # served by both: "served", or served but the facilities within the walk are full
-    assert comm.loc[served, "reason"].map(lambda t: t == "已覆盖 Served" or "容量已满" in t).all()
+    # served by both: "served" (a village: within the rural travel limit), or served but
+    # the facilities within the walk are full
+    assert comm.loc[served, "reason"].map(
+        lambda t: t == "已覆盖 Served" or "容量已满" in t or "已覆盖(村" in t).all()
     assert comm["reason"].tolist() == src["reason"].tolist()
     # the codes and the capacity columns as the run has them
     for field, col in (("eld_why", "elderly_reason"), ("cc_why_a", "childcare_reason_after")):

@@ -228,7 +228,8 @@ def test_a_range_target_is_checked_at_both_ends(lo, hi, status, gap):
 def test_a_target_the_profile_does_not_set_has_no_row():
     none = dict.fromkeys(("street_centre_coverage", "childcare_places_per_1000",
                           "public_beds_share_of_60plus", "public_childcare_per_district",
-                          "elderly_area_per_resident_m2", "kindergarten_tuoban_coverage"))
+                          "elderly_area_per_resident_m2", "kindergarten_tuoban_coverage",
+                          "nursing_bed_share", "demonstration_homes_per_district"))
     t = district_indicators(_communities(), _facilities(), DISTRICTS, streets=STREETS,
                             targets=Targets(**none))
     assert set(t["indicator"]) == {"urban_elderly", "rural_elderly", "compliance"}

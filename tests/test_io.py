@@ -351,7 +351,9 @@ def test_parse_urban_rural(value: object, expected: str | None) -> None:
         ("elderly;childcare", ["elderly", "childcare"]), ("养老、托育", ["elderly", "childcare"]),
         ("托育,综合养老服务中心", ["childcare", "street_centre"]), ("elderly;elderly", ["elderly"]),
         ("Childcare", ["childcare"]), ("", []), (";", []), (None, []),
-        ("elderly;school", None), ("institution", None),  # institutions are not a candidate kind
+        ("elderly;school", None), ("hospital", None),
+        # since issue 19 a candidate may host an institution or a rural happiness home
+        ("养老机构;农村幸福院", ["institution", "rural_home"]), ("institution", ["institution"]),
     ],
 )
 def test_split_kinds(value: object, expected: list[str] | None) -> None:
@@ -495,7 +497,8 @@ def test_every_documented_chinese_value_is_accepted() -> None:
         pairs = re.findall(r"`(\w+)` \(([^)]+)\)", rows[col])
         if col == "kinds":  # "... `street_centre` (`养老`, `托育`, `综合中心`)"
             words = re.findall(r"`([^`]+)`", rows[col].split("(", 1)[1])
-            assert split_kinds(";".join(words)) == ["elderly", "childcare", "street_centre"]
+            assert split_kinds(";".join(words)) == ["elderly", "childcare", "street_centre",
+                                                    "institution", "rural_home"]
             continue
         assert pairs, col
         for canon, words in pairs:

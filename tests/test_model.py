@@ -44,7 +44,8 @@ def _rows(M):
 def test_cover_all_rows_by_hand():
     M = build_model(_problem(), mode="cover_all", reduce=False)
     # Columns: x_e0, x_e1, x_c0, x_c1, z0 (no street centre can be hosted).
-    assert M.start == {"elderly": 0, "childcare": 2, "street_centre": 4, "shared": 4, "h": 5}
+    assert M.start == {"elderly": 0, "childcare": 2, "street_centre": 4, "institution": 4,
+                       "shared": 4, "shared_centre": 5, "h": 5}
     assert M.var["shared"].tolist() == [0]
     A, lo, hi = _rows(M)
     want = np.array([

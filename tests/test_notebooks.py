@@ -32,19 +32,22 @@ CELL_TIMEOUT_S = 300
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 # What each executed notebook must show (the demo city: 245 communities, 243 on the
-# walking network, 84 served by both facilities today (83 before the kindergartens' 托班
-# joined childcare), all 243 after the plan).
+# walking network, 88 served by both facilities today (villages judged at the demo's
+# 20-minute rural limit, and kindergartens' 托班 counting as childcare), all 243 after the
+# plan, which adds elderly institutions).
 EXPECTED_TEXT = {
     "01-coverage-today.ipynb": [
         "communities 社区: 245; on the walking network 在路网上: 243; "
-        "served by both today 两类均覆盖: 84",
+        "served by both today 两类均覆盖: 88",
         "Result 结果: OK 通过",
         "outside the road network's extent",
         "facilities over capacity today 现状超负荷设施",
     ],
     "02-siting-plan.ipynb": [
-        "served by both 两类均覆盖: 84 today 现状 -> 243 after the plan 规划后 "
+        "served by both 两类均覆盖: 88 today 现状 -> 243 after the plan 规划后 "
         "(of 243 on the network 在路网上)",
+        "applied 已计入",
+        "institution_bed_",
         "on the network 在路网上: 243; served by both after the plan 规划后两类均覆盖: 243; "
         "not served 未覆盖: 0",
         "capacitated 按容量",

@@ -86,12 +86,37 @@ def test_every_community_is_served_on_recomputation(library_run):
     assert (comm.loc[on, "status_after"] == "both").all()
     assert not [n for n in planned.notes if n.startswith("WARNING")]
     assert planned.headline["solver_status"] == "optimal"
-    # No site is idle: each newly serves communities, adds childcare places, or gives a
-    # street its comprehensive centre (the 70 % street-centre target).
+    # No site is idle: each newly serves communities, adds childcare places or beds, or
+    # gives a street its comprehensive centre (the 70 % street-centre target).
     s = planned.sites
     useful = ((s["communities_newly_served"] > 0) | (s["places_added"] > 0)
-              | s["kinds"].str.contains("street_centre"))
+              | (s["beds_added"] > 0) | s["kinds"].str.contains("street_centre"))
     assert useful.all(), s[~useful]
+
+
+def test_the_demo_plans_beds_where_the_districts_fall_short(library_run):
+    today, planned = library_run
+    before, after = today.districts_before, planned.districts_after
+
+    def status(table, district, indicator):
+        return table[(table["district"] == district) & (table["indicator"] == indicator)][
+            "status"].iloc[0]
+
+    # 雁塔区: nursing-type beds short; 长安区: public beds and the demonstration home short
+    assert status(before, "610113", "nursing_share") == "fail"
+    assert status(before, "610116", "public_beds") == "fail"
+    assert status(before, "610116", "demonstration_home") == "fail"
+    for d in ("610113", "610116"):
+        for ind in ("public_beds", "nursing_share", "demonstration_home"):
+            assert status(after, d, ind) == "pass", (d, ind)
+    inst = planned.sites[planned.sites["kinds"].str.contains("institution")]
+    assert set(inst["district"]) == {"610113", "610116"} and (inst["beds_added"] > 0).all()
+    assert inst.loc[inst["district"] == "610116", "demonstration"].sum() == 1
+    # the bed subsidy (九) is in the cost tables, one line per institution
+    items = planned.costs["items"]
+    beds = items[items["rule"].str.startswith("institution_bed")]
+    assert set(beds["id"]) == set(inst["id"]) and (beds["clause"] == "(九)").all()
+    assert (beds["quantity"].to_numpy() == inst.set_index("id").loc[beds["id"], "beds_added"]).all()
 
 
 def test_rerun_gives_byte_identical_tables(demo_out, tmp_path):
@@ -136,14 +161,14 @@ def test_demo_map_and_briefing_in_chromium(demo_out, library_run, cc_chrome, cc_
     check_briefing(cc_chrome, base, districts=len(planned.inputs["districts"]))
 
 
-def test_major_projects_counted_as_built_change_district_beds(library_run, demo_scenario):
+def test_major_projects_count_in_the_committed_state_not_today(library_run, demo_scenario):
     today, _ = library_run
     scen = load_scenario(demo_scenario).replace(include_major_projects=True)
     ctx = prepare(scen, quiet=True)
     with_projects = assess_context(ctx)
 
-    def beds(run, district):
-        t = run.districts_before
+    def beds(run, district, table="districts_before"):
+        t = getattr(run, table)
         return float(t[(t["district"] == district) & (t["indicator"] == "public_beds")]["value"].iloc[0])
 
     # Attachment 2 has one project in 雁塔区 (610113) with 500 beds, none in 长安区 with beds.
@@ -152,11 +177,16 @@ def test_major_projects_counted_as_built_change_district_beds(library_run, demo_
     p = load_major_projects()
     yanta = p[p["district"] == "雁塔区"]["beds"].fillna(0).sum()
     assert yanta > 0
-    assert beds(with_projects, "610113") == pytest.approx(beds(today, "610113") + yanta)
+    # today stays today; the committed state has the project
+    assert beds(with_projects, "610113") == pytest.approx(beds(today, "610113"))
+    assert beds(with_projects, "610113", "districts_committed") == pytest.approx(
+        beds(today, "610113") + yanta)
+    assert today.districts_committed is None
     assert any("major projects" in n for n in with_projects.notes)
     # The context carries the additions per district code, for the plan's indicators too.
     assert ctx.extra["beds"]["610113"] == pytest.approx(yanta)
-    assert set(ctx.extra) == {"beds", "places", "area"}
+    assert set(ctx.extra) == {"beds", "places", "area", "all_beds", "nursing_beds",
+                              "demonstration"}
 
 
 def test_a_context_without_the_projects_adds_nothing(demo_scenario):

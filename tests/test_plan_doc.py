@@ -61,3 +61,12 @@ def test_forecast_factors_are_the_pages():
     assert f"{PLAN_FACTORS_2025['population']:.3f}" in TEXT
     assert f"{PLAN_FACTORS_2025['pop_60plus']:.4f}" in TEXT
     assert f"{PLAN_FACTORS_2025['pop_0_3']:.4f}" in TEXT
+
+
+def test_the_rural_limit_and_the_cost_split_are_the_pages():
+    from carecircle.inputs.scenario import Plan, Rural
+
+    assert f"`rural.limit_m = {Rural().limit_m:g}`" in TEXT and 'mode = "walk"' in TEXT
+    assert Rural().mode == "walk"
+    assert f"`rural_home_min_area_m2 = {Standards().rural_home_min_area_m2:g}`" in TEXT
+    assert Plan().shared_fitout_saving == 0.0  # docs/scenario.md states it

@@ -177,10 +177,15 @@ def test_from_layers_hand_computed():
     base = [7500.0 * 600, 1e6, 2000.0 * 280, 7500.0 * 900]
     for k in ("elderly", "childcare", "street_centre"):
         assert P.cost[k].tolist() == base
-    # Shared building (both kinds hosted, >= 500 m2): 0.8 x the two costs.
-    assert P.cost_shared[0] == pytest.approx(0.8 * 2 * base[0])
-    assert P.cost_shared[3] == pytest.approx(0.8 * 2 * base[3])
+    # Shared building (both kinds hosted, >= 500 m2): the building once and the two
+    # fit-outs; with the default rates (elderly = childcare) and no saving that is the
+    # cost of either kind alone, never twice the building.
+    assert P.cost_shared[0] == pytest.approx(base[0])
+    assert P.cost_shared[3] == pytest.approx(base[3])
     assert np.isnan(P.cost_shared[[1, 2]]).all()
+    assert P.cost_shared_centre[3] == pytest.approx(base[3])  # a street centre with childcare
+    assert np.isnan(P.cost_shared_centre[[0, 1, 2]]).all()
+    assert not P.can_host["institution"].any() and P.beds_new.tolist() == [0.0] * 4
     # Places: 8 m2 each; a building that may share counts its childcare 40 %.
     assert P.places_new.tolist() == [30.0, 31.0, 35.0, 45.0]
     # Street labels from the polygons; the existing centre lies in S2.
@@ -199,6 +204,29 @@ def test_from_layers_hand_computed():
     assert dt["existing_places"].tolist() == [20.0, 15.0]  # D2: 10 + 5 extra (NaN not counted)
     assert dt["min_total_childcare"].tolist() == [1.0, 1.0]
     assert dt["existing_childcare"].tolist() == [1.0, 1.0]  # public and public-private only
+
+
+def test_shared_building_costs_the_building_once_plus_two_fitouts_less_the_saving():
+    """Hand-computed: k0 (600 m², new, 7,500 yuan/m² as a station) and k3 (900 m²)."""
+    communities, candidates, facilities, streets, cover = _layers()
+    plan = Plan(fitout_costs={"childcare": {"new": 1500.0}}, shared_fitout_saving=0.1)
+    P = SitingProblem.from_layers(communities, candidates, cover, standards=Standards(),
+                                  targets=Targets(), plan=plan, facilities=facilities,
+                                  streets=streets)
+    # k0: station 4,500,000 = building + elderly fit-out 1,000 x 600 -> building 3,900,000.
+    building = 7500.0 * 600 - 1000.0 * 600
+    assert P.cost["elderly"][0] == pytest.approx(4_500_000.0)  # cost_yuan keeps its meaning
+    assert P.cost["childcare"][0] == pytest.approx(building + 1500.0 * 600)
+    # Shared: building once + elderly fit-out of 60 % + childcare fit-out of 40 %, less 10 %.
+    fitouts = 1000.0 * 0.6 * 600 + 1500.0 * 0.4 * 600
+    assert P.cost_shared[0] == pytest.approx(building + 0.9 * fitouts)  # 4,548,000
+    assert P.cost_shared[0] == pytest.approx(4_548_000.0)
+    assert P.cost_shared[0] < 2 * building  # never the building twice
+    # k3 (900 m², new) as a street centre with childcare: the same rule.
+    b3 = 7500.0 * 900 - 1000.0 * 900
+    assert P.cost_shared_centre[3] == pytest.approx(b3 + 0.9 * (1000.0 * 540 + 1500.0 * 360))
+    # k1 is given at 1,000,000 (renovated, 250 m²): its building is that less 1,200 x 250.
+    assert P.cost["childcare"][1] == pytest.approx(1e6)  # default rates: childcare = elderly
 
 
 def test_from_layers_without_streets_facilities_or_targets():

@@ -23,6 +23,7 @@ from carecircle.inputs.scenario import (
     PLAN_FACTORS_2025,
     Demand,
     Plan,
+    Rural,
     Standards,
     Targets,
     load_scenario,
@@ -72,7 +73,20 @@ def test_xian_profile_figures_are_the_plans():
     for key in Targets.__dataclass_fields__:
         assert f"targets.{key}" in p.clauses, key
     for key in Standards.__dataclass_fields__:
-        assert f"standards.{key}" in p.clauses, key
+        if key != "shared_building_cost_factor":  # no longer used (a scenario setting it is warned)
+            assert f"standards.{key}" in p.clauses, key
+    # issue 19's figures: the nursing share and demonstration homes are the plan's, the
+    # sizing, fit-out and the rural limit assumptions
+    assert (t.nursing_bed_share, t.demonstration_homes_per_district) == (0.6, 1)
+    assert p.clauses["targets.nursing_bed_share"].startswith("二 养老方面")
+    assert p.clauses["targets.demonstration_homes_per_district"] == "task 4"
+    assert (st.institution_m2_per_bed, st.institution_nursing_share_new) == (40.0, 0.8)
+    assert (st.demonstration_min_beds, st.rural_home_min_area_m2) == (100, 200.0)
+    assert p.clauses["standards.institution_m2_per_bed"].startswith("assumption")
+    assert p.fitout_costs["institution"] == {"new": 2000.0, "renovate": 2400.0, "lease": 2400.0}
+    assert p.shared_fitout_saving == 0.0
+    assert p.rural.limit() == 2000.0 and p.rural.mode == "walk"
+    assert p.clauses["rural.limit_m"] == "assumption"
 
 
 def test_xian_profile_is_the_library_defaults():
@@ -81,6 +95,8 @@ def test_xian_profile_is_the_library_defaults():
     assert p.targets == Targets() and p.standards == Standards() and p.demand == Demand()
     assert p.demand.factors == PLAN_FACTORS_2025
     assert p.unit_costs == Plan().unit_costs
+    assert p.fitout_costs == Plan().fitout_costs
+    assert p.shared_fitout_saving == Plan().shared_fitout_saving and p.rural == Rural()
 
 
 def test_neutral_profile_has_no_plan():
@@ -96,6 +112,13 @@ def test_neutral_profile_has_no_plan():
     assert (t.urban_elderly_coverage, t.rural_elderly_coverage, t.facility_compliance) == (1, 1, 1)
     assert p.standards.elderly_min_area_m2 == 0 and p.standards.childcare_min_area_m2 == 0
     assert p.standards.compound_m2_per_100_households == 0
+    # no bed targets beyond the data, no fit-out (a candidate costs what it costs whatever it
+    # hosts), no rural-home standard, villages judged at the elderly's urban walk
+    assert t.nursing_bed_share is None and t.demonstration_homes_per_district is None
+    assert all(v == 0 for t in p.fitout_costs.values() for v in t.values())
+    assert set(p.fitout_costs) == set(Plan().fitout_costs)
+    assert p.standards.rural_home_min_area_m2 == 0
+    assert p.rural.limit() == 15 * 60 * 1.0
 
 
 # ---------------------------------------------------------------- a scenario's profile
@@ -106,6 +129,30 @@ def test_a_scenario_without_profile_is_xian(tmp_path):
     assert scen.profile.name == "xian-2023"
     assert scen.demand == Demand() and scen.targets == Targets() and scen.plan == Plan()
     assert scen.currency.code == "CNY"
+
+
+def test_issue_19_figures_come_from_the_profile_and_the_scenario_overrides_them(tmp_path):
+    xian = scenario_from_dict(base(), tmp_path)
+    assert xian.rural.limit() == 2000.0 and xian.targets.nursing_bed_share == 0.6
+    assert xian.plan.fitout_costs == Plan().fitout_costs
+    neutral = scenario_from_dict(base(profile="neutral"), tmp_path)
+    assert neutral.rural.limit() == 900.0 and neutral.targets.nursing_bed_share is None
+    assert neutral.targets.demonstration_homes_per_district is None
+    assert neutral.plan.fitout_costs["institution"] == {"new": 0.0, "renovate": 0.0, "lease": 0.0}
+    # one entry of the fit-out table merges into that entry of the profile's, not another's
+    scen = scenario_from_dict(base(profile="neutral", rural={"limit_m": 3000.0},
+                                   targets={"nursing_bed_share": 0.5},
+                                   plan={"fitout_costs": {"institution": {"new": 900.0}}}),
+                              tmp_path)
+    assert scen.rural.limit() == 3000.0 and scen.targets.nursing_bed_share == 0.5
+    assert scen.plan.fitout_costs["institution"] == {"new": 900.0, "renovate": 0.0, "lease": 0.0}
+    assert scen.plan.fitout_costs["elderly"] == {"new": 0.0, "renovate": 0.0, "lease": 0.0}
+    scen = scenario_from_dict(base(plan={"fitout_costs": {"institution": {"new": 2500.0}}}),
+                              tmp_path)
+    assert scen.plan.fitout_costs["institution"] == {"new": 2500.0, "renovate": 2400.0,
+                                                     "lease": 2400.0}
+    off = scenario_from_dict(base(targets={"demonstration_homes_per_district": False}), tmp_path)
+    assert off.targets.demonstration_homes_per_district is None
 
 
 def test_neutral_scenario_keeps_populations_and_its_own_keys(tmp_path):

@@ -36,6 +36,11 @@ def test_plan_reasons_each_cause():
     assert budget["childcare"].tolist() == ["no_candidate", "excluded_only", "budget", "", ""]
     cover_all = plan_reasons(P, served, "cover_all")
     assert cover_all["elderly"][2] == "other"
+    # an elderly institution (issue 19) serves elderly care: s2 may host one, so c4 has a
+    # candidate for elderly care after all
+    P2 = P.with_changes(can_host={**P.can_host, "institution": np.array([False, False, True])},
+                        cost={**P.cost, "institution": np.array([np.nan, np.nan, 1.0])})
+    assert plan_reasons(P2, served, "budget")["elderly"][4] == "budget"
 
 
 def _communities() -> pd.DataFrame:
@@ -89,3 +94,22 @@ def test_after_reasons_combine_the_plans_codes_with_capacity_and_the_network():
 def test_reason_text_names_both_kinds_when_they_share_a_cause():
     text = reason_text({"elderly": np.array(["no_candidate"]), "childcare": np.array(["no_candidate"])})
     assert text[0].startswith("养老和托育 Elderly care and childcare")
+
+
+def test_a_village_served_within_the_rural_limit_says_so():
+    # Issue 19's villages: elderly care judged at the rural travel limit; the reason codes
+    # are coverage's (served), and the text names the limit.
+    comm = pd.DataFrame({
+        "id": ["v1", "v2", "u1"], "urban_rural": ["rural", "rural", "urban"],
+        "snapped": [True, True, True], "outside_extent": [False] * 3,
+        "elderly_served": [True, False, False], "childcare_served": [True, True, True],
+        "elderly_substandard": [False, False, False], "childcare_substandard": [False] * 3})
+    out = add_reasons(comm, rural_limit_m=2000.0)
+    assert out["elderly_reason"].tolist() == ["served", "no_facility", "no_facility"]
+    assert out["reason"][0] == ("养老 Elderly care: 已覆盖(村, 农村出行距离 2,000 m 内) "
+                                "Served (village: within the rural travel limit, 2,000 m)")
+    assert "within the rural travel limit (2,000 m)" in out["reason"][1]
+    assert "农村出行距离内" in out["reason"][1]
+    assert out["reason"][2] == f"养老 Elderly care: {REASONS['no_facility']}"  # a city block: the walk
+    # without the limit, a village reads like a city block
+    assert add_reasons(comm)["reason"][0] == REASONS["served"]

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from carecircle.siting import _milp, bound, improve
 from carecircle.siting.model import build_model
+from carecircle.siting.problem import BedTargets, SitingProblem, make_district_targets
 from carecircle.siting.result import communities_served, plan_cost
 from carecircle.siting.solve import solve_siting
 from carecircle.siting.synthetic import random_siting_problem
@@ -293,3 +294,81 @@ def test_run_notes_say_the_path_and_the_bound():
     assert "(scale)" in notes and "gap_target" in notes
     assert r.bound_source in notes
     assert f"{r.bound:,.2f}" in notes
+
+
+def _bed_tiny_problem(rng):
+    """A tiny problem with institution candidates and the three bed targets (issue 19)."""
+    n, J = int(rng.integers(2, 6)), int(rng.integers(3, 6))
+    ce = (rng.random((n, J)) < 0.85).astype(int)
+    cc = np.maximum(ce, (rng.random((n, J)) < 0.3)).astype(int)
+    can = {k: rng.random(J) < p for k, p in (("elderly", 0.8), ("childcare", 0.9),
+                                             ("street_centre", 0.3), ("institution", 0.6))}
+    cost = {k: np.where(can[k], rng.integers(1, 9, J).astype(float), np.nan) for k in can}
+    beds = np.where(can["institution"], rng.integers(10, 120, J), 0).astype(float)
+    # some institutions below the 60 % share: opening them lowers it
+    nursing = np.floor(beds * rng.choice([0.4, 0.8, 0.9], J))
+    P = SitingProblem.from_arrays(
+        community_ids=np.array([f"c{i}" for i in range(n)]),
+        district=rng.choice(["A", "B"], n), urban=np.ones(n, bool),
+        weight={"elderly": rng.integers(1, 9, n).astype(float),
+                "childcare": rng.integers(0, 5, n).astype(float)},
+        cover={"elderly": sp.csr_matrix(ce), "childcare": sp.csr_matrix(cc)},
+        candidate_ids=np.array([f"s{j}" for j in range(J)]),
+        candidate_district=rng.choice(["A", "B"], J), can_host=can, cost=cost,
+        existing_served={"elderly": rng.random(n) < 0.3, "childcare": rng.random(n) < 0.3},
+        places_new=rng.integers(0, 20, J).astype(float),
+        beds_new=beds, nursing_new=nursing, demonstration_new=beds >= 50,
+    )
+    targets = BedTargets(
+        beds_share=0.01, pop_60plus={"A": float(rng.integers(0, 8_000)),
+                                     "B": float(rng.integers(0, 8_000))},
+        existing_public_beds={"A": 20.0, "B": 0.0},
+        nursing_share=0.6, existing_beds={"A": 40.0, "B": 10.0},
+        existing_nursing_beds={"A": 24.0, "B": 8.0},
+        min_demonstration=float(rng.integers(0, 2)), existing_demonstration={"A": 0.0, "B": 1.0})
+    return P.with_changes(district_targets=make_district_targets(
+        P, urban_cov=None, rural_cov=None, places_per_1000=None, beds=targets))
+
+
+def _bed_rows_met(P, opened):
+    """The three bed targets, per district, from the opened institutions (not the model)."""
+    inst = np.asarray(opened.get("institution", []), dtype=np.int64)
+    dt = P.district_targets
+    for d in dt.index:
+        mine = inst[P.candidate_district[inst] == d]
+        beds = dt.at[d, "existing_public_beds"] + P.beds_new[mine].sum()
+        if beds < dt.at[d, "beds_share"] * dt.at[d, "pop_60plus"] - 1e-6:
+            return False
+        all_beds = dt.at[d, "existing_beds"] + P.beds_new[mine].sum()
+        nursing = dt.at[d, "existing_nursing_beds"] + P.nursing_new[mine].sum()
+        if nursing < dt.at[d, "nursing_share"] * all_beds - 1e-6:
+            return False
+        demo = dt.at[d, "existing_demonstration"] + P.demonstration_new[mine].sum()
+        if demo < dt.at[d, "min_demonstration"] - 1e-6:
+            return False
+    return True
+
+
+def test_scale_path_keeps_the_bed_rows():
+    """Institutions and the bed rows (dense per district, like the budget row) on the scale
+    path: every plan meets them (checked from the opened sites) and lies within its gap of
+    the exact optimum."""
+    rng = np.random.default_rng(19)
+    n_feasible = n_inst = 0
+    for _ in range(120):
+        P = _bed_tiny_problem(rng)
+        exact = solve_siting(P, mode="cover_all", mip_gap=0, method="exact")
+        r = solve_siting(P, mode="cover_all", method="scale", time_limit=2.0, gap_target=0)
+        if exact.status == "infeasible":
+            assert r.status == "infeasible"
+            continue
+        n_feasible += 1
+        assert r.has_solution, r.message
+        assert _bed_rows_met(P, r.opened) and _bed_rows_met(P, exact.opened)
+        served = communities_served(P, r.opened)
+        assert served["elderly"].all() and served["childcare"].all()
+        opt, tol = exact.objective, 1e-6 * max(1.0, abs(exact.objective))
+        assert r.bound <= opt + tol and r.objective >= opt - tol
+        assert abs(r.objective - opt) <= r.gap * max(abs(r.objective), 1e-9) + tol
+        n_inst += len(r.opened.get("institution", [])) > 0
+    assert n_feasible >= 30 and n_inst >= 20  # the bed rows were exercised

@@ -17,6 +17,7 @@ from carecircle.inputs.scenario import (
     Demand,
     LayerSource,
     Plan,
+    Rural,
     Scenario,
     Standards,
     Targets,
@@ -93,6 +94,7 @@ def test_every_documented_key_is_accepted(tmp_path: Path) -> None:
     assert scen.targets == Targets()
     assert scen.walking == Walking()
     assert scen.plan == Plan()
+    assert scen.rural == Rural()
 
 
 def test_demo_scenario_loads() -> None:

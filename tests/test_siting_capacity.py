@@ -195,3 +195,29 @@ def test_problem_checks_capacity_shapes():
                  existing_cover={"elderly": sp.csr_matrix((3, 1)), "childcare": np.zeros((3, 0))})
     with pytest.raises(InputError, match="demand"):
         _problem(demand={"elderly": [-1.0, 0.0, 0.0], "childcare": [0.0] * 3})
+
+
+def test_a_new_institution_takes_elderly_demand_up_to_its_beds():
+    # Issue 19 x issue 18: an elderly institution serves elderly care, and in a capacitated
+    # plan its beds are its capacity.  Demand 90 (30 per community); the stations s0, s1
+    # hold 40 each (cost 1 each, 80 < 90: 10 left); s2 may host only an institution, cost
+    # 3, reaching everyone.  With 90 beds it alone places everything (3 < 1 + 1 + the
+    # penalty); with 20 beds, s2 + s0 places 60 of 90 and s0 + s1 80: only s0 + s1 + s2
+    # (cost 5) places all 90.
+    def with_inst(beds: float) -> SitingProblem:
+        return _problem(
+            can_host={"elderly": [True, True, False], "childcare": [True] * 3,
+                      "institution": [False, False, True]},
+            cost={"elderly": [1.0, 1.0, np.nan], "childcare": [1.0, 1.0, 5.0],
+                  "institution": [np.nan, np.nan, 3.0]},
+            beds_new=[0.0, 0.0, beds])
+    P = with_inst(90.0)
+    assert P.capacity_new["institution"].tolist() == [0.0, 0.0, 90.0]  # its beds
+    r = solve_siting(P, mode="cover_all")
+    assert r.status == "optimal" and r.opened["institution"].tolist() == [2]
+    assert r.opened["elderly"].tolist() == [] and r.total_cost == 3.0
+    r = solve_siting(with_inst(20.0), mode="cover_all")
+    assert r.opened["institution"].tolist() == [2] and r.opened["elderly"].tolist() == [0, 1]
+    assert r.total_cost == 5.0
+    # without capacity, presence is enough: the two stations (2) beat the institution (3)
+    assert solve_siting(with_inst(20.0).with_changes(demand=None), mode="cover_all").total_cost == 1.0 + 1.0

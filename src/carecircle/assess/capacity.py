@@ -17,6 +17,13 @@ Capacity per facility (whole people)
     community elderly care (stations, street centres): floor area /
     ``standards.elderly_m2_per_user``; institutions: their ``beds``, else as a station.
     Only facilities that qualify (floor-area standard) and join the network take demand.
+Villages
+    As in coverage (:mod:`carecircle.assess.coverage`), a village's (``urban_rural`` =
+    ``rural``) elderly care is reached within the rural travel limit
+    (``rural_limit_m``), rural happiness homes (``rural_home``) included at their own
+    area standard (their capacity: floor area / ``elderly_m2_per_user``); a rural home
+    takes villages' demand only.  (A facility inside a village's polygon but beyond the
+    rural limit serves it in coverage; here it takes its demand only within the limit.)
 The assignment
     First the most demand that fits is placed (a maximum flow: no demand within reach
     of spare capacity is left out); among the assignments placing that much, the one
@@ -43,7 +50,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from carecircle.assess.coverage import KIND_SOURCES
+from carecircle.assess.coverage import KIND_SOURCES, RURAL_SOURCES
 from carecircle.assess.demand import largest_remainder
 from carecircle.network.reach import reach_pairs
 from carecircle.network.snapping import snap_points
@@ -74,6 +81,11 @@ class CapacityParameters:
         Walking limit per kind, metres.
     sources
         Facility kinds serving each kind.
+    rural_limit_m
+        Villages' elderly care: the rural travel limit, metres (``None``: villages are
+        judged like city blocks).
+    rural_home_min_area_m2
+        The area standard of a rural happiness home.
     """
 
     elderly_uptake: float = 0.07
@@ -85,6 +97,8 @@ class CapacityParameters:
     limit_m: Mapping[str, float] = field(default_factory=lambda: {"elderly": 900.0,
                                                                   "childcare": 1080.0})
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(KIND_SOURCES))
+    rural_limit_m: float | None = None
+    rural_home_min_area_m2: float = 200.0
 
     @classmethod
     def of(cls, scenario: Any) -> CapacityParameters:
@@ -97,7 +111,9 @@ class CapacityParameters:
                    childcare_m2_per_place=st.childcare_m2_per_place,
                    min_area_m2={k: st.min_area(k) for k in KINDS},
                    limit_m={k: w.limit_m(k) for k in KINDS},
-                   sources=kind_sources(st.kindergarten_tuoban_as_childcare))
+                   sources=kind_sources(st.kindergarten_tuoban_as_childcare),
+                   rural_limit_m=scenario.rural.limit(),
+                   rural_home_min_area_m2=st.rural_home_min_area_m2)
 
     def share(self, kind: str) -> float:
         return self.elderly_uptake if kind == "elderly" else self.childcare_enrolment
@@ -339,20 +355,22 @@ def _kind_assignment(
     max_snap_m: float,
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """The facility rows, the placed demand and who reaches a facility, for one kind."""
-    fk = facilities[facilities["kind"].isin(params.sources[kind])].reset_index(drop=True)
+    village = _villages(communities, kind, params)
+    sources = (*params.sources[kind], "rural_home") if village.any() else params.sources[kind]
+    fk = facilities[facilities["kind"].isin(sources)].reset_index(drop=True)
     cap, unit = facility_capacity(fk, kind, params)
     area = fk["floor_area_m2"].to_numpy(dtype=float)
-    qual = area >= params.min_area_m2[kind]
+    home = (fk["kind"] == "rural_home").to_numpy()
+    qual = area >= np.where(home, params.rural_home_min_area_m2, params.min_area_m2[kind])
     n = len(communities)
-    origin = site = np.zeros(0, np.int64)
-    metres = np.zeros(0)
-    q_idx = np.flatnonzero(qual)
-    on_idx = np.flatnonzero(on)
-    if len(q_idx) and len(on_idx):
-        cs = snap_points(net, communities.iloc[on_idx], max_snap_m=max_snap_m, source="communities")
-        qs = snap_points(net, fk.iloc[q_idx], max_snap_m=max_snap_m, source="facilities")
-        rp = reach_pairs(net, cs, qs, params.limit_m[kind])
-        origin, site, metres = on_idx[rp.origin], q_idx[rp.site], rp.metres
+    origin, site, metres = _pairs(net, communities, fk, on & ~village, qual & ~home,
+                                  params.limit_m[kind], max_snap_m)
+    if village.any():
+        assert params.rural_limit_m is not None
+        far = _pairs(net, communities, fk, on & village,
+                     qual & fk["kind"].isin(RURAL_SOURCES).to_numpy(), params.rural_limit_m,
+                     max_snap_m)
+        origin, site, metres = (np.r_[origin, far[0]], np.r_[site, far[1]], np.r_[metres, far[2]])
     a = assign_demand(demand, np.where(qual, cap, 0.0), origin, site, metres)
     nearest = _nearest(origin, site, metres, n)
     load_nearest = np.bincount(nearest[nearest >= 0], weights=demand[nearest >= 0], minlength=len(fk))
@@ -376,6 +394,27 @@ def _kind_assignment(
         "full": qual & (a.load >= cap - 0.5) & (cap > 0) & (reach_count > 0),
     }, columns=list(FACILITY_COLUMNS))
     return table, a.placed, reached
+
+
+def _villages(communities: pd.DataFrame, kind: str, params: CapacityParameters) -> np.ndarray:
+    """Per community: a village judged at the rural limit for *kind* (elderly care only)."""
+    if kind != "elderly" or params.rural_limit_m is None or "urban_rural" not in communities:
+        return np.zeros(len(communities), bool)
+    return (communities["urban_rural"] == "rural").to_numpy()
+
+
+def _pairs(net: WalkNetwork, communities: pd.DataFrame, fk: pd.DataFrame, rows: np.ndarray,
+           sites: np.ndarray, limit_m: float, max_snap_m: float
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reach pairs (community, facility, metres) of the *rows* and *sites* (masks) within
+    *limit_m*."""
+    r_idx, q_idx = np.flatnonzero(rows), np.flatnonzero(sites)
+    if not len(r_idx) or not len(q_idx):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    cs = snap_points(net, communities.iloc[r_idx], max_snap_m=max_snap_m, source="communities")
+    qs = snap_points(net, fk.iloc[q_idx], max_snap_m=max_snap_m, source="facilities")
+    rp = reach_pairs(net, cs, qs, limit_m)
+    return r_idx[rp.origin], q_idx[rp.site], rp.metres
 
 
 def _nearest(origin: np.ndarray, site: np.ndarray, metres: np.ndarray, n: int) -> np.ndarray:

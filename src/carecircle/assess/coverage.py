@@ -21,6 +21,12 @@ Decisions
 - Compound rule (task 5): where households are known, the elderly floor area a
   compound needs is 20 m² per 100 households; what serves it is the floor area of
   the nearest elderly-care facility within reach (of any size).
+- Villages are not city blocks (:func:`community_status`'s ``rural_limit_m``): a
+  rural community is served for elderly care by a qualifying facility inside the
+  village (its polygon, where the layer gives one) or within the rural travel limit
+  on the network, and rural happiness homes (``rural_home``, 农村幸福院) count there
+  with their own area standard.  A rural home serves villages only.  Childcare in
+  villages keeps the walking limit.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ KIND_SOURCES: dict[str, tuple[str, ...]] = {
     "elderly": ("elderly", "street_centre", "institution"),
     "childcare": ("childcare", "kindergarten_tuoban"),
 }
+#: What serves a village's elderly care: any elderly facility, and rural happiness homes.
+RURAL_SOURCES: tuple[str, ...] = (*KIND_SOURCES["elderly"], "rural_home")
 
 
 def kind_sources(tuoban_as_childcare: bool = True) -> dict[str, tuple[str, ...]]:
@@ -80,6 +88,7 @@ def service_status(
     max_snap_m: float = 300.0,
     community_snap: Snapped | None = None,
     sources: tuple[str, ...] | None = None,
+    min_area_by_kind: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Walking access of every community to facilities of one kind.
 
@@ -104,7 +113,10 @@ def service_status(
     community_snap
         A :class:`~carecircle.network.Snapped` for the communities, to reuse.
     sources
-        The facility kinds that serve *kind* (default :data:`KIND_SOURCES`).
+        Facility kinds that serve (default :data:`KIND_SOURCES` of *kind*).
+    min_area_by_kind
+        Floor-area standards of some facility kinds, instead of *min_area_m2*
+        (e.g. ``{"rural_home": 200}``).
 
     Returns
     -------
@@ -126,7 +138,8 @@ def service_status(
     if facilities is not None and len(facilities):
         fk = facilities[facilities["kind"].isin(sources or KIND_SOURCES[kind])].reset_index(drop=True)
         area = fk["floor_area_m2"].to_numpy(dtype=float)
-        qual = fk[area >= min_area_m2].reset_index(drop=True)
+        need = fk["kind"].map(min_area_by_kind or {}).fillna(min_area_m2).to_numpy(dtype=float)
+        qual = fk[area >= need].reset_index(drop=True)
         if len(qual):
             qs = snap_points(net, qual, max_snap_m=max_snap_m, source="facilities")
             idx, dist = nearest_site(net, cs, qs, limit_m)
@@ -147,6 +160,49 @@ def service_status(
     out[f"{kind}_facility_area"] = fac_area
     out[f"{kind}_substandard"] = substandard
     out[f"{kind}_any_area"] = any_area
+    return out
+
+
+def _rural_elderly(net: WalkNetwork, comm: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
+                   cs: Snapped, *, limit_m: float, speed_mps: float, min_area_m2: float,
+                   home_m2: float, max_snap_m: float) -> None:
+    """Villages' elderly columns at the rural limit, rural homes included (in place)."""
+    rural = (comm["urban_rural"] == "rural").to_numpy()
+    if not rural.any():
+        return
+    areas = {"rural_home": home_m2}
+    part = service_status(
+        net, comm[rural], facilities, kind="elderly", limit_m=limit_m, min_area_m2=min_area_m2,
+        speed_mps=speed_mps, max_snap_m=max_snap_m, community_snap=cs.subset(rural),
+        sources=RURAL_SOURCES, min_area_by_kind=areas)
+    inside = _facility_in_village(comm[rural], facilities, min_area_m2, areas)
+    take = inside.notna().to_numpy() & ~part["elderly_served"].to_numpy(dtype=bool)
+    part.loc[take, "elderly_served"] = True
+    part.loc[take, "elderly_facility"] = inside[take].to_numpy()
+    part.loc[take, "elderly_substandard"] = False
+    for col in part.columns:
+        comm.loc[rural, col] = part[col].to_numpy()
+
+
+def _facility_in_village(villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None,
+                         min_area_m2: float, areas: dict[str, float]) -> pd.Series:
+    """Per village, the id of a qualifying elderly facility inside its polygon (else None)."""
+    out = pd.Series([None] * len(villages), index=villages.index, dtype=object)
+    if facilities is None or not len(facilities) or "area_geometry" not in villages:
+        return out
+    fk = facilities[facilities["kind"].isin(RURAL_SOURCES)]
+    need = fk["kind"].map(areas).fillna(min_area_m2).to_numpy(dtype=float)
+    fk = fk[fk["floor_area_m2"].to_numpy(dtype=float) >= need]
+    wkb = villages["area_geometry"]
+    has = wkb.notna().to_numpy()
+    if not len(fk) or not has.any():
+        return out
+    polys = gpd.GeoDataFrame(geometry=gpd.GeoSeries.from_wkb(wkb[has], crs=villages.crs),
+                             index=villages.index[has])
+    hit = gpd.sjoin(fk[["id", "geometry"]].to_crs(villages.crs), polys, how="inner",
+                    predicate="within")
+    first = hit.sort_values("id").groupby("index_right")["id"].first()
+    out.loc[first.index] = first.to_numpy()
     return out
 
 
@@ -202,6 +258,8 @@ def status_kwargs(scen: Scenario) -> dict[str, Any]:
         "min_area_m2": {"elderly": st.elderly_min_area_m2, "childcare": st.childcare_min_area_m2},
         "max_snap_m": w.max_snap_m, "compound_m2_per_100_households": st.compound_m2_per_100_households,
         "kind_sources": kind_sources(st.kindergarten_tuoban_as_childcare),
+        "rural_limit_m": scen.rural.limit(), "rural_speed_mps": scen.rural.speed_mps,
+        "rural_home_min_area_m2": st.rural_home_min_area_m2,
     }
 
 
@@ -238,6 +296,9 @@ def community_status(
     district_names: dict[str, str] | None = None,
     extent: shapely.Geometry | Literal[False] | None = None,
     kind_sources: dict[str, tuple[str, ...]] | None = None,
+    rural_limit_m: float | None = None,
+    rural_speed_mps: float = 1.0,
+    rural_home_min_area_m2: float = 200.0,
 ) -> gpd.GeoDataFrame:
     """The service status of every community for both kinds.
 
@@ -265,6 +326,14 @@ def community_status(
         ``unreachable``.
     kind_sources
         The facility kinds that serve each kind (default :data:`KIND_SOURCES`).
+    rural_limit_m
+        Villages' elderly care: served within this network distance (metres) or by a
+        facility inside the village, rural happiness homes counting at
+        *rural_home_min_area_m2*; ``None``: villages are judged like city blocks.
+    rural_speed_mps
+        The speed of the rural travel mode, to express metres as minutes.
+    rural_home_min_area_m2
+        The area standard of a rural happiness home.
 
     Returns
     -------
@@ -290,6 +359,10 @@ def community_status(
         )
         for col in part.columns:
             comm[col] = part[col]
+    if rural_limit_m is not None:
+        _rural_elderly(net, comm, facilities, cs, limit_m=rural_limit_m, speed_mps=rural_speed_mps,
+                       min_area_m2=min_area_m2["elderly"], home_m2=rural_home_min_area_m2,
+                       max_snap_m=max_snap_m)
     comm["status"] = status_label(
         comm["elderly_served"].to_numpy(), comm["childcare_served"].to_numpy(), cs.ok
     )

@@ -15,6 +15,8 @@ Indicators (targets from the scenario, defaults from the plan):
 ``compliance``             share of communities served by both kinds (配建达标率, 100%)
 ``childcare_places``       childcare places per 1,000 residents (>= 4.8)
 ``public_beds``            public elderly-institution beds vs 1% of residents 60+
+``nursing_share``          nursing-type beds as a share of institution beds (>= 60%)
+``demonstration_home``     public demonstration elderly homes (>= 1)
 ``public_childcare``       public or public-built-private-run childcare institutions (>= 1)
 ``elderly_area``           elderly facility floor area per resident (0.1-0.3 m²)
 ``kindergarten_tuoban``    share of streets/towns with a kindergarten running a 托班 (100%)
@@ -22,6 +24,13 @@ Indicators (targets from the scenario, defaults from the plan):
 
 A kindergarten with a 托班 (``kindergarten_tuoban``) counts for its own street target
 and, unless ``tuoban_as_childcare`` is off, its places count as childcare places.
+
+Beds are those of institutions and street/town centres (:data:`BED_KINDS`: the plan's
+street centres have beds, attachment 2), public ones (公办 and 公建民营) for
+``public_beds``, all of them for the nursing share.  A facility with beds but no
+``nursing_beds`` makes the share ``incomplete`` when it could change the verdict (its
+beds counted as not nursing-type for ``pass``, as nursing-type for ``fail``).  A
+demonstration home is a public institution whose ``demonstration`` is true.
 
 A target the scenario's profile does not set (``None``, e.g. the ``neutral`` profile's
 places per 1,000) has no row.  A range target (floor area per resident) is checked at
@@ -38,6 +47,8 @@ were served, ``fail`` only if it would fail even if all of them were, and otherw
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -47,7 +58,9 @@ import pandas as pd
 from carecircle.inputs.scenario import Targets
 
 PUBLIC = ("public", "public_private")
-ELDERLY_KINDS = ("elderly", "street_centre", "institution")
+ELDERLY_KINDS = ("elderly", "street_centre", "institution", "rural_home")
+#: Facility kinds whose beds count as elderly-institution beds.
+BED_KINDS = ("institution", "street_centre")
 
 LABELS = {
     "urban_elderly": "城市社区养老服务设施覆盖率 Urban community elderly-care coverage",
@@ -56,13 +69,16 @@ LABELS = {
     "compliance": "社区养老托育设施配建达标率 Communities with both facilities",
     "childcare_places": "每千人口托位数 Childcare places per 1,000 residents",
     "public_beds": "公办养老机构床位(张) Public elderly-institution beds",
+    "nursing_share": "养老机构护理型床位占比 Nursing-type bed share",
+    "demonstration_home": "公办示范性养老院(所) Public demonstration elderly homes",
     "public_childcare": "公办或公建民营托育机构(所) Public childcare institutions",
     "elderly_area": "人均养老设施面积(平方米) Elderly floor area per resident (m²)",
     "kindergarten_tuoban": "开设托班幼儿园的镇(街道)占比 Streets/towns with a kindergarten running a 托班",
 }
 UNITS = {
     "urban_elderly": "%", "rural_elderly": "%", "street_centre": "%", "compliance": "%",
-    "childcare_places": "per 1,000", "public_beds": "beds", "public_childcare": "count",
+    "childcare_places": "per 1,000", "public_beds": "beds", "nursing_share": "%",
+    "demonstration_home": "count", "public_childcare": "count",
     "elderly_area": "m²/person", "kindergarten_tuoban": "%",
 }
 
@@ -78,7 +94,8 @@ class _Part:
 
 _NO_DATA = _Part(None, None)
 #: The indicators that count today's stock of facilities.
-_STOCK = ("childcare_places", "public_beds", "public_childcare", "elderly_area")
+_STOCK = ("childcare_places", "public_beds", "nursing_share", "demonstration_home",
+          "public_childcare", "elderly_area")
 
 
 def _share(num, den, target, off: float = 0.0) -> tuple[float | None, str]:
@@ -191,12 +208,16 @@ class _Stock:
     places: np.ndarray | None
     beds: np.ndarray | None
     has_own: bool
+    nursing: np.ndarray | None = None  # NaN where a facility does not say
+    demonstration: np.ndarray | None = None
 
     @classmethod
     def of(cls, fac: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None) -> _Stock:
         has_own = "ownership" in fac
         has_places = "places" in fac and fac["places"].notna().any()
         has_beds = "beds" in fac and fac["beds"].notna().any()
+        has_nursing = "nursing_beds" in fac and fac["nursing_beds"].notna().any()
+        has_demo = "demonstration" in fac and fac["demonstration"].notna().any()
         return cls(
             district=fac["district"].astype(str).to_numpy(),
             kind=fac["kind"].to_numpy(),
@@ -206,6 +227,9 @@ class _Stock:
             places=fac["places"].to_numpy(float) if has_places else None,
             beds=fac["beds"].to_numpy(float) if has_beds else None,
             has_own=has_own,
+            nursing=fac["nursing_beds"].to_numpy(float) if has_nursing else None,
+            demonstration=(fac["demonstration"].fillna(False).to_numpy(dtype=bool)
+                           if has_demo else None),
         )
 
     def streets_with_centre(self, kind: str = "street_centre") -> set:
@@ -222,6 +246,9 @@ class _Extras:
     places: dict[str, float]
     area: dict[str, float]
     public_childcare: dict[str, float]
+    all_beds: dict[str, float] = dataclasses.field(default_factory=dict)
+    nursing_beds: dict[str, float] = dataclasses.field(default_factory=dict)
+    demonstration: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @staticmethod
     def total(values: dict[str, float], dcodes: list[str]) -> float:
@@ -263,11 +290,13 @@ def _stock_parts(
     if (stock is not None and stock.beds is not None and stock.has_own) or plus_beds:
         beds = plus_beds
         if stock is not None and stock.beds is not None and fmask is not None:
-            sel = fmask & (stock.kind == "institution") & stock.public
+            sel = fmask & np.isin(stock.kind, BED_KINDS) & stock.public
             beds += float(np.nansum(stock.beds[sel]))
         p["public_beds"] = _Part(beds, beds_due or None)
     else:
         p["public_beds"] = _NO_DATA
+    p["nursing_share"] = _nursing_part(stock, fmask, dcodes, extras)
+    p["demonstration_home"] = _demonstration_part(stock, fmask, dcodes, extras)
     if stock is None or fmask is None:
         p["public_childcare"] = p["elderly_area"] = _NO_DATA
         return p
@@ -293,6 +322,42 @@ def place_kinds(tuoban_as_childcare: bool = True) -> tuple[str, ...]:
     return ("childcare", "kindergarten_tuoban") if tuoban_as_childcare else ("childcare",)
 
 
+def _nursing_part(stock: _Stock | None, fmask: np.ndarray | None, dcodes: list[str],
+                  extras: _Extras) -> _Part:
+    """Nursing-type beds over the beds that say (``off``: beds that do not)."""
+    plus_beds = extras.total(extras.all_beds, dcodes)
+    plus_nursing = extras.total(extras.nursing_beds, dcodes)
+    have = stock is not None and stock.nursing is not None and stock.beds is not None
+    if not have and not plus_beds:
+        return _NO_DATA
+    num, den, off = plus_nursing, plus_beds, 0.0
+    if have and fmask is not None:
+        assert stock is not None and stock.beds is not None and stock.nursing is not None
+        sel = fmask & np.isin(stock.kind, BED_KINDS) & (np.nan_to_num(stock.beds) > 0)
+        known = sel & ~np.isnan(stock.nursing)
+        num += float(np.nansum(stock.nursing[known]))
+        den += float(np.nansum(stock.beds[known]))
+        off = float(np.nansum(stock.beds[sel & np.isnan(stock.nursing)]))
+    if den == 0 and off == 0:
+        return _NO_DATA  # no beds at all: no share to judge
+    return _Part(num, den or None, off)
+
+
+def _demonstration_part(stock: _Stock | None, fmask: np.ndarray | None, dcodes: list[str],
+                        extras: _Extras) -> _Part:
+    """Public demonstration homes (institutions flagged ``demonstration``)."""
+    plus = extras.total(extras.demonstration, dcodes)
+    have = stock is not None and stock.demonstration is not None and stock.has_own
+    if not have and not plus:
+        return _NO_DATA
+    n = plus
+    if have and fmask is not None:
+        assert stock is not None and stock.demonstration is not None
+        n += float((fmask & (stock.kind == "institution") & stock.public
+                    & stock.demonstration).sum())
+    return _Part(n, 1.0)
+
+
 def _range_status(value: float | None, lo: float, hi: float) -> tuple[str, float | None]:
     """A range target checked at both ends: status and the gap to the nearer end.
 
@@ -308,7 +373,39 @@ def _range_status(value: float | None, lo: float, hi: float) -> tuple[str, float
     return "pass", 0.0
 
 
-def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: float | None) -> list[dict]:
+def _bed_rows(code: str, name: str, p: dict[str, _Part], t: Targets,
+              demo_need: float | None) -> list[dict]:
+    """The bed rows (public beds, nursing share, demonstration homes) the profile sets."""
+    rows = []
+    pb = p["public_beds"]
+    if t.public_beds_share_of_60plus is None:
+        pass
+    elif pb.num is None or pb.den is None:
+        rows.append(_row(code, name, "public_beds", None, None,
+                         f"{t.public_beds_share_of_60plus:.0%} of 60+", "no data"))
+    else:
+        s = "pass" if pb.num >= pb.den - 1e-9 else "fail"
+        rows.append(_row(code, name, "public_beds", pb.num, pb.den,
+                         f">= {t.public_beds_share_of_60plus:.0%} of 60+ ({pb.den:.0f})", s))
+    ns = p["nursing_share"]
+    if t.nursing_bed_share is not None:
+        v, s = _share(ns.num, ns.den, t.nursing_bed_share, ns.off)
+        rows.append(_row(code, name, "nursing_share", v, t.nursing_bed_share,
+                         f">= {t.nursing_bed_share:.0%}", s))
+    dh = p["demonstration_home"]
+    if demo_need is None:
+        pass
+    elif dh.num is None:
+        rows.append(_row(code, name, "demonstration_home", None, demo_need, f">= {demo_need:g}",
+                         "no data"))
+    else:
+        rows.append(_row(code, name, "demonstration_home", dh.num, demo_need,
+                         f">= {demo_need:g}", "pass" if dh.num >= demo_need else "fail"))
+    return rows
+
+
+def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: float | None,
+               demo_need: float | None = 1.0) -> list[dict]:
     """The indicator rows of one district (or the city); a target that is ``None`` (the
     profile sets none) has no row."""
     rows = []
@@ -325,16 +422,7 @@ def _unit_rows(code: str, name: str, p: dict[str, _Part], t: Targets, need: floa
         v, s = _share(cp.num, cp.den, t.childcare_places_per_1000)
         rows.append(_row(code, name, "childcare_places", v, t.childcare_places_per_1000,
                          f">= {t.childcare_places_per_1000:g}", s))
-    pb = p["public_beds"]
-    if t.public_beds_share_of_60plus is None:
-        pass
-    elif pb.num is None or pb.den is None:
-        rows.append(_row(code, name, "public_beds", None, None,
-                         f"{t.public_beds_share_of_60plus:.0%} of 60+", "no data"))
-    else:
-        s = "pass" if pb.num >= pb.den - 1e-9 else "fail"
-        rows.append(_row(code, name, "public_beds", pb.num, pb.den,
-                         f">= {t.public_beds_share_of_60plus:.0%} of 60+ ({pb.den:.0f})", s))
+    rows += _bed_rows(code, name, p, t, demo_need)
     pc = p["public_childcare"]
     if need is None:
         pass
@@ -370,6 +458,7 @@ def district_indicators(
     extra_public_childcare: dict[str, float] | None = None,
     stock_known: bool = True,
     tuoban_as_childcare: bool = True,
+    extra: Mapping[str, Mapping[str, float]] | None = None,
 ) -> pd.DataFrame:
     """The district table (long format) with a city total.
 
@@ -393,6 +482,11 @@ def district_indicators(
     extra_beds, extra_places, extra_area, extra_public_childcare
         Additions per district code that have no coordinates (e.g. the plan's major
         projects counted as built).
+    extra
+        More such additions by name: ``all_beds`` (institution beds of any ownership,
+        for the nursing share), ``nursing_beds``, ``demonstration`` (public
+        demonstration homes); the ``extra_*`` names (``beds``, ``places``, ``area``,
+        ``public_childcare``) may be given here too.
     stock_known
         ``False`` when today's facilities are unknown (no facilities layer): the
         indicators that count the stock (places, beds, public childcare, floor area)
@@ -410,8 +504,12 @@ def district_indicators(
         target_text, gap, status, unit``.
     """
     t = targets or Targets()
-    extras = _Extras(extra_beds or {}, extra_places or {}, extra_area or {},
-                     extra_public_childcare or {})
+    more = {k: dict(v) for k, v in (extra or {}).items()}
+    extras = _Extras(extra_beds or more.get("beds", {}), extra_places or more.get("places", {}),
+                     extra_area or more.get("area", {}),
+                     extra_public_childcare or more.get("public_childcare", {}),
+                     all_beds=more.get("all_beds", {}), nursing_beds=more.get("nursing_beds", {}),
+                     demonstration=more.get("demonstration", {}))
     codes = list(districts["code"].astype(str))
     names = dict(zip(districts["code"].astype(str), districts["name"].astype(str), strict=True))
     comm = _Communities.of(communities, served_col)
@@ -441,7 +539,9 @@ def district_indicators(
         n_assessed = sum(1 for d in dcodes if (comm.district == d).any())
         per = t.public_childcare_per_district
         need = None if per is None else per * (n_assessed if code == "city" else 1)
-        rows += _unit_rows(code, name, p, t, need)
+        per_demo = t.demonstration_homes_per_district
+        demo = None if per_demo is None else per_demo * (n_assessed if code == "city" else 1)
+        rows += _unit_rows(code, name, p, t, need, demo)
     return pd.DataFrame(rows)
 
 
@@ -482,7 +582,9 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
         v = r["value"]
         if r["status"] == "incomplete":
             txt = "—" if pd.isna(v) else f"{v:.1%}"
-            return f"{txt} ? ({int(r.get('not_assessed', 0))} 未评估 not assessed)"
+            n = int(r.get("not_assessed", 0))
+            # the nursing share is incomplete for beds without a nursing count, not communities
+            return f"{txt} ?" + (f" ({n} 未评估 not assessed)" if n else " (部分数据 partial data)")
         txt = f"{v:.1%}" if r["unit"] == "%" else f"{v:,.2f}" if r["unit"] in ("per 1,000", "m²/person") else f"{v:,.0f}"
         return f"{txt} {'✓' if r['status'] == 'pass' else '✗'}"
 
@@ -502,6 +604,8 @@ SHORT = {
     "compliance": "配建达标率 Both facilities",
     "childcare_places": "千人托位 Places/1,000",
     "public_beds": "公办床位 Public beds",
+    "nursing_share": "护理型床位占比 Nursing beds",
+    "demonstration_home": "示范养老院 Demo homes",
     "public_childcare": "公办托育 Public childcare",
     "elderly_area": "人均养老面积 Elderly m²/res.",
     "kindergarten_tuoban": "幼儿园托班 Kindergarten 托班",
@@ -513,7 +617,8 @@ def _cell_text(r: pd.Series) -> str:
         return "no data"
     v = r["value"]
     if r["status"] == "incomplete":  # "?" and how many communities were not assessed
-        return f"{'-' if pd.isna(v) else f'{v:.0%}'} ?{int(r.get('not_assessed', 0))}"
+        n = int(r.get("not_assessed", 0))
+        return f"{'-' if pd.isna(v) else f'{v:.0%}'} ?{n if n else ''}"
     if r["unit"] == "%":
         txt = f"{v:.0%}"
     elif r["unit"] in ("per 1,000", "m²/person"):

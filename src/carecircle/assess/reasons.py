@@ -22,6 +22,14 @@ tested:
 
 The plan's codes come from the siting problem (:func:`carecircle.siting.reasons.plan_reasons`);
 this module holds the labels and the rest.
+
+Villages: a village's (``urban_rural`` = ``rural``) elderly care is judged at the rural
+travel limit (:mod:`carecircle.assess.coverage`; the reasons read the same
+``elderly_served`` / ``elderly_served_after``, so the same served test).  When
+:func:`add_reasons` is given the limit, the text of a village's elderly care says so:
+``已覆盖(村, 农村出行距离 2,000 m 内) Served (village: within the rural travel limit,
+2,000 m)``, and "within the walk" reads "within the rural travel limit" in its other
+reasons; the codes stay those above.
 """
 
 from __future__ import annotations
@@ -118,13 +126,26 @@ def _column(df: pd.DataFrame, col: str) -> np.ndarray:
     return df[col].to_numpy(dtype=bool) if col in df else np.zeros(len(df), bool)
 
 
-def reason_text(codes: dict[str, np.ndarray]) -> np.ndarray:
+def _rural_text(code: str, limit_m: float) -> str:
+    """A village's elderly-care reason: at the rural travel limit, not the walk."""
+    if code == "served":
+        return f"已覆盖(村, 农村出行距离 {limit_m:,.0f} m 内) Served (village: within the rural travel limit, {limit_m:,.0f} m)"
+    return (REASONS[code].replace("步行范围内", "农村出行距离内")
+            .replace("within the walk", f"within the rural travel limit ({limit_m:,.0f} m)"))
+
+
+def reason_text(codes: dict[str, np.ndarray], village: np.ndarray | None = None,
+                rural_limit_m: float | None = None) -> np.ndarray:
     """The bilingual ``reason`` text per community from its codes per kind.
 
     Parameters
     ----------
     codes
         ``{"elderly": codes, "childcare": codes}``.
+    village
+        Boolean per community: a village whose elderly care is judged at *rural_limit_m*.
+    rural_limit_m
+        The rural travel limit, metres (``None``: no village is judged apart).
 
     Returns
     -------
@@ -134,8 +155,16 @@ def reason_text(codes: dict[str, np.ndarray]) -> np.ndarray:
         one clause when both kinds share an off-network reason.
     """
     e, c = codes["elderly"], codes["childcare"]
+    vil = np.zeros(len(e), bool) if village is None or rural_limit_m is None else np.asarray(village, bool)
     out = []
-    for ce, cc in zip(e, c, strict=True):
+    for ce, cc, v in zip(e, c, vil, strict=True):
+        off = ce in ("outside_extent", "not_on_network")
+        if v and not off:  # always the elderly clause: it says the rural limit was used
+            parts = [f"{KIND_LABELS['elderly']}: {_rural_text(ce, float(rural_limit_m or 0.0))}"]
+            if cc != "served":
+                parts.append(f"{KIND_LABELS['childcare']}: {REASONS[cc]}")
+            out.append("; ".join(parts))
+            continue
         if ce == cc:
             both = ce in ("served", "outside_extent", "not_on_network")
             out.append(REASONS[ce] if both else f"养老和托育 Elderly care and childcare: {REASONS[ce]}")
@@ -146,7 +175,8 @@ def reason_text(codes: dict[str, np.ndarray]) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
-def add_reasons(communities: pd.DataFrame, *, plan_codes: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def add_reasons(communities: pd.DataFrame, *, plan_codes: dict[str, np.ndarray] | None = None,
+                rural_limit_m: float | None = None) -> pd.DataFrame:
     """Communities with their reason columns (today, and after a plan).
 
     Parameters
@@ -155,6 +185,9 @@ def add_reasons(communities: pd.DataFrame, *, plan_codes: dict[str, np.ndarray] 
         Community status (and the ``*_after`` columns after a plan).
     plan_codes
         After a plan: ``{kind: code per community}`` from the siting problem.
+    rural_limit_m
+        The rural travel limit at which villages' elderly care was judged (``None``:
+        villages were judged like city blocks); the text of a village says so.
 
     Returns
     -------
@@ -172,7 +205,9 @@ def add_reasons(communities: pd.DataFrame, *, plan_codes: dict[str, np.ndarray] 
         final = {k: after_reasons(out, k, plan_codes[k]) for k in KINDS}
         for k in KINDS:
             out[f"{k}_reason_after"] = final[k]
-    out["reason"] = reason_text(final)
+    village = ((out["urban_rural"] == "rural").to_numpy() if "urban_rural" in out
+               else np.zeros(len(out), bool))
+    out["reason"] = reason_text(final, village, rural_limit_m)
     return out
 
 

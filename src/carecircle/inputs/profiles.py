@@ -46,14 +46,14 @@ from pathlib import Path
 from typing import Any
 
 from carecircle.errors import Problem, ScenarioError
-from carecircle.inputs.scenario import Demand, Plan, Standards, Targets, _Reader
+from carecircle.inputs.scenario import Demand, Plan, Rural, Standards, Targets, _Reader
 
 #: The profile a scenario without ``profile`` uses.
 DEFAULT_PROFILE = "xian-2023"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _TOP_KEYS = {"name", "title", "place", "area", "target_year", "currency", "subsidies", "demand",
-             "standards", "targets", "plan"}
-_PLAN_KEYS = {"unit_costs", "operation_years"}
+             "standards", "targets", "plan", "rural"}
+_PLAN_KEYS = {"unit_costs", "operation_years", "fitout_costs", "shared_fitout_saving"}
 _GROUPS = ("population", "pop_60plus", "pop_0_3")
 
 #: ISO code -> (Chinese name, English name) of currencies labels know.
@@ -148,11 +148,18 @@ class Profile:
     subsidies
         The subsidy schedule CSV (:func:`carecircle.siting.costing.load_subsidy_schedule`),
         or ``None``: no subsidies.
-    demand, standards, targets
-        The figures a scenario starts from.
+    demand, standards, targets, rural
+        The figures a scenario starts from (``rural``: the travel limit villages are
+        judged at).
     unit_costs
         Cost per m² by acquisition (``new``, ``renovate``, ``lease``) where a candidate
         gives no cost; may be empty.
+    fitout_costs
+        Fit-out per m² by kind and acquisition; a kind or acquisition the profile leaves
+        out keeps :data:`~carecircle.inputs.scenario.FITOUT_COSTS` (the neutral profile
+        sets them all to 0).
+    shared_fitout_saving
+        Share of two kinds' fit-out saved in a shared building.
     operation_years
         Years of operation subsidy in the cost tables.
     clauses
@@ -170,7 +177,10 @@ class Profile:
     demand: Demand = field(default_factory=Demand)
     standards: Standards = field(default_factory=Standards)
     targets: Targets = field(default_factory=Targets)
+    rural: Rural = field(default_factory=Rural)
     unit_costs: dict[str, float] = field(default_factory=lambda: dict(Plan().unit_costs))
+    fitout_costs: dict[str, dict[str, float]] = field(default_factory=lambda: dict(Plan().fitout_costs))
+    shared_fitout_saving: float = 0.0
     operation_years: int = 1
     clauses: dict[str, str] = field(default_factory=dict)
     bundled: bool = True
@@ -329,7 +339,8 @@ def profile_from_dict(data: dict, base_dir: Path, *, where: str, bundled: bool =
         raise r.error("name", name, "a short name of lower-case letters, digits, - and _")
     clauses: dict[str, str] = {}
     try:
-        sections = {s: _section(data, s, clauses) for s in ("demand", "standards", "targets", "plan")}
+        sections = {s: _section(data, s, clauses)
+                    for s in ("demand", "standards", "targets", "plan", "rural")}
     except ScenarioError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
     r.keys("plan", sections["plan"], _PLAN_KEYS)
@@ -340,7 +351,12 @@ def profile_from_dict(data: dict, base_dir: Path, *, where: str, bundled: bool =
     # A profile sets every figure it means: what it leaves out is no target.
     targets = r.targets(sections["targets"], Targets(**dict.fromkeys(
         (f.name for f in dataclasses.fields(Targets)), None)))
-    standards = r.build(Standards, "standards", sections["standards"])
+    standards = r.standards(sections["standards"])
+    fitout_costs = r.table(sections["plan"].get("fitout_costs", {}), Plan().fitout_costs,
+                           "plan.fitout_costs")
+    saving = r.number(sections["plan"].get("shared_fitout_saving", 0.0), "plan.shared_fitout_saving")
+    if not 0 <= saving <= 1:
+        raise r.error("plan.shared_fitout_saving", saving, "a share 0-1")
     operation_years = sections["plan"].get("operation_years", 1)
     return Profile(
         name=name,
@@ -354,7 +370,10 @@ def profile_from_dict(data: dict, base_dir: Path, *, where: str, bundled: bool =
         demand=_demand(r, dict(sections["demand"]), base_dir, clauses),
         standards=standards,
         targets=targets,
+        rural=r.rural(sections["rural"]),
         unit_costs=_unit_costs(r, sections["plan"]),
+        fitout_costs=fitout_costs,
+        shared_fitout_saving=float(saving),
         operation_years=int(r.number(operation_years, "plan.operation_years", integer=True)),
         clauses=clauses,
         bundled=bundled,

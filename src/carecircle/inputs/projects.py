@@ -24,6 +24,11 @@ Decisions (stated here and carried into the outputs):
   综合养老服务中心 -> ``street_centre``; a 社区居家养老服务网络 project -> ``elderly``
   (community station network); any other elderly project (养老院, 敬老院, 康养/医养
   centres) -> ``institution``.
+* **Demonstration home**: a public institution project whose name says 示范 (碑林区示范性
+  养老院, 雁塔区公办示范性养老院, 鄠邑区公办示范性养老院) is a public demonstration elderly
+  home (task 4).
+* **Nursing-type beds** are not in attachment 2; :func:`projects_as_built` counts them at a
+  share the caller states (the scenario's assumption for new institutions).
 * **Street** is parsed from the location where it names one 街道 or 镇 (e.g.
   ``临潼区交口街道`` -> ``交口街道``); ``鄠邑区各自街道辖区`` ("each in its own street")
   names none and is left empty.
@@ -65,12 +70,14 @@ PROJECT_COLUMNS = (
     "central_funds_yuan", "implementing_unit", "content", "lon", "lat",
 )
 FACILITY_COLUMNS = (
-    "id", "name", "kind", "floor_area_m2", "beds", "places", "ownership", "district", "geometry",
+    "id", "name", "kind", "floor_area_m2", "beds", "places", "ownership", "district",
+    "nursing_beds", "demonstration", "geometry",
 )
 ADDITION_COLUMNS = (
     "district", "district_code", "in_study_area", "n_projects", "beds_added", "public_beds_added",
     "places_added", "public_places_added", "floor_area_elderly_added",
     "floor_area_childcare_added", "investment_yuan", "central_funds_yuan", "projects",
+    "nursing_beds_added", "demonstration_added",
 )
 
 # Bilingual headers for the tables of this module (merge into costing.to_bilingual labels).
@@ -90,6 +97,8 @@ COLUMN_LABELS: dict[str, str] = {
     "floor_area_elderly_added": "新增养老建筑面积 Elderly floor area added (m²)",
     "floor_area_childcare_added": "新增托育建筑面积 Childcare floor area added (m²)",
     "projects": "项目编号 Projects",
+    "nursing_beds_added": "新增护理型床位(按假定比例) Nursing-type beds added (assumed share)",
+    "demonstration_added": "新增公办示范性养老院 Public demonstration homes added",
 }
 
 # file column -> canonical column (the bundled file's names, the plan's Chinese headers)
@@ -184,6 +193,21 @@ def project_kind(sector: str, name: str) -> str:
     if "社区居家养老" in name:
         return "elderly"
     return "institution"
+
+
+def project_demonstration(kind: str, ownership: str, name: str) -> bool:
+    """Whether a project is a public demonstration elderly home (a public institution named 示范).
+
+    Parameters
+    ----------
+    kind
+        From :func:`project_kind`.
+    ownership
+        From :func:`project_ownership`.
+    name
+        The project's name.
+    """
+    return kind == "institution" and ownership == "public" and "示范" in str(name)
 
 
 def project_ownership(implementing_unit: str | None) -> str:
@@ -417,6 +441,7 @@ def projects_as_built(
     districts: pd.DataFrame | None = None,
     *,
     crs: object | None = None,
+    nursing_share: float = 0.0,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Count the plan's major projects as built: district additions and facilities.
 
@@ -430,6 +455,9 @@ def projects_as_built(
         ``None``: the study area is Xi'an's 13 districts and counties.
     crs
         CRS of the facilities returned; default the districts' CRS, else WGS-84.
+    nursing_share
+        Share of a project's beds counted as nursing-type (rounded down): attachment 2
+        does not say (default 0).
 
     Returns
     -------
@@ -438,7 +466,8 @@ def projects_as_built(
         e.g. ``碑林区``; projects naming none are under ``未注明 unspecified``), columns
         :data:`ADDITION_COLUMNS`: ``district_code`` of the matching district (None if
         none), ``in_study_area``, beds, public beds, places, public places and floor area
-        added, money, and the project ids.  Rows outside the study area (e.g. 西咸新区)
+        added, money, the project ids, nursing beds (at *nursing_share*) and public
+        demonstration homes added.  Rows outside the study area (e.g. 西咸新区)
         are kept, flagged ``in_study_area = False``, and sorted last.
     facilities : geopandas.GeoDataFrame
         The projects with coordinates as facilities (columns :data:`FACILITY_COLUMNS`,
@@ -453,6 +482,10 @@ def projects_as_built(
     area = projects["floor_area_m2"].fillna(0.0).where(adds, 0.0)
     public = projects["ownership"] == "public"
     elderly = projects["sector"] == "elderly"
+    nursing = np.floor(beds * nursing_share + 1e-9)
+    demo = pd.Series([project_demonstration(k, o, n) for k, o, n in zip(
+        projects["kind"], projects["ownership"], projects["name"], strict=True)],
+        index=projects.index, dtype=bool) & adds
     key = projects["district"].map(lambda d: d if isinstance(d, str) and d else UNSPECIFIED_DISTRICT)
     frame = pd.DataFrame({
         "district": key, "beds_added": beds, "public_beds_added": beds.where(public, 0.0),
@@ -460,7 +493,8 @@ def projects_as_built(
         "floor_area_elderly_added": area.where(elderly, 0.0),
         "floor_area_childcare_added": area.where(~elderly, 0.0),
         "investment_yuan": projects["investment_yuan"], "central_funds_yuan": projects["central_funds_yuan"],
-        "id": projects["id"],
+        "id": projects["id"], "nursing_beds_added": nursing,
+        "demonstration_added": demo.astype(float),
     })
     grouped = frame.groupby("district", sort=True)
     add = grouped[[c for c in ADDITION_COLUMNS if c in frame.columns and c != "district"]].sum()
@@ -477,7 +511,8 @@ def projects_as_built(
     add = add.sort_values(["in_study_area", "district"], ascending=[False, True], kind="stable")
     additions = add.reset_index(drop=True)[list(ADDITION_COLUMNS)]
 
-    facilities = _facilities(projects[adds], districts, lookup, crs)
+    facilities = _facilities(projects[adds].assign(nursing_beds=nursing[adds], demonstration=demo[adds]),
+                             districts, lookup, crs)
     return additions, facilities
 
 
@@ -494,6 +529,8 @@ def _facilities(projects: pd.DataFrame, districts, lookup, crs) -> gpd.GeoDataFr
             "beds": p["beds"].to_numpy(float),
             "places": p["places"].to_numpy(float),
             "ownership": p["ownership"].to_numpy(),
+            "nursing_beds": p["nursing_beds"].to_numpy(float),
+            "demonstration": p["demonstration"].to_numpy(bool),
             "district": pd.Series([
                 (m[0] if (m := _match(d, lookup)) else d) if isinstance(d, str) and d else None
                 for d in p["district"]

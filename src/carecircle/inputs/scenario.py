@@ -87,6 +87,22 @@ class Walking:
 
 @dataclass(frozen=True)
 class Standards:
+    """Floor-area standards and the sizing rules of new facilities.
+
+    ``elderly_min_area_m2``, ``childcare_min_area_m2`` and
+    ``compound_m2_per_100_households`` are the plan's (task 5); the others are planning
+    assumptions, documented in docs/scenario.md and docs/plan.md:
+    ``institution_m2_per_bed`` (beds of a new elderly institution = its floor area / this;
+    40 m² is about the median of the plan's own attachment-2 projects),
+    ``institution_nursing_share_new`` (share of a new institution's beds fitted out as
+    nursing-type beds), ``demonstration_min_beds`` (a new public institution with at least
+    this many beds may be the district's demonstration home), ``rural_home_min_area_m2``
+    (the area standard of a rural happiness home 农村幸福院, which serves villages only).
+    ``shared_building_cost_factor`` is no longer used (the cost of a shared building is
+    the building once plus each kind's fit-out, :mod:`carecircle.siting.layers`); a
+    scenario that sets it gets a warning.
+    """
+
     elderly_min_area_m2: float = 300.0
     childcare_min_area_m2: float = 200.0
     shared_min_area_m2: float = 500.0
@@ -99,9 +115,46 @@ class Standards:
     #: A kindergarten with a 托班 (``kindergarten_tuoban``) also counts as childcare:
     #: its places, its capacity and its walk (docs/scenario.md).
     kindergarten_tuoban_as_childcare: bool = True
+    institution_m2_per_bed: float = 40.0
+    institution_nursing_share_new: float = 0.8
+    demonstration_min_beds: int = 100
+    rural_home_min_area_m2: float = 200.0
 
     def min_area(self, kind: str) -> float:
-        return {"elderly": self.elderly_min_area_m2, "childcare": self.childcare_min_area_m2}[kind]
+        return {"elderly": self.elderly_min_area_m2, "childcare": self.childcare_min_area_m2,
+                "rural_home": self.rural_home_min_area_m2}[kind]
+
+
+#: Travel modes a rural travel limit may be stated in (a label: the distance is measured
+#: on the scenario's network).
+RURAL_MODES = ("walk", "bicycle", "ebike", "car", "bus")
+
+
+@dataclass(frozen=True)
+class Rural:
+    """How villages (村) are served: a rural travel limit instead of the urban walk.
+
+    The 15-minute walk (task 11) is an urban standard.  A rural community is served
+    for elderly care by a qualifying facility inside the village or within
+    :meth:`limit` metres on the network: ``limit_m``, or ``minutes`` at ``speed_mps``
+    when ``minutes`` > 0.  ``mode`` names the travel mode the limit assumes (shown with
+    the results).  The plan sets no rural distance; 2 km is the project's assumption
+    (docs/plan.md).  Childcare in villages keeps the walking limit.
+    """
+
+    mode: str = "walk"
+    limit_m: float = 2000.0
+    minutes: float = 0.0
+    speed_mps: float = 1.0
+
+    def limit(self) -> float:
+        """The rural travel limit in metres."""
+        return self.minutes * 60.0 * self.speed_mps if self.minutes > 0 else self.limit_m
+
+    def text(self) -> str:
+        """``"2,000 m (walk)"``: the limit for notes and tables."""
+        how = f"{self.minutes:g} min at {self.speed_mps:g} m/s" if self.minutes > 0 else ""
+        return f"{self.limit():,.0f} m ({self.mode}{', ' + how if how else ''})"
 
 
 @dataclass(frozen=True)
@@ -118,6 +171,8 @@ class Targets:
     elderly_area_per_resident_m2: tuple[float, float] | None = (0.1, 0.3)
     #: Share of streets/towns with a kindergarten running a 托班 (task 5).
     kindergarten_tuoban_coverage: float | None = 1.00
+    nursing_bed_share: float | None = 0.60
+    demonstration_homes_per_district: int | None = 1
 
 
 # The plan's own forecast (section 一(二)): 2020 census -> 2025.
@@ -163,6 +218,20 @@ class Demand:
     census_0_3_share_of_0_4: float = 0.8
 
 
+#: Fit-out per m² of the floor area a kind uses, by kind and acquisition (yuan/m²): the
+#: project's assumption (docs/scenario.md).  A candidate's ``cost_yuan`` (or unit cost x
+#: floor area) is its cost fitted out as a community station, so its building part is that
+#: less the elderly fit-out; childcare costs the same to fit out, an institution more
+#: (nursing rooms, call system, medical room), a rural happiness home less.
+FITOUT_COSTS: dict[str, dict[str, float]] = {
+    "elderly": {"new": 1000.0, "renovate": 1200.0, "lease": 1200.0},
+    "street_centre": {"new": 1000.0, "renovate": 1200.0, "lease": 1200.0},
+    "childcare": {"new": 1000.0, "renovate": 1200.0, "lease": 1200.0},
+    "institution": {"new": 2000.0, "renovate": 2400.0, "lease": 2400.0},
+    "rural_home": {"new": 600.0, "renovate": 800.0, "lease": 800.0},
+}
+
+
 @dataclass(frozen=True)
 class Plan:
     mode: str = "cover_all"
@@ -185,6 +254,11 @@ class Plan:
     unit_costs: dict[str, float] = field(
         default_factory=lambda: {"new": 7500.0, "renovate": 2800.0, "lease": 2000.0}
     )
+    fitout_costs: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in FITOUT_COSTS.items()}
+    )
+    shared_fitout_saving: float = 0.0
+
 
 
 #: Base maps ``[map] basemap`` may name (see carecircle.outputs.basemap).
@@ -226,6 +300,7 @@ class Scenario:
     standards: Standards = field(default_factory=Standards)
     targets: Targets = field(default_factory=Targets)
     plan: Plan = field(default_factory=Plan)
+    rural: Rural = field(default_factory=Rural)
     map: MapOptions = field(default_factory=MapOptions)
     source: Path | None = None
     #: Warnings found while reading the scenario (values near the edge of their range).
@@ -369,7 +444,12 @@ class _Reader:
         for k, v in value.items():
             if default and k not in default:
                 raise self.error(key, value, f"keys among {sorted(default)}")
-            merged[k] = self.coerce(v, sample, f"{key}.{k}") if sample is not None else v
+            if isinstance(sample, dict):
+                # a table of tables (plan.fitout_costs): an entry merges into the same
+                # entry of the base, not into the first entry's figures
+                merged[k] = self.table(v, sample, f"{key}.{k}", merged.get(k, {}))
+            else:
+                merged[k] = self.coerce(v, sample, f"{key}.{k}") if sample is not None else v
         return merged
 
     def sequence(self, value: Any, default: tuple, key: str) -> tuple:
@@ -538,7 +618,33 @@ class _Reader:
             ids = getattr(plan, key)
             if not all(isinstance(i, str) and i.strip() for i in ids):
                 raise self.error(f"plan.{key}", list(ids), "a list of candidate ids (strings)")
+        if not 0 <= plan.shared_fitout_saving <= 1:
+            raise self.error("plan.shared_fitout_saving", plan.shared_fitout_saving, "a share 0-1")
         return plan
+
+    def rural(self, raw: Any, base: Rural | None = None) -> Rural:
+        """``[rural]`` over ``base`` (a profile's)."""
+        rural = self.build(Rural, "rural", raw, base)
+        if rural.mode not in RURAL_MODES:
+            raise self.error("rural.mode", rural.mode, f"one of {list(RURAL_MODES)}")
+        if rural.limit() <= 0:
+            raise self.error("rural.limit_m", rural.limit_m, "a distance > 0 (or minutes > 0)")
+        return rural
+
+    def standards(self, raw: Any, base: Standards | None = None) -> Standards:
+        """``[standards]`` over ``base`` (a profile's)."""
+        standards = self.build(Standards, "standards", raw, base)
+        if not 0 <= standards.institution_nursing_share_new <= 1:
+            raise self.error("standards.institution_nursing_share_new",
+                             standards.institution_nursing_share_new, "a share 0-1")
+        if isinstance(raw, dict) and "shared_building_cost_factor" in raw:
+            self.warnings.append(Problem(
+                "warning", self.where, "no longer used 已停用: a shared building costs the "
+                "building once plus each kind's fit-out, less plan.shared_fitout_saving",
+                column="standards.shared_building_cost_factor",
+                found=f"{raw['shared_building_cost_factor']!r}",
+                expected="plan.fitout_costs and plan.shared_fitout_saving (docs/scenario.md)"))
+        return standards
 
     def map(self, raw: Any) -> MapOptions:
         opts = self.build(MapOptions, "map", raw)
@@ -560,7 +666,7 @@ class _Reader:
         self.keys("targets", dict.fromkeys(off), {f.name for f in fields(Targets)})
         targets = dataclasses.replace(targets, **dict.fromkeys(off))
         for key in ("urban_elderly_coverage", "rural_elderly_coverage", "street_centre_coverage",
-                    "facility_compliance", "kindergarten_tuoban_coverage"):
+                    "facility_compliance", "kindergarten_tuoban_coverage", "nursing_bed_share"):
             value = getattr(targets, key)
             if value is not None and not 0 <= value <= 1:
                 raise self.error(f"targets.{key}", value, "a share 0-1")
@@ -576,7 +682,7 @@ _LAYER_KEYS = {f.name for f in fields(LayerSource)}
 
 _TOP_KEYS = {
     "name", "title", "crs", "output_dir", "demand", "include_major_projects",
-    "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan", "map",
+    "district_tolerance_m", "inputs", "walking", "standards", "targets", "plan", "rural", "map",
     "profile", "currency", "subsidies",
 }
 
@@ -660,7 +766,9 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
     walking = r.build(Walking, "walking", data.get("walking", {}))
     targets = r.targets(data.get("targets", {}), profile.targets)
     plan = r.plan(data.get("plan", {}), dataclasses.replace(
-        Plan(), unit_costs=dict(profile.unit_costs), operation_years=profile.operation_years))
+        Plan(), unit_costs=dict(profile.unit_costs), operation_years=profile.operation_years,
+        fitout_costs={k: dict(v) for k, v in profile.fitout_costs.items()},
+        shared_fitout_saving=profile.shared_fitout_saving))
     map_options = r.map(data.get("map", {}))
     out = data.get("output_dir")
     if out is not None and (not isinstance(out, str) or not out.strip() or _URL.match(out)):
@@ -674,7 +782,8 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
     if not isinstance(title, str) or _CONTROL.search(title):
         raise r.error("title", title, "a text without control characters")
     demand = r.demand(data.get("demand", {}), base_dir, profile.demand)
-    standards = r.build(Standards, "standards", data.get("standards", {}), profile.standards)
+    standards = r.standards(data.get("standards", {}), profile.standards)
+    rural = r.rural(data.get("rural", {}), profile.rural)
     tolerance = r.number(data.get("district_tolerance_m", 500.0), "district_tolerance_m")
     return Scenario(
         name=name,
@@ -690,6 +799,7 @@ def scenario_from_dict(data: dict, base_dir: Path, *, where: str = "scenario") -
         standards=standards,
         targets=targets,
         plan=plan,
+        rural=rural,
         map=map_options,
         warnings=tuple(r.warnings),
         profile=profile,

@@ -37,6 +37,8 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "places": ("托位", "托位数"),
         "ownership": ("性质", "owner"),
         "district": ("区县",),
+        "nursing_beds": ("护理型床位", "护理床位", "护理型床位数"),
+        "demonstration": ("示范", "示范性", "示范养老院", "is_demonstration"),
     },
     "candidates": {
         "id": ("编号",),
@@ -46,6 +48,12 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "acquisition": ("取得方式", "acquisition_type"),
         "cost_yuan": ("费用", "造价", "cost"),
         "district": ("区县",),
+        "meal_point": ("助餐点", "老年助餐点"),
+        "care_home_upgrade": ("敬老院改造", "敬老院改造提升"),
+        "medical": ("医养结合", "医疗设置"),
+        "medical_agreements": ("医养结合协议", "医养协议"),
+        "childcare_star": ("托育星级", "星级"),
+        "meal_diner_days": ("就餐人天", "助餐人天"),
     },
     "population_grid": {
         "population": ("人口", "pop", "总人口"),
@@ -66,8 +74,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 # numeric columns: (column, must be > 0 rather than >= 0)
 NUMERIC: dict[str, tuple[tuple[str, bool], ...]] = {
     "communities": (("population", False), ("pop_60plus", False), ("pop_0_3", False), ("households", False)),
-    "facilities": (("floor_area_m2", False), ("beds", False), ("places", False)),
-    "candidates": (("floor_area_m2", True), ("cost_yuan", False)),
+    "facilities": (("floor_area_m2", False), ("beds", False), ("places", False),
+                   ("nursing_beds", False)),
+    "candidates": (("floor_area_m2", True), ("cost_yuan", False), ("medical_agreements", False),
+                   ("meal_diner_days", False)),
     "population_grid": (("population", False), ("pop_60plus", False), ("pop_0_3", False)),
 }
 
@@ -104,8 +114,25 @@ FACILITY_KINDS: dict[str, str] = {
     "institution": "institution", "养老机构": "institution", "养老院": "institution",
     "kindergarten_tuoban": "kindergarten_tuoban", "幼儿园托班": "kindergarten_tuoban",
     "幼儿园(托班)": "kindergarten_tuoban", "托班": "kindergarten_tuoban",
+    "敬老院": "institution", "护理院": "institution",
+    "rural_home": "rural_home", "农村幸福院": "rural_home", "农村互助幸福院": "rural_home",
+    "互助幸福院": "rural_home", "幸福院": "rural_home", "rural_happiness_home": "rural_home",
 }
-CANDIDATE_KINDS = ("elderly", "childcare", "street_centre")
+CANDIDATE_KINDS = ("elderly", "childcare", "street_centre", "institution", "rural_home")
+
+TRUE_WORDS = {"true", "yes", "y", "1", "是", "有", "t"}
+FALSE_WORDS = {"false", "no", "n", "0", "否", "无", "f"}
+#: Medical services an institution sets up (attachment 1 (二十四)).
+MEDICAL: dict[str, str] = {
+    "clinic": "clinic", "医务室": "clinic", "诊疗室": "clinic", "护理站": "clinic",
+    "rehab_centre": "rehab_centre", "rehab_center": "rehab_centre", "康复医疗中心": "rehab_centre",
+    "护理中心": "rehab_centre",
+    "hospital": "hospital", "老年专科医院": "hospital", "一级以上综合医院": "hospital",
+    "综合医院": "hospital",
+}
+CHILDCARE_STARS: dict[str, int] = {
+    "3": 3, "4": 4, "5": 5, "三星": 3, "四星": 4, "五星": 5, "三星级": 3, "四星级": 4, "五星级": 5,
+}
 
 ACQUISITION: dict[str, str] = {
     "new": "new", "新建": "new", "renovate": "renovate", "改造": "renovate",

@@ -26,13 +26,17 @@ from carecircle.inputs.read import WGS84
 from carecircle.inputs.schema import (
     ACQUISITION,
     CANDIDATE_KINDS,
+    CHILDCARE_STARS,
     COLUMNS,
     FACILITY_KINDS,
+    FALSE_WORDS,
     GEOMETRY,
+    MEDICAL,
     NUMERIC,
     OWNERSHIP,
     REQUIRED,
     RURAL_WORDS,
+    TRUE_WORDS,
     URBAN_WORDS,
 )
 
@@ -610,16 +614,43 @@ def _streets(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool) -
 def _facilities(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool) -> None:
     fname, log, ids = lay.fname, lay.log, lay.ids
     gdf["kind"] = _vocab(gdf, "kind", FACILITY_KINDS, fname, log, ids,
-                         "elderly, childcare, street_centre, institution or kindergarten_tuoban "
-                         "(养老/托育/综合养老服务中心/养老机构/幼儿园托班)")
+                         "elderly, childcare, street_centre, institution, rural_home or "
+                         "kindergarten_tuoban (养老/托育/综合养老服务中心/养老机构/农村幸福院/幼儿园托班)")
     gdf["ownership"] = _vocab(gdf, "ownership", OWNERSHIP, fname, log, ids,
                               "public, public_private or private (公办/公建民营/民办)",
                               required=False, default="private")
     # An absent beds/places column stays NaN: indicators then say "no data", not 0.
-    for col in ("beds", "places"):
+    for col in ("beds", "places", "nursing_beds"):
         if col not in gdf.columns:
             gdf[col] = np.nan
+    over = (gdf["nursing_beds"] > gdf["beds"]).fillna(False).to_numpy()
+    for i in np.flatnonzero(over):
+        log.error(fname, "more nursing beds than beds 护理型床位多于床位", row=int(i),
+                  feature_id=ids[i], column="nursing_beds",
+                  found=f"{gdf['nursing_beds'].iloc[i]:g} > beds {gdf['beds'].iloc[i]:g}",
+                  expected="nursing_beds <= beds")
+    gdf["demonstration"] = _flags(gdf, "demonstration", fname, log, ids)
     _district_or_derive(gdf, lay, ok)
+
+
+def _flags(gdf, col, fname, log, ids) -> pd.Series:
+    """A yes/no column (true/false, 是/否, 1/0); blank or absent stays unknown (NaN)."""
+    out = pd.Series(np.nan, index=gdf.index, dtype=object)
+    if col not in gdf.columns:
+        return out
+    for i, v in enumerate(gdf[col]):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
+            continue
+        if isinstance(v, (bool, np.bool_)):
+            out.iloc[i] = bool(v)
+            continue
+        text = str(v).strip().lower().removesuffix(".0")
+        if text in TRUE_WORDS or text in FALSE_WORDS:
+            out.iloc[i] = text in TRUE_WORDS
+        else:
+            log.error(fname, f"not yes or no 不是是/否 ({col})", row=i, feature_id=ids[i], column=col,
+                      found=repr(v), expected="true/false, yes/no, 是/否 or 1/0")
+    return out
 
 
 def _candidates(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool) -> None:
@@ -630,7 +661,8 @@ def _candidates(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool
         if k is None:
             log.error(fname, "unknown kind in kinds 可建类型无效", row=i, feature_id=ids[i],
                       column="kinds", found=repr(v),
-                      expected="';'-separated elderly, childcare, street_centre (养老;托育;综合中心)")
+                      expected="';'-separated elderly, childcare, street_centre, institution, "
+                               "rural_home (养老;托育;综合中心;养老机构;农村幸福院)")
             k = []
         elif not k:
             log.error(fname, "candidate may host nothing 候选场地无可建类型", row=i,
@@ -642,7 +674,30 @@ def _candidates(gdf: gpd.GeoDataFrame, lay: _Layer, ok: np.ndarray, derive: bool
                                 "new, renovate or lease (新建/改造/租赁)", required=False, default="new")
     if "cost_yuan" not in gdf.columns:
         gdf["cost_yuan"] = np.nan
+    _cost_attributes(gdf, lay)
     _district_or_derive(gdf, lay, ok)
+
+
+def _cost_attributes(gdf: gpd.GeoDataFrame, lay: _Layer) -> None:
+    """The optional attributes some subsidies of attachment 1 need (in place; only where
+    the layer has the column): meal point, care-home upgrade, medical service, childcare
+    star rating."""
+    fname, log, ids = lay.fname, lay.log, lay.ids
+    for col in ("meal_point", "care_home_upgrade"):
+        if col in gdf.columns:
+            gdf[col] = _flags(gdf, col, fname, log, ids)
+    if "medical" in gdf.columns:
+        gdf["medical"] = _vocab(gdf, "medical", MEDICAL, fname, log, ids,
+                                "clinic, rehab_centre or hospital (医务室/康复医疗中心/老年专科医院)",
+                                required=False)
+    if "childcare_star" in gdf.columns:
+        stars = gdf["childcare_star"].map(
+            lambda v: v if v is None or (isinstance(v, float) and np.isnan(v))
+            else str(v).strip().removesuffix(".0"))
+        gdf["childcare_star"] = _vocab(gdf.assign(childcare_star=stars), "childcare_star",
+                                       CHILDCARE_STARS, fname, log, ids,
+                                       "3, 4 or 5 (三星/四星/五星)", required=False
+                                       ).astype("Float64").astype(float)
 
 
 def _check_refs(gdf, col, ref, fname, log, ids, what, required=True) -> None:

@@ -156,14 +156,29 @@ def scenario_items(scen: Any) -> list[tuple[str, str]]:
                      f"{st.childcare_min_area_m2:g} m²; 合建 shared ≥ {st.shared_min_area_m2:g} m²; "
                      f"托位 {st.childcare_m2_per_place:g} m²/place; 小区配建 compounds "
                      f"{st.compound_m2_per_100_households:g} m²/100 households"))
+        rows.append(("新建养老机构 New institutions",
+                     f"{st.institution_m2_per_bed:g} m²/床 bed; 护理型 nursing-type "
+                     f"{st.institution_nursing_share_new:.0%}; 示范院 demonstration home ≥ "
+                     f"{st.demonstration_min_beds} 床 beds"))
     profile = getattr(scen, "profile", None)
     t = getattr(scen, "targets", None)
     if t is not None:
         heading = profile.targets_heading() if profile is not None else "目标 Targets"
         rows.append((heading, targets_text(t)))
+    rural = getattr(scen, "rural", None)
+    if rural is not None and st is not None:
+        rows.append(("农村 Villages",
+                     f"养老服务半径 elderly care within {rural.text()}; 农村幸福院 rural happiness "
+                     f"homes ≥ {st.rural_home_min_area_m2:g} m²"))
     p = getattr(scen, "plan", None)
     if p is not None:
         rows.append(("规划模式 Plan mode", PLAN_MODES.get(p.mode, p.mode)))
+        fit = "; ".join(f"{SITE_KIND_LABELS.get(k, k)} {v.get('renovate', 0):,.0f}"
+                        for k, v in p.fitout_costs.items())
+        money = getattr(scen, "currency", None)
+        text = (f"建筑一次 building once + 装修 fit-out (元/m² yuan/m², renovated): "
+                f"{fit}; 合建节省 shared saving {p.shared_fitout_saving:.0%}")
+        rows.append(("费用 Costs", money.relabel(text) if money is not None else text))
         if p.mode == "budget" or p.budget_yuan:
             rows.append(("预算 Budget", _fmt_value(float(p.budget_yuan), "budget_yuan",
                                                    getattr(scen, "currency", None))))
@@ -189,6 +204,9 @@ def targets_text(t: Any) -> str:
                       ("facility_compliance", "配建达标 compliance {:.0%}"),
                       ("childcare_places_per_1000", "每千人托位 childcare places/1,000 ≥ {:g}"),
                       ("public_beds_share_of_60plus", "公办床位 public beds ≥ {:.0%} of 60+"),
+                      ("nursing_bed_share", "护理型床位 nursing-type beds ≥ {:.0%}"),
+                      ("demonstration_homes_per_district",
+                       "公办示范性养老院 demonstration homes ≥ {} per district"),
                       ("public_childcare_per_district", "公办托育 public childcare ≥ {} per district")):
         value = getattr(t, key, None)
         if value is not None:

@@ -57,6 +57,7 @@ CRS = "EPSG:4326"
 INDICATOR_CODES = {
     "urban_elderly": "urb_eld", "rural_elderly": "rur_eld", "street_centre": "st_ctr",
     "compliance": "both", "childcare_places": "cc_plc", "public_beds": "pub_bed",
+    "nursing_share": "nurs", "demonstration_home": "demo",
     "public_childcare": "pub_cc", "elderly_area": "eld_ar", "kindergarten_tuoban": "tuoban",
 }
 

@@ -23,9 +23,14 @@ city total with district = "city")
 
 ``sites`` (GeoDataFrame of proposed sites)
     id, name, district, kinds (";"-joined kinds hosted), floor_area_m2, acquisition,
-    cost_yuan, places_added, communities_newly_served, elderly_residents_newly_served
-    (weight of the elderly kind, 60+ by default), childcare_residents_newly_served
-    (0-3 by default), residents_newly_served (their sum), snap_m, snap_way.
+    cost_yuan (= building_yuan + fitout_yuan - shared_saving_yuan), places_added,
+    beds_added, nursing_beds_added, demonstration, communities_newly_served,
+    elderly_residents_newly_served (weight of the elderly kind, 60+ by default),
+    childcare_residents_newly_served (0-3 by default), residents_newly_served (their
+    sum), snap_m, snap_way.
+
+``districts_committed`` (DataFrame or None): the district table of the committed state
+(today plus the plan's major projects, ``include_major_projects``).
 """
 
 from __future__ import annotations
@@ -72,6 +77,9 @@ COLUMN_LABELS: dict[str, str] = {
     "childcare_substandard": "有面积不达标托育设施 Childcare facility below standard",
     "status": "服务状态 Status",
     "status_after": "规划后服务状态 Status after plan",
+    "status_committed": "已承诺项目建成后服务状态 Status with committed projects",
+    "elderly_served_committed": "已承诺项目建成后养老覆盖 Elderly served, committed",
+    "childcare_served_committed": "已承诺项目建成后托育覆盖 Childcare served, committed",
     "elderly_served_after": "规划后养老覆盖 Elderly served after plan",
     "childcare_served_after": "规划后托育覆盖 Childcare served after plan",
     "elderly_facility_after": "规划后服务的养老设施 Serving elderly facility after plan",
@@ -91,6 +99,12 @@ COLUMN_LABELS: dict[str, str] = {
     "acquisition": "取得方式 Acquisition",
     "cost_yuan": "费用(元) Cost (yuan)",
     "places_added": "新增托位 New childcare places",
+    "beds_added": "新增床位 New beds",
+    "nursing_beds_added": "新增护理型床位 New nursing-type beds",
+    "demonstration": "公办示范性养老院 Public demonstration home",
+    "building_yuan": "建筑取得/改造费用(一次) Building: acquire, build or renovate (once, yuan)",
+    "fitout_yuan": "各类设施装修费用 Fit-out of the kinds hosted (yuan)",
+    "shared_saving_yuan": "合建节省 Shared-building saving (yuan)",
     "communities_newly_served": "新覆盖社区数 Communities newly served",
     "elderly_residents_newly_served": "新覆盖60岁以上人口 Aged 60+ newly served (elderly care)",
     "childcare_residents_newly_served": "新覆盖0-3岁人口 Aged 0-3 newly served (childcare)",
@@ -133,6 +147,9 @@ class RunOutputs:
     districts_before, districts_after
         District indicator tables before and after the plan (``after`` is ``None``
         for an assessment).
+    districts_committed
+        The district table of the committed state (today plus the plan's major
+        projects), ``None`` when the scenario leaves the projects out.
     sites
         Proposed sites (``None`` for an assessment).
     costs
@@ -179,5 +196,6 @@ class RunOutputs:
     unreachable: pd.DataFrame | None = None
     facilities: pd.DataFrame | None = None
     streets: pd.DataFrame | None = None
+    districts_committed: pd.DataFrame | None = None
     basis: Any = None
     network: Any = None

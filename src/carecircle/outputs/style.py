@@ -23,12 +23,14 @@ KIND_COLOURS = {
     "childcare": "#e377c2",
     "street_centre": "#17becf",
     "institution": "#2ca02c",
+    "rural_home": "#8c564b",
 }
 KIND_LABELS = {
     "elderly": "养老服务设施 Elderly care",
     "childcare": "托育设施 Childcare",
     "street_centre": "街道综合养老服务中心 Street elderly centre",
     "institution": "养老机构 Elderly institution",
+    "rural_home": "农村幸福院 Rural happiness home",
 }
 # Which standard a facility kind is held to (the coverage module's grouping: every
 # elderly-care kind is held to the elderly floor-area standard).
@@ -37,6 +39,7 @@ KIND_STANDARD = {
     "street_centre": "elderly",
     "institution": "elderly",
     "childcare": "childcare",
+    "rural_home": "rural_home",  # its own standard (standards.rural_home_min_area_m2)
 }
 STATUS_COLOURS = {
     "both": "#1a9850",
@@ -58,6 +61,8 @@ SITE_KIND_LABELS = {
     "elderly": "养老 Elderly care",
     "childcare": "托育 Childcare",
     "street_centre": "综合中心 Street centre",
+    "institution": "养老机构 Elderly institution",
+    "rural_home": "农村幸福院 Rural happiness home",
 }
 # District colour classes by the share of indicators (with data) that fail.
 DISTRICT_CLASSES = (
@@ -139,6 +144,7 @@ def below_standard(facilities: gpd.GeoDataFrame, standards: Any) -> np.ndarray:
     minimum = {
         "elderly": float(standards.elderly_min_area_m2),
         "childcare": float(standards.childcare_min_area_m2),
+        "rural_home": float(standards.rural_home_min_area_m2),
     }
     std = facilities["kind"].map(KIND_STANDARD).map(minimum).to_numpy(dtype=float)
     area = pd.to_numeric(facilities.get("floor_area_m2"), errors="coerce")
@@ -190,7 +196,7 @@ def district_class(share_failed: float) -> tuple[str, str]:
 def site_kind(kinds: object) -> str:
     """``elderly``, ``childcare`` or ``both`` for a ``;``-joined kinds string."""
     parts = {k.strip() for k in str(kinds or "").split(";") if k.strip()}
-    elderly = bool(parts & {"elderly", "street_centre"})
+    elderly = bool(parts & {"elderly", "street_centre", "institution", "rural_home"})
     childcare = "childcare" in parts
     if elderly and childcare:
         return "both"

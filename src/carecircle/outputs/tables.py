@@ -34,6 +34,9 @@ DISTRICT_LABELS = {
     "value_after": "规划后值 Value after plan",
     "gap_after": "规划后差距 Gap after plan",
     "status_after": "规划后达标情况 Status after plan",
+    "value_committed": "已承诺项目建成后值 Value with committed projects",
+    "gap_committed": "已承诺项目建成后差距 Gap with committed projects",
+    "status_committed": "已承诺项目建成后达标情况 Status with committed projects",
     "not_assessed": "未评估社区数(不在路网上) Communities not assessed (not on the network)",
 }
 EXTRA_LABELS = {
@@ -148,13 +151,16 @@ def community_table(run: RunOutputs) -> pd.DataFrame:
 
 
 def district_table(run: RunOutputs) -> pd.DataFrame:
-    """District indicators: today's value, gap and status, and after the plan if any."""
-    before = run.districts_before.reset_index(drop=True)
-    if run.districts_after is None or not len(run.districts_after):
-        return before
-    after = run.districts_after[["district", "indicator", "value", "gap", "status"]].rename(
-        columns={"value": "value_after", "gap": "gap_after", "status": "status_after"})
-    return before.merge(after, on=["district", "indicator"], how="left", validate="one_to_one")
+    """District indicators: today's value, gap and status; with the plan's major projects
+    (committed) and after the plan, when there are such."""
+    out = run.districts_before.reset_index(drop=True)
+    for table, when in ((run.districts_committed, "committed"), (run.districts_after, "after")):
+        if table is None or not len(table):
+            continue
+        part = table[["district", "indicator", "value", "gap", "status"]].rename(
+            columns={c: f"{c}_{when}" for c in ("value", "gap", "status")})
+        out = out.merge(part, on=["district", "indicator"], how="left", validate="one_to_one")
+    return out
 
 
 def site_table(run: RunOutputs) -> pd.DataFrame | None:

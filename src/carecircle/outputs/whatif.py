@@ -61,12 +61,12 @@ from carecircle.outputs.style import (
     STATUS_COLOURS,
 )
 from carecircle.siting.evaluate import PlanBasis, SiteEvaluation, evaluate_sites
-from carecircle.siting.problem import HOST_KINDS, KINDS
+from carecircle.siting.problem import KINDS, PLAN_KINDS
 from carecircle.siting.result import plan_cost
 
 FILE_NAME = "what-if.html"
 #: Bit of each kind in a site's kind mask.
-KIND_BITS = {"elderly": 1, "childcare": 2, "street_centre": 4}
+KIND_BITS = {"elderly": 1, "childcare": 2, "street_centre": 4, "institution": 8}
 #: The district table's columns the page shows and recomputes (district_table names).
 DISTRICT_KEYS = (
     "elderly_urban_after", "elderly_rural_after", "childcare_urban_after", "childcare_rural_after",
@@ -123,7 +123,7 @@ def _reach(basis: PlanBasis, sites: np.ndarray, masks: np.ndarray) -> dict[str, 
     """
     P = basis.problem
     out: dict[str, dict[str, list[int]]] = {}
-    hosts = {"elderly": ("elderly", "street_centre"), "childcare": ("childcare",)}
+    hosts = {"elderly": ("elderly", "street_centre", "institution"), "childcare": ("childcare",)}
     for served in KINDS:
         open_ = ~P.existing_served[served]
         cols = []
@@ -233,7 +233,7 @@ def whatif_data(basis: PlanBasis, *, communities: Any = None,
     masks_all = np.array([sum(KIND_BITS[k] for k in ks) for ks in kinds], dtype=np.int64)
     sites = np.flatnonzero(masks_all > 0)
     masks = masks_all[sites]
-    every = {k: np.flatnonzero((masks_all & KIND_BITS[k]) > 0) for k in HOST_KINDS}
+    every = {k: np.flatnonzero((masks_all & KIND_BITS[k]) > 0) for k in PLAN_KINDS}
     # plan_cost is per candidate: every candidate opened as its kinds gives each one's own cost
     cost = plan_cost(P, every)[sites]
     districts = P.all_districts()

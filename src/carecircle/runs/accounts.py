@@ -89,7 +89,7 @@ def account_today(ctx: Context, comm: gpd.GeoDataFrame) -> Accounts:
     fac = inputs.get("facilities")
     cap = assess_capacity(ctx.net, comm, fac, CapacityParameters.of(scen),
                           max_snap_m=scen.walking.max_snap_m)
-    comm = add_reasons(_capacity_columns(comm, cap.communities, ""))
+    comm = add_reasons(_capacity_columns(comm, cap.communities, ""), rural_limit_m=scen.rural.limit())
     streets = street_table(comm, fac, inputs.get("streets"), inputs["districts"],
                            tuoban_as_childcare=scen.standards.kindergarten_tuoban_as_childcare)
     notes = _capacity_notes(cap.facilities, comm, "")
@@ -117,14 +117,20 @@ def _unserved(comm: pd.DataFrame, suffix: str) -> int:
                 | (comm[f"childcare_reason{suffix}"] != "served")).sum())
 
 
-def existing_cover(ctx: Context, on_net: np.ndarray) -> tuple[dict[str, pd.DataFrame],
-                                                                dict[str, sp.csr_matrix]]:
-    """Today's qualifying facilities of each kind and their reach from the model's communities.
+def existing_cover(ctx: Context, comm: pd.DataFrame, on_net: np.ndarray
+                   ) -> tuple[dict[str, pd.DataFrame], dict[str, sp.csr_matrix]]:
+    """The qualifying facilities the plan starts from (today's and the committed projects
+    placed on the map) of each kind and their reach from the model's communities.
+
+    Villages reach elderly care within the rural travel limit, rural happiness homes
+    included, as in the capacity assessment and the candidates' reach.
 
     Parameters
     ----------
     ctx
         The prepared run.
+    comm
+        The communities (``urban_rural``), one per row of the run.
     on_net
         Boolean per community: on the network (the model's rows).
 
@@ -135,22 +141,37 @@ def existing_cover(ctx: Context, on_net: np.ndarray) -> tuple[dict[str, pd.DataF
     """
     import scipy.sparse as sp
 
+    from carecircle.runs.context import committed_facilities
+    from carecircle.runs.plan import replace_rows
+
     params = CapacityParameters.of(ctx.scenario)
-    fac = ctx.inputs.get("facilities")
+    fac = committed_facilities(ctx)
     rows = np.flatnonzero(on_net)
+    village = (comm["urban_rural"] == "rural").to_numpy()[rows] if "urban_rural" in comm \
+        else np.zeros(len(rows), bool)
     existing, cover = {}, {}
     for k in KINDS:
+        far = k == "elderly" and params.rural_limit_m is not None and village.any()
         if fac is None:
             sel = pd.DataFrame(columns=["id", "kind", "floor_area_m2", "places", "beds"])
         else:
-            sel = fac[fac["kind"].isin(params.sources[k])
-                      & (fac["floor_area_m2"] >= params.min_area_m2[k])].reset_index(drop=True)
+            kinds = (*params.sources[k], "rural_home") if far else params.sources[k]
+            need = np.where(fac["kind"] == "rural_home", params.rural_home_min_area_m2,
+                            params.min_area_m2[k])
+            sel = fac[fac["kind"].isin(kinds) & (fac["floor_area_m2"] >= need)].reset_index(drop=True)
         existing[k] = sel
-        if len(sel) and len(rows):
-            cover[k] = ctx.engine.cover(rows, ctx.inputs["communities"], sel,
-                                        {k: params.limit_m[k]})[k]
-        else:
+        if not len(sel) or not len(rows):
             cover[k] = sp.csr_matrix((len(rows), len(sel)))
+            continue
+        C = ctx.engine.cover(rows, ctx.inputs["communities"], sel, {k: params.limit_m[k]})[k]
+        if far:
+            assert params.rural_limit_m is not None
+            urban_src = ~(sel["kind"] == "rural_home").to_numpy()
+            C = sp.csr_matrix(C) @ sp.diags(urban_src.astype(float))  # a rural home: villages only
+            V = ctx.engine.cover(rows[village], ctx.inputs["communities"], sel,
+                                 {k: params.rural_limit_m})[k]
+            C = replace_rows(C, np.flatnonzero(village), V)
+        cover[k] = sp.csr_matrix(C)
     return existing, cover
 
 
@@ -197,7 +218,7 @@ def account_after(
     codes = {k: np.full(len(comm), "", dtype=object) for k in KINDS}
     for k, c in plan_reasons(problem, served, mode).items():
         codes[k][on] = c
-    comm = add_reasons(comm, plan_codes=codes)
+    comm = add_reasons(comm, plan_codes=codes, rural_limit_m=scen.rural.limit())
     streets = street_table(comm, inputs.get("facilities"), inputs.get("streets"), inputs["districts"],
                            facilities_after=all_fac, sites=sites,
                            tuoban_as_childcare=scen.standards.kindergarten_tuoban_as_childcare)
@@ -240,7 +261,9 @@ def site_loads(sites: gpd.GeoDataFrame, facilities: pd.DataFrame, standards: Any
     geopandas.GeoDataFrame
         *sites* with ``elderly_load``, ``childcare_load`` (people assigned after the
         plan) and ``floor_area_needed_m2``: per kind hosted, the larger of the
-        standard and load x area per user or place (what the site should be built at).
+        standard and load x area per user or place (what the site should be built at);
+        a rural happiness home at its own standard, an institution its beds x the area
+        per bed.
     """
     out = sites.copy()
     if not len(out):
@@ -251,12 +274,20 @@ def site_loads(sites: gpd.GeoDataFrame, facilities: pd.DataFrame, standards: Any
     site_of = facilities["id"].astype(str).str.rsplit(":", n=1).str[0]
     load = facilities.assign(site=site_of).groupby(["site", "serves"])[col].sum()
     per = {"elderly": standards.elderly_m2_per_user, "childcare": standards.childcare_m2_per_place}
+    kinds = out["kinds"].astype(str).str.split(";")
     need = np.zeros(len(out))
     for k in KINDS:
         v = np.array([float(load.get((str(s), k), 0.0)) for s in out["id"]])
         out[f"{k}_load"] = np.round(v, 6)
-        hosts = out["kinds"].astype(str).str.split(";").map(
-            lambda ks, k=k: any(h in ks for h in (("elderly", "street_centre") if k == "elderly" else ("childcare",))))
+        hosts = kinds.map(lambda ks, k=k: any(
+            h in ks for h in (("elderly", "street_centre") if k == "elderly" else ("childcare",))))
         need += np.where(hosts.to_numpy(dtype=bool), np.maximum(standards.min_area(k), v * per[k]), 0.0)
+    # a rural happiness home: its own standard; an institution: its beds at the area per bed
+    home = kinds.map(lambda ks: "rural_home" in ks).to_numpy(dtype=bool)
+    v = out["elderly_load"].to_numpy(dtype=float)
+    need += np.where(home, np.maximum(standards.rural_home_min_area_m2, v * per["elderly"]), 0.0)
+    if "beds_added" in out:
+        beds = np.nan_to_num(out["beds_added"].to_numpy(dtype=float))
+        need += beds * standards.institution_m2_per_bed
     out["floor_area_needed_m2"] = np.ceil(need - 1e-9)
     return out

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
 from carecircle.errors import CarecircleError, Problem
 from carecircle.inputs.load import Inputs, load_inputs
@@ -153,11 +153,12 @@ class Engine(Protocol):
 
 
 class DistrictAdditions(TypedDict, total=False):
-    """What the plan's committed projects (attachment 2) add per district, counted as built.
+    """What the plan's committed projects (attachment 2) without coordinates add per district.
 
     Each key maps district code -> amount; the keys are absent when the scenario leaves
-    the projects out.  The amounts go to the district indicators
-    (:func:`carecircle.assess.indicators.district_indicators`' ``extra_*`` arguments).
+    the projects out.  The amounts count in the *committed* state and after the plan,
+    never today (:func:`carecircle.assess.indicators.district_indicators`' ``extra``).
+    Projects with coordinates are facilities instead (:attr:`Context.committed`).
     A mapping rather than a class so that ``extra.get("beds")`` reads as before.
 
     Attributes
@@ -170,12 +171,22 @@ class DistrictAdditions(TypedDict, total=False):
         Elderly-service floor area, m².
     public_childcare
         Public childcare institutions (no source fills it today).
+    all_beds
+        Institution beds of any ownership (the nursing share's denominator).
+    nursing_beds
+        Nursing-type beds among them (at ``standards.institution_nursing_share_new``:
+        attachment 2 does not say).
+    demonstration
+        Public demonstration elderly homes (a public institution project named 示范).
     """
 
     beds: dict[str, float]
     places: dict[str, float]
     area: dict[str, float]
     public_childcare: dict[str, float]
+    all_beds: dict[str, float]
+    nursing_beds: dict[str, float]
+    demonstration: dict[str, float]
 
 
 @dataclass
@@ -200,7 +211,13 @@ class Context:
     details
         Technical lines for ``validation.txt``.
     extra
-        The committed projects' district additions (empty without them).
+        The committed projects' district additions, those without coordinates (empty
+        without them).
+    committed
+        The committed projects with coordinates, as facilities (``None`` without any):
+        not in ``inputs['facilities']``, which is today's stock.  Three states follow:
+        today (the facilities), committed (today + the projects), after the plan
+        (committed + the plan's sites); the optimizer starts from committed.
     """
 
     scenario: Scenario
@@ -211,6 +228,50 @@ class Context:
     notes: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     extra: DistrictAdditions = field(default_factory=lambda: DistrictAdditions())
+    committed: gpd.GeoDataFrame | None = None
+
+    @property
+    def has_committed(self) -> bool:
+        """Whether the scenario counts the plan's major projects (a committed state)."""
+        return bool(self.scenario.include_major_projects)
+
+
+def additions(extra: DistrictAdditions | None) -> dict[str, dict[str, float]]:
+    """The committed additions as a plain ``{name: {district: amount}}`` mapping.
+
+    Parameters
+    ----------
+    extra
+        :attr:`Context.extra` (``None``: nothing).
+    """
+    return {str(k): dict(cast(Mapping[str, float], v)) for k, v in (extra or {}).items()}
+
+
+def committed_facilities(ctx: Context) -> gpd.GeoDataFrame | None:
+    """Today's facilities and the committed projects placed on the map, in one layer.
+
+    Parameters
+    ----------
+    ctx
+        The prepared run.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        ``inputs['facilities']`` alone when nothing is committed with coordinates;
+        ``None`` when there is neither.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    fac = ctx.inputs.get("facilities")
+    if ctx.committed is None or not len(ctx.committed):
+        return fac
+    if fac is None:
+        return ctx.committed
+    merged = pd.concat([fac, ctx.committed.reindex(columns=ctx.committed.columns)],
+                       ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=fac.crs)
 
 
 def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
@@ -270,8 +331,9 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
         inputs.layers["communities"], lines = scale_to_census(inputs["communities"], census)
         notes += lines
     extra = DistrictAdditions()
+    committed = None
     if scen.include_major_projects:
-        extra = _major_projects(scen, inputs, notes)
+        extra, committed = _major_projects(scen, inputs, notes)
     projection = projection_factors(inputs["communities"], scen.demand)
     inputs.layers["communities"] = whole_people(
         apply_projection(inputs["communities"], projection),
@@ -284,7 +346,7 @@ def prepare(scenario: Scenario | str | Path, *, quiet: bool = False) -> Context:
 
     engine = LocalEngine(net, max_snap_m=scen.walking.max_snap_m, progress=not quiet)
     return Context(scen, inputs, net, projection, engine, notes=notes, details=details,
-                   extra=extra)
+                   extra=extra, committed=committed)
 
 
 def _census(scen: Scenario) -> CensusTotals | None:
@@ -296,40 +358,42 @@ def _census(scen: Scenario) -> CensusTotals | None:
     return read_census(scen.demand.census, share_0_3_of_0_4=scen.demand.census_0_3_share_of_0_4)
 
 
-def _major_projects(scen: Scenario, inputs: Inputs, notes: list[str]) -> DistrictAdditions:
-    """The plan's attachment-2 projects counted as built: district additions (and
-    facilities, for projects with coordinates)."""
-    import geopandas as gpd
-    import pandas as pd
-
+def _major_projects(scen: Scenario, inputs: Inputs, notes: list[str]
+                    ) -> tuple[DistrictAdditions, gpd.GeoDataFrame | None]:
+    """The plan's attachment-2 projects as the committed state: district additions of those
+    without coordinates, and facilities of those with them (project by project, so a
+    district with some projects placed keeps the others in its totals)."""
     from carecircle.inputs.projects import load_major_projects, projects_as_built
 
     src = scen.inputs.get("major_projects")
     projects = load_major_projects(src.path if src is not None else None,
                                    check_totals=src is None)
-    additions, facilities = projects_as_built(projects, inputs["districts"], crs=inputs.crs)
-    inside = additions[additions["in_study_area"].astype(bool) & additions["district_code"].notna()]
+    share = scen.standards.institution_nursing_share_new
+    additions, facilities = projects_as_built(projects, inputs["districts"], crs=inputs.crs,
+                                              nursing_share=share)
+    placed = projects["lon"].notna() & projects["lat"].notna()
+    unplaced, _ = projects_as_built(projects[~placed].reset_index(drop=True),
+                                    inputs["districts"], crs=inputs.crs, nursing_share=share)
+    inside = unplaced[unplaced["in_study_area"].astype(bool) & unplaced["district_code"].notna()]
 
     def per_district(column: str) -> dict[str, float]:
-        return dict(zip(inside["district_code"], inside[column].astype(float), strict=True))
+        return {d: v for d, v in zip(inside["district_code"], inside[column].astype(float),
+                                     strict=True) if v}
 
-    beds = per_district("public_beds_added")
-    places = per_district("places_added")
-    area = per_district("floor_area_elderly_added")
-    if len(facilities):
-        fac = inputs.get("facilities")
-        cols = list(facilities.columns)
-        merged = facilities if fac is None else pd.concat([fac, facilities[cols]], ignore_index=True)
-        inputs.layers["facilities"] = gpd.GeoDataFrame(merged, geometry="geometry", crs=inputs.crs)
-        # Projects placed on the map are facilities: not added again as district totals.
-        placed = set(facilities["district"].astype(str))
-        beds, places, area = ({d: v for d, v in totals.items() if d not in placed}
-                              for totals in (beds, places, area))
-    n_in = int(inside["n_projects"].sum()) if len(inside) else 0
+    extra = DistrictAdditions(
+        beds=per_district("public_beds_added"), places=per_district("places_added"),
+        area=per_district("floor_area_elderly_added"), all_beds=per_district("beds_added"),
+        nursing_beds=per_district("nursing_beds_added"),
+        demonstration=per_district("demonstration_added"))
+    in_all = additions[additions["in_study_area"].astype(bool) & additions["district_code"].notna()]
+    n_in = int(in_all["n_projects"].sum()) if len(in_all) else 0
     notes.append(
-        f"major projects (plan attachment 2) counted as built 重大项目按建成计: {n_in} in the study "
-        f"area add {sum(beds.values()):,.0f} public beds and "
-        f"{sum(places.values()):,.0f} childcare places"
+        f"major projects (plan attachment 2) committed 重大项目计为已承诺: {n_in} in the study "
+        f"area add {in_all['public_beds_added'].sum():,.0f} public beds and "
+        f"{in_all['places_added'].sum():,.0f} childcare places to the committed state "
+        f"(today + the projects), from which the plan starts"
         + (f"; {len(facilities)} placed on the map" if len(facilities) else "")
+        + f"; their nursing-type beds are counted at {share:.0%} (attachment 2 does not say) "
+        f"项目护理型床位按{share:.0%}计"
     )
-    return DistrictAdditions(beds=beds, places=places, area=area)
+    return extra, (facilities if len(facilities) else None)

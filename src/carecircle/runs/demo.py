@@ -18,13 +18,11 @@ Run ``python -m carecircle.runs.demo --out data/demo``; the same seed gives byte
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypedDict
-from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
 import shapely
@@ -32,7 +30,19 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from carecircle.runs.demotext import README, scenario_text
+from carecircle.runs.demotext import (
+    README,
+    ROAD_NAMES,
+    RURAL_HOME_M2,
+    RURAL_MINUTES,
+    RURAL_SPEED,
+    STREET_NAMES,
+    VILLAGE_NAMES,
+    WARD_NAMES,
+    geojson_text,
+    osm_text,
+    scenario_text,
+)
 
 SW_LON, SW_LAT, DEMO_SEED = 108.915, 34.155, 2023  # south-west corner of the box; the seed
 SIZE_M = 5000.0
@@ -43,27 +53,27 @@ M_PER_DEG_LAT = 111_132.92 - 559.82 * math.cos(2 * _PHI) + 1.175 * math.cos(4 * 
 M_PER_DEG_LON = 111_412.84 * math.cos(_PHI) - 93.5 * math.cos(3 * _PHI)
 
 DISTRICTS = (("610113", "雁塔区"), ("610116", "长安区"))
+# Beds today, designed so that the bed targets bind: 雁塔区 has its public beds but too few
+# nursing-type beds (58 % < 60 %); 长安区 has too few public beds (about 0.8 % of its 60+ in
+# 2020, under 1 % of the 2025 forecast) and no demonstration home.
+PUBLIC_BED_RATES = {"610113": (0.0085, 0.0075), "610116": (0.0045, 0.0035)}
+NURSING_SHARES = {"610113": 0.58, "610116": 0.55}
+DEMONSTRATION_HOMES = ("雁塔区社会福利院",)
+# Candidate sites for an elderly institution (beds from floor area): a renovated building
+# and a new plot per district (names, acquisition, floor-area range in m²).
+INSTITUTION_SITES = {
+    "610113": (("闲置办公楼(可改建养老院)", "renovate", (6000, 8000)),
+               ("养老院规划用地", "new", (8000, 10000))),
+    "610116": (("原干部培训疗养中心", "renovate", (9000, 11000)),
+               ("养老院规划用地", "new", (11000, 14000))),
+}
 # district boundary (雁塔 north, 长安 south): (x, y) vertices; street columns split at 1700/3300
 BOUNDARY = ((0, 2950), (600, 3050), (1100, 2900), (1700, 2850), (2300, 3000), (2800, 3150),
             (3300, 3100), (3900, 2950), (4500, 2900), (5000, 3000))
 COL_SPLITS = (0, 1700, 3300, 5000)
 ROW_SPLITS = {"610113": 4000.0, "610116": 1300.0}
-STREET_NAMES = {  # (district, upper row?) -> west, middle, east
-    ("610113", True): ("丈八沟街道", "电子城街道", "长延堡街道"),
-    ("610113", False): ("鱼化寨街道", "漳浒寨街道", "杜城街道"),
-    ("610116", True): ("郭杜街道", "韦曲街道", "兴隆街道"),
-    ("610116", False): ("细柳街道", "王曲街道", "杜曲街道"),
-}
 URBAN_Y0 = 2300.0  # first urban street row; the expressway runs at y ~ 2150
-_SYL = ("丈八", "枫林", "锦业", "紫薇", "唐延", "雁南", "科创", "都市", "融城", "云水", "翠华",
-        "天谷", "长丰", "鱼斗", "西万", "延兴", "明德", "新苑", "兴善", "丰庆", "高科", "绿地",
-        "金辉", "沣惠", "博文", "南窑", "香积", "神禾", "樊川", "郭南")
-_SUF = ("", "东", "西", "南", "北", "一", "二", "花园", "家园", "新城", "嘉园", "公馆")
-_VPRE = ("", "东", "西", "南", "北", "前", "后", "上", "下", "大", "小", "新")
-_VCORE = ("甘河", "祝", "韦兆", "杜永", "皇子", "羊元坊", "樊家", "何家营", "申店", "高望",
-          "张坡", "周家庄", "贾里", "后湖", "桥头", "寨子", "留", "南堡", "瓦胡同", "夏殿")
-ROAD_NAMES = {"primary": ("锦业路", "丈八东路", "长安南路", "雁环路", "朱雀大街南段"),
-              "secondary": ("科技八路", "唐延南路", "电子正街", "西部大道", "郭北路")}
+
 
 
 def to_lonlat(x: float, y: float) -> tuple[float, float]:
@@ -359,7 +369,7 @@ def build_communities(rng: random.Random, layout: Layout) -> list[dict]:
         if i % 2 or rng.random() > 0.78:
             continue
         x, y = bx + rng.uniform(-20, 20), by + rng.uniform(-20, 20)
-        while (name := rng.choice(_SYL) + rng.choice(_SUF) + "社区") in used:
+        while (name := rng.choice(WARD_NAMES[0]) + rng.choice(WARD_NAMES[1]) + "社区") in used:
             pass
         used.add(name)
         pop = int(rng.lognormvariate(math.log(2800), 0.35))
@@ -368,7 +378,7 @@ def build_communities(rng: random.Random, layout: Layout) -> list[dict]:
                     "ur": rng.choice(("111", "111", "112", "121", "urban", "城镇")),
                     "shape": rng.choice("UL") if rng.random() < 0.12 else None})
     for _k, _m, vx, vy in layout["villages"]:
-        while (name := rng.choice(_VPRE) + rng.choice(_VCORE) + "村") in used:
+        while (name := rng.choice(VILLAGE_NAMES[0]) + rng.choice(VILLAGE_NAMES[1]) + "村") in used:
             pass
         used.add(name)
         out.append({"x": vx + rng.uniform(-25, 25), "y": vy + rng.uniform(-15, 15), "name": name,
@@ -439,7 +449,7 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
                 rng.choice(("public", "public_private", "private")))
     for c in rng.sample(rural, 18):
         area = rng.uniform(100, 280) if rng.random() < 0.35 else rng.uniform(300, 500)
-        add("elderly", c, c["name"] + "互助幸福院", area, "public")
+        add("rural_home", c, c["name"] + "互助幸福院", area, "public")
     for n, c in enumerate(rng.sample(urban, 16) + rng.sample(rural, 4)):
         area = rng.uniform(90, 190) if n % 3 == 2 else rng.uniform(220, 700)
         add("childcare", c, c["name"].removesuffix("社区") + "托育园", area,
@@ -457,13 +467,17 @@ def build_facilities(rng: random.Random, comms: list[dict], walk: _Walk) -> list
             rng.uniform(1200, 2000), "public_private")
     for d, dname in DISTRICTS:
         old = sum(c["pop60"] for c in comms if c["district"] == d)
-        beds = [10 * math.ceil(old * 0.0085 / 10), 10 * math.ceil(old * 0.0075 / 10),
+        rate = PUBLIC_BED_RATES[d]
+        beds = [10 * math.ceil(old * rate[0] / 10), 10 * math.ceil(old * rate[1] / 10),
                 rng.randrange(150, 300, 10)]
         west = [c for c in urban if c["district"] == d and c["x"] < 2500
                 and abs(c["y"] - boundary_y(c["x"])) > 200]
         for k, (b, owner) in enumerate(zip(beds, ("public", "public", "private"), strict=True)):
             label = (f"{dname}社会福利院", f"{dname}第二颐养院", f"{dname}康宁养老中心")[k]
             add("institution", rng.choice(west), label, b * rng.uniform(35, 45), owner, beds=b)
+    for f in out:  # nursing-type beds and the demonstration home (no random draws)
+        f["nursing"] = math.floor(f["beds"] * NURSING_SHARES[f["district"]])
+        f["demo"] = f["name"] in DEMONSTRATION_HOMES
     for n, f in enumerate(out, 1):
         f["id"] = f"F{n:03d}"
     return out
@@ -499,7 +513,7 @@ def build_kindergartens(rng: random.Random, comms: list[dict], walk: _Walk, *,
         out.append({"kind": "kindergarten_tuoban", "name": c["name"].removesuffix("社区") + "幼儿园(托班)",
                     "area": round(area), "owner": "public" if n % 2 else "private", "beds": 0,
                     "places": round(area / 10), "x": x, "y": y, "district": _street_of(x, y)[0],
-                    "id": f"F{first + n:03d}"})
+                    "nursing": 0, "demo": False, "id": f"F{first + n:03d}"})
     return out
 
 
@@ -535,6 +549,8 @@ def _site(rng: random.Random, c: dict, add) -> None:
         kinds = rng.choice(("elderly;childcare",) * 3 + ("elderly", "childcare"))
     else:
         kinds = rng.choice(("elderly", "childcare")) if area >= 300 else "childcare"
+    if not c["urban"]:  # a village building may house a rural happiness home (no draw)
+        kinds += ";rural_home"
     add(c, acq, area, kinds, name)
 
 
@@ -596,6 +612,12 @@ def build_candidates(rng: random.Random, comms: list[dict], walk: _Walk) -> list
     far = _farthest_site(comms, out, walk)
     if max(far.values()) > DESIGN_REACH_M:  # a generator bug, not a data problem
         raise RuntimeError(f"demo design broken: nearest sites {far}")
+    for d, sites in INSTITUTION_SITES.items():  # last: the draws above stay as they were
+        pool = [c for c in comms if c["district"] == d and c["urban"]
+                and abs(c["y"] - boundary_y(c["x"])) > 300]  # the site stays in its district
+        for label, acq, (lo, hi) in sites:
+            c = rng.choice(pool)
+            add(c, acq, rng.uniform(lo, hi), "institution", _street_name(c["street"]) + label)
     for n, k in enumerate(out, 1):
         k["id"] = f"C{n:04d}"
     return out
@@ -656,9 +678,11 @@ def _largest_remainder(shares: list[float], total: int) -> list[int]:
 def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) -> dict:
     """Today's coverage per district and a greedy cover-all cost (for the budget scenario).
 
-    Node-to-node network distances; elderly reach 900 m (1.0 m/s), childcare 1080 m (1.2 m/s).
-    The cost covers every community, 4.8 childcare places per 1000 and a centre in every
-    street lacking one: an upper estimate of the optimal plan's cost.
+    Node-to-node network distances; elderly reach 900 m (1.0 m/s; villages 1,200 m, a
+    20-minute walk, rural happiness homes of 200 m² counting), childcare 1080 m (1.2 m/s).
+    The cost covers every community, then 4.8 childcare places per 1000 and a centre in
+    every street lacking one: an upper estimate of the optimal plan's cost without its
+    institutions.
 
     Parameters
     ----------
@@ -670,8 +694,9 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
     Returns
     -------
     dict
-        Coverage shares, places per 1000 and street-centre shares per district, and
-        ``cover_all_estimate_yuan``.
+        Coverage shares, places per 1000 and street-centre shares per district, beds,
+        ``cover_estimate_yuan`` (every community served) and ``cover_all_estimate_yuan``
+        (with the places and street-centre targets).
     """
     reach = {"elderly": 900.0, "childcare": 1080.0}
     cn = walk.snap([(c["x"], c["y"]) for c in comms])
@@ -681,9 +706,13 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
             return np.zeros((0, len(comms)), dtype=bool)
         return walk.dist(walk.snap([(p["x"], p["y"]) for p in points]), limit)[:, cn] <= limit
 
-    old = [f for f in facs if f["kind"] != "childcare" and f["area"] >= 300]
+    old = [f for f in facs if f["kind"] not in ("childcare", "rural_home") and f["area"] >= 300]
     kid = [f for f in facs if f["kind"] == "childcare" and f["area"] >= 200]
-    served = {"elderly": np.asarray(within(old, reach["elderly"]).any(0)),
+    # villages: any elderly facility, or a rural happiness home of 200 m², within 20 minutes
+    village = old + [f for f in facs if f["kind"] == "rural_home" and f["area"] >= RURAL_HOME_M2]
+    rural = np.array([not c["urban"] for c in comms])
+    served = {"elderly": np.where(rural, within(village, RURAL_MINUTES * 60 * RURAL_SPEED).any(0),
+                                  within(old, reach["elderly"]).any(0)),
               "childcare": np.asarray(within(kid, reach["childcare"]).any(0))}
     stats: dict = {}
     centres = {_street_of(f["x"], f["y"])[1] for f in facs if f["kind"] == "street_centre"}
@@ -697,8 +726,14 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
         stats[f"{d} places/1000"] = 1000 * places / pop
         streets = {c["street"] for c in comms if c["district"] == d}
         stats[f"{d} street centres"] = len(streets & centres) / len(streets)
-    # greedy set cover of what today leaves unserved: newly served pairs per yuan
+        homes = [f for f in facs if f["district"] == d and f["kind"] == "institution"]
+        stats[f"{d} public beds"] = float(sum(f["beds"] for f in homes if f["owner"] == "public"))
+        stats[f"{d} nursing share"] = sum(f["nursing"] for f in homes) / sum(f["beds"] for f in homes)
+    # greedy set cover of what today leaves unserved: newly served pairs per yuan (villages'
+    # elderly care within the rural limit)
     cover = {kind: within(cands, reach[kind]) for kind in reach}
+    cover["elderly"] = np.where(rural[None, :], within(cands, RURAL_MINUTES * 60 * RURAL_SPEED),
+                                cover["elderly"])
     todo = {kind: ~served[kind] for kind in reach}
     total, chosen = 0.0, set()
     while any(t.any() for t in todo.values()):
@@ -712,6 +747,7 @@ def assess(comms: list[dict], facs: list[dict], cands: list[dict], walk: _Walk) 
         for kind in reach:
             if _capable(cands[best], kind):
                 todo[kind] &= ~cover[kind][best]
+    stats["cover_estimate_yuan"] = total  # every community served, before the targets
     # then the cheapest childcare floor area (per m2) up to 4.8 places per 1000 in each district
     for d, _ in DISTRICTS:
         in_d = [k for k, c in enumerate(cands) if _capable(c, "childcare")
@@ -743,31 +779,12 @@ def _polygon(ring: Sequence[tuple[float, float]]) -> dict:
 
 
 def _write_geojson(path: Path, features: list[tuple[dict, dict]]) -> None:
-    """One feature per line, properties in the given order, 6-decimal coordinates."""
-    lines = [json.dumps({"type": "Feature", "properties": props, "geometry": geom},
-                        ensure_ascii=False) for props, geom in features]
-    path.write_text('{"type": "FeatureCollection", "features": [\n' + ",\n".join(lines)
-                    + "\n]}\n", encoding="utf-8")
+    path.write_text(geojson_text(features), encoding="utf-8")
 
 
 def _write_osm(path: Path, net: _Net) -> None:
-    """OSM XML 0.6 with the nodes that ways use, in id order; tags sorted by key."""
     used = sorted({n for nodes, _ in net.ways for n in nodes})
-    ll = {n: to_lonlat(*net.xy[n]) for n in used}
-    lons, lats = [v[0] for v in ll.values()], [v[1] for v in ll.values()]
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<osm version="0.6" generator="carecircle.runs.demo (synthetic demo city)">',
-           f' <bounds minlat="{min(lats):.7f}" minlon="{min(lons):.7f}" '
-           f'maxlat="{max(lats):.7f}" maxlon="{max(lons):.7f}"/>']
-    out += [f' <node id="{n + 1}" version="1" lat="{ll[n][1]:.7f}" lon="{ll[n][0]:.7f}"/>'
-            for n in used]
-    for w, (nodes, tags) in enumerate(net.ways, 1):
-        out.append(f' <way id="{w}" version="1">')
-        out += [f'  <nd ref="{n + 1}"/>' for n in nodes]
-        out += [f'  <tag k="{k}" v="{xml_escape(v, {chr(34): "&quot;"})}"/>'
-                for k, v in sorted(tags.items())]
-        out.append(" </way>")
-    path.write_text("\n".join([*out, "</osm>", ""]), encoding="utf-8")
+    path.write_text(osm_text(net.ways, {n: to_lonlat(*net.xy[n]) for n in used}), encoding="utf-8")
 
 
 def _district_rings() -> dict[str, list[tuple[float, float]]]:
@@ -818,7 +835,7 @@ def generate(out_dir: str | Path, seed: int = DEMO_SEED) -> dict[str, float]:
     # Kindergartens come last, from their own random stream: the rest stays as it was.
     kgs = build_kindergartens(random.Random(seed + 1), comms, walk, first=len(facs) + 1)
     facs += kgs
-    budget = round(stats["cover_all_estimate_yuan"] / 2, -6)
+    budget = round(stats["cover_estimate_yuan"] / 2, -6)
 
     _write_osm(out / "network.osm", net)
     names = dict(DISTRICTS)
@@ -835,7 +852,8 @@ def generate(out_dir: str | Path, seed: int = DEMO_SEED) -> dict[str, float]:
     _write_geojson(out / "facilities.geojson", [(
         {"id": f["id"], "name": f["name"], "kind": f["kind"], "floor_area_m2": f["area"],
          "beds": f["beds"], "places": f["places"], "ownership": f["owner"],
-         "district": f["district"]}, _point(f["x"], f["y"])) for f in facs])
+         "district": f["district"], "nursing_beds": f["nursing"], "demonstration": f["demo"]},
+        _point(f["x"], f["y"])) for f in facs])
     _write_geojson(out / "candidates.geojson", [(
         {"id": c["id"], "name": c["name"], "kinds": c["kinds"], "floor_area_m2": c["area"],
          "acquisition": c["acq"], "cost_yuan": c["cost"]}, _point(c["x"], c["y"])) for c in cands])

@@ -341,6 +341,8 @@ class PartitionedNetwork:
         kwargs = {**kwargs, "extent": self.extent}
         speed = kwargs.get("speed_mps") or {"elderly": 1.0, "childcare": 1.2}
         self._check_limit(kwargs.get("minutes", 15.0) * 60.0 * max(speed.values()))
+        if kwargs.get("rural_limit_m") is not None:
+            self._check_limit(float(kwargs["rural_limit_m"]))
         futs = []
         for p, sub in zip(self.partitions, self.subnets, strict=True):
             fac = None
@@ -559,7 +561,8 @@ def partitioned_engine(
         it afterwards.
     """
     w = ctx.scenario.walking
-    reach = max(w.limit_m(k) for k in ("elderly", "childcare"))
+    # villages' elderly care is judged at the rural travel limit: the halo must hold it
+    reach = max(*(w.limit_m(k) for k in ("elderly", "childcare")), ctx.scenario.rural.limit())
     inputs = ctx.inputs
     return PartitionedNetwork(
         client,

@@ -387,16 +387,16 @@ def assess_context(ctx: Context) -> RunOutputs:
     w = scen.walking
     comm = ctx.engine.community_status(inputs["communities"], inputs.get("facilities"),
                                        district_names=names, **status_kwargs(scen))
-    extra = ctx.extra
     table = district_indicators(comm, inputs.get("facilities"), districts,
                                 streets=inputs.get("streets"), targets=scen.targets,
-                                extra_beds=extra.get("beds"), extra_places=extra.get("places"),
-                                extra_area=extra.get("area"),
                                 tuoban_as_childcare=scen.standards.kindergarten_tuoban_as_childcare)
     from carecircle.runs.accounts import account_today
 
     accounts = account_today(ctx, comm)
     comm = _keep_known_columns(accounts.communities)
+    committed = None
+    if ctx.has_committed:
+        comm, committed = committed_state(ctx, comm)
     n_unreach = int((comm["status"] == "unreachable").sum())
     notes = list(ctx.notes)
     if n_unreach:
@@ -428,9 +428,54 @@ def assess_context(ctx: Context) -> RunOutputs:
     run = RunOutputs(scenario=scen, inputs=inputs, communities=comm, districts_before=table,
                      headline=headline, notes=notes, details=list(ctx.details),
                      unreachable=unreachable_table(comm, w.max_snap_m), network=ctx.net,
-                     facilities=accounts.facilities, streets=accounts.streets)
+                     facilities=accounts.facilities, streets=accounts.streets,
+                     districts_committed=committed)
     run.isochrones.update(existing_isochrones(ctx))
     return run
+
+
+def committed_state(ctx: Context, comm: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The committed state: today plus the plan's major projects.
+
+    Projects with coordinates are facilities: who they serve is recomputed on the network
+    (only when there are any; otherwise the committed service equals today's).  Those
+    without coordinates add to their districts' totals.
+
+    Parameters
+    ----------
+    ctx
+        The prepared run (``ctx.committed``, ``ctx.extra``).
+    comm
+        Today's community status.
+
+    Returns
+    -------
+    tuple
+        The communities with ``elderly_served_committed``, ``childcare_served_committed``
+        and ``status_committed``, and the committed district table.
+    """
+    from carecircle.assess.coverage import status_kwargs
+    from carecircle.assess.indicators import district_indicators
+    from carecircle.runs.context import additions, committed_facilities
+
+    scen, inputs = ctx.scenario, ctx.inputs
+    fac = committed_facilities(ctx)
+    comm = comm.copy()
+    if ctx.committed is not None and len(ctx.committed):
+        now = ctx.engine.community_status(inputs["communities"], fac, **status_kwargs(scen))
+        for k in ("elderly", "childcare"):
+            comm[f"{k}_served_committed"] = now[f"{k}_served"].to_numpy()
+        comm["status_committed"] = now["status"].to_numpy()
+    else:
+        for k in ("elderly", "childcare"):
+            comm[f"{k}_served_committed"] = comm[f"{k}_served"].to_numpy()
+        comm["status_committed"] = comm["status"].to_numpy()
+    table = district_indicators(comm, fac, inputs["districts"], streets=inputs.get("streets"),
+                                targets=scen.targets, served_col="served_committed",
+                                extra=additions(ctx.extra),
+                                stock_known=inputs.get("facilities") is not None,
+                                tuoban_as_childcare=scen.standards.kindergarten_tuoban_as_childcare)
+    return comm, table
 
 
 def _keep_known_columns(comm: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

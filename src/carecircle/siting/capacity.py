@@ -23,6 +23,11 @@ Communities with the same reach (over existing facilities and new columns) are o
   centre), ``sum_g a[g, j] - S x + (F - S) O <= F - S`` (``S`` = the shared capacity):
   the load is at most ``F`` alone, ``S`` shared, 0 closed.
 
+A new elderly institution (``x[institution, j]``, :mod:`carecircle.siting.beds`) takes
+elderly demand like a station, its capacity being its beds (``beds_new``), as an
+existing institution's capacity is its beds in the capacity assessment
+(:func:`carecircle.assess.capacity.facility_capacity`); it shares no building.
+
 Objective: ``cover_all`` adds ``penalty x u``, the penalty per person left unplaced
 being twice the dearest allowed site: a plan opens any site that places even one more
 person, so in practice it is the least-cost plan among those placing the most demand.
@@ -54,11 +59,13 @@ from carecircle.siting.problem import KINDS, SitingProblem
 if TYPE_CHECKING:
     from carecircle.siting.model import _Draft
 
-#: The host kinds whose columns serve each kind (a street centre serves elderly care).
-HOSTS = {"elderly": ("elderly", "street_centre"), "childcare": ("childcare",)}
-#: Each host kind's building partners (a shared building splits its floor area).
+#: The host kinds whose columns serve each kind (a street centre and an elderly
+#: institution serve elderly care, as in the coverage rows).
+HOSTS = {"elderly": ("elderly", "street_centre", "institution"), "childcare": ("childcare",)}
+#: Each host kind's building partners (a shared building splits its floor area); an
+#: institution never shares its site.
 PARTNERS = {"elderly": ("childcare",), "street_centre": ("childcare",),
-            "childcare": ("elderly", "street_centre")}
+            "childcare": ("elderly", "street_centre"), "institution": ()}
 
 
 def pressure(P: SitingProblem, kind: str) -> np.ndarray:

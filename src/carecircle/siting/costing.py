@@ -33,6 +33,10 @@ Decisions (the plan leaves them open; each is stated here and in the output note
   construction/acquisition cost; when they would, they are scaled down in proportion
   (so each funder's share shrinks alike) and the site is flagged ``capped``.  Operation
   subsidies pay running costs, which are not in the inputs, so they are not capped.
+* **The items beyond these** (meal points, care-home upgrades, 医养结合, star-rated childcare,
+  rural happiness homes) and the clause-by-clause account of attachment 1 are in
+  :mod:`carecircle.siting.subsidy_rules`; a site's cost split (``building_yuan``,
+  ``fitout_yuan``, ``shared_saving_yuan``), when given, is carried into the tables.
 * **City shares follow the wording of each clause**, not a blanket 5:5: where the plan
   says 市级给予 (stations, centres, meal points) the city pays all of it; where it says
   市和区县 5∶5 (beds, station operation, home adaptation) it is split half and half.
@@ -45,12 +49,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from carecircle.errors import InputError, Problem, ProblemLog
+from carecircle.siting.subsidy_rules import (
+    UNSPECIFIED_DISTRICT as UNSPECIFIED_DISTRICT,
+)
+from carecircle.siting.subsidy_rules import (
+    Item,
+    Site,
+    Terms,
+    clause_table,
+    site_items,
+)
 
 OperationLevel = Literal["low", "mid", "high"]
 
@@ -59,20 +73,27 @@ SCHEDULE_COLUMNS = (
     "up_to", "unit", "city_share", "central_share", "split_basis", "split_zh", "clause",
     "source_clause",
 )
-UNITS = ("once", "per_bed", "per_place", "per_child_per_year", "per_household", "per_year")
+UNITS = ("once", "per_bed", "per_place", "per_child_per_year", "per_household", "per_year",
+         "share_of_cost", "per_person_day", "per_child", "per_agreement_per_year")
 # the rules cost_plan applies; the schedule must define every one of them
 RULES_USED = (
     "community_station_new", "community_station_renovated", "street_centre",
     "institution_bed_new", "institution_bed_leased_or_renovated", "childcare_demo_place_new",
     "community_station_operation", "inclusive_childcare_operation",
 )
-SITE_KINDS = ("elderly", "childcare", "street_centre", "institution")
+SITE_KINDS = ("elderly", "childcare", "street_centre", "institution", "rural_home")
+#: Site attributes some subsidies need (a site without them earns none of those).
+COST_ATTRIBUTES = ("meal_point", "meal_diner_days", "care_home_upgrade", "medical",
+                   "medical_agreements", "childcare_star")
 KIND_ALIASES: dict[str, str] = {
     "elderly": "elderly", "养老": "elderly", "社区养老服务站": "elderly", "养老服务站": "elderly",
     "childcare": "childcare", "托育": "childcare",
     "street_centre": "street_centre", "street_center": "street_centre", "综合中心": "street_centre",
     "综合养老服务中心": "street_centre",
     "institution": "institution", "养老机构": "institution", "养老院": "institution",
+    "敬老院": "institution",
+    "rural_home": "rural_home", "农村幸福院": "rural_home", "农村互助幸福院": "rural_home",
+    "幸福院": "rural_home",
 }
 ACQUISITION_ALIASES: dict[str, str] = {
     "new": "new", "新建": "new",
@@ -80,7 +101,6 @@ ACQUISITION_ALIASES: dict[str, str] = {
     "改扩建": "renovate",
     "lease": "lease", "leased": "lease", "租赁": "lease",
 }
-UNSPECIFIED_DISTRICT = "未注明 unspecified"
 SITES_FILE = "plan sites 方案场地"
 
 # Bilingual headers for every table this module returns (the report module may reuse them).
@@ -106,6 +126,12 @@ COLUMN_LABELS: dict[str, str] = {
     "district_yuan": "区县承担 District share (yuan)",
     "central_yuan": "中央资金 Central funds (yuan)",
     "net_cost_yuan": "扣除建设补助后费用 Cost net of construction subsidy (yuan)",
+    "building_yuan": "建筑取得/改造费用(一次) Building: acquire, build or renovate (once, yuan)",
+    "fitout_yuan": "各类设施装修费用 Fit-out of the kinds hosted (yuan)",
+    "shared_saving_yuan": "合建节省 Shared-building saving (yuan)",
+    "title": "条款名称 Clause title",
+    "status": "适用情况 Status",
+    "applies_to": "适用条件或不适用原因 What it needs, or why it does not apply",
     "rules": "补助条款 Subsidy rules",
     "notes": "说明 Notes",
     "n_sites": "场地数 Sites",
@@ -126,8 +152,11 @@ COLUMN_LABELS: dict[str, str] = {
     "note": "说明 Note",
 }
 
+#: The split of a site's cost, when the sites give it (the siting plan does): the
+#: building once, the fit-out of the kinds it hosts, the shared-building saving.
+COST_SPLIT = ("building_yuan", "fitout_yuan", "shared_saving_yuan")
 _SITE_MONEY = (
-    "cost_yuan", "construction_subsidy_uncapped_yuan", "construction_subsidy_yuan",
+    "cost_yuan", *COST_SPLIT, "construction_subsidy_uncapped_yuan", "construction_subsidy_yuan",
     "operation_subsidy_per_year_yuan", "operation_subsidy_yuan", "subsidy_total_yuan",
     "city_yuan", "district_yuan", "central_yuan", "net_cost_yuan",
 )
@@ -306,6 +335,10 @@ class PlanCost:
         The parameters used, recorded for the report.
     notes
         The costing decisions (bilingual sentences) the report should print with the tables.
+    clauses
+        Every clause of attachment 1, (一)-(三十五): applied (sites, amounts), not
+        triggered, or not applicable and why
+        (:func:`carecircle.siting.subsidy_rules.clause_table`).
     """
 
     sites: pd.DataFrame
@@ -317,9 +350,10 @@ class PlanCost:
     childcare_demonstration: bool = True
     childcare_inclusive: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
+    clauses: pd.DataFrame | None = None
 
     def tables(self, bilingual: bool = False) -> dict[str, pd.DataFrame]:
-        """The tables by name (``sites``, ``items``, ``districts``, ``total``).
+        """The tables by name (``sites``, ``items``, ``districts``, ``total``, ``clauses``).
 
         Parameters
         ----------
@@ -329,6 +363,8 @@ class PlanCost:
         total = self.total.to_frame().T.reset_index(drop=True)
         out = {"sites": self.sites, "items": self.items, "districts": self.districts,
                "total": total}
+        if self.clauses is not None:
+            out["clauses"] = self.clauses
         if bilingual:
             out = {k: to_bilingual(v) for k, v in out.items()}
         return out
@@ -381,13 +417,6 @@ def _split(amount: float, city_share: float, central_share: float) -> tuple[floa
     city = round(amount * city_share, 2)
     central = round(amount * central_share, 2)
     return city, round(amount - city - central, 2), central
-
-
-def _operation_rate(rule: pd.Series, level: str) -> float:
-    if not math.isnan(rule["amount_yuan"]):
-        return float(rule["amount_yuan"])
-    lo, hi = float(rule["amount_min_yuan"]), float(rule["amount_max_yuan"])
-    return {"low": lo, "high": hi, "mid": (lo + hi) / 2.0}[level]
 
 
 def cost_plan(
@@ -448,7 +477,7 @@ def cost_plan(
         raise ValueError(f"operation_level must be 'low', 'mid' or 'high', not {operation_level!r}")
     if operation_years < 0:
         raise ValueError(f"operation_years must be >= 0, not {operation_years}")
-    terms = _Terms(
+    terms = Terms(
         schedule=_schedule(schedule),
         unit_costs={ACQUISITION_ALIASES.get(str(k).strip().lower(), str(k)): float(v)
                     for k, v in (unit_costs or {}).items()},
@@ -483,14 +512,16 @@ def cost_plan(
     # object dtype so that n_sites stays an integer beside the yuan amounts
     total = pd.Series(
         {"n_sites": int(len(site_table)),
-         **{c: round(float(site_table[c].sum()), 2) for c in _SITE_MONEY}},
+         # the cost split stays empty (not 0) where the sites do not give it
+         **{c: round(float(site_table[c].sum(min_count=int(c in COST_SPLIT))), 2)
+            for c in _SITE_MONEY}},
         dtype=object,
     )
     return PlanCost(
         sites=site_table, items=item_table, districts=_sum_by_district(site_table), total=total,
         operation_years=operation_years, operation_level=operation_level,
         childcare_demonstration=childcare_demonstration, childcare_inclusive=childcare_inclusive,
-        notes=tuple(_DECISIONS),
+        notes=tuple(_DECISIONS), clauses=clause_table(item_table, terms.schedule),
     )
 
 
@@ -501,48 +532,7 @@ def _schedule(schedule: pd.DataFrame | str | Path | None) -> pd.DataFrame:
         dict.fromkeys(("up_to",), str)), source="schedule")
 
 
-@dataclass(frozen=True)
-class _Terms:
-    """How :func:`cost_plan` was asked to cost (its parameters, checked)."""
-
-    schedule: pd.DataFrame
-    unit_costs: dict[str, float]
-    operation_years: int
-    operation_level: str
-    childcare_demonstration: bool
-    childcare_inclusive: bool
-    childcare_m2_per_place: float | None
-
-
-@dataclass
-class _Site:
-    """One site as read (and, once valid, completed with defaults)."""
-
-    sid: str
-    name: Any
-    kinds: list[str]
-    acquisition: str | None
-    area: float
-    cost: float
-    cost_source: str
-    beds: float
-    places: float
-    children: float = math.nan
-    district: Any = UNSPECIFIED_DISTRICT
-    notes: list[str] = field(default_factory=list)
-
-
-class _Item(NamedTuple):
-    """A subsidy rule applied to a site."""
-
-    rule: str
-    type: str  # construction or operation
-    quantity: float
-    rate: float
-    note: str
-
-
-def _read_site(i: int, rec: dict[str, Any], terms: _Terms, log: ProblemLog) -> _Site:
+def _read_site(i: int, rec: dict[str, Any], terms: Terms, log: ProblemLog) -> Site:
     """A site's kinds, acquisition, cost and sizes; every problem goes to *log*."""
     sid = str(rec["id"])
     kinds, unknown = _parse_kinds(rec.get("kinds"))
@@ -562,7 +552,8 @@ def _read_site(i: int, rec: dict[str, Any], terms: _Terms, log: ProblemLog) -> _
         if not math.isnan(v) and v < 0:
             log.error(SITES_FILE, "negative value", row=i, feature_id=sid, column=col,
                       found=str(v), expected=">= 0")
-    return _Site(sid, rec.get("name", ""), kinds, acq, area, cost, source, beds, places)
+    attrs = {k: rec[k] for k in (*COST_ATTRIBUTES, *COST_SPLIT) if k in rec}
+    return Site(sid, rec.get("name", ""), kinds, acq, area, cost, source, beds, places, attrs=attrs)
 
 
 def _site_cost(
@@ -593,7 +584,7 @@ def _site_cost(
     return cost, "given 给定"
 
 
-def _complete_site(site: _Site, rec: dict[str, Any], terms: _Terms) -> None:
+def _complete_site(site: Site, rec: dict[str, Any], terms: Terms) -> None:
     """Defaults of a valid site: no beds, places from floor area, children = places."""
     site.beds = 0.0 if math.isnan(site.beds) else site.beds
     if "childcare" in site.kinds and math.isnan(site.places):
@@ -613,39 +604,7 @@ def _complete_site(site: _Site, rec: dict[str, Any], terms: _Terms) -> None:
         site.district = district
 
 
-def _items(site: _Site, terms: _Terms) -> list[_Item]:
-    """The rules a site earns (see the module's decisions)."""
-    sched, kinds = terms.schedule, site.kinds
-    items = []
-    stock = site.acquisition in ("renovate", "lease")
-    if "street_centre" in kinds:
-        items.append(_Item("street_centre", "construction", 1.0,
-                           float(sched.loc["street_centre", "amount_yuan"]), ""))
-    elif "elderly" in kinds:
-        rule = "community_station_renovated" if stock else "community_station_new"
-        note = ("lease counted as renovation of a stock building 租赁按改造计"
-                if site.acquisition == "lease" else "")
-        items.append(_Item(rule, "construction", 1.0, float(sched.loc[rule, "amount_yuan"]), note))
-    if "institution" in kinds:
-        rule = "institution_bed_leased_or_renovated" if stock else "institution_bed_new"
-        note = "" if site.beds > 0 else "institution without beds 未给床位数"
-        items.append(_Item(rule, "construction", site.beds, float(sched.loc[rule, "amount_yuan"]), note))
-    if "childcare" in kinds and terms.childcare_demonstration:
-        items.append(_Item("childcare_demo_place_new", "construction", site.places,
-                           float(sched.loc["childcare_demo_place_new", "amount_yuan"]), ""))
-    if "elderly" in kinds:
-        rule = "community_station_operation"
-        items.append(_Item(rule, "operation", 1.0,
-                           _operation_rate(sched.loc[rule], terms.operation_level),
-                           f"level {terms.operation_level}"))
-    if "childcare" in kinds and terms.childcare_inclusive:
-        rule = "inclusive_childcare_operation"
-        items.append(_Item(rule, "operation", site.children,
-                           _operation_rate(sched.loc[rule], terms.operation_level), ""))
-    return items
-
-
-def _not_combined(items: list[_Item], amounts: list[float]) -> None:
+def _not_combined(items: list[Item], amounts: list[float]) -> None:
     """Clause 十: the street-centre subsidy and the bed subsidy are not combined; the
     larger is kept, the other set to 0 with a note (in place)."""
     rules = [it.rule for it in items]
@@ -658,9 +617,9 @@ def _not_combined(items: list[_Item], amounts: list[float]) -> None:
     items[drop] = items[drop]._replace(note="not combined with the other (clause 十) 不重复享受")
 
 
-def _subsidies(site: _Site, terms: _Terms) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _subsidies(site: Site, terms: Terms) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A site's row and its item rows: amounts capped, split between funders."""
-    items = _items(site, terms)
+    items = site_items(site, terms)
     amounts = [it.quantity * it.rate for it in items]
     _not_combined(items, amounts)
     construction = sum(a for a, it in zip(amounts, items, strict=True) if it.type == "construction")
@@ -701,7 +660,8 @@ def _subsidies(site: _Site, terms: _Terms) -> tuple[dict[str, Any], list[dict[st
         "id": site.sid, "name": site.name,
         "district": site.district, "kinds": ";".join(site.kinds),
         "acquisition": site.acquisition, "floor_area_m2": site.area,
-        "cost_yuan": round(site.cost, 2), "cost_source": site.cost_source, "beds": site.beds,
+        "cost_yuan": round(site.cost, 2), "cost_source": site.cost_source,
+        **{c: _num(site.attrs.get(c)) for c in COST_SPLIT}, "beds": site.beds,
         "places": site.places, "children_enrolled": site.children,
         "construction_subsidy_uncapped_yuan": round(construction, 2),
         "construction_subsidy_yuan": round(totals["construction"], 2), "capped": capped,
@@ -719,7 +679,7 @@ def _subsidies(site: _Site, terms: _Terms) -> tuple[dict[str, Any], list[dict[st
 
 _SITE_COLUMNS = (
     "id", "name", "district", "kinds", "acquisition", "floor_area_m2", "cost_yuan", "cost_source",
-    "beds", "places", "children_enrolled", "construction_subsidy_uncapped_yuan",
+    *COST_SPLIT, "beds", "places", "children_enrolled", "construction_subsidy_uncapped_yuan",
     "construction_subsidy_yuan", "capped", "operation_subsidy_per_year_yuan",
     "operation_subsidy_yuan", "subsidy_total_yuan", "city_yuan", "district_yuan", "central_yuan",
     "net_cost_yuan", "rules", "notes",
@@ -738,6 +698,14 @@ _DECISIONS = (
     "托育场地均按示范性、普惠性计 Childcare sites count as demonstration and inclusive sites.",
     "示范托位补助为争取的中央预算内资金 The per-place childcare subsidy is central-budget money.",
     "建设补助不超过场地造价 Construction subsidies are capped at the site's cost.",
+    "新建养老机构按公建民营计, 享受床位补助(九); 敬老院改造提升按实际投入30%补助(十二), 不另计床位补助 "
+    "A new institution counts as publicly built, privately run and earns the bed subsidy (九); "
+    "a care-home upgrade earns 30 % of its investment (十二) instead.",
+    "农村幸福院计运营补助(十九), 附件1无其建设补助 A rural happiness home earns its operation "
+    "subsidy (十九); attachment 1 has no construction subsidy for it.",
+    "助餐点、医养结合、托育星级补助仅在候选场地注明时计入; 各条款适用情况见 clauses 表 Meal points, "
+    "medical-care and star-rating subsidies count only where a candidate says so; the clauses "
+    "table lists every clause of attachment 1, applied or not and why.",
 )
 
 
@@ -746,6 +714,7 @@ def _sum_by_district(site_table: pd.DataFrame) -> pd.DataFrame:
     if site_table.empty:
         return pd.DataFrame(columns=["district", "n_sites", *money])
     grouped = site_table.groupby("district", sort=True)
-    out = grouped[money].sum().round(2)
+    out = pd.concat([grouped[[c]].sum(min_count=int(c in COST_SPLIT)) for c in money],
+                    axis=1).round(2)
     out.insert(0, "n_sites", grouped.size())
     return out.reset_index()

@@ -13,9 +13,10 @@ Decisions
 - A site opens as the kinds it would host (:func:`site_kinds`): a site of the plan
   as the plan opened it; any other candidate as a street centre where it may host
   one and its street has none today (a street centre serves elderly care too, at the
-  same reach), else as a community elderly station where it may host elderly care;
-  plus childcare where it may host childcare and either hosts nothing else or may
-  share the building.  A candidate that may host nothing (too small for every kind
+  same reach), else as a community elderly station where it may host elderly care,
+  else as an elderly institution where it may host one (issue 19: it serves elderly
+  care like a station and occupies its building alone); plus childcare where it may
+  host childcare and either hosts nothing else or may share the building.  A candidate that may host nothing (too small for every kind
   it allows) cannot be switched on.
 - The numbers are the model's: communities on the walking network, served when a
   facility of the kind is within reach (today's facilities or an opened site);
@@ -33,10 +34,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from carecircle.siting.problem import HOST_KINDS, KINDS, SitingProblem, problem_error
+from carecircle.siting.problem import KINDS, PLAN_KINDS, SitingProblem, problem_error
 from carecircle.siting.result import communities_served, district_table, plan_cost, sites_table
 
-#: Kinds per candidate, in :data:`~carecircle.siting.problem.HOST_KINDS` order.
+#: Kinds per candidate, in :data:`~carecircle.siting.problem.PLAN_KINDS` order.
 SiteKinds = list[tuple[str, ...]]
 
 
@@ -89,7 +90,7 @@ def site_kinds(problem: SitingProblem, opened: Mapping[str, Any] | None = None) 
     Returns
     -------
     list of tuple of str
-        One tuple per candidate, in :data:`~carecircle.siting.problem.HOST_KINDS`
+        One tuple per candidate, in :data:`~carecircle.siting.problem.PLAN_KINDS`
         order; empty where the candidate may host nothing.
     """
     P = problem
@@ -104,7 +105,7 @@ def site_kinds(problem: SitingProblem, opened: Mapping[str, Any] | None = None) 
     out: SiteKinds = []
     for j in range(P.n_candidates):
         if j in planned:
-            out.append(tuple(k for k in HOST_KINDS if k in planned[j]))
+            out.append(tuple(k for k in PLAN_KINDS if k in planned[j]))
             continue
         ks: set[str] = set()
         centre = bool(host["street_centre"][j]) and street is not None \
@@ -113,9 +114,11 @@ def site_kinds(problem: SitingProblem, opened: Mapping[str, Any] | None = None) 
             ks.add("street_centre")
         elif host["elderly"][j]:
             ks.add("elderly")
-        if host["childcare"][j] and (not ks or share[j]):
+        elif host["institution"][j]:
+            ks.add("institution")  # occupies its building alone
+        if host["childcare"][j] and (not ks or (share[j] and "institution" not in ks)):
             ks.add("childcare")
-        out.append(tuple(k for k in HOST_KINDS if k in ks))
+        out.append(tuple(k for k in PLAN_KINDS if k in ks))
     return out
 
 
@@ -134,7 +137,7 @@ def opened_of(problem: SitingProblem, sites: Iterable[Any], kinds: Sequence[tupl
     Returns
     -------
     dict
-        Sorted indices per kind of :data:`~carecircle.siting.problem.HOST_KINDS`.
+        Sorted indices per kind of :data:`~carecircle.siting.problem.PLAN_KINDS`.
 
     Raises
     ------
@@ -147,7 +150,7 @@ def opened_of(problem: SitingProblem, sites: Iterable[Any], kinds: Sequence[tupl
         raise problem_error("these candidate sites may host no kind (too small for every kind "
                             "they allow) and cannot be opened 场地不能承载任何设施类型",
                             column="id", found=str(empty[:10]))
-    return {k: np.array([j for j in idx if k in kinds[j]], dtype=np.int64) for k in HOST_KINDS}
+    return {k: np.array([j for j in idx if k in kinds[j]], dtype=np.int64) for k in PLAN_KINDS}
 
 
 @dataclass
@@ -220,7 +223,7 @@ def evaluate_sites(plan: PlanBasis | SitingProblem, site_ids: Iterable[Any], *,
          "elderly": after["elderly"], "childcare": after["childcare"],
          "both": after["elderly"] & after["childcare"]},
         index=pd.Index(P.community_ids, name="community_id"))
-    on = np.unique(np.concatenate([opened[k] for k in HOST_KINDS]))
+    on = np.unique(np.concatenate([opened[k] for k in PLAN_KINDS]))
     cost = plan_cost(P, opened)
     totals = {
         "communities": float(P.n_communities),

@@ -6,19 +6,19 @@ constraint family, each adding its rows to one model under construction (a
 
 1. what the model needs: allowed columns, required-site checks, over-budget
    columns, the community rows left to serve, each district target's need;
-2. columns ``x[k, j]`` and shared buildings ``z[j]`` (:func:`_columns`);
+2. columns ``x[k, j]`` (elderly, childcare, street centre, institution) and shared
+   buildings ``z[j]`` (elderly care with childcare) and ``w[j]`` (a street centre with
+   childcare) (:func:`_columns`);
 3. community rows: cover rows (cover_all) or ``y`` link rows (budget)
-   (:func:`_community_rows`);
+   (:func:`_community_rows`); a street centre and an institution serve elderly care;
 4. street centres ``h[t]`` and their share target (:func:`_street_centre_rows`);
 5. one kind per site and shared buildings (:func:`_one_kind_per_site_rows`,
    :func:`_shared_building_rows`);
 6. sites required as any kind (:func:`_required_rows`) and the cost vector;
-7. per district: places per 1,000, minimum counts, urban/rural coverage
-   (:func:`_places_rows`, :func:`_minimum_rows`, :func:`_coverage_rows`);
-   capacity (assignment columns, placement and capacity rows), when the problem has
-   a demand (:mod:`carecircle.siting.capacity`: :func:`~carecircle.siting.capacity.capacity_need`
-   keeps the columns it needs, :func:`~carecircle.siting.capacity.capacity_rows` adds
-   the block before the cost vector);
+7. per district: places per 1,000, minimum counts, urban/rural coverage, public beds,
+   the nursing share and the demonstration home (the bed block, :mod:`carecircle.siting.beds`);
+   capacity, when the problem has a demand (:mod:`carecircle.siting.capacity`; its
+   ``capacity_need`` keeps the columns it needs, ``capacity_rows`` adds the block);
 8. the budget row and the objective (:func:`_budget_row`, :func:`_finish`).
 
 The formulation is stated in :mod:`carecircle.siting.solve`.  :func:`decode` reads
@@ -38,9 +38,12 @@ import scipy.sparse as sp
 
 from carecircle.siting import _milp, capacity
 from carecircle.siting._reduce import dominated_rows, duplicate_row_groups
+from carecircle.siting.beds import bed_need, bed_rows
 from carecircle.siting.problem import (
+    ELDERLY_HOSTS,
     HOST_KINDS,
     KINDS,
+    PLAN_KINDS,
     SitingProblem,
     TargetSwitch,
     ceil_count,
@@ -59,7 +62,8 @@ class SitingModel:
         The model handed to HiGHS.
     var
         Candidate indices behind each block of columns: ``elderly``, ``childcare``,
-        ``street_centre`` (``x``), ``shared`` (``z``); ``h`` the (district, street)
+        ``street_centre``, ``institution`` (``x``), ``shared`` (``z``),
+        ``shared_centre`` (``w``); ``h`` the (district, street)
         of each street-centre column; ``y_start`` the first ``y`` column per kind
         (-1 without).
     start
@@ -107,12 +111,17 @@ class _Draft:
     # columns allowed per kind, and where a shared building may go
     allowed: dict[str, np.ndarray] = field(default_factory=dict)
     share_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    centre_ok: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     # communities still to serve per kind; columns with a target role per kind
     rows_need: dict[str, np.ndarray] = field(default_factory=dict)
     role: dict[str, np.ndarray] = field(default_factory=dict)
     places_need: dict[Any, float] = field(default_factory=dict)
     min_need: dict[tuple[Any, str], int] = field(default_factory=dict)
     street_need: dict[Any, int] = field(default_factory=dict)
+    # per district: public beds, nursing beds (net of the share) and demonstration homes
+    bed_need: dict[Any, float] = field(default_factory=dict)
+    nursing_need: dict[Any, float] = field(default_factory=dict)
+    demo_need: dict[Any, int] = field(default_factory=dict)
     # columns: candidates per block, first column, column of each candidate
     var: dict[str, np.ndarray] = field(default_factory=dict)
     start: dict[str, int] = field(default_factory=dict)
@@ -196,6 +205,7 @@ def build_model(
     _minimum_need(b)
     _street_need(b)
     capacity.capacity_need(b)
+    bed_need(b)
     _columns(b)
     _community_rows(b)
     _street_centre_rows(b)
@@ -208,6 +218,7 @@ def build_model(
         _places_rows(b, d)
         _minimum_rows(b, d)
         _coverage_rows(b, d)
+        bed_rows(b, d)
     _budget_row(b)
     return _finish(b, cost_scale, t0)
 
@@ -225,11 +236,12 @@ def decode(M: SitingModel, x: np.ndarray) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        ``{kind: candidate indices}`` for ``elderly``, ``childcare``, ``street_centre``.
+        ``{kind: candidate indices}`` for ``elderly``, ``childcare``, ``street_centre``,
+        ``institution``.
     """
     return {
         k: M.var[k][x[M.start[k] : M.start[k] + len(M.var[k])] > 0.5].astype(np.int64)
-        for k in HOST_KINDS
+        for k in PLAN_KINDS
     }
 
 
@@ -241,10 +253,12 @@ def _naive_size(b: _Draft) -> None:
     candidate, and every community x kind row over every reachable candidate."""
     P, red = b.P, b.red
     n, J = P.n_communities, P.n_candidates
-    red.naive_cols = 3 * J + J + (2 * n if b.mode == "budget" else 0)
+    n_inst = int(P.can_host["institution"].sum())
+    red.naive_cols = 3 * J + J + n_inst + (2 * n if b.mode == "budget" else 0)
     red.naive_rows = 2 * n + 2 * J
     red.naive_nnz = (
         int(P.cover["elderly"].nnz + P.cover["street_centre"].nnz + P.cover["childcare"].nnz)
+        + int(P.cover["institution"][:, P.can_host["institution"]].nnz)
         + 4 * J
     )
 
@@ -255,11 +269,17 @@ def _allowed_columns(b: _Draft) -> None:
     J = P.n_candidates
     excluded = np.zeros(J, bool)
     excluded[P.excluded] = True
-    for k in HOST_KINDS:
+    for k in PLAN_KINDS:
         ok = P.can_host[k] & ~excluded & np.isfinite(P.cost[k])
+        if k == "institution" and not ok.any():
+            continue  # no institution anywhere: the report stays as it was without them
         b.red.columns_not_allowed[k] = int(J - ok.sum())
         b.allowed[k] = ok
+    b.allowed.setdefault("institution", np.zeros(J, bool))
     b.share_ok = b.allowed["elderly"] & b.allowed["childcare"] & np.isfinite(P.cost_shared)
+    b.centre_ok = (
+        b.allowed["street_centre"] & b.allowed["childcare"] & np.isfinite(P.cost_shared_centre)
+    )
 
 
 def _check_required(b: _Draft) -> None:
@@ -274,7 +294,7 @@ def _check_required(b: _Draft) -> None:
                 f"excluded or no cost) 必选场地不能建 {k}"
             )
     if len(req_any):
-        can_any = allowed["elderly"] | allowed["childcare"] | allowed["street_centre"]
+        can_any = np.logical_or.reduce([allowed[k] for k in PLAN_KINDS])
         bad = req_any[~can_any[req_any]]
         if len(bad):
             msgs.append(
@@ -290,25 +310,31 @@ def _drop_over_budget(b: _Draft) -> None:
     if b.mode != "budget" or b.budget is None:
         return
     P, budget = b.P, b.budget
-    for k in HOST_KINDS:
+    for k in PLAN_KINDS:
         dear = b.allowed[k] & (P.cost[k] > budget * (1 + 1e-12) + 1e-9)
         # Required sites stay: the solver must see (and explain) a budget they break.
         dear &= ~P.required_as(k)
         if k in KINDS:
             dear &= ~(b.share_ok & (P.cost_shared <= budget))
+        if k in ("street_centre", "childcare"):
+            dear &= ~(b.centre_ok & (P.cost_shared_centre <= budget))
+        if k == "institution" and not b.allowed[k].any():
+            continue
         b.red.columns_over_budget[k] = int(dear.sum())
         b.allowed[k] &= ~dear
     b.share_ok &= b.allowed["elderly"] & b.allowed["childcare"]
+    b.centre_ok &= b.allowed["street_centre"] & b.allowed["childcare"]
 
 
 def _serving(b: _Draft, k: str) -> tuple[sp.csr_matrix, list[np.ndarray]]:
-    """Kind *k*'s reach over its allowed serving columns: elderly = [x_e | x_s], childcare = [x_c]."""
+    """Kind *k*'s reach over its allowed serving columns: elderly = [x_e | x_s | x_i],
+    childcare = [x_c]."""
     P, allowed = b.P, b.allowed
     if k == "elderly":
-        ecols = np.flatnonzero(allowed["elderly"])
-        scols = np.flatnonzero(allowed["street_centre"])
-        M = sp.hstack([P.cover["elderly"][:, ecols], P.cover["street_centre"][:, scols]], format="csr")
-        return M, [ecols, scols]
+        cols = [np.flatnonzero(allowed[kk]) for kk in ELDERLY_HOSTS]
+        M = sp.hstack([P.cover[kk][:, c] for kk, c in zip(ELDERLY_HOSTS, cols, strict=True)],
+                      format="csr")
+        return M, cols
     ccols = np.flatnonzero(allowed["childcare"])
     return P.cover["childcare"][:, ccols].tocsr(), [ccols]
 
@@ -333,7 +359,7 @@ def _rows_to_serve(b: _Draft) -> None:
         todo = ~served & (deg > 0)
         if b.mode == "cover_all":
             fixed = np.zeros(P.n_candidates, bool)
-            for kk in ("elderly", "street_centre") if k == "elderly" else ("childcare",):
+            for kk in ELDERLY_HOSTS if k == "elderly" else ("childcare",):
                 if kk in req_kind:
                     fixed[req_kind[kk]] = True
             fixed_cols = np.concatenate([fixed[c] for c in serve_cols])
@@ -350,8 +376,8 @@ def _rows_to_serve(b: _Draft) -> None:
 def _target_roles(b: _Draft) -> None:
     """Required columns have a role beyond coverage; targets add theirs below."""
     J = b.P.n_candidates
-    b.role = {k: np.zeros(J, bool) for k in HOST_KINDS}
-    for k in HOST_KINDS:
+    b.role = {k: np.zeros(J, bool) for k in PLAN_KINDS}
+    for k in PLAN_KINDS:
         if k in b.required_by_kind:
             b.role[k][b.required_by_kind[k]] = True
         b.role[k][b.required_any] = True
@@ -423,8 +449,8 @@ def _street_need(b: _Draft) -> None:
 def _useful(b: _Draft, k: str) -> np.ndarray:
     """Candidates whose *k* column serves a remaining row or has a target role."""
     P, J = b.P, b.P.n_candidates
-    if k == "street_centre":
-        rows, M = b.rows_need["elderly"], P.cover["street_centre"]
+    if k in ("street_centre", "institution"):
+        rows, M = b.rows_need["elderly"], P.cover[k]
     else:
         rows, M = b.rows_need[k], P.cover[k]
     hit = np.zeros(J, bool)
@@ -441,13 +467,14 @@ def _useful(b: _Draft, k: str) -> np.ndarray:
 
 
 def _columns(b: _Draft) -> None:
-    """``x[k, j]`` per kind over the allowed (and useful) candidates, then ``z[j]``.
+    """``x[k, j]`` per kind over the allowed (and useful) candidates, then ``z[j]`` and
+    ``w[j]``.
 
     Sites required as a kind get a lower bound of 1.
     """
     J = b.P.n_candidates
     nv = 0
-    for k in HOST_KINDS:
+    for k in PLAN_KINDS:
         cols = np.flatnonzero(b.allowed[k])
         if b.reduce:
             useful = _useful(b, k)
@@ -460,9 +487,18 @@ def _columns(b: _Draft) -> None:
     b.var["shared"] = shared[b.share_ok[shared]]
     b.start["shared"] = nv
     nv += len(b.var["shared"])
-    b.add_columns(nv, integer=True)  # the first block of columns: x and z
+    # A street centre shares with childcare at a cost of its own only where that cost
+    # differs from the sum of the two (else the pair needs no column).
+    P = b.P
+    centre = np.intersect1d(b.var["street_centre"], b.var["childcare"])
+    centre = centre[b.centre_ok[centre]]
+    delta = P.cost_shared_centre[centre] - P.cost["street_centre"][centre] - P.cost["childcare"][centre]
+    b.var["shared_centre"] = centre[np.abs(delta) > 1e-9]
+    b.start["shared_centre"] = nv
+    nv += len(b.var["shared_centre"])
+    b.add_columns(nv, integer=True)  # the first block of columns: x, z and w
     b.n_sites = nv
-    for k in (*HOST_KINDS, "shared"):
+    for k in (*PLAN_KINDS, "shared", "shared_centre"):
         b.pos[k] = np.full(J, -1, np.int64)
         b.pos[k][b.var[k]] = b.start[k] + np.arange(len(b.var[k]))
     for k, idx in b.required_by_kind.items():
@@ -479,14 +515,8 @@ def _community_rows(b: _Draft) -> None:
     for k in KINDS:
         rk = b.rows_need[k]
         if k == "elderly":
-            Mk = sp.hstack(
-                [P.cover["elderly"][rk][:, var["elderly"]],
-                 P.cover["street_centre"][rk][:, var["street_centre"]]],
-                format="csr",
-            )
-            cmap = np.concatenate(
-                [pos["elderly"][var["elderly"]], pos["street_centre"][var["street_centre"]]]
-            )
+            Mk = sp.hstack([P.cover[kk][rk][:, var[kk]] for kk in ELDERLY_HOSTS], format="csr")
+            cmap = np.concatenate([pos[kk][var[kk]] for kk in ELDERLY_HOSTS])
         else:
             Mk = P.cover["childcare"][rk][:, var["childcare"]].tocsr()
             cmap = pos["childcare"][var["childcare"]]
@@ -615,8 +645,9 @@ def _target_tag(target: str, kind: str, d: Any, need: float) -> dict[str, Any]:
 
 def _one_kind_per_site_rows(b: _Draft) -> None:
     """``x_e + x_c <= 1`` where no shared building is allowed, ``x_e + x_s <= 1``
-    always, ``x_c + x_s <= 1`` where no shared building is allowed."""
-    P, var, pos = b.P, b.var, b.pos
+    always, ``x_c + x_s <= 1`` where no shared building is allowed; an institution
+    shares its building with no other kind (``x_i + x_k <= 1``)."""
+    var, pos = b.var, b.pos
     both = np.intersect1d(var["elderly"], var["childcare"])
     noshare = both[~b.share_ok[both]]
     if len(noshare):
@@ -625,20 +656,33 @@ def _one_kind_per_site_rows(b: _Draft) -> None:
     if len(es):
         b.rows.pairs(pos["elderly"][es], pos["street_centre"][es], 1.0)
     cs = np.intersect1d(var["childcare"], var["street_centre"])
-    cs = cs[~np.isfinite(P.cost_shared[cs])]
+    cs = cs[~b.centre_ok[cs]]
     if len(cs):
         b.rows.pairs(pos["childcare"][cs], pos["street_centre"][cs], 1.0)
+    for k in HOST_KINDS:
+        both = np.intersect1d(var["institution"], var[k])
+        if len(both):
+            b.rows.pairs(pos["institution"][both], pos[k][both], 1.0)
 
 
 def _shared_building_rows(b: _Draft) -> None:
-    """``z <= x_e``, ``z <= x_c``; and ``x_e + x_c - z <= 1`` where sharing costs more."""
-    P, pos, shared = b.P, b.pos, b.var["shared"]
+    """``z <= x_e``, ``z <= x_c``; and ``x_e + x_c - z <= 1`` where sharing costs more;
+    the same for a street centre with childcare (``w``)."""
+    P = b.P
+    for block, partner, cost_pair in (("shared", "elderly", P.cost_shared),
+                                      ("shared_centre", "street_centre", P.cost_shared_centre)):
+        _pair_rows(b, block, partner, cost_pair)
+
+
+def _pair_rows(b: _Draft, block: str, partner: str, cost_pair: np.ndarray) -> None:
+    """The rows of one shared-building block (*partner* and childcare in one building)."""
+    P, pos, shared = b.P, b.pos, b.var[block]
     if not len(shared):
         return
-    z = pos["shared"][shared]
-    for kk in KINDS:
+    z = pos[block][shared]
+    for kk in (partner, "childcare"):
         b.rows.pairs(z, pos[kk][shared], 0.0, sign_b=-1.0)
-    delta = P.cost_shared[shared] - P.cost["elderly"][shared] - P.cost["childcare"][shared]
+    delta = cost_pair[shared] - P.cost[partner][shared] - P.cost["childcare"][shared]
     up = shared[delta > 0]
     if len(up):
         k_ = len(up)
@@ -646,29 +690,30 @@ def _shared_building_rows(b: _Draft) -> None:
             (np.r_[np.ones(2 * k_), -np.ones(k_)], (np.tile(np.arange(k_), 3), np.arange(3 * k_))),
             shape=(k_, 3 * k_),
         )
-        cols = np.concatenate([pos["elderly"][up], pos["childcare"][up], pos["shared"][up]])
+        cols = np.concatenate([pos[partner][up], pos["childcare"][up], pos[block][up]])
         b.rows.block(M, cols, -np.inf, 1.0)
 
 
 def _required_rows(b: _Draft) -> None:
     """A site required as any kind opens as one: ``sum_k x[k, j] >= 1``."""
     for j in b.required_any:
-        p = [b.pos[k][j] for k in HOST_KINDS if b.pos[k][j] >= 0]
+        p = [b.pos[k][j] for k in PLAN_KINDS if b.pos[k][j] >= 0]
         if p:
             b.rows.row(p, np.ones(len(p)), 1.0, np.inf)
 
 
 def _cost_vector(b: _Draft) -> None:
-    """Cost per column: a kind's cost on ``x``, the shared discount (or surcharge) on ``z``."""
+    """Cost per column: a kind's cost on ``x``, the shared discount (or surcharge) on ``z``
+    and ``w``."""
     P, var, pos = b.P, b.var, b.pos
     b.cost = np.zeros(b.n_cols)
-    for k in HOST_KINDS:
+    for k in PLAN_KINDS:
         b.cost[pos[k][var[k]]] = P.cost[k][var[k]]
-    shared = var["shared"]
-    if len(shared):
-        b.cost[pos["shared"][shared]] = (
-            P.cost_shared[shared] - P.cost["elderly"][shared] - P.cost["childcare"][shared]
-        )
+    for block, partner, pair in (("shared", "elderly", P.cost_shared),
+                                 ("shared_centre", "street_centre", P.cost_shared_centre)):
+        js = var[block]
+        if len(js):
+            b.cost[pos[block][js]] = pair[js] - P.cost[partner][js] - P.cost["childcare"][js]
 
 
 # ------------------------------------------------------------------ district targets
@@ -816,9 +861,7 @@ def _objective(b: _Draft, cost_scale: float | None) -> tuple[np.ndarray, bool, f
 
 def _with_terms(c: np.ndarray, b: _Draft) -> np.ndarray:
     """*c* plus the blocks' own objective terms (a copy when there are any)."""
-    if not b.objective_terms:
-        return c
-    c = c.copy()
+    c = c.copy() if b.objective_terms else c
     for cols, vals in b.objective_terms:
         c[cols] += vals
     return c

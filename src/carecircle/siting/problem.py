@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 
 KINDS = ("elderly", "childcare")
 HOST_KINDS = ("elderly", "childcare", "street_centre")
-TARGETS = ("coverage", "street_centre", "places", "minimum")
+#: Every kind a candidate may open as: the host kinds and an elderly institution (beds).
+PLAN_KINDS = (*HOST_KINDS, "institution")
+#: The kinds that serve elderly care (one of them per site).
+ELDERLY_HOSTS = ("elderly", "street_centre", "institution")
+TARGETS = ("coverage", "street_centre", "places", "minimum", "beds", "nursing", "demonstration")
 TARGET_COLUMNS = (
     "urban_cov",
     "rural_cov",
@@ -38,6 +42,14 @@ TARGET_COLUMNS = (
     "population",
     "existing_places",
     *(f"{p}_{k}" for p in ("min_new", "min_total", "existing") for k in HOST_KINDS),
+    "beds_share",
+    "pop_60plus",
+    "existing_public_beds",
+    "nursing_share",
+    "existing_beds",
+    "existing_nursing_beds",
+    "min_demonstration",
+    "existing_demonstration",
 )
 
 #: Which district targets to enforce: a subset of :data:`TARGETS`; ``None`` = all.
@@ -137,6 +149,14 @@ class SitingProblem:
     existing_capacity, existing_cover
         ``{kind: capacity per existing facility}`` and ``{kind: communities x existing
         facilities}`` 0/1 reach: today's facilities that serve the kind.
+    beds_new, nursing_new
+        Beds, and nursing-type beds among them, that a new institution there adds.
+    demonstration_new
+        Whether a new (public) institution there may be the district's public
+        demonstration elderly home.
+    cost_shared_centre
+        Cost if the candidate hosts a street centre and childcare in one building;
+        NaN or inf where not allowed.
 
     ``population``, ``street`` and ``candidate_street`` stay ``None`` when unknown
     because no filled value means the same: an unknown population is not zero, and
@@ -167,6 +187,10 @@ class SitingProblem:
     capacity_shared: dict[str, np.ndarray] | None = None
     existing_capacity: dict[str, np.ndarray] | None = None
     existing_cover: dict[str, sp.csr_matrix] | None = None
+    beds_new: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    nursing_new: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    demonstration_new: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    cost_shared_centre: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     # ------------------------------------------------------------------ factories
 
@@ -197,6 +221,8 @@ class SitingProblem:
         capacity_shared: Mapping[str, Any] | None = None,
         existing_capacity: Mapping[str, Any] | None = None,
         existing_cover: Mapping[str, Any] | None = None,
+        beds_new: Any = None, nursing_new: Any = None, demonstration_new: Any = None,
+        cost_shared_centre: Any = None,
     ) -> SitingProblem:
         """A problem from plain arrays, validated, with the defaults filled.
 
@@ -210,13 +236,13 @@ class SitingProblem:
         cover
             ``{"elderly": matrix, "childcare": matrix[, "street_centre": matrix]}``,
             communities x candidates, dense or sparse; nonzero where the candidate, if
-            opened as that kind, is within reach.  ``street_centre`` defaults to the
-            elderly reach.
+            opened as that kind, is within reach.  ``street_centre`` and ``institution``
+            default to the elderly reach.
         candidate_ids, candidate_district
             Per candidate: id and district label.
         can_host
             ``{kind: bool per candidate}`` for ``elderly``, ``childcare``,
-            ``street_centre`` (a missing kind: no candidate).
+            ``street_centre``, ``institution`` (a missing kind: no candidate).
         cost
             ``{kind: cost per candidate}`` if it hosts only that kind; finite and
             >= 0 where the candidate can host the kind.
@@ -247,13 +273,24 @@ class SitingProblem:
             Capacitated siting: ``{kind: people per community}`` (>= 0); ``None``:
             capacity is not modelled.
         capacity_new
-            ``{host kind: capacity per candidate}`` hosting that kind alone (default 0).
+            ``{host kind: capacity per candidate}`` hosting that kind alone (default 0;
+            ``institution``: its ``beds_new``).
         capacity_shared
             ``{host kind: capacity per candidate}`` in a building shared with the
             other kind (default: as ``capacity_new``).
         existing_capacity, existing_cover
             ``{kind: capacity per existing facility}`` and ``{kind: communities x
             facilities}`` reach (default: no existing facility).
+        beds_new, nursing_new
+            Beds a new institution there adds, and nursing-type beds among them
+            (default 0; nursing at most beds).
+        demonstration_new
+            Whether a new institution there may be the district's public demonstration
+            elderly home (default: where it adds beds).
+        cost_shared_centre
+            Cost if the candidate hosts a street centre and childcare in one building;
+            NaN or inf where not allowed.  ``None``: allowed where *cost_shared* is,
+            at the sum of the two costs (the behaviour before it existed).
 
         Returns
         -------
@@ -277,46 +314,32 @@ class SitingProblem:
         weight_ = {k: _nonneg(weight.get(k), n, f"weight[{k}]") for k in KINDS}
         served = _kind_masks(existing_served or {}, KINDS, n, "existing_served")
         cover_ = _covers(cover, n, J)
-        hosts = _kind_masks(can_host, HOST_KINDS, J, "can_host")
+        hosts = _kind_masks(can_host, PLAN_KINDS, J, "can_host")
         cost_ = _costs(cost, hosts, cand)
         shared = _cost_shared(cost_shared, J)
         places = np.zeros(J) if places_new is None else _nonneg(places_new, J, "places_new")
         pop = None if population is None else _nonneg(population, n, "population")
         street_ = None if street is None else _vec(street, n, "street")
-        cand_street = (
-            None if candidate_street is None else _vec(candidate_street, J, "candidate_street")
-        )
-        centres = (
-            np.zeros(0, dtype=object)
-            if streets_with_centre is None
-            else np.asarray(streets_with_centre)
-        )
+        cand_street = None if candidate_street is None else _vec(candidate_street, J, "candidate_street")
+        centres = np.asarray(streets_with_centre) if streets_with_centre is not None else np.zeros(0, object)
         targets_ = _targets_table(district_targets)
         excluded_ = _index_of(excluded, cand)
         required_ = _required(required, cand)
+        beds, nursing, demo = _bed_arrays(beds_new, nursing_new, demonstration_new, J)
         cap = _capacity_arrays(demand, capacity_new, capacity_shared, existing_capacity,
-                               existing_cover, n, J)
+                               existing_cover, n, J, beds)
+        centre = (
+            np.where(np.isfinite(shared), cost_["street_centre"] + cost_["childcare"], np.nan)
+            if cost_shared_centre is None
+            else _cost_shared(cost_shared_centre, J, "cost_shared_centre")
+        )
         return cls(
-            community_ids=ids,
-            district=district_,
-            urban=urban_,
-            weight=weight_,
-            cover=cover_,
-            candidate_ids=cand,
-            candidate_district=cand_district,
-            can_host=hosts,
-            cost=cost_,
-            existing_served=served,
-            cost_shared=shared,
-            places_new=places,
-            population=pop,
-            street=street_,
-            candidate_street=cand_street,
-            streets_with_centre=centres,
-            district_targets=targets_,
-            required=required_,
-            excluded=excluded_,
-            **cap,
+            community_ids=ids, district=district_, urban=urban_, weight=weight_, cover=cover_,
+            candidate_ids=cand, candidate_district=cand_district, can_host=hosts, cost=cost_,
+            existing_served=served, cost_shared=shared, places_new=places, population=pop,
+            street=street_, candidate_street=cand_street, streets_with_centre=centres,
+            district_targets=targets_, required=required_, excluded=excluded_, **cap,
+            beds_new=beds, nursing_new=nursing, demonstration_new=demo, cost_shared_centre=centre,
         )
 
     @classmethod
@@ -333,6 +356,9 @@ class SitingProblem:
         streets: gpd.GeoDataFrame | None = None,
         extra_places: Mapping[str, float] | None = None,
         capacity: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Mapping[Any, float]] | None = None,
+        pop_60plus: Mapping[Any, float] | None = None,
+        population: Mapping[Any, float] | None = None,
     ) -> SitingProblem:
         """A problem from a scenario's layers, reach and parameters.
 
@@ -367,6 +393,17 @@ class SitingProblem:
         capacity
             Capacitated siting: the capacity arguments of :meth:`from_arrays`
             (:func:`carecircle.siting.layers.capacity_arrays`); ``None``: off.
+        extra
+            More such additions per district by name (``beds``, ``all_beds``,
+            ``nursing_beds``, ``demonstration``; see
+            :func:`carecircle.siting.layers.existing_stock`).
+        pop_60plus
+            Residents aged 60+ per district for the public-beds target (default: the
+            model's elderly weight summed per district).
+        population
+            Residents per district for places per 1,000 (default: the model's
+            communities'): pass the whole district's, communities off the network too,
+            so that the plan meets the target the district table checks.
 
         Returns
         -------
@@ -375,7 +412,7 @@ class SitingProblem:
         """
         from carecircle.siting import layers
 
-        stock = layers.existing_stock(facilities, streets, extra_places,
+        stock = layers.existing_stock(facilities, streets, extra_places, extra,
                                       place_kinds=layers.place_kinds_of(standards))
         problem = cls.from_arrays(
             **layers.problem_arrays(
@@ -389,7 +426,9 @@ class SitingProblem:
         return problem.with_changes(
             district_targets=make_district_targets(
                 problem,
-                **layers.target_arguments(targets, stock),
+                **layers.target_arguments(
+                    targets, stock, plan_beds=bool(problem.can_host["institution"].any()),
+                    pop_60plus=pop_60plus, population=population),
             )
         )
 
@@ -493,10 +532,10 @@ def _kind_masks(
 
 def _covers(cover: Mapping[str, Any], n: int, J: int) -> dict[str, sp.csr_matrix]:
     out: dict[str, sp.csr_matrix] = {}
-    for k in HOST_KINDS:
+    for k in PLAN_KINDS:
         M = cover.get(k)
         if M is None:
-            if k == "street_centre":
+            if k in ("street_centre", "institution"):
                 continue
             raise problem_error(
                 f"cover[{k!r}] is missing", column="cover", expected="communities x candidates matrix"
@@ -511,6 +550,7 @@ def _covers(cover: Mapping[str, Any], n: int, J: int) -> dict[str, sp.csr_matrix
             )
         out[k] = M
     out.setdefault("street_centre", out["elderly"])
+    out.setdefault("institution", out["elderly"])
     return out
 
 
@@ -519,7 +559,7 @@ def _costs(
 ) -> dict[str, np.ndarray]:
     J = len(ids)
     out = {}
-    for k in HOST_KINDS:
+    for k in PLAN_KINDS:
         c = cost.get(k)
         c = np.full(J, np.nan) if c is None else _vec(c, J, f"cost[{k}]").astype(float)
         bad = can_host[k] & (~np.isfinite(c) | (c < 0))
@@ -537,10 +577,10 @@ def _costs(
     return out
 
 
-def _cost_shared(v: Any, J: int) -> np.ndarray:
-    c = _vec(np.full(J, np.nan) if v is None else v, J, "cost_shared").astype(float)
+def _cost_shared(v: Any, J: int, name: str = "cost_shared") -> np.ndarray:
+    c = _vec(np.full(J, np.nan) if v is None else v, J, name).astype(float)
     if np.any(np.isfinite(c) & (c < 0)):
-        raise problem_error("cost_shared must be >= 0 (NaN/inf = not allowed)", column="cost_shared")
+        raise problem_error(f"{name} must be >= 0 (NaN/inf = not allowed)", column=name)
     return c
 
 
@@ -552,15 +592,20 @@ def _capacity_arrays(
     existing_cover: Mapping[str, Any] | None,
     n: int,
     J: int,
+    beds: np.ndarray,
 ) -> dict[str, Any]:
-    """The capacity fields, checked (all ``None`` without a demand)."""
+    """The capacity fields, checked (all ``None`` without a demand); a new
+    institution's capacity defaults to its beds."""
     if demand is None:
         return {}
     dem = {k: _nonneg(demand.get(k, np.zeros(n)), n, f"demand[{k}]") for k in KINDS}
     new = {k: _nonneg((capacity_new or {}).get(k, np.zeros(J)), J, f"capacity_new[{k}]")
            for k in HOST_KINDS}
+    new["institution"] = _nonneg((capacity_new or {}).get("institution", beds), J,
+                                 "capacity_new[institution]")
     shared = {k: _nonneg((capacity_shared or {}).get(k, new[k]), J, f"capacity_shared[{k}]")
               for k in HOST_KINDS}
+    shared["institution"] = new["institution"]  # an institution shares no building
     ex_cap: dict[str, np.ndarray] = {}
     ex_cov: dict[str, sp.csr_matrix] = {}
     for k in KINDS:
@@ -575,6 +620,20 @@ def _capacity_arrays(
         ex_cov[k] = M
     return {"demand": dem, "capacity_new": new, "capacity_shared": shared,
             "existing_capacity": ex_cap, "existing_cover": ex_cov}
+
+
+def _bed_arrays(beds_new: Any, nursing_new: Any, demonstration_new: Any, J: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Beds, nursing beds (at most the beds) and demonstration eligibility per candidate."""
+    beds = np.zeros(J) if beds_new is None else _nonneg(beds_new, J, "beds_new")
+    nursing = np.zeros(J) if nursing_new is None else _nonneg(nursing_new, J, "nursing_new")
+    if np.any(nursing > beds + 1e-9):
+        i = int(np.flatnonzero(nursing > beds + 1e-9)[0])
+        raise problem_error("nursing_new must be <= beds_new", column="nursing_new", row=i,
+                            found=f"{nursing[i]:g} > {beds[i]:g}")
+    demo = (beds > 0) if demonstration_new is None else _vec(
+        demonstration_new, J, "demonstration_new").astype(bool)
+    return beds, nursing, demo
 
 
 def _targets_table(table: pd.DataFrame | None) -> pd.DataFrame:
@@ -596,8 +655,8 @@ def _required(sel: Any, ids: np.ndarray) -> Required:
         return _index_of(sel, ids)
     out = {}
     for k, v in sel.items():
-        if k not in HOST_KINDS:
-            raise problem_error(f"required has an unknown kind {k!r}", expected=", ".join(HOST_KINDS))
+        if k not in PLAN_KINDS:
+            raise problem_error(f"required has an unknown kind {k!r}", expected=", ".join(PLAN_KINDS))
         out[k] = _index_of(v, ids)
     return out
 
@@ -640,6 +699,8 @@ def make_district_targets(
     min_total: Mapping[str, int] | None = None,
     existing_counts: Mapping[str, Mapping[Any, float] | pd.Series] | None = None,
     n_streets: Mapping[Any, float] | pd.Series | None = None,
+    beds: BedTargets | None = None,
+    population: Mapping[Any, float] | pd.Series | None = None,
 ) -> pd.DataFrame:
     """The plan's targets for every district of *problem* (the defaults are the plan's).
 
@@ -666,6 +727,12 @@ def make_district_targets(
     n_streets
         Streets per district; default: the distinct street labels of the
         district's communities and candidates.
+    beds
+        The bed targets (public beds, nursing-bed share, demonstration homes) and
+        today's stock they count; ``None``: none (see :class:`BedTargets`).
+    population
+        Residents per district for places per 1,000; default: the problem's
+        population summed per district.
 
     Returns
     -------
@@ -683,7 +750,8 @@ def make_district_targets(
         df["n_streets"] = _streets_per_district(problem, problem.street, df.index, n_streets)
     if places_per_1000 is not None and problem.population is not None:
         df["places_per_1000"] = float(places_per_1000)
-        pop = pd.Series(problem.population).groupby(problem.district).sum()
+        pop = (pd.Series(population, dtype=float) if population is not None
+               else pd.Series(problem.population).groupby(problem.district).sum())
         df["population"] = pop.reindex(df.index).fillna(0.0)
         ep = pd.Series(existing_places if existing_places is not None else {}, dtype=float)
         df["existing_places"] = ep.reindex(df.index).fillna(0.0)
@@ -691,7 +759,67 @@ def make_district_targets(
         df[f"min_total_{kind}"] = float(count)
         ex = pd.Series((existing_counts or {}).get(kind, {}), dtype=float)
         df[f"existing_{kind}"] = ex.reindex(df.index).fillna(0.0)
+    if beds is not None:
+        _bed_columns(df, problem, beds)
     return df
+
+
+@dataclass(frozen=True)
+class BedTargets:
+    """The plan's bed targets for :func:`make_district_targets`, with the stock they count.
+
+    Each target is left out when its share or count is ``None``.  Existing amounts are
+    per district (missing districts: 0).
+
+    Attributes
+    ----------
+    beds_share
+        Public elderly-institution beds as a share of the district's residents aged 60+
+        (the plan: 1 %, task 4).
+    pop_60plus
+        Residents aged 60+ per district; default: the problem's elderly weight summed
+        per district.
+    existing_public_beds
+        Public beds today (committed projects included).
+    nursing_share
+        Nursing-type beds as a share of all institution beds (the plan: 60 %).
+    existing_beds, existing_nursing_beds
+        Institution beds and nursing-type beds today, all ownerships.
+    min_demonstration
+        Public demonstration elderly homes per district (the plan: 1).
+    existing_demonstration
+        Public demonstration homes today.
+    """
+
+    beds_share: float | None = None
+    pop_60plus: Mapping[Any, float] | None = None
+    existing_public_beds: Mapping[Any, float] | None = None
+    nursing_share: float | None = None
+    existing_beds: Mapping[Any, float] | None = None
+    existing_nursing_beds: Mapping[Any, float] | None = None
+    min_demonstration: float | None = None
+    existing_demonstration: Mapping[Any, float] | None = None
+
+
+def _per_district(values: Mapping[Any, float] | None, index: pd.Index) -> pd.Series:
+    return pd.Series(dict(values or {}), dtype=float).reindex(index).fillna(0.0)
+
+
+def _bed_columns(df: pd.DataFrame, problem: SitingProblem, beds: BedTargets) -> None:
+    """The bed targets' columns of the targets table (in place)."""
+    if beds.beds_share is not None:
+        df["beds_share"] = float(beds.beds_share)
+        pop = (beds.pop_60plus if beds.pop_60plus is not None
+               else pd.Series(problem.weight["elderly"]).groupby(problem.district).sum())
+        df["pop_60plus"] = _per_district(pop, df.index)
+        df["existing_public_beds"] = _per_district(beds.existing_public_beds, df.index)
+    if beds.nursing_share is not None:
+        df["nursing_share"] = float(beds.nursing_share)
+        df["existing_beds"] = _per_district(beds.existing_beds, df.index)
+        df["existing_nursing_beds"] = _per_district(beds.existing_nursing_beds, df.index)
+    if beds.min_demonstration is not None:
+        df["min_demonstration"] = float(beds.min_demonstration)
+        df["existing_demonstration"] = _per_district(beds.existing_demonstration, df.index)
 
 
 def _streets_per_district(

@@ -3,8 +3,9 @@
 For a community on the network that the plan does not serve with a kind, the reason
 is the first that holds:
 
-1. ``no_candidate``: no candidate site within its walk can host the kind (none of
-   that kind allowed by its ``kinds``, big enough, and with a cost);
+1. ``no_candidate``: no candidate site within its walk (for a village's elderly care:
+   within the rural travel limit, the problem's reach) can host the kind (none of that
+   kind allowed by its ``kinds``, big enough, and with a cost);
 2. ``excluded_only``: there are such candidates, but every one is in ``plan.excluded``;
 3. ``budget``: in budget mode, candidates are within reach and allowed; the budget
    went elsewhere;
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from carecircle.siting.problem import KINDS, SitingProblem
+from carecircle.siting.problem import ELDERLY_HOSTS, KINDS, SitingProblem
 
-#: The host kinds that serve each kind (a street centre serves elderly care).
-SERVED_BY = {"elderly": ("elderly", "street_centre"), "childcare": ("childcare",)}
+#: The host kinds that serve each kind (a street centre and an elderly institution serve
+#: elderly care, as in the model's coverage rows).
+SERVED_BY = {"elderly": ELDERLY_HOSTS, "childcare": ("childcare",)}
 
 
 def _reaches(P: SitingProblem, kind: str, usable: dict[str, np.ndarray]) -> np.ndarray:

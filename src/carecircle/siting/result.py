@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from carecircle.errors import InfeasibleError
-from carecircle.siting.problem import HOST_KINDS, KINDS, SitingProblem
+from carecircle.siting.problem import ELDERLY_HOSTS, KINDS, PLAN_KINDS, SitingProblem
 
 # Bilingual headers for the result tables (the report module may use them).
 COLUMN_LABELS = {
@@ -26,6 +26,8 @@ COLUMN_LABELS = {
     "elderly_residents_newly_served": "新覆盖老年人 60+ newly served",
     "childcare_residents_newly_served": "新覆盖婴幼儿 0-3 newly served",
     "places_new": "新增托位 New childcare places",
+    "beds_new": "新增床位 New beds",
+    "nursing_new": "新增护理型床位 New nursing-type beds",
 }
 
 
@@ -110,10 +112,11 @@ class SitingResult:
     total_cost
         Cost of the plan.
     opened
-        ``{kind: candidate indices}`` for elderly, childcare, street_centre.
+        ``{kind: candidate indices}`` for elderly, childcare, street_centre, institution.
     sites
         One row per opened candidate: ``candidate``, ``candidate_id``,
         ``district``, ``street``, ``kinds``, ``shared``, ``cost``, ``places_new``,
+        ``beds_new``, ``nursing_new``,
         ``communities_newly_served``, ``elderly_residents_newly_served``,
         ``childcare_residents_newly_served``, ``residents_newly_served``.
     served
@@ -168,7 +171,8 @@ def communities_served(P: SitingProblem, opened: dict[str, np.ndarray]) -> dict[
     P
         The problem (today's service and the reach).
     opened
-        ``{kind: candidate indices}`` of the plan; a street centre serves elderly care.
+        ``{kind: candidate indices}`` of the plan; a street centre and an institution
+        serve elderly care.
 
     Returns
     -------
@@ -178,7 +182,7 @@ def communities_served(P: SitingProblem, opened: dict[str, np.ndarray]) -> dict[
     out = {}
     for k in KINDS:
         s = P.existing_served[k].copy()
-        hosts = ("elderly", "street_centre") if k == "elderly" else ("childcare",)
+        hosts = ELDERLY_HOSTS if k == "elderly" else ("childcare",)
         for kk in hosts:
             idx = opened.get(kk, np.zeros(0, np.int64))
             if len(idx):
@@ -188,7 +192,8 @@ def communities_served(P: SitingProblem, opened: dict[str, np.ndarray]) -> dict[
 
 
 def plan_cost(P: SitingProblem, opened: dict[str, np.ndarray]) -> np.ndarray:
-    """Cost per candidate of a plan (shared-building cost where a site hosts both kinds).
+    """Cost per candidate of a plan (shared-building cost where a site hosts elderly care or a
+    street centre with childcare).
 
     Parameters
     ----------
@@ -202,15 +207,13 @@ def plan_cost(P: SitingProblem, opened: dict[str, np.ndarray]) -> np.ndarray:
     numpy.ndarray
         One cost per candidate (0 where nothing opens).
     """
-    J = P.n_candidates
-    host = {k: np.zeros(J, bool) for k in HOST_KINDS}
-    for k, idx in opened.items():
-        host[k][idx] = True
-    cost = np.zeros(J)
-    for k in HOST_KINDS:
+    host = _hosts(P, opened)
+    cost = np.zeros(P.n_candidates)
+    for k in PLAN_KINDS:
         cost[host[k]] += P.cost[k][host[k]]
-    both = host["elderly"] & host["childcare"] & np.isfinite(P.cost_shared)
-    cost[both] += P.cost_shared[both] - P.cost["elderly"][both] - P.cost["childcare"][both]
+    for partner, pair in (("elderly", P.cost_shared), ("street_centre", P.cost_shared_centre)):
+        both = host[partner] & host["childcare"] & np.isfinite(pair)
+        cost[both] += pair[both] - P.cost[partner][both] - P.cost["childcare"][both]
     return cost
 
 
@@ -226,6 +229,8 @@ SITE_COLUMNS = (
     "shared",
     "cost",
     "places_new",
+    "beds_new",
+    "nursing_new",
     "communities_newly_served",
     "elderly_residents_newly_served",
     "childcare_residents_newly_served",
@@ -234,7 +239,7 @@ SITE_COLUMNS = (
 
 
 def _hosts(P: SitingProblem, opened: Opened) -> dict[str, np.ndarray]:
-    host = {k: np.zeros(P.n_candidates, bool) for k in HOST_KINDS}
+    host = {k: np.zeros(P.n_candidates, bool) for k in PLAN_KINDS}
     for k, idx in opened.items():
         host[k][idx] = True
     return host
@@ -258,13 +263,13 @@ def sites_table(P: SitingProblem, opened: Opened, before: Served) -> pd.DataFram
         Columns :data:`SITE_COLUMNS`.
     """
     host = _hosts(P, opened)
-    any_open = np.flatnonzero(host["elderly"] | host["childcare"] | host["street_centre"])
+    any_open = np.flatnonzero(np.logical_or.reduce([host[k] for k in PLAN_KINDS]))
     cost = plan_cost(P, opened)
     recs = []
     for j in any_open:
-        kinds = [k for k in HOST_KINDS if host[k][j]]
+        kinds = [k for k in PLAN_KINDS if host[k][j]]
         new_e = np.zeros(P.n_communities, bool)
-        for kk in ("elderly", "street_centre"):
+        for kk in ELDERLY_HOSTS:
             if host[kk][j]:
                 new_e |= (P.cover[kk][:, j].toarray().ravel() > 0) & ~before["elderly"]
         new_c = np.zeros(P.n_communities, bool)
@@ -280,10 +285,14 @@ def sites_table(P: SitingProblem, opened: Opened, before: Served) -> pd.DataFram
                 "street": None if P.candidate_street is None else P.candidate_street[j],
                 "kinds": ";".join(kinds),
                 "shared": bool(
-                    host["elderly"][j] and host["childcare"][j] and np.isfinite(P.cost_shared[j])
+                    (host["elderly"][j] and host["childcare"][j] and np.isfinite(P.cost_shared[j]))
+                    or (host["street_centre"][j] and host["childcare"][j]
+                        and np.isfinite(P.cost_shared_centre[j]))
                 ),
                 "cost": float(cost[j]),
                 "places_new": float(P.places_new[j]) if host["childcare"][j] else 0.0,
+                "beds_new": float(P.beds_new[j]) if host["institution"][j] else 0.0,
+                "nursing_new": float(P.nursing_new[j]) if host["institution"][j] else 0.0,
                 "communities_newly_served": int((new_e | new_c).sum()),
                 "elderly_residents_newly_served": we,
                 "childcare_residents_newly_served": wc,
@@ -328,7 +337,8 @@ def district_table(P: SitingProblem, opened: Opened, before: Served, after: Serv
                     r[f"{k}_{label}_{when}"] = float(s[k][sel].mean()) if nsel else math.nan
         r.update(_district_streets(P, opened, d))
         r.update(_district_places(P, opened, d))
-        for k in HOST_KINDS:
+        r.update(_district_beds(P, opened, d))
+        for k in PLAN_KINDS:
             js = opened.get(k, np.zeros(0, np.int64))
             r[f"new_{k}"] = int((P.candidate_district[js] == d).sum())
         r["cost"] = float(cost[P.candidate_district == d].sum())
@@ -371,6 +381,28 @@ def _district_places(P: SitingProblem, opened: Opened, d: Any) -> dict[str, floa
     }
 
 
+def _district_beds(P: SitingProblem, opened: Opened, d: Any) -> dict[str, float]:
+    """Public beds, the nursing-bed share and demonstration homes before and after (those
+    the targets table has)."""
+    ji = opened.get("institution", np.zeros(0, np.int64))
+    ji = ji[P.candidate_district[ji] == d]
+    beds, nursing = float(P.beds_new[ji].sum()), float(P.nursing_new[ji].sum())
+    out: dict[str, float] = {}
+    if P.target(d, "beds_share") is not None:
+        ex = P.target(d, "existing_public_beds") or 0.0
+        out.update(public_beds_before=ex, public_beds_after=ex + beds)
+    if P.target(d, "nursing_share") is not None:
+        b0 = P.target(d, "existing_beds") or 0.0
+        n0 = P.target(d, "existing_nursing_beds") or 0.0
+        out.update(nursing_share_before=n0 / b0 if b0 else math.nan,
+                   nursing_share_after=(n0 + nursing) / (b0 + beds) if b0 + beds else math.nan)
+    if P.target(d, "min_demonstration") is not None:
+        ex = P.target(d, "existing_demonstration") or 0.0
+        out.update(demonstration_before=ex,
+                   demonstration_after=ex + float(P.demonstration_new[ji].sum()))
+    return out
+
+
 def empty_result(
     P: SitingProblem,
     mode: str,
@@ -406,7 +438,7 @@ def empty_result(
         ``has_solution`` False; after = before (nobody served after when infeasible).
     """
     before = {k: P.existing_served[k] for k in KINDS}
-    opened = {k: np.zeros(0, np.int64) for k in HOST_KINDS}
+    opened = {k: np.zeros(0, np.int64) for k in PLAN_KINDS}
     served = pd.DataFrame(
         {f"{k}_{w}": before[k] for k in KINDS for w in ("before", "after")},
         index=pd.Index(P.community_ids, name="community_id"),
