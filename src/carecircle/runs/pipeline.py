@@ -302,8 +302,10 @@ def run_scenario(
     from carecircle.assess.indicators import terminal_table
     from carecircle.runs.timing import StageTimer
 
-    timer = StageTimer()
     scen = as_scenario(scenario)
+    # Stage bars estimate from this scenario's last run, kept beside the network cache.
+    timer = StageTimer(progress=not quiet, record=cache_dir() / "stage-times.json",
+                       scenario=str(scen.base_dir / scen.name))
     with timer.stage("validate 校验"):
         report = validate(scen)
     if report.errors:
@@ -311,6 +313,7 @@ def run_scenario(
     say(quiet, report.text)
     with timer.stage("inputs+network 数据与路网"):
         ctx = prepare(scen, quiet=quiet)
+    timer.nodes = ctx.net.n_nodes
     with _engine(ctx, scheduler, partition_by=partition_by, n_partitions=n_partitions,
                  quiet=quiet) as ctx:
         where = "" if scheduler is None else " (on the cluster 分布式)"
@@ -341,6 +344,7 @@ def run_scenario(
         if not issubclass(w.category, CarecircleWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     times = timer.line()
+    timer.save()
     table = run.districts_after if run.districts_after is not None else run.districts_before
     text = "\n".join([
         "District indicators 区县指标" + (" (after the plan 规划后)" if plan else ""),
