@@ -208,3 +208,13 @@ def test_both_engines_take_every_call_the_engine_protocol_allows(engine, method)
         assert got[name].default == p.default, f"{engine.__name__}.{method}: default of {name}"
     extra = [n for n in got if n not in want and got[n].default is inspect.Parameter.empty]
     assert not extra, f"{engine.__name__}.{method} requires {extra}, which the pipeline never passes"
+
+
+def test_every_headline_number_of_the_demo_has_a_bilingual_label(library_run):
+    from carecircle.outputs.briefing import HEADLINE_LABELS, TECHNICAL_KEYS, headline_items
+
+    today, plan = library_run
+    for run in (today, plan):
+        cards = headline_items({k: v for k, v in run.headline.items() if k not in TECHNICAL_KEYS})
+        raw = [c["label"] for c in cards if c["label"] not in HEADLINE_LABELS.values()]
+        assert raw == [], f"headline keys without a label in HEADLINE_LABELS: {raw}"

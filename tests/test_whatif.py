@@ -295,3 +295,23 @@ def test_document_has_no_nan_and_decodes(tmp_path):
     # D1 has no rural community: its share is not a number (null), never 0
     assert data["plan"]["districts"]["elderly_rural_after"][0] is None
     assert "<script>window" not in html  # names are inside the compressed document only
+
+
+@pytest.mark.browser
+def test_the_what_if_map_draws_the_runs_streets_offline(demo_plan, page_dir, cc_chrome, cc_serve):
+    driver = cc_chrome
+    base = cc_serve(page_dir)
+    _open(driver, base + "what-if.html")
+    _wait(driver, "return window.cc && cc.streetsReady === true;", "streets drawn")
+    labels = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".map(l => l.textContent.trim());")
+    assert "街道(步行路网) Streets (walking network)" in labels
+    # the street tiles are canvases with something drawn on them
+    inked = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-ccStreets-pane canvas')).some(c => {"
+        "  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "  for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) return true; } return false; });")
+    assert inked
+    assert console_errors(driver) == []
+    assert foreign_requests(driver, base) == []

@@ -39,6 +39,7 @@ from carecircle.outputs.style import (
 from carecircle.outputs.webmap import _indicator_value
 
 HEADLINE_LABELS = {
+    "beds_added": "新增养老床位 New elderly-care beds",
     "communities": "社区/村总数 Communities",
     "communities_on_network": "接入路网的社区 Communities on the network",
     "unreachable": "未评估(不在路网上) Not assessed (not on the network)",

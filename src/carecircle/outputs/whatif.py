@@ -53,7 +53,9 @@ from markupsafe import Markup
 
 from carecircle.atomic import write_text_atomic
 from carecircle.inputs.read import WGS84
-from carecircle.outputs.leaflet import _leaflet_inline, js_json
+from carecircle.outputs.basemap import STREETS_JS, Basemap, street_data
+from carecircle.outputs.leaflet import CC_JS, _leaflet_inline, js_json
+from carecircle.outputs.packed import PACKED_JS
 from carecircle.outputs.style import (
     ACQUISITION_LABELS,
     SITE_COLOURS,
@@ -303,13 +305,16 @@ def _labels() -> dict[str, Any]:
     }
 
 
-def whatif_html(data: dict[str, Any]) -> str:
+def whatif_html(data: dict[str, Any], streets: str | None = None) -> str:
     """The page for a :func:`whatif_data` document.
 
     Parameters
     ----------
     data
         The document.
+    streets
+        The run's streets as :func:`carecircle.outputs.basemap.street_data` packs them
+        (drawn offline under everything, as on the map); ``None``: no street layer.
 
     Returns
     -------
@@ -323,10 +328,15 @@ def whatif_html(data: dict[str, Any]) -> str:
         title=data.get("title") or "what-if", leaflet=Markup(_leaflet_inline()),
         payload=encode(data), labels=Markup(js_json(_labels())),
         district_keys=Markup(js_json(list(DISTRICT_KEYS))),
+        # the map's street layer: the same code as map.html's (CC_JS sets up its pane)
+        street_js=Markup(f"{CC_JS}\n{PACKED_JS}\n{STREETS_JS}"),
+        # base64 holds only [A-Za-z0-9+/=]: its JSON string is safe in a script
+        streets=Markup(json.dumps(streets)),
     )
 
 
-def write_whatif_page(basis: PlanBasis, path: str | Path, **kw: Any) -> Path:
+def write_whatif_page(basis: PlanBasis, path: str | Path, *, streets: str | None = None,
+                      **kw: Any) -> Path:
     """Write a what-if page for a plan (see :func:`whatif_data` for ``kw``).
 
     Parameters
@@ -335,6 +345,8 @@ def write_whatif_page(basis: PlanBasis, path: str | Path, **kw: Any) -> Path:
         The plan and its problem.
     path
         The HTML file to write.
+    streets
+        Packed streets for the map (:func:`whatif_html`).
     **kw
         ``communities``, ``district_names``, ``excluded``, ``title``, ``off_network``.
 
@@ -343,7 +355,7 @@ def write_whatif_page(basis: PlanBasis, path: str | Path, **kw: Any) -> Path:
     Path
         ``path``, written atomically.
     """
-    return write_text_atomic(path, whatif_html(whatif_data(basis, **kw)))
+    return write_text_atomic(path, whatif_html(whatif_data(basis, **kw), streets))
 
 
 def write_whatif(run: Any, path: str | Path) -> Path:
@@ -377,8 +389,11 @@ def write_whatif(run: Any, path: str | Path) -> Path:
     scen = run.scenario
     title = getattr(scen, "title", "") or getattr(scen, "name", "")
     excluded = tuple(getattr(getattr(scen, "plan", None), "excluded", ()))
+    # Streets in WGS-84 (no Amap shift): the page has no online base map to line up with.
+    streets = street_data(run.network, Basemap.of(None))[0] if run.network is not None else None
     return write_whatif_page(run.basis, path, communities=comm, district_names=names,
-                             excluded=excluded, title=str(title), off_network=off)
+                             excluded=excluded, title=str(title), off_network=off,
+                             streets=streets)
 
 
 def page_numbers(data: dict[str, Any]) -> pd.DataFrame:
