@@ -86,7 +86,7 @@ def test_lp_bound_is_the_lp_relaxation(mode):
     P = random_siting_problem(150, 600, seed=4)
     budget = 2e7 if mode == "budget" else None
     M = build_model(P, mode=mode, budget=budget, targets=() if mode == "budget" else None)
-    b = bound.lp_bound(M.milp, time_limit=30)
+    b = bound.lp_bound(M.milp, time_limit=30, solver="simplex")
     assert b.status == "optimal"
     want = _lp_value(M.milp)
     assert b.bound == pytest.approx(want, rel=1e-7)
@@ -95,6 +95,30 @@ def test_lp_bound_is_the_lp_relaxation(mode):
     assert b.x is not None
     act = M.milp.A @ b.x
     assert (act >= M.milp.row_lower - 1e-6).all() and (act <= M.milp.row_upper + 1e-6).all()
+
+
+def test_interior_point_bound_is_valid_and_close_to_the_lp():
+    """Budget mode's default LP (interior point, no convexity rows): a valid bound.
+
+    Without the convexity rows the LP is a relaxation of the LP relaxation, so
+    its certified bound may be weaker than the LP's value, never on the wrong
+    side of it (an upper bound: the model maximises residents served).
+    """
+    P = random_siting_problem(150, 600, seed=4)
+    for targets, budget in (((), 2e7), (None, 1e8)):  # with the targets, 5e7 is too little
+        M = build_model(P, mode="budget", budget=budget, targets=targets)
+        assert bound.has_budget_row(M.milp)
+        b = bound.lp_bound(M.milp, time_limit=30)
+        assert "interior point" in b.source and b.status == "optimal"
+        want = _lp_value(M.milp)
+        assert b.bound >= want - 1e-6 * abs(want)
+        assert b.bound <= want * 1.01
+        assert b.x is not None
+        assert (b.x >= M.milp.col_lower).all() and (b.x <= M.milp.col_upper).all()
+    # cover_all has no budget row: dual simplex, the LP's value exactly.
+    M = build_model(P, mode="cover_all")
+    assert not bound.has_budget_row(M.milp)
+    assert "dual simplex" in bound.lp_bound(M.milp, time_limit=30).source
 
 
 def _brute(model):

@@ -44,6 +44,9 @@ from carecircle.siting import _milp
 #: Largest group of columns tied by kept rows that is enumerated (2**5 points).
 MAX_GROUP = 5
 
+#: A row over more columns than this, bounded above only, is a budget row.
+DENSE_ROW = 200
+
 
 @dataclass
 class Lagrangian:
@@ -456,8 +459,30 @@ class LPBound:
     relaxation: Lagrangian | None = None
 
 
+def has_budget_row(model: _milp.MilpModel) -> bool:
+    """Whether *model* has a dense row bounded above only (a budget row).
+
+    Parameters
+    ----------
+    model
+        The MILP.
+
+    Returns
+    -------
+    bool
+    """
+    dense = np.diff(model.A.tocsr().indptr) > DENSE_ROW
+    return bool(
+        (dense & np.isfinite(model.row_upper) & ~np.isfinite(model.row_lower)).any()
+    )
+
+
 def lp_bound(
-    model: _milp.MilpModel, *, time_limit: float, upper: float | None = None
+    model: _milp.MilpModel,
+    *,
+    time_limit: float,
+    upper: float | None = None,
+    solver: str = "auto",
 ) -> LPBound:
     """The LP relaxation solved in the sites' configurations, its bound certified.
 
@@ -471,6 +496,11 @@ def lp_bound(
     upper
         A plan's objective in the model's sense, if known (steers the
         subgradient steps).
+    solver
+        ``"simplex"`` (dual simplex, convexity rows added where broken),
+        ``"ipm"`` (HiGHS's interior-point method without crossover) or
+        ``"auto"``: interior point for a model with a budget row
+        (:func:`has_budget_row`), dual simplex otherwise; see the notes.
 
     Returns
     -------
@@ -494,11 +524,16 @@ def lp_bound(
     L = relaxation(model)
     Pm, lo, up, group = _configurations(L)
     C = (L.A_rel @ Pm.T).tocsr()
+    use_ipm = solver == "ipm" or (solver == "auto" and has_budget_row(model))
+    # Interior point: no convexity rows, up front (at 3,000 x 20,000 they made the
+    # solve 43 s instead of 23 s for a bound 0.002 % tighter) or later (each round
+    # would be a cold solve).  The LP without them is a relaxation still.
+    A_lp, r_lo, r_hi = C, L.lo, L.hi
     lp = _milp.MilpModel(
         c=Pm @ L.c,
-        A=C,
-        row_lower=L.lo,
-        row_upper=L.hi,
+        A=A_lp,
+        row_lower=r_lo,
+        row_upper=r_hi,
         col_lower=lo,
         col_upper=up,
         integrality=np.zeros(len(lo), bool),
@@ -506,8 +541,15 @@ def lp_bound(
     h = _milp.build(lp)
     h.setOptionValue("presolve", "off")
     h.setOptionValue("time_limit", max(float(time_limit), 0.1))
+    if use_ipm:
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "off")
     h.run()
-    solved = _convexity_rounds(h, group, t0 + time_limit)
+    MS = _milp.highspy.HighsModelStatus
+    if use_ipm:
+        solved = h.getModelStatus() == MS.kOptimal
+    else:
+        solved = _convexity_rounds(h, group, t0 + time_limit)
     sol = h.getSolution()
     # The duals of the relaxed rows only (the convexity rows come after them).
     n_rel = C.shape[0]
@@ -515,7 +557,12 @@ def lp_bound(
     u = _project(L, u)
     value, _ = L.value(u)
     x = Pm.T @ np.asarray(sol.col_value, float) if solved else None
-    source = "LP relaxation (site configurations, dual simplex), certified by Lagrangian duality"
+    if x is not None and use_ipm:
+        # An interior point: clear the near-zero dust (the LP's support is read
+        # as x > 1e-7), and keep each column in its box.
+        x = np.clip(np.where(x < 1e-5, 0.0, x), model.col_lower, model.col_upper)
+    how = "interior point, no crossover" if use_ipm else "dual simplex"
+    source = f"LP relaxation (site configurations, {how}), certified by Lagrangian duality"
     status = "optimal"
     if not solved:
         status = "time_limit"
