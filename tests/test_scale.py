@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from carecircle.siting import _milp, bound, improve
+from carecircle.siting import _milp, bound, greedy, improve
 from carecircle.siting.model import build_model
 from carecircle.siting.result import communities_served, plan_cost
 from carecircle.siting.solve import solve_siting
@@ -257,6 +257,65 @@ def test_window_repairs_and_improves():
     # The steps logged never make the plan worse.
     objs = [o for step, _t, o in r.log if step != "bound"]
     assert all(b <= a + 1e-6 for a, b in itertools.pairwise(objs))
+
+
+@pytest.mark.parametrize(("budget", "targets"), [(3e7, ()), (1e8, None)])
+def test_budget_plan_and_bound_when_the_lp_times_out(monkeypatch, budget, targets):
+    """No LP in time: the greedy plan, improved by windows, and the subgradient bound."""
+    P = random_siting_problem(200, 1000, seed=9)
+    exact = solve_siting(P, mode="budget", budget=budget, targets=targets, method="exact", mip_gap=0)
+    assert exact.status == "optimal"
+    real, seen = bound.lp_bound, []
+
+    def hurried(model, *, time_limit, upper=None, solver="auto"):
+        seen.append(real(model, time_limit=0.0, upper=upper, solver=solver))
+        return seen[-1]
+
+    monkeypatch.setattr(improve, "lp_bound", hurried)
+    r = solve_siting(P, mode="budget", budget=budget, targets=targets, method="scale", time_limit=4)
+    assert seen and seen[0].status == "time_limit" and seen[0].x is None
+    assert r.method == "scale" and r.has_solution, r.message
+    assert "subgradient" in r.bound_source
+    _check_plan(P, "budget", budget, targets is None, r)
+    opt, tol = exact.objective, 1e-6 * abs(exact.objective)
+    assert r.objective <= opt + tol <= r.bound + 2 * tol  # an upper bound: never below the optimum
+    assert abs(r.objective - opt) <= r.gap * abs(r.objective) + tol
+
+
+def test_budget_greedy_meets_the_rows_and_spends_by_gain_per_yuan():
+    """Hand-checked: two communities, three sites; budget 10."""
+    # Columns: x0 (cost 6, serves both), x1 (cost 5, serves c0), x2 (cost 5, serves c1),
+    # y0, y1 (served shares, weights 3 and 4).  Links y_i - sum x <= 0; budget row.
+    A = sp.csr_matrix(np.array([
+        [-1.0, -1.0, 0.0, 1.0, 0.0],
+        [-1.0, 0.0, -1.0, 0.0, 1.0],
+        [6.0, 5.0, 5.0, 0.0, 0.0],
+    ]))
+    m = _milp.MilpModel(
+        c=np.array([0.0, 0.0, 0.0, 3.0, 4.0]),
+        A=A,
+        row_lower=np.full(3, -np.inf),
+        row_upper=np.array([0.0, 0.0, 10.0]),
+        col_lower=np.zeros(5),
+        col_upper=np.ones(5),
+        integrality=np.array([True, True, True, False, False]),
+        maximize=True,
+    )
+    # Gain per yuan: x0 7/6, x1 3/5, x2 4/5: x0 first, then nothing else fits.
+    x = greedy.budget_greedy(m, math.inf)
+    assert x is not None and x.tolist() == [1.0, 0.0, 0.0, 1.0, 1.0]
+    # A target row y0 + y1 >= 2 met, and x0 dearer than x1 + x2 together: x1, x2.
+    m2 = replace(
+        m,
+        A=sp.vstack([A, sp.csr_matrix(np.array([[0.0, 0.0, 0.0, 1.0, 1.0]]))]).tocsr(),
+        row_lower=np.r_[m.row_lower, 2.0],
+        row_upper=np.r_[m.row_upper, np.inf],
+    )
+    m2.A[2, 0] = 11.0
+    x = greedy.budget_greedy(m2, math.inf)
+    assert x is not None and x.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0]
+    # The target cannot be met within the budget: no plan.
+    assert greedy.budget_greedy(replace(m2, row_upper=np.r_[0.0, 0.0, 9.0, np.inf]), math.inf) is None
 
 
 def test_auto_method_by_model_size():

@@ -112,6 +112,11 @@ def _shape(model: _milp.MilpModel) -> _Shape:
     )
 
 
+#: A move: its gain, the columns changed and their changes, the rows touched and
+#: their changes.
+_Move = tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 class _State:
     """The plan being built: columns, row activities, link rows' supplies."""
 
@@ -153,7 +158,7 @@ class _State:
         integ = np.asarray(self.m.integrality, bool)[d]
         self.x[d[integ]] = np.floor(self.x[d[integ]] + 1e-9)
 
-    def evaluate(self, j: int, lam: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
+    def evaluate(self, j: int, lam: float) -> _Move | None:
         """Gain of opening choice *j*: objective plus weighted shortfall filled.
 
         Returns the gain, the columns changed and their changes, and the rows
@@ -241,7 +246,7 @@ def budget_greedy(
         if st.x[j] < model.col_upper[j] - 0.5 and not s.derived[j]:
             ev = st.evaluate(int(j), 0.0)
             if ev is not None:
-                st.apply(int(j), *ev[1:])
+                st.apply(int(j), ev[1], ev[2], ev[3], ev[4])
     # Targets first (gains weighted by lam), then residents per yuan: two queues,
     # since once the targets are met every stale target gain is void.
     for phase_lam in (lam, 0.0):
@@ -311,7 +316,7 @@ def _pop_all(
         if heap and ratio < -heap[0][0] * (1 - LAZY_SLACK):
             heapq.heappush(heap, (-ratio, j))  # stale: back in the queue
             continue
-        st.apply(j, *ev[1:])
+        st.apply(j, ev[1], ev[2], ev[3], ev[4])
         wasted, taken = 0, taken + 1
     return False
 

@@ -5,20 +5,33 @@ communities x 20,000 candidates: 1.9 B after 300 s where the LP relaxation is
 0.69 B), while its LP is solved in seconds and is close to the optimum.  So the
 *scale* path works from the LP:
 
+0. **Budget mode: a plan first.**  A maximisation model (budget mode) gets a
+   plan before anything else from :func:`carecircle.siting.greedy.budget_greedy`
+   (district targets first at least price, then residents newly served per
+   yuan; about 2 s at 3,000 x 20,000), so the result is never empty even when
+   the LP is not solved in time (at city scale the budget model's LP took
+   minutes by dual simplex).
 1. **Bound.**  :func:`carecircle.siting.bound.lp_bound`: the LP relaxation in
    the sites' configurations, certified by Lagrangian duality (valid whatever
    the LP solver's tolerances; with the LP unsolved in time, the bound of dual
-   simplex's last duals or of the subgradient method).
+   simplex's last duals or of the subgradient method).  Dual simplex for
+   cover_all, the interior-point method without crossover for a model with a
+   budget row (measured: see :func:`~carecircle.siting.bound.lp_bound`).
 2. **First plan.**  The LP rounded up (rounded down too in budget mode), the
    rows that breaks (a site opened as two kinds that exclude each other)
    repaired by one window (step 4), then :func:`tidy`: site by site, dearest
    first, the cheapest configuration that keeps every row met.  If that fails,
    HiGHS on the LP's support (the columns the LP uses, about 3,000 of 58,000
    at city scale), then with the columns of small reduced cost.  Without an
-   LP solution, :func:`greedy` by Lagrangian reduced cost.
+   LP solution, :func:`greedy` by Lagrangian reduced cost.  Budget mode
+   instead opens the LP's columns above 0.5 (0.4, 0.65) in order of their LP
+   value and completes the plan by the greedy of step 0 (:func:`_lp_greedy`),
+   keeping the best of these and step 0's plan.
 3. **HiGHS on the LP's support, from the plan.**  Handed the plan as its
    first incumbent, HiGHS's own improvement heuristics work well at this size
-   (824 M -> 715 M in 25 s at city scale, where the LP is 695 M).
+   (824 M -> 715 M in 25 s at city scale, where the LP is 695 M).  Not in
+   budget mode: at 3,000 x 20,000 it improved nothing in 20 s where the
+   windows of step 4 gained 1.5 points of gap in the same time.
 4. **Fix-and-optimise.**  Windows of the model are freed around a seed
    (breadth-first over the rows: the columns of a row, the rows of those
    columns, ...; only columns the LP uses, columns of small reduced cost and
