@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from carecircle.siting import _milp, bound, improve
+from carecircle.siting import _milp, bound, greedy, improve
 from carecircle.siting.model import build_model
 from carecircle.siting.problem import BedTargets, SitingProblem, make_district_targets
 from carecircle.siting.result import communities_served, plan_cost
@@ -87,7 +87,7 @@ def test_lp_bound_is_the_lp_relaxation(mode):
     P = random_siting_problem(150, 600, seed=4)
     budget = 2e7 if mode == "budget" else None
     M = build_model(P, mode=mode, budget=budget, targets=() if mode == "budget" else None)
-    b = bound.lp_bound(M.milp, time_limit=30)
+    b = bound.lp_bound(M.milp, time_limit=30, solver="simplex")
     assert b.status == "optimal"
     want = _lp_value(M.milp)
     assert b.bound == pytest.approx(want, rel=1e-7)
@@ -96,6 +96,30 @@ def test_lp_bound_is_the_lp_relaxation(mode):
     assert b.x is not None
     act = M.milp.A @ b.x
     assert (act >= M.milp.row_lower - 1e-6).all() and (act <= M.milp.row_upper + 1e-6).all()
+
+
+def test_interior_point_bound_is_valid_and_close_to_the_lp():
+    """Budget mode's default LP (interior point, no convexity rows): a valid bound.
+
+    Without the convexity rows the LP is a relaxation of the LP relaxation, so
+    its certified bound may be weaker than the LP's value, never on the wrong
+    side of it (an upper bound: the model maximises residents served).
+    """
+    P = random_siting_problem(150, 600, seed=4)
+    for targets, budget in (((), 2e7), (None, 1e8)):  # with the targets, 5e7 is too little
+        M = build_model(P, mode="budget", budget=budget, targets=targets)
+        assert bound.has_budget_row(M.milp)
+        b = bound.lp_bound(M.milp, time_limit=30)
+        assert "interior point" in b.source and b.status == "optimal"
+        want = _lp_value(M.milp)
+        assert b.bound >= want - 1e-6 * abs(want)
+        assert b.bound <= want * 1.01
+        assert b.x is not None
+        assert (b.x >= M.milp.col_lower).all() and (b.x <= M.milp.col_upper).all()
+    # cover_all has no budget row: dual simplex, the LP's value exactly.
+    M = build_model(P, mode="cover_all")
+    assert not bound.has_budget_row(M.milp)
+    assert "dual simplex" in bound.lp_bound(M.milp, time_limit=30).source
 
 
 def _brute(model):
@@ -234,6 +258,65 @@ def test_window_repairs_and_improves():
     # The steps logged never make the plan worse.
     objs = [o for step, _t, o in r.log if step != "bound"]
     assert all(b <= a + 1e-6 for a, b in itertools.pairwise(objs))
+
+
+@pytest.mark.parametrize(("budget", "targets"), [(3e7, ()), (1e8, None)])
+def test_budget_plan_and_bound_when_the_lp_times_out(monkeypatch, budget, targets):
+    """No LP in time: the greedy plan, improved by windows, and the subgradient bound."""
+    P = random_siting_problem(200, 1000, seed=9)
+    exact = solve_siting(P, mode="budget", budget=budget, targets=targets, method="exact", mip_gap=0)
+    assert exact.status == "optimal"
+    real, seen = bound.lp_bound, []
+
+    def hurried(model, *, time_limit, upper=None, solver="auto"):
+        seen.append(real(model, time_limit=0.0, upper=upper, solver=solver))
+        return seen[-1]
+
+    monkeypatch.setattr(improve, "lp_bound", hurried)
+    r = solve_siting(P, mode="budget", budget=budget, targets=targets, method="scale", time_limit=4)
+    assert seen and seen[0].status == "time_limit" and seen[0].x is None
+    assert r.method == "scale" and r.has_solution, r.message
+    assert "subgradient" in r.bound_source
+    _check_plan(P, "budget", budget, targets is None, r)
+    opt, tol = exact.objective, 1e-6 * abs(exact.objective)
+    assert r.objective <= opt + tol <= r.bound + 2 * tol  # an upper bound: never below the optimum
+    assert abs(r.objective - opt) <= r.gap * abs(r.objective) + tol
+
+
+def test_budget_greedy_meets_the_rows_and_spends_by_gain_per_yuan():
+    """Hand-checked: two communities, three sites; budget 10."""
+    # Columns: x0 (cost 6, serves both), x1 (cost 5, serves c0), x2 (cost 5, serves c1),
+    # y0, y1 (served shares, weights 3 and 4).  Links y_i - sum x <= 0; budget row.
+    A = sp.csr_matrix(np.array([
+        [-1.0, -1.0, 0.0, 1.0, 0.0],
+        [-1.0, 0.0, -1.0, 0.0, 1.0],
+        [6.0, 5.0, 5.0, 0.0, 0.0],
+    ]))
+    m = _milp.MilpModel(
+        c=np.array([0.0, 0.0, 0.0, 3.0, 4.0]),
+        A=A,
+        row_lower=np.full(3, -np.inf),
+        row_upper=np.array([0.0, 0.0, 10.0]),
+        col_lower=np.zeros(5),
+        col_upper=np.ones(5),
+        integrality=np.array([True, True, True, False, False]),
+        maximize=True,
+    )
+    # Gain per yuan: x0 7/6, x1 3/5, x2 4/5: x0 first, then nothing else fits.
+    x = greedy.budget_greedy(m, math.inf)
+    assert x is not None and x.tolist() == [1.0, 0.0, 0.0, 1.0, 1.0]
+    # A target row y0 + y1 >= 2 met, and x0 dearer than x1 + x2 together: x1, x2.
+    m2 = replace(
+        m,
+        A=sp.vstack([A, sp.csr_matrix(np.array([[0.0, 0.0, 0.0, 1.0, 1.0]]))]).tocsr(),
+        row_lower=np.r_[m.row_lower, 2.0],
+        row_upper=np.r_[m.row_upper, np.inf],
+    )
+    m2.A[2, 0] = 11.0
+    x = greedy.budget_greedy(m2, math.inf)
+    assert x is not None and x.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0]
+    # The target cannot be met within the budget: no plan.
+    assert greedy.budget_greedy(replace(m2, row_upper=np.r_[0.0, 0.0, 9.0, np.inf]), math.inf) is None
 
 
 def test_auto_method_by_model_size():

@@ -553,7 +553,11 @@ def solve_siting(
     method
         ``"exact"``: HiGHS on the whole model.  ``"scale"``: the LP bound and
         heuristics of :mod:`carecircle.siting.improve`, stopping once the plan
-        is proved within *gap_target* (status ``"gap_target"``).  ``"auto"``
+        is proved within *gap_target* (status ``"gap_target"``); in budget
+        mode its first plan is greedy (:mod:`carecircle.siting.greedy`), so
+        it has a plan even when the LP is not solved in time, unless the
+        greedy cannot meet the district targets within the budget (then the
+        exact path answers, and explains an infeasible model).  ``"auto"``
         (default): exact up to *exact_max_columns* model columns (after the
         reduction), scale above, and exact whenever no time limit is given.
     gap_target
