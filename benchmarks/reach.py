@@ -31,11 +31,9 @@ import argparse
 import gc
 import json
 import os
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +55,7 @@ from carecircle import (  # noqa: E402
     snap_points,
     to_networkx,
 )
+from carecircle.runs.osmpbf import write_osm_pbf  # noqa: E402
 
 XIAN = ROOT.parent / "shared" / "data" / "xian-central" / "roads-osm-2021"
 WORK = HERE / "_work"
@@ -105,156 +104,9 @@ def mb(x: float) -> float:
 
 
 # --------------------------------------------------------------------------- PBF writer
-# A minimal OSM PBF writer (DenseNodes + Ways, zlib blobs) with numpy-vectorised
-# varints, so a 100 MB file is written in seconds.  Format:
-# https://wiki.openstreetmap.org/wiki/PBF_Format
-
-
-def _varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    v = np.asarray(values, dtype=np.uint64)
-    nb = np.ones(len(v), dtype=np.int64)
-    t = v >> np.uint64(7)
-    while (t > 0).any():
-        nb += t > 0
-        t >>= np.uint64(7)
-    starts = np.r_[0, np.cumsum(nb)[:-1]]
-    out = np.empty(int(nb.sum()), dtype=np.uint8)
-    for k in range(int(nb.max()) if len(v) else 0):
-        sel = nb > k
-        byte = ((v[sel] >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
-        byte |= (nb[sel] > k + 1).astype(np.uint8) << 7
-        out[starts[sel] + k] = byte
-    return out, nb
-
-
-def _zigzag(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.int64)
-    return ((a << 1) ^ (a >> 63)).view(np.uint64)
-
-
-def _v(x: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = x & 0x7F
-        x >>= 7
-        if x:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _field_v(num: int, x: int) -> bytes:
-    return _v(num << 3) + _v(x)
-
-
-def _field_b(num: int, payload: bytes) -> bytes:
-    return _v((num << 3) | 2) + _v(len(payload)) + payload
-
-
-def _packed(num: int, values: np.ndarray) -> bytes:
-    return _field_b(num, _varints(values)[0].tobytes())
-
-
-def _blob(kind: str, payload: bytes) -> bytes:
-    blob = _field_v(2, len(payload)) + _field_b(3, zlib.compress(payload, 1))
-    header = _field_b(1, kind.encode()) + _field_v(3, len(blob))
-    return struct.pack(">I", len(header)) + header + blob
-
-
-def _scatter(out: np.ndarray, dst: np.ndarray, lens: np.ndarray, src: np.ndarray) -> None:
-    """Copy consecutive runs of ``src`` (lengths ``lens``) to ``out`` at offsets ``dst``."""
-    total = int(lens.sum())
-    if total == 0:
-        return
-    run_start = np.r_[0, np.cumsum(lens)[:-1]]
-    pos = np.repeat(dst - run_start, lens) + np.arange(total)
-    out[pos] = src
-
-
-#: One string table for every block: OSM PBF stores tags as indices into it.
-_STRINGS = [b"", b"highway", b"residential", b"footway", b"building", b"yes"]
-_TAGS = {  # tag kind -> packed keys and vals fields of a Way message
-    0: _packed(2, np.array([1])) + _packed(3, np.array([2])),  # highway=residential
-    1: _packed(2, np.array([1])) + _packed(3, np.array([3])),  # highway=footway
-    2: _packed(2, np.array([4])) + _packed(3, np.array([5])),  # building=yes
-}
-
-
-def _ways_group(
-    way_ids: np.ndarray, kinds: np.ndarray, refs: np.ndarray, lens: np.ndarray
-) -> bytes:
-    """A PrimitiveGroup of Way messages, assembled with vectorised numpy."""
-    first = np.zeros(len(refs), dtype=bool)
-    first[np.r_[0, np.cumsum(lens)[:-1]]] = True
-    delta = np.where(first, refs, refs - np.r_[0, refs[:-1]])
-    ref_enc, ref_nb = _varints(_zigzag(delta))
-    ref_len = np.add.reduceat(ref_nb, np.r_[0, np.cumsum(lens)[:-1]])
-    id_enc, id_nb = _varints(way_ids)
-    rl_enc, rl_nb = _varints(ref_len)
-    tag_bytes = [np.frombuffer(_TAGS[k], dtype=np.uint8) for k in range(3)]
-    tag_len = np.array([len(t) for t in tag_bytes])[kinds]
-    msg_len = 1 + id_nb + tag_len + 1 + rl_nb + ref_len
-    ml_enc, ml_nb = _varints(msg_len)
-    rec_len = 1 + ml_nb + msg_len
-    start = np.r_[0, np.cumsum(rec_len)[:-1]]
-    out = np.empty(int(rec_len.sum()), dtype=np.uint8)
-    out[start] = (3 << 3) | 2  # PrimitiveGroup.ways, length-delimited
-    _scatter(out, start + 1, ml_nb, ml_enc)
-    o_id = start + 1 + ml_nb
-    out[o_id] = (1 << 3) | 0  # Way.id
-    _scatter(out, o_id + 1, id_nb, id_enc)
-    o_tag = o_id + 1 + id_nb
-    table = np.concatenate(tag_bytes)
-    t_start = np.r_[0, np.cumsum([len(t) for t in tag_bytes])[:-1]][kinds]
-    _scatter(out, o_tag, tag_len, table[_ranges(t_start, tag_len)])
-    o_ref = o_tag + tag_len
-    out[o_ref] = (8 << 3) | 2  # Way.refs, packed
-    _scatter(out, o_ref + 1, rl_nb, rl_enc)
-    _scatter(out, o_ref + 1 + rl_nb, ref_len, ref_enc)
-    return out.tobytes()
-
-
-def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """Concatenated ``arange(s, s + n)`` for each start and length."""
-    run_start = np.r_[0, np.cumsum(lens)[:-1]]
-    return np.repeat(starts - run_start, lens) + np.arange(int(lens.sum()))
-
-
-def write_pbf(
-    path: Path,
-    ids: np.ndarray,
-    lon: np.ndarray,
-    lat: np.ndarray,
-    way_ids: np.ndarray,
-    way_kind: np.ndarray,
-    way_refs: np.ndarray,
-    way_len: np.ndarray,
-) -> None:
-    """Write nodes (sorted by id) and ways (kind 0/1/2, flat refs) as an OSM PBF."""
-    order = np.argsort(ids)
-    ids, lon, lat = ids[order], lon[order], lat[order]
-    table = b"".join(_field_b(1, x) for x in _STRINGS)
-    with open(path, "wb") as fh:
-        header = _field_b(4, b"OsmSchema-V0.6") + _field_b(4, b"DenseNodes")
-        fh.write(_blob("OSMHeader", header))
-        step = 8000
-        for i in range(0, len(ids), step):
-            sl = slice(i, i + step)
-            la = np.round(lat[sl] * 1e7).astype(np.int64)
-            lo = np.round(lon[sl] * 1e7).astype(np.int64)
-            dense = (
-                _packed(1, _zigzag(np.diff(ids[sl], prepend=0)))
-                + _packed(8, _zigzag(np.diff(la, prepend=0)))
-                + _packed(9, _zigzag(np.diff(lo, prepend=0)))
-            )
-            fh.write(_blob("OSMData", _field_b(1, table) + _field_b(2, _field_b(2, dense))))
-        ref_start = np.r_[0, np.cumsum(way_len)]
-        for i in range(0, len(way_ids), step):
-            j = min(i + step, len(way_ids))
-            refs = way_refs[ref_start[i] : ref_start[j]]
-            group = _ways_group(way_ids[i:j], way_kind[i:j], refs, way_len[i:j])
-            fh.write(_blob("OSMData", _field_b(1, table) + _field_b(2, group)))
+# The project's own OSM PBF writer (carecircle.runs.osmpbf); way kinds 0/1/2 of the
+# tiled city below are these tag sets.
+WAY_TAGS = ({"highway": "residential"}, {"highway": "footway"}, {"building": "yes"})
 
 
 # --------------------------------------------------------------------------- networks
@@ -343,15 +195,14 @@ def tiled_xian_pbf(path: Path, nx_tiles: int, ny_tiles: int, buildings: int, see
                     kinds.append(np.ones(len(pairs), dtype=np.int64))
     way_len = np.concatenate(lens)
     all_ids = np.concatenate(ids)
-    write_pbf(
+    write_osm_pbf(
         path,
         all_ids,
-        np.concatenate(lons),
-        np.concatenate(lats),
-        np.arange(1, len(way_len) + 1, dtype=np.int64),
-        np.concatenate(kinds),
+        np.column_stack([np.concatenate(lons), np.concatenate(lats)]),
         np.concatenate(refs),
         way_len,
+        np.concatenate(kinds),
+        WAY_TAGS,
     )
     return {
         "tiles": nx_tiles * ny_tiles,
